@@ -1,0 +1,60 @@
+# One command per job, identical locally and in CI. Every target that needs Python creates its own virtualenv.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+SAM := $(abspath $(SAM_VENV))/bin/sam
+export SAM_CLI_TELEMETRY := 0
+export __SAM_CLI_APP_DIR := $(abspath .samcli)
+export AWS_DEFAULT_REGION ?= eu-central-1
+PYTEST_ARGS ?=
+
+.PHONY: help dev lint format typecheck unit test build validate openapi clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[dev]"
+	touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+dev: $(VENV)/.installed $(SAM_VENV)/.installed ## create both virtualenvs (project + SAM CLI)
+
+format: $(VENV)/.installed ## format and auto-fix
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+lint: $(VENV)/.installed ## ruff (lint + format check)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed ## mypy --strict
+	$(VENV)/bin/mypy layers/core/bankupdate functions finapi_sandbox local_stack scripts tests
+
+unit: $(VENV)/.installed ## unit tests only (no network)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test: $(VENV)/.installed $(SAM_VENV)/.installed lint typecheck ## the README's test command: lint, types, every test suite
+	SAM_BIN=$(SAM) $(PY) -m pytest $(PYTEST_ARGS)
+
+validate: $(SAM_VENV)/.installed ## sam validate --lint
+	$(SAM) validate --lint
+
+openapi: $(VENV)/.installed ## regenerate docs/openapi.json from the HTTP handlers
+	$(PY) -m scripts.openapi
+
+build: $(SAM_VENV)/.installed ## sam build (offline, cross-platform arm64 wheels for python3.13)
+	$(SAM) build --parallel
+
+clean: ## remove build output and virtualenvs
+	rm -rf .aws-sam .samcli $(VENV) $(SAM_VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,41 @@
+"""Admin (IAM-authorized): register the finAPI user behind one of our users."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bankupdate import wiring
+from bankupdate.api.http import ERROR_RESPONSES, build_resolver
+from bankupdate.api.models import RegisterFinapiUserRequest
+from bankupdate.observability import logger, metrics, tracer
+from bankupdate.usecases.register_user import register_finapi_user
+
+app = build_resolver()
+
+
+@app.put(
+    "/v1/admin/users/<userId>/finapi-user",
+    summary="Register (or replace) the finAPI user of one of our users",
+    responses={204: {"description": "Registered"}} | ERROR_RESPONSES,
+    tags=["admin"],
+)
+def register(
+    userId: Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")],
+    body: Annotated[RegisterFinapiUserRequest, Body()],
+) -> Response[None]:
+    register_finapi_user(
+        wiring.services(), owner_id=userId, username=body.finapi_username, password=body.finapi_password
+    )
+    return Response(204)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,57 @@
+"""CollectCredentials: POST /v1/updates/{updateId}/authentication — the user's answer to the bank's challenge."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bankupdate import wiring
+from bankupdate.api.http import ERROR_RESPONSES, build_resolver, caller_id, request_psu
+from bankupdate.api.models import AuthenticationAnswerRequest, UpdateView
+from bankupdate.api.views import update_view
+from bankupdate.domain.answers import AuthenticationAnswer, Credential
+from bankupdate.observability import logger, metrics, tracer
+from bankupdate.usecases.answer_challenge import answer_challenge
+
+app = build_resolver()
+
+
+@app.post(
+    "/v1/updates/<updateId>/authentication",
+    summary="Answer the bank's authentication challenge of an update",
+    responses={200: {"description": "Answer accepted", "content": {"application/json": {"model": UpdateView}}}}
+    | ERROR_RESPONSES,
+    tags=["updates"],
+)
+def answer(
+    updateId: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
+    body: Annotated[AuthenticationAnswerRequest, Body()],
+) -> Response[UpdateView]:
+    record = answer_challenge(
+        wiring.services(),
+        owner_id=caller_id(app),
+        update_id=updateId,
+        answer=AuthenticationAnswer(
+            login_credentials=tuple(Credential(label=c.label, value=c.value) for c in body.login_credentials)
+            if body.login_credentials
+            else None,
+            challenge_response=body.challenge_response,
+            two_step_procedure_id=body.two_step_procedure_id,
+            redirect_callback=body.redirect_callback,
+            decoupled_callback=body.decoupled_callback,
+            store_secrets=body.store_secrets,
+        ),
+        psu=request_psu(app),
+    )
+    return Response(200, content_types.APPLICATION_JSON, update_view(record))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

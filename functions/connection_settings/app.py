@@ -1,0 +1,42 @@
+"""ConnectionSettings: PUT /v1/bank-connections/{connectionId}/schedule — background updates on or off."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bankupdate import wiring
+from bankupdate.api.http import ERROR_RESPONSES, build_resolver, caller_id
+from bankupdate.api.models import ConnectionView, ScheduleRequest
+from bankupdate.api.views import connection_view
+from bankupdate.observability import logger, metrics, tracer
+from bankupdate.usecases.connection_settings import set_schedule
+
+app = build_resolver()
+
+
+@app.put(
+    "/v1/bank-connections/<connectionId>/schedule",
+    summary="Switch scheduled (unattended) updates of a connection on or off",
+    responses={200: {"description": "The connection", "content": {"application/json": {"model": ConnectionView}}}}
+    | ERROR_RESPONSES,
+    tags=["connections"],
+)
+def put_schedule(
+    connectionId: Annotated[int, Path(gt=0, le=2**63 - 1)],
+    body: Annotated[ScheduleRequest, Body()],
+) -> Response[ConnectionView]:
+    services = wiring.services()
+    record = set_schedule(services, owner_id=caller_id(app), connection_id=connectionId, enabled=body.enabled)
+    return Response(200, content_types.APPLICATION_JSON, connection_view(record, services.budget, services.clock()))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

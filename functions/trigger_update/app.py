@@ -1,0 +1,65 @@
+"""TriggerUpdate: POST /v1/bank-connections/{connectionId}/updates — start a user-present update."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bankupdate import wiring
+from bankupdate.api.http import ERROR_RESPONSES, build_resolver, caller_id, request_psu
+from bankupdate.api.models import TriggerUpdateRequest, UpdateView
+from bankupdate.api.views import update_view
+from bankupdate.domain.answers import Credential
+from bankupdate.domain.model import UpdateOptions
+from bankupdate.observability import logger, metrics, tracer
+from bankupdate.usecases.start_update import start_user_update_once
+
+app = build_resolver()
+
+
+@app.post(
+    "/v1/bank-connections/<connectionId>/updates",
+    summary="Start a user-present update of a bank connection",
+    responses={202: {"description": "Update started", "content": {"application/json": {"model": UpdateView}}}}
+    | ERROR_RESPONSES,
+    tags=["updates"],
+)
+def trigger_update(
+    connectionId: Annotated[int, Path(gt=0, le=2**63 - 1)],
+    body: Annotated[TriggerUpdateRequest, Body()],
+    idempotency_key: Annotated[
+        str | None, Header(alias="idempotency-key", min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")
+    ] = None,
+) -> Response[UpdateView]:
+    record = start_user_update_once(
+        wiring.services(),
+        idempotency_key=idempotency_key,
+        owner_id=caller_id(app),
+        connection_id=connectionId,
+        options=UpdateOptions(
+            interface=body.interface,
+            store_secrets=body.store_secrets,
+            import_new_accounts=body.import_new_accounts,
+            skip_positions_download=body.skip_positions_download,
+            load_owner_data=body.load_owner_data,
+            account_types=tuple(body.account_types or ()),
+            account_references=tuple(r.iban for r in body.account_references or ()),
+            redirect_url=body.redirect_url,
+            wait_for_categorization=body.wait_for_categorization,
+        ),
+        credentials=tuple(Credential(label=c.label, value=c.value) for c in body.login_credentials or ()),
+        psu=request_psu(app),
+        request_id=app.current_event.request_context.request_id,
+    )
+    return Response(202, content_types.APPLICATION_JSON, update_view(record))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,90 @@
+"""The resolver every HTTP function uses, with the one mapping of domain errors to HTTP answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from bankupdate.api.models import ErrorDetail, ErrorResponse
+from bankupdate.domain.errors import BankUpdateError
+from bankupdate.domain.psu import PsuContext, derive_psu
+from bankupdate.observability import logger
+
+# Every route documents these, so clients (and the fuzzer) know the error shape.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": description, "content": {"application/json": {"model": ErrorResponse}}}
+    for status, description in {
+        400: "Malformed request",
+        401: "Missing or invalid token",
+        404: "Not found (also for other users' resources)",
+        409: "Conflicts with the current state",
+        410: "The authentication window has closed",
+        422: "Invalid input, or finAPI/the bank rejected it",
+        429: "Too early or too often",
+        503: "finAPI is not reachable; try again",
+    }.items()
+}
+
+
+class Unauthenticated(BankUpdateError):
+    code = "UNAUTHENTICATED"
+    http_status = 401
+    default_user_message = "Please sign in again."
+
+
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response[str]:
+    body = ErrorResponse(error=ErrorDetail(code=code, message=message, details=details or {}))
+    return Response(status, content_types.APPLICATION_JSON, body.model_dump_json())
+
+
+def _field(location: Any) -> str:
+    return ".".join(str(part) for part in location if part not in ("body",)) or "body"
+
+
+def build_resolver() -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver(enable_validation=True)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(error: RequestValidationError) -> Response[str]:
+        # Only location and reason: pydantic's `input` would echo what the user typed (credentials, TANs).
+        problems = [{"field": _field(e.get("loc", ())), "reason": e.get("msg", "invalid")} for e in error.errors()]
+        fields = ", ".join(p["field"] for p in problems)
+        return error_response(422, "INVALID_REQUEST", f"invalid request: {fields}", {"problems": problems})
+
+    @app.exception_handler(BankUpdateError)
+    def _domain(error: BankUpdateError) -> Response[str]:
+        details = dict(error.details)
+        details.setdefault("userMessage", error.user_message)
+        details.setdefault("retryable", error.retryable)
+        details.setdefault("userActionRequired", error.user_action_required)
+        log = logger.warning if error.http_status < 500 else logger.error
+        log("request failed", extra={"error_code": error.code, "status": error.http_status})
+        response = error_response(error.http_status, error.code, error.message, details)
+        retry_after = details.get("retryAfterSeconds")
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response[str]:
+        return error_response(404, "NOT_FOUND", "no such route")
+
+    return app
+
+
+def caller_id(app: APIGatewayHttpResolver) -> str:
+    """The end user: the JWT's ``sub`` as verified by API Gateway's authorizer."""
+    claims = app.current_event.request_context.authorizer.jwt_claim or {}
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject:
+        raise Unauthenticated("the request carries no verified user")
+    return subject
+
+
+def request_psu(app: APIGatewayHttpResolver) -> PsuContext:
+    event = app.current_event
+    headers = {k.lower(): v for k, v in (event.headers or {}).items()}
+    http = event.request_context.http
+    return derive_psu(headers, source_ip=http.source_ip, request_user_agent=http.user_agent)

@@ -1,0 +1,158 @@
+"""Request and response bodies of the HTTP API (camelCase JSON, validated at the edge, documented in OpenAPI)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
+from pydantic.alias_generators import to_camel
+
+from bankupdate.domain.model import AccountType, BankingInterface, ChallengeStatus, UpdateMode, UpdateStatus
+
+Label = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
+Iban = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")]
+HttpsUrl = Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://[^\s]+$")]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class LoginCredentialIn(_Request):
+    label: Label
+    value: SecretStr = Field(min_length=1, max_length=170)
+
+
+class AccountReferenceIn(_Request):
+    iban: Iban
+
+
+class TriggerUpdateRequest(_Request):
+    interface: BankingInterface | None = None
+    login_credentials: list[LoginCredentialIn] | None = Field(None, min_length=1, max_length=10)
+    store_secrets: bool = False
+    import_new_accounts: bool = False
+    skip_positions_download: bool = False
+    load_owner_data: bool = False
+    account_types: list[AccountType] | None = Field(None, min_length=1, max_length=8)
+    account_references: list[AccountReferenceIn] | None = Field(None, min_length=1, max_length=100)
+    redirect_url: HttpsUrl | None = None
+    wait_for_categorization: bool = False
+
+
+class AuthenticationAnswerRequest(_Request):
+    """Send exactly the field the pending challenge asks for (see ``authentication.answerField``)."""
+
+    login_credentials: list[LoginCredentialIn] | None = Field(None, min_length=1, max_length=10)
+    challenge_response: SecretStr | None = Field(None, min_length=1, max_length=256)
+    two_step_procedure_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[\x20-\x7e]+$")
+    redirect_callback: SecretStr | None = Field(None, min_length=1, max_length=4096)
+    decoupled_callback: bool | None = None
+    store_secrets: bool | None = None
+
+
+class RegisterFinapiUserRequest(_Request):
+    finapi_username: str = Field(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")
+    finapi_password: SecretStr = Field(min_length=1, max_length=512)
+
+
+class TwoStepProcedureView(_Response):
+    procedure_id: str
+    procedure_name: str
+    challenge_type: str | None = None
+    implicit_execute: bool
+
+
+class AuthenticationView(_Response):
+    status: ChallengeStatus
+    answer_field: str
+    message: str | None = None
+    answer_field_label: str | None = None
+    redirect_url: str | None = None
+    two_step_procedures: list[TwoStepProcedureView] = []
+    photo_tan_mime_type: str | None = None
+    photo_tan_data: str | None = None
+    optical_data: str | None = None
+    round: int
+    expires_at: datetime | None = None
+
+
+class AccountView(_Response):
+    account_id: int
+    name: str | None = None
+    iban: str | None = None
+    account_type: str | None = None
+    status: str
+    balance: float | None = None
+    new_account: bool
+
+
+class ResultView(_Response):
+    accounts: list[AccountView]
+    categorization_status: str | None = None
+    finished_at: datetime | None = None
+
+
+class ErrorView(_Response):
+    code: str
+    message: str
+    user_message: str
+    retryable: bool
+    user_action_required: bool
+
+
+class UpdateView(_Response):
+    update_id: str
+    connection_id: int
+    mode: UpdateMode
+    status: UpdateStatus
+    created_at: datetime
+    updated_at: datetime
+    authentication: AuthenticationView | None = None
+    result: ResultView | None = None
+    error: ErrorView | None = None
+
+
+class ScheduleView(_Response):
+    enabled: bool
+    next_due_at: datetime | None = None
+    unattended_used_today: int
+    unattended_left_today: int
+    last_skip_reason: str | None = None
+    last_skip_at: datetime | None = None
+    remedy: str | None = None
+
+
+class ScheduleRequest(_Request):
+    enabled: bool
+
+
+class ConnectionView(_Response):
+    connection_id: int
+    active_update_id: str | None = None
+    schedule: ScheduleView
+    last_success_at: datetime | None = None
+    last_attempt_at: datetime | None = None
+    last_outcome: UpdateStatus | None = None
+    last_error: ErrorView | None = None
+    consent_expires_at: datetime | None = None
+    user_action_required: bool
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any] = {}
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class ConnectionList(_Response):
+    connections: list[ConnectionView]

@@ -1,0 +1,114 @@
+"""Shaping records into what the API shows: never a hash, a task token or anything the user typed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bankupdate.api.models import (
+    AccountView,
+    AuthenticationView,
+    ConnectionView,
+    ErrorView,
+    ResultView,
+    ScheduleView,
+    TwoStepProcedureView,
+    UpdateView,
+)
+from bankupdate.domain.answers import EXPECTED_FIELD
+from bankupdate.domain.budget import UnattendedBudget
+from bankupdate.domain.errors import UpdateError
+from bankupdate.domain.model import ConnectionRecord, UpdateRecord
+from bankupdate.domain.scheduling import REMEDY
+
+
+def _error(error: UpdateError | None) -> ErrorView | None:
+    if error is None:
+        return None
+    return ErrorView(
+        code=error.code,
+        message=error.message,
+        user_message=error.user_message,
+        retryable=error.retryable,
+        user_action_required=error.user_action_required,
+    )
+
+
+def update_view(record: UpdateRecord) -> UpdateView:
+    challenge = record.challenge
+    authentication = None
+    if challenge is not None:
+        authentication = AuthenticationView(
+            status=challenge.status,
+            answer_field=EXPECTED_FIELD[challenge.status],
+            message=challenge.message,
+            answer_field_label=challenge.answer_field_label,
+            redirect_url=challenge.redirect_url,
+            two_step_procedures=[
+                TwoStepProcedureView(
+                    procedure_id=p.procedure_id,
+                    procedure_name=p.procedure_name,
+                    challenge_type=p.challenge_type,
+                    implicit_execute=p.implicit_execute,
+                )
+                for p in challenge.two_step_procedures
+            ],
+            photo_tan_mime_type=challenge.photo_tan_mime_type,
+            photo_tan_data=challenge.photo_tan_data,
+            optical_data=challenge.optical_data,
+            round=record.auth_round,
+            expires_at=record.auth_window_ends_at,
+        )
+    result = None
+    if record.result is not None:
+        result = ResultView(
+            accounts=[
+                AccountView(
+                    account_id=a.account_id,
+                    name=a.name,
+                    iban=a.iban,
+                    account_type=a.account_type,
+                    status=a.status,
+                    balance=a.balance,
+                    new_account=a.new_account,
+                )
+                for a in record.result.accounts
+            ],
+            categorization_status=record.result.categorization_status,
+            finished_at=record.result.finished_at,
+        )
+    return UpdateView(
+        update_id=record.update_id,
+        connection_id=record.connection_id,
+        mode=record.mode,
+        status=record.status,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        authentication=authentication,
+        result=result,
+        error=_error(record.error) if record.status.is_terminal else None,
+    )
+
+
+def connection_view(record: ConnectionRecord, budget: UnattendedBudget, now: datetime) -> ConnectionView:
+    health = record.health
+    schedule = record.schedule
+    reason = schedule.last_skip_reason
+    return ConnectionView(
+        connection_id=record.connection_id,
+        active_update_id=record.active_update_id,
+        schedule=ScheduleView(
+            enabled=schedule.enabled,
+            next_due_at=schedule.next_due_at,
+            unattended_used_today=budget.used(record.unattended, now),
+            unattended_left_today=budget.remaining(record.unattended, now),
+            last_skip_reason=reason.value if reason else None,
+            last_skip_at=schedule.last_skip_at,
+            remedy=REMEDY[reason] if reason else (health.last_error.user_message if health.last_error else None),
+        ),
+        last_success_at=health.last_success_at,
+        last_attempt_at=health.last_attempt_at,
+        last_outcome=health.last_outcome,
+        last_error=_error(health.last_error),
+        consent_expires_at=health.consent_expires_at,
+        user_action_required=health.user_action_required,
+    )

@@ -1,0 +1,244 @@
+"""The one catalogue of domain errors.
+
+Each error carries everything both boundaries need, so the mapping happens exactly once per boundary:
+
+* the HTTP API turns any ``BankUpdateError`` into ``{"error": {"code", "message", "details"}}`` with ``http_status``;
+* the state machine matches on the class name (Lambda's ``errorType``) in ``Retry``/``Catch``;
+* a terminal update stores ``to_update_error()``.
+
+The finAPI client (``bankupdate.finapi``) is the single place where finAPI answers become these errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class UpdateError(BaseModel):
+    """The error a terminal update carries, as stored and as shown to API clients."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    message: str
+    user_message: str
+    retryable: bool
+    user_action_required: bool
+    upstream_code: str | None = None
+
+
+class BankUpdateError(Exception):
+    """Base of every error the service raises on purpose."""
+
+    code: ClassVar[str] = "INTERNAL_ERROR"
+    http_status: ClassVar[int] = 500
+    retryable: ClassVar[bool] = False
+    user_action_required: ClassVar[bool] = False
+    default_user_message: ClassVar[str] = "Something went wrong on our side. Please try again later."
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        user_message: str | None = None,
+        details: dict[str, Any] | None = None,
+        upstream_status: int | None = None,
+        upstream_code: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.user_message = user_message or self.default_user_message
+        self.details: dict[str, Any] = details or {}
+        self.upstream_status = upstream_status
+        self.upstream_code = upstream_code
+        self.request_id = request_id
+
+    def to_update_error(self) -> UpdateError:
+        return UpdateError(
+            code=self.code,
+            message=self.message,
+            user_message=self.user_message,
+            retryable=self.retryable,
+            user_action_required=self.user_action_required,
+            upstream_code=self.upstream_code,
+        )
+
+
+# --- errors of our own API -------------------------------------------------------------------------------------------
+
+
+class InvalidRequest(BankUpdateError):
+    code = "INVALID_REQUEST"
+    http_status = 422
+    default_user_message = "The request is not valid."
+
+
+class NotFound(BankUpdateError):
+    """Also answered for other users' resources: never reveal that they exist."""
+
+    code = "NOT_FOUND"
+    http_status = 404
+    default_user_message = "Not found."
+
+
+class UpdateAlreadyRunning(BankUpdateError):
+    code = "UPDATE_ALREADY_RUNNING"
+    http_status = 409
+    retryable = True
+    default_user_message = "An update of this bank connection is already running."
+
+
+class ChallengeMismatch(BankUpdateError):
+    """The answer does not fit the challenge the bank is waiting for (or none is pending)."""
+
+    code = "CHALLENGE_MISMATCH"
+    http_status = 409
+    default_user_message = "This answer does not match what the bank asked for."
+
+
+class AnswerTooEarly(BankUpdateError):
+    """finAPI asks to repeat decoupled confirmations no more than once every few seconds (some banks count calls)."""
+
+    code = "TOO_EARLY"
+    http_status = 429
+    retryable = True
+    default_user_message = "Please wait a few seconds before checking again."
+
+
+class UpdateNotReady(BankUpdateError):
+    """The workflow has not reached the point where it can take the answer yet (a matter of a second)."""
+
+    code = "NOT_READY"
+    http_status = 409
+    retryable = True
+    default_user_message = "Please try again in a moment."
+
+
+class AuthenticationExpired(BankUpdateError):
+    code = "AUTHENTICATION_EXPIRED"
+    http_status = 410
+    user_action_required = True
+    default_user_message = "The bank's authentication window has closed. Please start the update again."
+
+
+class UnattendedBudgetExhausted(BankUpdateError):
+    code = "UNATTENDED_BUDGET_EXHAUSTED"
+    http_status = 429
+    retryable = True
+    default_user_message = "The bank allows only a few background updates per day; the next one will run tomorrow."
+
+
+class UserNotRegistered(BankUpdateError):
+    code = "USER_NOT_REGISTERED"
+    http_status = 404
+    default_user_message = "Your account is not connected to the banking service yet."
+
+
+# --- errors that come from finAPI (raised by the finAPI client only) -------------------------------------------------
+
+
+class BankRejected(BankUpdateError):
+    """finAPI ``BANK_SERVER_REJECTION``: wrong credentials, blocked online banking, failed SCA ..."""
+
+    code = "BANK_REJECTED"
+    http_status = 422
+    user_action_required = True
+    default_user_message = "Your bank rejected the login. Please check your credentials and try again."
+
+
+class ConsentInvalid(BankUpdateError):
+    """finAPI ``INVALID_CONSENT``: the stored consent expired or was revoked."""
+
+    code = "CONSENT_INVALID"
+    http_status = 422
+    user_action_required = True
+    default_user_message = "Your bank consent has expired. Please renew it by updating the connection yourself."
+
+
+class CredentialsRequired(BankUpdateError):
+    """finAPI ``MISSING_FIELD``: stored plus given credentials are incomplete."""
+
+    code = "CREDENTIALS_REQUIRED"
+    http_status = 422
+    user_action_required = True
+    default_user_message = "Please enter your online banking credentials."
+
+
+class UpstreamRejectedRequest(BankUpdateError):
+    """finAPI rejected the request itself (``ILLEGAL_FIELD_VALUE``, ``BAD_REQUEST``, ``NO_EXISTING_CHALLENGE`` ...)."""
+
+    code = "REQUEST_REJECTED_BY_FINAPI"
+    http_status = 422
+    default_user_message = "The bank connection could not be updated with these settings."
+
+
+class UpdateLockedUpstream(BankUpdateError):
+    """finAPI 423 ``LOCKED``: finAPI itself is importing or updating the connection right now."""
+
+    code = "UPDATE_ALREADY_RUNNING"
+    http_status = 409
+    retryable = True
+    default_user_message = "The bank connection is being updated right now. Please try again in a minute."
+
+
+class UpstreamNotFound(BankUpdateError):
+    """finAPI 404 ``UNKNOWN_ENTITY``."""
+
+    code = "NOT_FOUND"
+    http_status = 404
+    default_user_message = "This bank connection does not exist (any more)."
+
+
+class UpstreamAuthFailed(BankUpdateError):
+    """finAPI 401/403, or bad client/user credentials at the token endpoint: a configuration problem of ours."""
+
+    code = "FINAPI_AUTHENTICATION_FAILED"
+    http_status = 502
+
+
+class BankUnsupported(BankUpdateError):
+    """finAPI 501 ``UNSUPPORTED_BANK``."""
+
+    code = "BANK_UNSUPPORTED"
+    http_status = 422
+    default_user_message = "This bank is currently not supported."
+
+
+class UpstreamUnavailable(BankUpdateError):
+    """finAPI 5xx, a timeout or a broken connection: transient, safe to retry for idempotent calls."""
+
+    code = "UPSTREAM_UNAVAILABLE"
+    http_status = 503
+    retryable = True
+    default_user_message = "The banking service is not reachable right now. Please try again in a few minutes."
+
+
+# --- terminal outcomes decided by the workflow ----------------------------------------------------------------------
+
+
+class UpdateTimedOut(BankUpdateError):
+    code = "TIMED_OUT"
+    http_status = 504
+    retryable = True
+    default_user_message = "The bank took too long to deliver your data. Please try again later."
+
+
+class DownloadFailed(BankUpdateError):
+    """finAPI finished the update, but ``lastManualUpdate``/``lastAutoUpdate`` or every account says it failed."""
+
+    code = "DOWNLOAD_FAILED"
+    http_status = 502
+    retryable = True
+    default_user_message = "Your bank did not deliver new data this time."
+
+
+class UserActionRequired(BankUpdateError):
+    """An unattended update reached a point where only the user can continue (SCA, credentials, consent)."""
+
+    code = "USER_ACTION_REQUIRED"
+    http_status = 409
+    user_action_required = True
+    default_user_message = "Your bank needs you to confirm this connection. Please open the app and update it."

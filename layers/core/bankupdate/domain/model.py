@@ -1,0 +1,186 @@
+"""The records the service keeps about updates and connections, and the values they are made of.
+
+Nothing secret lives in these models: they are what DynamoDB, API answers, events and the state machine may see.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bankupdate.domain.errors import UpdateError
+
+
+class UpdateStatus(StrEnum):
+    PENDING = "PENDING"
+    IN_PROGRESS = "IN_PROGRESS"
+    AUTHENTICATION_REQUIRED = "AUTHENTICATION_REQUIRED"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    EXPIRED = "EXPIRED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset({UpdateStatus.SUCCEEDED, UpdateStatus.FAILED, UpdateStatus.EXPIRED})
+
+
+class UpdateMode(StrEnum):
+    USER_PRESENT = "USER_PRESENT"
+    UNATTENDED = "UNATTENDED"
+
+
+class BankingInterface(StrEnum):
+    WEB_SCRAPER = "WEB_SCRAPER"
+    FINTS_SERVER = "FINTS_SERVER"
+    XS2A = "XS2A"
+
+
+class AccountType(StrEnum):
+    CHECKING = "Checking"
+    SAVINGS = "Savings"
+    CREDIT_CARD = "CreditCard"
+    SECURITY = "Security"
+    LOAN = "Loan"
+    POCKET = "Pocket"
+    MEMBERSHIP = "Membership"
+    BAUSPAREN = "Bausparen"
+
+
+class ChallengeStatus(StrEnum):
+    """finAPI's five MSA statuses, plus our own for "finAPI needs the login credentials first"."""
+
+    CREDENTIALS_REQUIRED = "CREDENTIALS_REQUIRED"
+    TWO_STEP_PROCEDURE_REQUIRED = "TWO_STEP_PROCEDURE_REQUIRED"
+    CHALLENGE_RESPONSE_REQUIRED = "CHALLENGE_RESPONSE_REQUIRED"
+    REDIRECT_REQUIRED = "REDIRECT_REQUIRED"
+    DECOUPLED_AUTH_REQUIRED = "DECOUPLED_AUTH_REQUIRED"
+    DECOUPLED_AUTH_IN_PROGRESS = "DECOUPLED_AUTH_IN_PROGRESS"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TwoStepProcedureOption(_Frozen):
+    procedure_id: str
+    procedure_name: str
+    challenge_type: str | None = None
+    implicit_execute: bool = False
+
+
+class Challenge(_Frozen):
+    """The non-secret part of what the bank asks for. ``hash`` is finAPI's flow id: stored, never shown to clients."""
+
+    status: ChallengeStatus
+    hash: str | None = None
+    message: str | None = None
+    answer_field_label: str | None = None
+    redirect_url: str | None = None
+    redirect_context_field: str | None = None
+    two_step_procedures: tuple[TwoStepProcedureOption, ...] = ()
+    photo_tan_mime_type: str | None = None
+    photo_tan_data: str | None = None
+    optical_data: str | None = None
+    credential_labels: tuple[str, ...] = ()
+
+
+class UpdateOptions(_Frozen):
+    """What the caller asked finAPI to do. Every field here is safe to store; credentials never are."""
+
+    interface: BankingInterface | None = None
+    store_secrets: bool = False
+    import_new_accounts: bool = False
+    skip_positions_download: bool = False
+    load_owner_data: bool = False
+    account_types: tuple[AccountType, ...] = ()
+    account_references: tuple[str, ...] = ()
+    redirect_url: str | None = None
+    wait_for_categorization: bool = False
+
+
+class AccountOutcome(_Frozen):
+    account_id: int
+    name: str | None = None
+    iban: str | None = None
+    account_type: str | None = None
+    status: str
+    balance: float | None = None
+    new_account: bool = False
+
+
+class UpdateResult(_Frozen):
+    accounts: tuple[AccountOutcome, ...] = ()
+    categorization_status: str | None = None
+    finished_at: datetime | None = None
+    bank_result: str | None = None
+    consent_expires_at: datetime | None = None
+
+
+class UpdateRecord(_Frozen):
+    update_id: str
+    owner_id: str
+    connection_id: int
+    mode: UpdateMode
+    status: UpdateStatus
+    options: UpdateOptions = Field(default_factory=UpdateOptions)
+    challenge: Challenge | None = None
+    auth_round: int = 0
+    created_at: datetime
+    updated_at: datetime
+    triggered_at: datetime | None = None
+    deadline_at: datetime | None = None
+    auth_window_ends_at: datetime | None = None
+    last_answer_at: datetime | None = None
+    finapi_called_at: datetime | None = None
+    poll_count: int = 0
+    known_account_ids: tuple[int, ...] = ()
+    result: UpdateResult | None = None
+    error: UpdateError | None = None
+    execution_arn: str | None = None
+    version: int = 0
+
+
+class ConnectionHealth(_Frozen):
+    last_success_at: datetime | None = None
+    last_attempt_at: datetime | None = None
+    last_outcome: UpdateStatus | None = None
+    last_error: UpdateError | None = None
+    consent_expires_at: datetime | None = None
+    user_action_required: bool = False
+    known_account_ids: tuple[int, ...] = ()
+
+
+class SkipReason(StrEnum):
+    """Why a scheduled run left a connection alone; each comes with what the user can do about it."""
+
+    SCHEDULE_DISABLED = "SCHEDULE_DISABLED"
+    USER_ACTION_REQUIRED = "USER_ACTION_REQUIRED"
+    CONSENT_EXPIRED = "CONSENT_EXPIRED"
+    UPDATE_RUNNING = "UPDATE_RUNNING"
+    PERMANENT_ERROR = "PERMANENT_ERROR"
+    BUDGET_EXHAUSTED = "BUDGET_EXHAUSTED"
+
+
+class ScheduleState(_Frozen):
+    enabled: bool = False
+    next_due_at: datetime | None = None
+    last_skip_reason: SkipReason | None = None
+    last_skip_at: datetime | None = None
+    consent_warning_for: datetime | None = None
+
+
+class ConnectionRecord(_Frozen):
+    owner_id: str
+    connection_id: int
+    created_at: datetime
+    active_update_id: str | None = None
+    lock_expires_at: datetime | None = None
+    health: ConnectionHealth = Field(default_factory=ConnectionHealth)
+    schedule: ScheduleState = Field(default_factory=ScheduleState)
+    unattended: dict[str, int] = Field(default_factory=dict)  # bank day (ISO date) -> unattended accesses
+    version: int = 0

@@ -1,0 +1,33 @@
+"""ScheduleUpdates: find the connections due now (sparse GSI, never a Scan) and queue them in batches of ten."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from bankupdate.domain.schedule_messages import DueConnection
+from bankupdate.observability import logger, metrics
+from bankupdate.usecases.services import Services
+
+
+@dataclass(frozen=True)
+class ScheduleRun:
+    due: int
+    enqueued: int
+    queue_calls: int
+
+
+def enqueue_due_connections(services: Services) -> ScheduleRun:
+    now = services.clock()
+    found = 0
+
+    def due_messages() -> Iterator[DueConnection]:
+        nonlocal found
+        for owner_id, connection_id, slot in services.schedules.due(now=now):
+            found += 1
+            yield DueConnection(owner_id=owner_id, connection_id=connection_id, slot=slot)
+
+    enqueued, calls = services.queue.send_all(due_messages())
+    metrics.add_metric(name="ScheduledConnectionsQueued", unit="Count", value=enqueued)
+    logger.info("scheduled run queued due connections", extra={"due": found, "queue_calls": calls})
+    return ScheduleRun(due=found, enqueued=enqueued, queue_calls=calls)

@@ -1,0 +1,62 @@
+"""A small client of our HTTP API, as an app would use it (real HTTP to the local stack)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "EXPIRED"})
+
+
+class BankUpdateApi:
+    def __init__(self, base_url: str, token: str, *, user_agent: str = "BankApp/2.1 (iPhone; iOS 17.1)") -> None:
+        self._http = httpx.Client(
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {token}", "User-Agent": user_agent},
+            timeout=30.0,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def trigger(
+        self, connection_id: int, body: dict[str, Any] | None = None, *, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        return self._http.post(f"/v1/bank-connections/{connection_id}/updates", json=body or {}, headers=headers)
+
+    def answer(self, update_id: str, body: dict[str, Any]) -> httpx.Response:
+        return self._http.post(f"/v1/updates/{update_id}/authentication", json=body)
+
+    def update(self, update_id: str) -> httpx.Response:
+        return self._http.get(f"/v1/updates/{update_id}")
+
+    def connection(self, connection_id: int) -> httpx.Response:
+        return self._http.get(f"/v1/bank-connections/{connection_id}")
+
+    def wait_for(self, update_id: str, statuses: Iterable[str], timeout: float = 30.0) -> dict[str, Any]:
+        wanted = set(statuses)
+        deadline = time.monotonic() + timeout
+        body: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            answer = self.update(update_id)
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            if body["status"] in wanted:
+                return body
+            if body["status"] in TERMINAL:
+                raise AssertionError(f"update ended {body['status']} while waiting for {sorted(wanted)}: {body}")
+            time.sleep(0.1)
+        raise AssertionError(f"update {update_id} did not reach {sorted(wanted)} within {timeout} s: {body}")
+
+    def answer_when_ready(self, update_id: str, body: dict[str, Any], timeout: float = 10.0) -> httpx.Response:
+        """Answer, retrying while the workflow is still on its way to the callback (409 NOT_READY)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            answer = self.answer(update_id, body)
+            not_ready = answer.status_code == 409 and answer.json()["error"]["code"] == "NOT_READY"
+            if not not_ready or time.monotonic() > deadline:
+                return answer
+            time.sleep(0.1)
