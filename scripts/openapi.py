@@ -16,6 +16,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "layers" / "core"))  # the layer's code, as Lambda puts it on the path
 DOCUMENT = ROOT / "docs" / "openapi.json"
 TITLE = "finAPI bank connection updates"
 VERSION = "1.0.0"

@@ -10,7 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bankupdate import wiring
-from bankupdate.api.http import ERROR_RESPONSES, build_resolver
+from bankupdate.api.http import build_resolver, responses
 from bankupdate.api.models import RegisterFinapiUserRequest
 from bankupdate.observability import logger, metrics, tracer
 from bankupdate.usecases.register_user import register_finapi_user
@@ -21,7 +21,7 @@ app = build_resolver()
 @app.put(
     "/v1/admin/users/<userId>/finapi-user",
     summary="Register (or replace) the finAPI user of one of our users",
-    responses={204: {"description": "Registered"}} | ERROR_RESPONSES,
+    responses=responses(204, "Registered"),
     tags=["admin"],
 )
 def register(

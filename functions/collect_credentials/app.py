@@ -10,7 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bankupdate import wiring
-from bankupdate.api.http import ERROR_RESPONSES, build_resolver, caller_id, request_psu
+from bankupdate.api.http import build_resolver, caller_id, request_psu, responses
 from bankupdate.api.models import AuthenticationAnswerRequest, UpdateView
 from bankupdate.api.views import update_view
 from bankupdate.domain.answers import AuthenticationAnswer, Credential
@@ -23,8 +23,7 @@ app = build_resolver()
 @app.post(
     "/v1/updates/<updateId>/authentication",
     summary="Answer the bank's authentication challenge of an update",
-    responses={200: {"description": "Answer accepted", "content": {"application/json": {"model": UpdateView}}}}
-    | ERROR_RESPONSES,
+    responses=responses(200, "Answer accepted", UpdateView),
     tags=["updates"],
 )
 def answer(

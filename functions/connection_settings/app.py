@@ -10,7 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bankupdate import wiring
-from bankupdate.api.http import ERROR_RESPONSES, build_resolver, caller_id
+from bankupdate.api.http import build_resolver, caller_id, responses
 from bankupdate.api.models import ConnectionView, ScheduleRequest
 from bankupdate.api.views import connection_view
 from bankupdate.observability import logger, metrics, tracer
@@ -22,8 +22,7 @@ app = build_resolver()
 @app.put(
     "/v1/bank-connections/<connectionId>/schedule",
     summary="Switch scheduled (unattended) updates of a connection on or off",
-    responses={200: {"description": "The connection", "content": {"application/json": {"model": ConnectionView}}}}
-    | ERROR_RESPONSES,
+    responses=responses(200, "The connection", ConnectionView),
     tags=["connections"],
 )
 def put_schedule(

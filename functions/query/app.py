@@ -10,7 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bankupdate import wiring
-from bankupdate.api.http import ERROR_RESPONSES, build_resolver, caller_id
+from bankupdate.api.http import build_resolver, caller_id, responses
 from bankupdate.api.models import ConnectionList, ConnectionView, UpdateView
 from bankupdate.api.views import connection_view, update_view
 from bankupdate.observability import logger, metrics, tracer
@@ -23,8 +23,7 @@ app = build_resolver()
 @app.get(
     "/v1/updates/<updateId>",
     summary="Status, challenge, result or error of an update",
-    responses={200: {"description": "The update", "content": {"application/json": {"model": UpdateView}}}}
-    | ERROR_RESPONSES,
+    responses=responses(200, "The update", UpdateView),
     tags=["updates"],
 )
 def read_update(
@@ -37,8 +36,7 @@ def read_update(
 @app.get(
     "/v1/bank-connections/<connectionId>",
     summary="Health of a bank connection",
-    responses={200: {"description": "The connection", "content": {"application/json": {"model": ConnectionView}}}}
-    | ERROR_RESPONSES,
+    responses=responses(200, "The connection", ConnectionView),
     tags=["connections"],
 )
 def read_connection(
@@ -52,8 +50,7 @@ def read_connection(
 @app.get(
     "/v1/bank-connections",
     summary="The caller's bank connections with their health",
-    responses={200: {"description": "Connections", "content": {"application/json": {"model": ConnectionList}}}}
-    | ERROR_RESPONSES,
+    responses=responses(200, "Connections", ConnectionList),
     tags=["connections"],
 )
 def read_connections() -> Response[ConnectionList]:

@@ -10,7 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bankupdate import wiring
-from bankupdate.api.http import ERROR_RESPONSES, build_resolver, caller_id, request_psu
+from bankupdate.api.http import build_resolver, caller_id, request_psu, responses
 from bankupdate.api.models import TriggerUpdateRequest, UpdateView
 from bankupdate.api.views import update_view
 from bankupdate.domain.answers import Credential
@@ -24,8 +24,7 @@ app = build_resolver()
 @app.post(
     "/v1/bank-connections/<connectionId>/updates",
     summary="Start a user-present update of a bank connection",
-    responses={202: {"description": "Update started", "content": {"application/json": {"model": UpdateView}}}}
-    | ERROR_RESPONSES,
+    responses=responses(202, "Update started", UpdateView),
     tags=["updates"],
 )
 def trigger_update(

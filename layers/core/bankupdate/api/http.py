@@ -6,6 +6,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from pydantic import BaseModel
 
 from bankupdate.api.models import ErrorDetail, ErrorResponse
 from bankupdate.domain.errors import BankUpdateError
@@ -13,19 +15,28 @@ from bankupdate.domain.psu import PsuContext, derive_psu
 from bankupdate.observability import logger
 
 # Every route documents these, so clients (and the fuzzer) know the error shape.
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"description": description, "content": {"application/json": {"model": ErrorResponse}}}
-    for status, description in {
-        400: "Malformed request",
-        401: "Missing or invalid token",
-        404: "Not found (also for other users' resources)",
-        409: "Conflicts with the current state",
-        410: "The authentication window has closed",
-        422: "Invalid input, or finAPI/the bank rejected it",
-        429: "Too early or too often",
-        503: "finAPI is not reachable; try again",
-    }.items()
+_ERRORS: dict[int, str] = {
+    400: "Malformed request",
+    401: "Missing or invalid token",
+    404: "Not found (also for other users' resources)",
+    409: "Conflicts with the current state",
+    410: "The authentication window has closed",
+    422: "Invalid input, or finAPI/the bank rejected it",
+    429: "Too early or too often",
+    503: "finAPI is not reachable; try again",
 }
+
+
+def responses(status: int, description: str, model: type[BaseModel] | None = None) -> dict[int, OpenAPIResponse]:
+    """The route's success answer plus the documented error answers."""
+    documented: dict[int, OpenAPIResponse] = {
+        code: {"description": text, "content": {"application/json": {"model": ErrorResponse}}}
+        for code, text in _ERRORS.items()
+    }
+    success: OpenAPIResponse = {"description": description}
+    if model is not None:
+        success["content"] = {"application/json": {"model": model}}
+    return documented | {status: success}
 
 
 class Unauthenticated(BankUpdateError):
@@ -46,14 +57,14 @@ def _field(location: Any) -> str:
 def build_resolver() -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
 
-    @app.exception_handler(RequestValidationError)
+    @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
     def _invalid(error: RequestValidationError) -> Response[str]:
         # Only location and reason: pydantic's `input` would echo what the user typed (credentials, TANs).
         problems = [{"field": _field(e.get("loc", ())), "reason": e.get("msg", "invalid")} for e in error.errors()]
         fields = ", ".join(p["field"] for p in problems)
         return error_response(422, "INVALID_REQUEST", f"invalid request: {fields}", {"problems": problems})
 
-    @app.exception_handler(BankUpdateError)
+    @app.exception_handler(BankUpdateError)  # type: ignore[untyped-decorator]
     def _domain(error: BankUpdateError) -> Response[str]:
         details = dict(error.details)
         details.setdefault("userMessage", error.user_message)

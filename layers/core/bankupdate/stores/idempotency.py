@@ -27,7 +27,9 @@ def run_once(
     persistence = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client("dynamodb"))
     config = IdempotencyConfig(expires_after_seconds=ttl_seconds, raise_on_no_idempotency_key=True)
 
-    @idempotent_function(data_keyword_argument="request", config=config, persistence_store=persistence)
+    @idempotent_function(  # type: ignore[untyped-decorator]
+        data_keyword_argument="request", config=config, persistence_store=persistence
+    )
     def _run(request: dict[str, Any]) -> dict[str, Any]:
         return action()
 

@@ -1,0 +1,78 @@
+"""finAPI's two test banks, as the sandbox plays them (finAPI wiki: DEMO0001 and DEMO0002)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+GERMAN_TIME = ZoneInfo("Europe/Berlin")
+
+
+@dataclass(frozen=True)
+class Procedure:
+    id: str
+    name: str
+    challenge_type: str | None
+    decoupled: bool = False
+
+
+@dataclass(frozen=True)
+class AccountTemplate:
+    name: str
+    account_type: str
+    balance: float
+
+
+@dataclass(frozen=True)
+class Bank:
+    id: int
+    blz: str
+    name: str
+    bic: str
+    interfaces: tuple[str, ...]
+    properties: tuple[str, ...]
+    accounts: tuple[AccountTemplate, ...]
+
+    @property
+    def redirect(self) -> bool:
+        return "REDIRECT_APPROACH" in self.properties
+
+    @property
+    def label(self) -> str:
+        return f"{self.blz} - {self.name}"
+
+
+PROCEDURES = (
+    Procedure("901", "smsTAN", "TEXT"),
+    Procedure("902", "pushTAN", "TEXT"),
+    Procedure("903", "chipTAN optisch", "FLICKER_CODE"),
+    Procedure("904", "chipTAN QR", "PHOTO"),
+    Procedure("905", "Demo Decoupled Auth", None, decoupled=True),
+)
+
+_ACCOUNTS = (
+    AccountTemplate("Girokonto", "Checking", 1250.75),
+    AccountTemplate("Zweitkonto", "Checking", 310.20),
+    AccountTemplate("Tagesgeld", "Savings", 5000.00),
+)
+
+BANKS = {
+    "DEMO0001": Bank(
+        280001,
+        "DEMO0001",
+        "finAPI Test Bank",
+        "DEMODEM1XXX",
+        ("XS2A", "FINTS_SERVER"),
+        ("DECOUPLED_APPROACH",),
+        _ACCOUNTS,
+    ),
+    "DEMO0002": Bank(
+        280002, "DEMO0002", "finAPI Test Redirect Bank", "DEMODEM2XXX", ("XS2A",), ("REDIRECT_APPROACH",), _ACCOUNTS
+    ),
+}
+
+LOGIN_FIELDS = (("Onlinebanking-ID", False), ("PIN", True))  # (label, isSecret)
+
+# A 1x1 PNG: enough for a photoTAN the app can render.
+PHOTO_TAN_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+FLICKER_CODE = "0388A01239230520422D3132"

@@ -1,0 +1,69 @@
+"""Everything that makes a sandbox scenario, as data: knobs, faults and the seeded world (JSON files or code)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FaultRule(_Model):
+    """An injected fault: requests matching method/path (substring)/connection fail this way."""
+
+    method: str | None = None
+    path: str | None = None
+    connection_id: int | None = None
+    status: int | None = Field(None, ge=400, le=599)
+    delay_seconds: float = Field(0.0, ge=0, le=120)
+    drop: bool = False
+    lock: bool = False
+    when: Literal["before", "after"] = "before"
+    probability: float = Field(1.0, ge=0, le=1)
+    times: int | None = Field(None, ge=1)
+
+
+class ConnectionSeed(_Model):
+    id: int | None = None
+    bank_blz: Literal["DEMO0001", "DEMO0002"] = "DEMO0001"
+    stored_pin: bool = False
+    consent_days_left: float | None = 90.0  # None: no consent (the first update needs the PIN)
+    imported_account_count: int = Field(2, ge=0, le=3)
+    download_seconds: float | None = None
+    failing_account_indexes: list[int] = []
+    user_action_required: bool = False
+
+
+class UserSeed(_Model):
+    username: str
+    password: str
+    connections: list[ConnectionSeed] = []
+
+
+class SandboxConfig(_Model):
+    client_id: str = "sandbox-client-id"
+    client_secret: str = "sandbox-client-secret"
+    token_ttl_seconds: int = Field(3600, ge=1)
+    download_seconds: float = Field(2.0, ge=0)
+    categorization_seconds: float = Field(1.0, ge=0)
+    decoupled_in_progress_polls: int = Field(2, ge=0)
+    challenge_ttl_seconds: float = Field(600.0, gt=0)
+    max_tan_attempts: int = Field(3, ge=1)
+    unattended_daily_limit: int = Field(4, ge=0)
+    consent_days: int = Field(90, ge=1)
+    correct_tan: str = "123456"
+    rng_seed: int = 7
+    faults: list[FaultRule] = []
+    users: list[UserSeed] = []
+
+    @classmethod
+    def default(cls) -> SandboxConfig:
+        return cls.from_file(Path(__file__).with_name("scenarios") / "default.json")
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> SandboxConfig:
+        return cls.model_validate_json(Path(path).read_text())

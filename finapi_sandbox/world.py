@@ -1,0 +1,389 @@
+"""The sandbox's in-memory world: finAPI users, their bank connections and accounts, tokens, faults, a call log.
+
+All state changes happen under one lock. Downloads are driven by the clock, not by threads: every read first
+"settles" a connection, applying whatever its download has finished by now.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from finapi_sandbox.banks import BANKS, GERMAN_TIME, Bank
+from finapi_sandbox.config import ConnectionSeed, FaultRule, SandboxConfig
+
+
+@dataclass
+class Account:
+    id: int
+    index: int  # position in the bank's account list
+    name: str
+    iban: str
+    account_type: str
+    balance: float
+    status: str = "UPDATED"
+    last_successful_update: datetime | None = None
+    last_update_attempt: datetime | None = None
+    transactions: int = 0
+
+
+@dataclass
+class UpdateResultState:
+    result: str
+    timestamp: datetime
+    error_message: str | None = None
+    error_type: str | None = None
+
+
+@dataclass
+class PendingChallenge:
+    hash: str
+    status: str
+    created_at: datetime
+    procedure_id: str | None = None
+    redirect_context: str | None = None
+    tan_attempts: int = 0
+    decoupled_polls: int = 0
+    store_secrets: bool = False
+    credentials: dict[str, str] = field(default_factory=dict)
+    import_new_accounts: bool = False
+    account_types: list[str] | None = None
+    skip_positions: bool = False
+    interface: str = "XS2A"
+    user_present: bool = True
+
+
+@dataclass
+class Download:
+    started_at: datetime
+    duration: float
+    user_present: bool
+    interface: str
+    import_new_accounts: bool
+    account_types: list[str] | None
+    skip_positions: bool
+    outcome: str = "OK"
+
+
+@dataclass
+class Connection:
+    id: int
+    owner: str
+    bank: Bank
+    created_at: datetime
+    stored_credentials: dict[str, str]
+    consent_expires_at: datetime | None
+    accounts: list[Account]
+    download_seconds: float | None = None
+    failing_account_indexes: set[int] = field(default_factory=set)
+    user_action_required: bool = False
+    update_status: str = "READY"
+    categorization_status: str = "READY"
+    categorization_ready_at: datetime | None = None
+    download: Download | None = None
+    last_manual_update: dict[str, UpdateResultState] = field(default_factory=dict)
+    last_auto_update: dict[str, UpdateResultState] = field(default_factory=dict)
+    pending: PendingChallenge | None = None
+    unattended_by_day: dict[str, int] = field(default_factory=dict)
+    fail_next_update_with: str | None = None
+
+
+@dataclass
+class User:
+    username: str
+    password: str
+
+
+@dataclass
+class Token:
+    value: str
+    principal: str  # username, or "" for the client
+    expires_at: float
+    refresh: bool = False
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request, as the call log keeps it: never a credential, TAN or token."""
+
+    method: str
+    path: str
+    connection_id: int | None
+    psu_present: bool
+    status: int
+    at: datetime
+
+
+class World:
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self.lock = threading.RLock()
+        self._rng = random.Random(config.rng_seed)
+        self.base_url = ""
+        self.reset()
+
+    # ------------------------------------------------------------------------------------------------ setup
+
+    def reset(self) -> None:
+        with self.lock:
+            self.users: dict[str, User] = {}
+            self.connections: dict[int, Connection] = {}
+            self.tokens: dict[str, Token] = {}
+            self.faults: list[FaultRule] = list(self.config.faults)
+            self._fault_uses: dict[int, int] = {}
+            self.call_log: list[Call] = []
+            self.clock_offset = 0.0
+            self._next_connection_id = 1
+            self._next_account_id = 1
+            for user in self.config.users:
+                self.create_user(user.username, user.password)
+                for seed in user.connections:
+                    self._add(user.username, seed)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.clock_offset)
+
+    def set_clock_offset(self, seconds: float) -> None:
+        with self.lock:
+            self.clock_offset = seconds
+
+    def create_user(self, username: str, password: str) -> None:
+        with self.lock:
+            if username in self.users:
+                raise ValueError(f"user {username} exists")
+            self.users[username] = User(username, password)
+
+    def add_connection(
+        self,
+        username: str,
+        *,
+        bank_blz: str = "DEMO0001",
+        stored_pin: bool = False,
+        consent_expires_at: datetime | str | None = "default",
+        imported_account_count: int = 2,
+        download_seconds: float | None = None,
+        failing_account_indexes: list[int] | None = None,
+        user_action_required: bool = False,
+    ) -> int:
+        """Add a connection; ``consent_expires_at=None`` means no consent, the default is a fresh 90-day one."""
+        days: float | None
+        if consent_expires_at == "default":
+            days = float(self.config.consent_days)
+        elif consent_expires_at is None:
+            days = None
+        else:
+            assert isinstance(consent_expires_at, datetime)
+            days = (consent_expires_at - self.now()).total_seconds() / 86400
+        seed = ConnectionSeed(
+            bank_blz=bank_blz,  # type: ignore[arg-type]
+            stored_pin=stored_pin,
+            consent_days_left=days,
+            imported_account_count=imported_account_count,
+            download_seconds=download_seconds,
+            failing_account_indexes=failing_account_indexes or [],
+            user_action_required=user_action_required,
+        )
+        return self._add(username, seed)
+
+    def _add(self, username: str, seed: ConnectionSeed) -> int:
+        with self.lock:
+            if username not in self.users:
+                raise ValueError(f"unknown user {username}")
+            connection_id = seed.id or self._next_connection_id
+            if connection_id in self.connections:
+                raise ValueError(f"connection {connection_id} exists")
+            self._next_connection_id = max(self._next_connection_id, connection_id) + 1
+            bank = BANKS[seed.bank_blz]
+            now = self.now()
+            stored = {"Onlinebanking-ID": "demo"} | ({"PIN": "demo"} if seed.stored_pin else {})
+            connection = Connection(
+                id=connection_id,
+                owner=username,
+                bank=bank,
+                created_at=now,
+                stored_credentials=stored,
+                consent_expires_at=now + timedelta(days=seed.consent_days_left)
+                if seed.consent_days_left is not None
+                else None,
+                accounts=[],
+                download_seconds=seed.download_seconds,
+                failing_account_indexes=set(seed.failing_account_indexes),
+                user_action_required=seed.user_action_required,
+            )
+            for index in range(seed.imported_account_count):
+                connection.accounts.append(self._new_account(connection, index))
+            self.connections[connection_id] = connection
+            return connection_id
+
+    def _new_account(self, connection: Connection, index: int) -> Account:
+        template = connection.bank.accounts[index]
+        account = Account(
+            id=self._next_account_id,
+            index=index,
+            name=template.name,
+            iban=f"DE{(89 + index) % 100:02d}{connection.bank.blz[-4:]}{connection.id:08d}{index:06d}"[:22].ljust(
+                22, "0"
+            ),
+            account_type=template.account_type,
+            balance=template.balance,
+            last_successful_update=connection.created_at,
+            last_update_attempt=connection.created_at,
+        )
+        self._next_account_id += 1
+        return account
+
+    # ------------------------------------------------------------------------------------------------ inspection
+
+    def connection(self, connection_id: int) -> dict[str, Any]:
+        with self.lock:
+            connection = self.connections[connection_id]
+            self.settle(connection)
+            return {
+                "id": connection.id,
+                "owner": connection.owner,
+                "bank": connection.bank.blz,
+                "updateStatus": connection.update_status,
+                "categorizationStatus": connection.categorization_status,
+                "consentExpiresAt": connection.consent_expires_at.isoformat()
+                if connection.consent_expires_at
+                else None,
+                "pinStored": "PIN" in connection.stored_credentials,
+                "userActionRequired": connection.user_action_required,
+                "accountIds": [a.id for a in connection.accounts],
+                "accounts": [
+                    {"id": a.id, "status": a.status, "transactions": a.transactions} for a in connection.accounts
+                ],
+                "pendingChallenge": connection.pending.status if connection.pending else None,
+                "unattendedToday": connection.unattended_by_day.get(self.bank_day(), 0),
+            }
+
+    @property
+    def calls(self) -> list[Call]:
+        with self.lock:
+            return list(self.call_log)
+
+    def record_call(self, call: Call) -> None:
+        with self.lock:
+            self.call_log.append(call)
+
+    def bank_day(self) -> str:
+        return self.now().astimezone(GERMAN_TIME).date().isoformat()
+
+    # ------------------------------------------------------------------------------------------------ tokens
+
+    def issue_token(self, principal: str, *, refresh: bool) -> tuple[Token, Token | None]:
+        with self.lock:
+            access = Token(secrets.token_hex(32), principal, time.monotonic() + self.config.token_ttl_seconds)
+            self.tokens[access.value] = access
+            refresh_token = None
+            if refresh:
+                refresh_token = Token(secrets.token_hex(32), principal, time.monotonic() + 86400, refresh=True)
+                self.tokens[refresh_token.value] = refresh_token
+            return access, refresh_token
+
+    def principal_of(self, token: str, *, refresh: bool = False) -> str | None:
+        with self.lock:
+            found = self.tokens.get(token)
+            if found is None or found.refresh != refresh or found.expires_at < time.monotonic():
+                return None
+            return found.principal
+
+    def expire_tokens(self) -> None:
+        """Make every access token invalid at once (as if finAPI revoked them)."""
+        with self.lock:
+            self.tokens = {k: v for k, v in self.tokens.items() if v.refresh}
+
+    # ------------------------------------------------------------------------------------------------ faults
+
+    def add_fault(self, **rule: Any) -> None:
+        with self.lock:
+            self.faults.append(FaultRule.model_validate(rule))
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self.faults = []
+            self._fault_uses = {}
+
+    def fault_for(self, method: str, path: str, connection_id: int | None, when: str) -> FaultRule | None:
+        with self.lock:
+            for index, rule in enumerate(self.faults):
+                if rule.when != when or (rule.method and rule.method.upper() != method.upper()):
+                    continue
+                if (rule.path and rule.path not in path) or (
+                    rule.connection_id is not None and rule.connection_id != connection_id
+                ):
+                    continue
+                if rule.times is not None and self._fault_uses.get(index, 0) >= rule.times:
+                    continue
+                if self._rng.random() >= rule.probability:
+                    continue
+                self._fault_uses[index] = self._fault_uses.get(index, 0) + 1
+                return rule
+            return None
+
+    # ------------------------------------------------------------------------------------------------ downloads
+
+    def settle(self, connection: Connection) -> None:
+        """Apply what the running download (and categorization) has finished by now."""
+        now = self.now()
+        download = connection.download
+        if download is not None:
+            finished_at = download.started_at + timedelta(seconds=download.duration)
+            if now >= finished_at:
+                self._finish_download(connection, download, finished_at)
+                connection.download = None
+        if (
+            connection.categorization_status != "READY"
+            and connection.categorization_ready_at is not None
+            and now >= connection.categorization_ready_at
+        ):
+            connection.categorization_status = "READY"
+
+    def _finish_download(self, connection: Connection, download: Download, at: datetime) -> None:
+        results = connection.last_manual_update
+        outcome = download.outcome
+        if outcome == "OK":
+            results[download.interface] = UpdateResultState("OK", at)
+            if download.import_new_accounts:
+                have = {a.index for a in connection.accounts}
+                for index, template in enumerate(connection.bank.accounts):
+                    wanted = download.account_types is None or template.account_type in download.account_types
+                    if index not in have and wanted:
+                        connection.accounts.append(self._new_account(connection, index))
+            for account in connection.accounts:
+                account.last_update_attempt = at
+                if account.index in connection.failing_account_indexes:
+                    account.status = "DOWNLOAD_FAILED"
+                    continue
+                account.status = "UPDATED"
+                account.last_successful_update = at
+                if not download.skip_positions:
+                    account.transactions += 3
+                    account.balance = round(account.balance - 42.17 + 10.0 * (account.index + 1), 2)
+            connection.categorization_status = "PENDING"
+            connection.categorization_ready_at = at + timedelta(seconds=self.config.categorization_seconds)
+        else:
+            message = (
+                "Interner Fehler bei der Kommunikation mit der Bank."
+                if outcome != "BANK_SERVER_REJECTION"
+                else ("Die Bank hat den Zugriff abgelehnt.")
+            )
+            results[download.interface] = UpdateResultState(outcome, at, message, "BUSINESS")
+            for account in connection.accounts:
+                account.status = "DOWNLOAD_FAILED"
+                account.last_update_attempt = at
+        connection.update_status = "READY"
+
+    def start_download(self, connection: Connection, download: Download) -> None:
+        connection.update_status = "IN_PROGRESS"
+        for account in connection.accounts:
+            account.status = "DOWNLOAD_IN_PROGRESS"
+        if connection.fail_next_update_with:
+            download.outcome = connection.fail_next_update_with
+            connection.fail_next_update_with = None
+        connection.download = download

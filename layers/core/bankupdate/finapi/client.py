@@ -1,0 +1,251 @@
+"""The finAPI Access client: typed calls, OAuth, PSU headers, request ids, and exactly one mapping of answers."""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx
+
+from bankupdate.domain.errors import BankUpdateError, UpstreamAuthFailed, UpstreamUnavailable
+from bankupdate.finapi.auth import TokenCache
+from bankupdate.finapi.errors import error_for, parse_error_message
+from bankupdate.finapi.models import (
+    AccessToken,
+    Account,
+    AuthenticationRequired,
+    BankConnection,
+    FinapiUserCredentials,
+    PsuMetadata,
+    UpdateAccepted,
+    UpdateBankConnectionParams,
+    UpdateOutcome,
+)
+from bankupdate.finapi.versions import ApiVersion, update_body
+
+MAX_REQUEST_ID = 255
+MAX_IDS_PER_CALL = 1000
+_CLIENT_KEY = "\x00client"
+
+
+def _ipv4(value: str | None) -> str | None:
+    """finAPI takes only IPv4 for PSU-IP-Address (it swaps anything else for its own address), so we drop it."""
+    if not value:
+        return None
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    return str(address) if address.version == 4 else None
+
+
+def psu_headers(psu: PsuMetadata | None) -> dict[str, str]:
+    if psu is None:
+        return {}
+    headers = {
+        "PSU-Device-OS": psu.device_os,
+        "PSU-User-Agent": psu.user_agent,
+        "PSU-IP-Address": _ipv4(psu.ip_address),
+    }
+    return {name: value for name, value in headers.items() if value}
+
+
+class FinapiClient:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        client_id: str,
+        client_secret: str,
+        api_version: ApiVersion = ApiVersion.V1,
+        timeout_seconds: float = 30.0,
+        connect_timeout_seconds: float = 5.0,
+        transport: httpx.BaseTransport | None = None,
+        retry_attempts: int = 3,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._version = api_version
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._retry_attempts = retry_attempts
+        self._sleep = sleep
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            timeout=httpx.Timeout(timeout_seconds, connect=connect_timeout_seconds, pool=connect_timeout_seconds),
+            transport=transport,
+            headers={"Accept": "application/json"},
+        )
+        self._tokens = TokenCache(self._request_token)
+
+    @property
+    def api_version(self) -> ApiVersion:
+        return self._version
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> FinapiClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --------------------------------------------------------------------------------------------- tokens
+
+    def _request_token(self, grant: dict[str, str]) -> AccessToken:
+        form = grant | {"client_id": self._client_id, "client_secret": self._client_secret}
+        response = self._send_with_retries("POST", self._version.token_path, data=form)
+        if response.status_code == 200:
+            return AccessToken.model_validate(response.json())
+        error = error_for(response.status_code, _json(response), response.headers.get("X-Request-Id"))
+        if response.status_code in (400, 401, 403, 423):
+            who = "user" if grant.get("grant_type") == "password" else "client"
+            raise UpstreamAuthFailed(
+                f"finAPI refused the {who} credentials ({response.status_code})",
+                upstream_status=response.status_code,
+                upstream_code=error.upstream_code,
+                request_id=error.request_id,
+            )
+        raise error
+
+    def client_token(self) -> str:
+        grant = {"grant_type": "client_credentials"}
+        return self._tokens.token(_CLIENT_KEY, grant).get_secret_value()
+
+    def _user_token(self, user: FinapiUserCredentials) -> str:
+        grant = {"grant_type": "password", "username": user.username, "password": user.password.get_secret_value()}
+        return self._tokens.token(user.username, grant).get_secret_value()
+
+    # --------------------------------------------------------------------------------------------- transport
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException as error:
+            raise UpstreamUnavailable(
+                f"finAPI did not answer {method} {path} in time: {type(error).__name__}"
+            ) from None
+        except httpx.TransportError as error:
+            raise UpstreamUnavailable(f"finAPI unreachable for {method} {path}: {type(error).__name__}") from None
+
+    def _send_with_retries(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Idempotent calls only: retried on transport errors and 5xx with exponential backoff and full jitter."""
+        for attempt in range(self._retry_attempts):
+            last_attempt = attempt == self._retry_attempts - 1
+            try:
+                response = self._send(method, path, **kwargs)
+            except UpstreamUnavailable:
+                if last_attempt:
+                    raise
+            else:
+                if response.status_code < 500 or last_attempt:
+                    return response
+            self._sleep(random.uniform(0, 0.2 * 2**attempt))  # noqa: S311 - jitter, not cryptography
+        raise AssertionError("unreachable")
+
+    def _user_call(
+        self,
+        user: FinapiUserCredentials,
+        method: str,
+        path: str,
+        *,
+        idempotent: bool,
+        request_id: str | None = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        request_id = (request_id or f"bankupdate-{uuid.uuid4()}")[:MAX_REQUEST_ID]
+        send = self._send_with_retries if idempotent else self._send
+        for attempt in range(2):
+            token = self._user_token(user)
+            all_headers = {"Authorization": f"Bearer {token}", "X-Request-Id": request_id} | (headers or {})
+            response = send(method, path, headers=all_headers, **kwargs)
+            if response.status_code == 401 and attempt == 0 and _is_invalid_token(response):
+                # The token expired or was revoked early: finAPI did nothing, so one retry is safe even for updates.
+                self._tokens.forget(user.username)
+                continue
+            return response
+        return response
+
+    # --------------------------------------------------------------------------------------------- API calls
+
+    def update_bank_connection(
+        self,
+        user: FinapiUserCredentials,
+        params: UpdateBankConnectionParams,
+        *,
+        psu: PsuMetadata | None = None,
+        request_id: str | None = None,
+    ) -> UpdateOutcome:
+        """Never retried automatically: finAPI may have started the update even if the answer got lost."""
+        body = update_body(params, self._version)
+        response = self._user_call(
+            user,
+            "POST",
+            f"{self._version.prefix}/bankConnections/update",
+            idempotent=False,
+            request_id=request_id,
+            headers=psu_headers(psu),
+            json=body,
+        )
+        answer_id = response.headers.get("X-Request-Id")
+        payload = _json(response)
+        if response.status_code == 200:
+            return UpdateAccepted(connection=BankConnection.model_validate(payload), request_id=answer_id)
+        if response.status_code == 510:
+            message = parse_error_message(payload)
+            challenge = message.errors[0].multi_step_authentication if message else None
+            if message is not None and challenge is not None:
+                return AuthenticationRequired(
+                    challenge=challenge, message=message.errors[0].message, request_id=answer_id
+                )
+        raise error_for(response.status_code, payload, answer_id)
+
+    def get_bank_connection(self, user: FinapiUserCredentials, connection_id: int) -> BankConnection:
+        response = self._user_call(
+            user, "GET", f"{self._version.prefix}/bankConnections/{connection_id}", idempotent=True
+        )
+        return BankConnection.model_validate(self._ok(response))
+
+    def get_bank_connections(self, user: FinapiUserCredentials, ids: Sequence[int]) -> list[BankConnection]:
+        found: list[BankConnection] = []
+        for start in range(0, len(ids), MAX_IDS_PER_CALL):
+            chunk = ",".join(str(i) for i in ids[start : start + MAX_IDS_PER_CALL])
+            response = self._user_call(
+                user, "GET", f"{self._version.prefix}/bankConnections", idempotent=True, params={"ids": chunk}
+            )
+            body = self._ok(response)
+            found += [BankConnection.model_validate(c) for c in body.get("connections", [])]
+        return found
+
+    def get_account(self, user: FinapiUserCredentials, account_id: int) -> Account:
+        response = self._user_call(user, "GET", f"{self._version.prefix}/accounts/{account_id}", idempotent=True)
+        return Account.model_validate(self._ok(response))
+
+    @staticmethod
+    def _ok(response: httpx.Response) -> Any:
+        payload = _json(response)
+        if response.status_code != 200:
+            raise error_for(response.status_code, payload, response.headers.get("X-Request-Id"))
+        if payload is None:
+            raise UpstreamUnavailable("finAPI answered 200 without a JSON body")
+        return payload
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _is_invalid_token(response: httpx.Response) -> bool:
+    body = _json(response)
+    return isinstance(body, dict) and body.get("error") == "invalid_token"
+
+
+__all__ = ["BankUpdateError", "FinapiClient", "psu_headers"]

@@ -1,0 +1,265 @@
+"""finAPI Access models (official OpenAPI 1.151.1; V2 differences noted), version-independent inside our code.
+
+Response models ignore unknown fields (finAPI adds fields without notice) and accept both generations' spellings;
+request models are serialised per version by ``versions.py``. Secrets are ``SecretStr``: a repr or log shows ``**``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
+
+from bankupdate.finapi.dates import parse_finapi_datetime
+
+
+class BankingInterface(StrEnum):
+    WEB_SCRAPER = "WEB_SCRAPER"
+    FINTS_SERVER = "FINTS_SERVER"
+    XS2A = "XS2A"
+
+
+class AccountType(StrEnum):
+    CHECKING = "Checking"
+    SAVINGS = "Savings"
+    CREDIT_CARD = "CreditCard"
+    SECURITY = "Security"
+    LOAN = "Loan"
+    POCKET = "Pocket"
+    MEMBERSHIP = "Membership"
+    BAUSPAREN = "Bausparen"
+
+
+class MsaStatus(StrEnum):
+    CHALLENGE_RESPONSE_REQUIRED = "CHALLENGE_RESPONSE_REQUIRED"
+    TWO_STEP_PROCEDURE_REQUIRED = "TWO_STEP_PROCEDURE_REQUIRED"
+    REDIRECT_REQUIRED = "REDIRECT_REQUIRED"
+    DECOUPLED_AUTH_REQUIRED = "DECOUPLED_AUTH_REQUIRED"
+    DECOUPLED_AUTH_IN_PROGRESS = "DECOUPLED_AUTH_IN_PROGRESS"
+
+
+class UpdateResultStatus(StrEnum):
+    OK = "OK"
+    BANK_SERVER_REJECTION = "BANK_SERVER_REJECTION"
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+
+
+class AccountStatus(StrEnum):
+    UPDATED = "UPDATED"
+    UPDATED_FIXED = "UPDATED_FIXED"
+    DOWNLOAD_IN_PROGRESS = "DOWNLOAD_IN_PROGRESS"
+    DOWNLOAD_FAILED = "DOWNLOAD_FAILED"
+    DEPRECATED = "DEPRECATED"
+
+
+FinapiDateTime = Annotated[datetime, BeforeValidator(parse_finapi_datetime)]
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+# ------------------------------------------------------------------------------------------------------- requests
+
+
+class LoginCredential(_Request):
+    label: str = Field(min_length=1)
+    value: SecretStr
+
+
+class AccountReference(_Request):
+    iban: str = Field(min_length=1)
+
+
+class MultiStepAuthenticationCallback(_Request):
+    hash: str = Field(min_length=1)
+    challenge_response: SecretStr | None = None
+    two_step_procedure_id: str | None = None
+    redirect_callback: SecretStr | None = None
+    decoupled_callback: bool | None = None
+
+
+class UpdateBankConnectionParams(_Request):
+    bank_connection_id: int = Field(gt=0)
+    interface: BankingInterface | None = None
+    login_credentials: list[LoginCredential] | None = None
+    store_secrets: bool = False
+    import_new_accounts: bool = False
+    skip_positions_download: bool = False
+    skip_balances_download: bool = False  # V2 only, and only with skip_positions_download
+    load_owner_data: bool = False
+    account_types: list[AccountType] | None = None
+    account_references: list[AccountReference] | None = None
+    redirect_url: str | None = None
+    multi_step_authentication: MultiStepAuthenticationCallback | None = None
+
+
+class PsuMetadata(_Request):
+    """Tells the bank the user is present (then the call does not count against the 4-per-day limit)."""
+
+    ip_address: str | None = None
+    device_os: str | None = None
+    user_agent: str | None = None
+
+
+class FinapiUserCredentials(_Request):
+    username: str = Field(min_length=1)
+    password: SecretStr
+
+
+# ------------------------------------------------------------------------------------------------------- responses
+
+
+class AccessToken(_Response):
+    access_token: SecretStr
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
+    expires_in: int
+    scope: str | None = None
+    refresh_token: SecretStr | None = None
+
+
+class TwoStepProcedure(_Response):
+    procedure_id: str = Field(validation_alias=AliasChoices("procedureId", "procedure_id"))
+    procedure_name: str = Field(validation_alias=AliasChoices("procedureName", "procedure_name"))
+    procedure_challenge_type: str | None = Field(
+        None, validation_alias=AliasChoices("procedureChallengeType", "procedure_challenge_type")
+    )
+    implicit_execute: bool = Field(False, validation_alias=AliasChoices("implicitExecute", "implicit_execute"))
+
+
+class MultiStepAuthenticationChallenge(_Response):
+    hash: str
+    status: MsaStatus
+    challenge_message: str | None = Field(None, validation_alias=AliasChoices("challengeMessage", "challenge_message"))
+    answer_field_label: str | None = Field(
+        None, validation_alias=AliasChoices("answerFieldLabel", "answer_field_label")
+    )
+    redirect_url: str | None = Field(None, validation_alias=AliasChoices("redirectUrl", "redirect_url"))
+    redirect_context: str | None = Field(None, validation_alias=AliasChoices("redirectContext", "redirect_context"))
+    redirect_context_field: str | None = Field(
+        None, validation_alias=AliasChoices("redirectContextField", "redirect_context_field")
+    )
+    two_step_procedures: list[TwoStepProcedure] | None = Field(
+        None, validation_alias=AliasChoices("twoStepProcedures", "two_step_procedures")
+    )
+    photo_tan_mime_type: str | None = Field(
+        None, validation_alias=AliasChoices("photoTanMimeType", "photo_tan_mime_type")
+    )
+    photo_tan_data: str | None = Field(None, validation_alias=AliasChoices("photoTanData", "photo_tan_data"))
+    optical_data: str | None = Field(None, validation_alias=AliasChoices("opticalData", "optical_data"))
+
+
+class ErrorDetails(_Response):
+    message: str | None = None
+    code: str
+    type: str | None = None
+    multi_step_authentication: MultiStepAuthenticationChallenge | None = Field(
+        None, validation_alias=AliasChoices("multiStepAuthentication", "multi_step_authentication")
+    )
+
+
+class ErrorMessage(_Response):
+    errors: list[ErrorDetails]
+    date: str | None = None
+    request_id: str | None = Field(None, validation_alias=AliasChoices("requestId", "request_id"))
+    endpoint: str | None = None
+    auth_context: str | None = Field(None, validation_alias=AliasChoices("authContext", "auth_context"))
+    bank: str | None = None
+
+
+class BadCredentialsError(_Response):
+    error: str
+    error_description: str | None = Field(None, validation_alias=AliasChoices("error_description", "errorDescription"))
+
+
+class BankConsent(_Response):
+    status: str
+    expires_at: FinapiDateTime | None = Field(None, validation_alias=AliasChoices("expiresAt", "expires_at"))
+
+
+class UpdateResult(_Response):
+    result: UpdateResultStatus
+    error_message: str | None = Field(None, validation_alias=AliasChoices("errorMessage", "error_message"))
+    error_type: str | None = Field(None, validation_alias=AliasChoices("errorType", "error_type"))
+    timestamp: FinapiDateTime
+
+
+class BankConnectionInterface(_Response):
+    interface: BankingInterface = Field(validation_alias=AliasChoices("interface", "bankingInterface"))
+    ais_consent: BankConsent | None = Field(None, validation_alias=AliasChoices("aisConsent", "ais_consent"))
+    last_manual_update: UpdateResult | None = Field(
+        None, validation_alias=AliasChoices("lastManualUpdate", "last_manual_update")
+    )
+    last_auto_update: UpdateResult | None = Field(
+        None, validation_alias=AliasChoices("lastAutoUpdate", "last_auto_update")
+    )
+    user_action_required: bool = Field(
+        False, validation_alias=AliasChoices("userActionRequired", "user_action_required")
+    )
+    two_step_procedures: list[TwoStepProcedure] = Field(
+        default_factory=list, validation_alias=AliasChoices("twoStepProcedures", "two_step_procedures")
+    )
+    default_two_step_procedure_id: str | None = Field(
+        None, validation_alias=AliasChoices("defaultTwoStepProcedureId", "default_two_step_procedure_id")
+    )
+
+
+class BankConnection(_Response):
+    id: int
+    name: str | None = None
+    update_status: str = Field(validation_alias=AliasChoices("updateStatus", "update_status"))
+    categorization_status: str | None = Field(
+        None, validation_alias=AliasChoices("categorizationStatus", "categorization_status")
+    )
+    interfaces: list[BankConnectionInterface] = Field(default_factory=list)
+    account_ids: list[int] = Field(default_factory=list, validation_alias=AliasChoices("accountIds", "account_ids"))
+    bank: dict[str, Any] | None = None
+
+
+class AccountInterface(_Response):
+    interface: BankingInterface = Field(validation_alias=AliasChoices("interface", "bankingInterface"))
+    status: AccountStatus
+    last_successful_update: FinapiDateTime | None = Field(
+        None, validation_alias=AliasChoices("lastSuccessfulUpdate", "last_successful_update")
+    )
+    last_update_attempt: FinapiDateTime | None = Field(
+        None, validation_alias=AliasChoices("lastUpdateAttempt", "last_update_attempt")
+    )
+
+
+class Account(_Response):
+    id: int
+    bank_connection_id: int = Field(validation_alias=AliasChoices("bankConnectionId", "bank_connection_id"))
+    account_name: str | None = Field(None, validation_alias=AliasChoices("accountName", "account_name"))
+    iban: str | None = None
+    account_type: AccountType | None = Field(None, validation_alias=AliasChoices("accountType", "account_type"))
+    balance: float | None = None
+    status: AccountStatus | None = None
+    interfaces: list[AccountInterface] = Field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------------------------- outcomes
+
+
+class UpdateAccepted(_Response):
+    """200: the bank login (and any SCA) succeeded; the download now runs asynchronously."""
+
+    connection: BankConnection
+    request_id: str | None = None
+
+
+class AuthenticationRequired(_Response):
+    """510: the bank needs the user (another multi-step authentication round)."""
+
+    challenge: MultiStepAuthenticationChallenge
+    message: str | None = None
+    request_id: str | None = None
+
+
+UpdateOutcome = UpdateAccepted | AuthenticationRequired

@@ -1,0 +1,5 @@
+"""Run the SAM application locally without Docker or AWS: moto (server mode) + in-process handlers + HTTP API."""
+
+from local_stack.stack import LocalStack
+
+__all__ = ["LocalStack"]

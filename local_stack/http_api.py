@@ -1,0 +1,282 @@
+"""The template's HTTP API on loopback: routes from the translated OpenAPI body, payload v2.0 events, and local
+stand-ins for the JWT authorizer (tokens this stack issues) and for AWS_IAM (SigV4 with the stack's credentials)."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from local_stack.template import ACCOUNT_ID, REGION
+
+LOCAL_ACCESS_KEY = "testing"
+LOCAL_SECRET_KEY = "testing"  # noqa: S105 - moto's well-known local credentials
+
+
+@dataclass
+class Route:
+    method: str
+    template: str
+    pattern: re.Pattern[str]
+    function_arn: str
+    security: str | None
+
+
+@dataclass
+class JwtAuthorizer:
+    issuer: str
+    audiences: list[str]
+
+
+def _pattern(path: str) -> re.Pattern[str]:
+    regex = re.sub(r"\{(\w+)\+\}", r"(?P<\1>.+)", path)
+    regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", regex)
+    return re.compile(f"^{regex}$")
+
+
+class HttpApi:
+    def __init__(self, body: dict[str, Any], api_id: str, invoke: Callable[[str, dict[str, Any]], Any]) -> None:
+        self.api_id = api_id
+        self._invoke = invoke
+        self.routes: list[Route] = []
+        self.jwt: dict[str, JwtAuthorizer] = {}
+        for name, scheme in body.get("components", {}).get("securitySchemes", {}).items():
+            authorizer = scheme.get("x-amazon-apigateway-authorizer", {})
+            if authorizer.get("type") == "jwt":
+                config = authorizer["jwtConfiguration"]
+                audience = config.get("audience") or []
+                self.jwt[name] = JwtAuthorizer(config["issuer"], audience if isinstance(audience, list) else [audience])
+        for path, operations in body.get("paths", {}).items():
+            for method, operation in operations.items():
+                integration = operation.get("x-amazon-apigateway-integration", {})
+                uri = str(integration.get("uri", ""))
+                match = re.search(r"(arn:aws:lambda:[^/]+:function:[^/]+)", uri)
+                if match is None:
+                    continue
+                security = next(iter(operation["security"][0]), None) if operation.get("security") else None
+                self.routes.append(Route(method.upper(), path, _pattern(path), match.group(1), security))
+        self.routes.sort(key=lambda r: ("+" in r.template, -r.template.count("/")))
+        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self._server: ThreadingHTTPServer | None = None
+
+    # ------------------------------------------------------------------------------------------------ tokens
+
+    def issue_token(self, sub: str, **claims: Any) -> str:
+        authorizer = next(iter(self.jwt.values()))
+        now = int(time.time())
+        payload = {"sub": sub, "iss": authorizer.issuer, "aud": authorizer.audiences[0], "iat": now, "exp": now + 3600}
+        return jwt.encode(payload | claims, self._key, algorithm="RS256", headers={"kid": "local-stack"})
+
+    def _verify_jwt(self, name: str, header: str | None) -> dict[str, Any] | None:
+        authorizer = self.jwt[name]
+        if not header or not header.lower().startswith("bearer "):
+            return None
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                header[7:],
+                self._key.public_key(),
+                algorithms=["RS256"],
+                issuer=authorizer.issuer,
+                audience=authorizer.audiences,
+                options={"require": ["exp", "iss", "sub"]},
+            )
+        except jwt.PyJWTError:
+            return None
+        return claims
+
+    @staticmethod
+    def sign(method: str, url: str, body: bytes, headers: dict[str, str] | None = None) -> dict[str, str]:
+        request = AWSRequest(method=method, url=url, data=body, headers=headers or {})
+        SigV4Auth(Credentials(LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY), "execute-api", REGION).add_auth(request)
+        return dict(request.headers.items())
+
+    @staticmethod
+    def _verify_sigv4(method: str, url: str, headers: dict[str, str], body: bytes) -> bool:
+        authorization = headers.get("authorization", "")
+        match = re.match(
+            r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/execute-api/aws4_request, "
+            r"SignedHeaders=([^,]+), Signature=([0-9a-f]+)$",
+            authorization,
+        )
+        if match is None or match.group(1) != LOCAL_ACCESS_KEY or "x-amz-date" not in headers:
+            return False
+        signed = match.group(4).split(";")
+        request = AWSRequest(method=method, url=url, data=body, headers={h: headers.get(h, "") for h in signed})
+        request.context["timestamp"] = headers["x-amz-date"]
+        auth = SigV4Auth(Credentials(LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY), "execute-api", match.group(3))
+        canonical = auth.canonical_request(request)
+        expected = auth.signature(auth.string_to_sign(request, canonical), request)
+        return hmac.compare_digest(expected, match.group(5))
+
+    # ------------------------------------------------------------------------------------------------ serving
+
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str, host: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        url = urlsplit(raw_path)
+        route, parameters = self._match(method, url.path)
+        if route is None:
+            return 404, {"content-type": "application/json"}, b'{"message":"Not Found"}'
+        authorizer: dict[str, Any] | None = None
+        if route.security == "AWS_IAM":
+            if not self._verify_sigv4(method, f"http://{host}{raw_path}", headers, body):
+                return 403, {"content-type": "application/json"}, b'{"message":"Forbidden"}'
+            authorizer = {
+                "iam": {
+                    "accessKey": LOCAL_ACCESS_KEY,
+                    "accountId": ACCOUNT_ID,
+                    "callerId": "AIDALOCALSTACK",
+                    "principalOrgId": None,
+                    "userArn": f"arn:aws:iam::{ACCOUNT_ID}:user/local-operator",
+                    "userId": "AIDALOCALSTACK",
+                }
+            }
+        elif route.security in self.jwt:
+            claims = self._verify_jwt(route.security, headers.get("authorization"))
+            if claims is None:
+                return (
+                    401,
+                    {"content-type": "application/json", "www-authenticate": "Bearer"},
+                    b'{"message":"Unauthorized"}',
+                )
+            authorizer = {"jwt": {"claims": claims, "scopes": None}}
+        event = self._event(method, url.path, url.query, route, parameters, headers, body, source_ip, authorizer)
+        return self._response(self._invoke(route.function_arn, event))
+
+    def _match(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
+        for route in self.routes:
+            found = route.pattern.match(path)
+            if found and route.method in (method, "X-AMAZON-APIGATEWAY-ANY-METHOD"):
+                return route, found.groupdict()
+        return None, {}
+
+    def _event(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        route: Route,
+        parameters: dict[str, str],
+        headers: dict[str, str],
+        body: bytes,
+        source_ip: str,
+        authorizer: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        text: str | None = None
+        encoded = False
+        if body:
+            try:
+                text = body.decode()
+            except UnicodeDecodeError:
+                text, encoded = base64.b64encode(body).decode(), True
+        request_context: dict[str, Any] = {
+            "accountId": ACCOUNT_ID,
+            "apiId": self.api_id,
+            "domainName": headers.get("host", "127.0.0.1"),
+            "domainPrefix": self.api_id,
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": headers.get("user-agent", ""),
+            },
+            "requestId": uuid.uuid4().hex[:16],
+            "routeKey": f"{route.method} {route.template}",
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        }
+        if authorizer is not None:
+            request_context["authorizer"] = authorizer
+        query_parameters = {k: ",".join(v) for k, v in parse_qs(query).items()} or None
+        event: dict[str, Any] = {
+            "version": "2.0",
+            "routeKey": f"{route.method} {route.template}",
+            "rawPath": path,
+            "rawQueryString": query,
+            "headers": headers,
+            "requestContext": request_context,
+            "isBase64Encoded": encoded,
+        }
+        if "cookie" in headers:
+            event["cookies"] = [c.strip() for c in headers["cookie"].split(";")]
+        if query_parameters:
+            event["queryStringParameters"] = query_parameters
+        if parameters:
+            event["pathParameters"] = parameters
+        if text is not None:
+            event["body"] = text
+        return event
+
+    @staticmethod
+    def _response(result: Any) -> tuple[int, dict[str, str], bytes]:
+        # API Gateway's v2 rules: a dict with statusCode is a full response, anything else is a 200 JSON body.
+        if isinstance(result, dict) and "statusCode" in result:
+            headers = {k.lower(): str(v) for k, v in (result.get("headers") or {}).items()}
+            raw = result.get("body") or ""
+            data = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+            for cookie in result.get("cookies") or []:
+                headers.setdefault("set-cookie", cookie)
+            return int(result["statusCode"]), headers, data
+        return 200, {"content-type": "application/json"}, json.dumps(result).encode()
+
+    def serve(self, host: str, port: int) -> int:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _any(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                try:
+                    status, out_headers, data = api.handle(
+                        self.command, self.path, headers, body, self.client_address[0], headers.get("host", "")
+                    )
+                except Exception:  # an unhandled Lambda error is a 500 "Internal Server Error" on API Gateway
+                    status, out_headers, data = (
+                        500,
+                        {"content-type": "application/json"},
+                        b'{"message":"Internal Server Error"}',
+                    )
+                self.send_response(status)
+                for name, value in out_headers.items():
+                    self.send_header(name, value)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _any
+
+        server = ThreadingHTTPServer((host, port), Handler)
+        server.daemon_threads = True
+        self._server = server
+        threading.Thread(target=server.serve_forever, name="local-http-api", daemon=True).start()
+        return int(server.server_address[1])
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()

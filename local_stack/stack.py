@@ -1,0 +1,490 @@
+"""The local stack: the SAM template's resources in moto (server mode), handlers in-process, HTTP API on loopback."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets as random_secrets
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+from moto.server import ThreadedMotoServer
+
+from local_stack.http_api import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, HttpApi
+from local_stack.lambdas import FunctionRuntime, LocalFunction
+from local_stack.stepfunctions import patches
+from local_stack.template import ACCOUNT_ID, REGION, Resolver, translate
+
+_CAPTURE = "local-stack-event-capture"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class LocalStack:
+    def __init__(
+        self,
+        template_path: str | Path = "template.yaml",
+        *,
+        parameter_overrides: dict[str, str] | None = None,
+        api_port: int = 3000,
+        wait_scale: float = 1.0,
+        secrets: dict[str, str] | None = None,
+        env_overrides: dict[str, str] | None = None,
+        stack_name: str = "local",
+        echo_logs: bool = False,
+    ) -> None:
+        self.template_path = Path(template_path).resolve()
+        self.parameter_overrides = {k: str(v) for k, v in (parameter_overrides or {}).items()}
+        self.api_port = api_port
+        self.wait_scale = wait_scale
+        self.secret_values = secrets or {}
+        self.env_overrides = env_overrides or {}
+        self.stack_name = stack_name
+        self.runtime = FunctionRuntime(echo_logs)
+        self.api_url = ""
+        self._moto: ThreadedMotoServer | None = None
+        self._patches: list[Any] = []
+        self._apis: list[HttpApi] = []
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._schedules: dict[str, tuple[str, Any]] = {}
+        self._saved_env: dict[str, str | None] = {}
+
+    # ---------------------------------------------------------------------------------------------- lifecycle
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def start(self) -> LocalStack:
+        template, sources = translate(self.template_path)
+        self.resolver = Resolver(template, self.parameter_overrides, self.stack_name)
+        self._start_moto()
+        for patch in patches(self.wait_scale):
+            patch.start()
+            self._patches.append(patch)
+        self.runtime.start()
+        self._create(template, sources)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for api in self._apis:
+            api.stop()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.runtime.stop()
+        for patch in reversed(self._patches):
+            patch.stop()
+        self._patches.clear()
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    def _set_env(self, values: dict[str, str]) -> None:
+        for name, value in values.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+
+    def _start_moto(self) -> None:
+        port = _free_port()
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per moto request drowns everything else
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self._moto.start()
+        endpoint = f"http://127.0.0.1:{port}"
+        # moto's interpreter calls Lambda at localhost:$MOTO_PORT; the handlers' boto3 follows AWS_ENDPOINT_URL.
+        self._set_env(
+            {
+                "MOTO_PORT": str(port),
+                "AWS_ENDPOINT_URL": endpoint,
+                "AWS_ACCESS_KEY_ID": LOCAL_ACCESS_KEY,
+                "AWS_SECRET_ACCESS_KEY": LOCAL_SECRET_KEY,
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+            }
+        )
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        os.environ.pop("AWS_PROFILE", None)
+        # moto's backends live in the process, not in the server: a second stack would see the first one's state.
+        requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
+        config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+        requests.post(f"{endpoint}/moto-api/config", json=config, timeout=10).raise_for_status()
+        self.endpoint = endpoint
+        iam = self.boto3_client("iam")
+        for service, role in (("lambda", "local-stack-lambda"), ("states", "local-stack-states")):
+            trust = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": f"{service}.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+            iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
+
+    def boto3_client(self, service: str) -> Any:
+        return boto3.session.Session().client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=LOCAL_ACCESS_KEY,
+            aws_secret_access_key=LOCAL_SECRET_KEY,
+        )
+
+    # ---------------------------------------------------------------------------------------------- resources
+
+    def _create(self, template: dict[str, Any], sources: dict[str, Path]) -> None:
+        resources = template["Resources"]
+        by_type: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        for logical_id, resource in resources.items():
+            condition = resource.get("Condition")
+            if condition and not self.resolver.conditions[condition]:
+                continue
+            by_type.setdefault(resource["Type"], []).append((logical_id, resource.get("Properties", {})))
+        self._pre_name(resources)
+        order = [
+            ("AWS::KMS::Key", self._kms_key),
+            ("AWS::KMS::Alias", self._kms_alias),
+            ("AWS::SecretsManager::Secret", self._secret),
+            ("AWS::SQS::Queue", self._queue),
+            ("AWS::DynamoDB::Table", self._table),
+            ("AWS::Events::EventBus", self._bus),
+            ("AWS::Lambda::LayerVersion", lambda lid, props: None),
+            ("AWS::Lambda::Function", lambda lid, props: self._function(lid, props, sources)),
+            ("AWS::StepFunctions::StateMachine", self._state_machine),
+            ("AWS::Lambda::EventSourceMapping", self._event_source),
+            ("AWS::Scheduler::Schedule", self._schedule),
+            ("AWS::Events::Rule", self._rule),
+            ("AWS::ApiGatewayV2::Api", self._http_api),
+        ]
+        for resource_type, create in order:
+            items = by_type.get(resource_type, [])
+            if resource_type == "AWS::SQS::Queue":  # dead-letter queues first: their ARNs are referenced
+                items.sort(key=lambda item: "RedrivePolicy" in item[1])
+            for logical_id, properties in items:
+                create(logical_id, properties)
+        self._capture_events()
+
+    def _pre_name(self, resources: dict[str, Any]) -> None:
+        """Names and ARNs that do not depend on creation (so that resources may reference each other)."""
+        arn = f"arn:aws:{{service}}:{REGION}:{ACCOUNT_ID}:{{rest}}"
+        for logical_id, resource in resources.items():
+            kind = resource["Type"]
+            name = f"{self.stack_name}-{logical_id}"
+            props = resource.get("Properties", {})
+            refs, atts = self.resolver.refs, self.resolver.attributes
+            if kind == "AWS::Lambda::Function":
+                name = str(props.get("FunctionName") or name)
+                refs[logical_id] = name
+                atts[(logical_id, "Arn")] = arn.format(service="lambda", rest=f"function:{name}")
+            elif kind == "AWS::DynamoDB::Table":
+                refs[logical_id] = name
+                atts[(logical_id, "Arn")] = arn.format(service="dynamodb", rest=f"table/{name}")
+            elif kind == "AWS::SQS::Queue":
+                atts[(logical_id, "QueueName")] = name
+                atts[(logical_id, "Arn")] = arn.format(service="sqs", rest=name)
+            elif kind == "AWS::Events::EventBus":
+                bus = str(self.resolver.resolve(props.get("Name")) or name)
+                refs[logical_id] = bus
+                atts[(logical_id, "Name")] = bus
+                atts[(logical_id, "Arn")] = arn.format(service="events", rest=f"event-bus/{bus}")
+            elif kind in ("AWS::IAM::Role",):
+                refs[logical_id] = name
+                atts[(logical_id, "Arn")] = f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"
+            elif kind == "AWS::Lambda::LayerVersion":
+                refs[logical_id] = arn.format(service="lambda", rest=f"layer:{name}:1")
+            elif kind == "AWS::Logs::LogGroup":
+                group = str(self.resolver.resolve(props.get("LogGroupName")) or name)
+                refs[logical_id] = group
+                atts[(logical_id, "Arn")] = arn.format(service="logs", rest=f"log-group:{group}:*")
+            elif kind == "AWS::ApiGatewayV2::Api":
+                refs[logical_id] = "localapi"
+            elif kind == "AWS::StepFunctions::StateMachine":
+                machine = str(self.resolver.resolve(props.get("StateMachineName")) or name)
+                refs[logical_id] = arn.format(service="states", rest=f"stateMachine:{machine}")
+                atts[(logical_id, "Name")] = machine
+                atts[(logical_id, "Arn")] = refs[logical_id]
+
+    def _kms_key(self, logical_id: str, props: dict[str, Any]) -> None:
+        metadata = self.boto3_client("kms").create_key(Description=str(props.get("Description", logical_id)))[
+            "KeyMetadata"
+        ]
+        self.resolver.refs[logical_id] = metadata["KeyId"]
+        self.resolver.attributes[(logical_id, "Arn")] = metadata["Arn"]
+        self.resolver.attributes[(logical_id, "KeyId")] = metadata["KeyId"]
+
+    def _kms_alias(self, logical_id: str, props: dict[str, Any]) -> None:
+        resolved = self.resolver.resolve(props)
+        self.boto3_client("kms").create_alias(AliasName=resolved["AliasName"], TargetKeyId=resolved["TargetKeyId"])
+        self.resolver.refs[logical_id] = resolved["AliasName"]
+
+    def _secret(self, logical_id: str, props: dict[str, Any]) -> None:
+        value = self.secret_values.get(logical_id)
+        if value is None:
+            value = props.get("SecretString")
+        if value is None:
+            generate = props.get("GenerateSecretString", {})
+            template = json.loads(generate.get("SecretStringTemplate", "{}"))
+            template[generate.get("GenerateStringKey", "password")] = random_secrets.token_urlsafe(24)
+            value = json.dumps(template)
+        answer = self.boto3_client("secretsmanager").create_secret(
+            Name=f"{self.stack_name}-{logical_id}", SecretString=str(self.resolver.resolve(value))
+        )
+        self.resolver.refs[logical_id] = answer["ARN"]
+
+    def _queue(self, logical_id: str, props: dict[str, Any]) -> None:
+        resolved = self.resolver.resolve(props)
+        attributes = {
+            key: str(resolved[key]) for key in ("VisibilityTimeout", "MessageRetentionPeriod") if key in resolved
+        }
+        if "RedrivePolicy" in resolved:
+            attributes["RedrivePolicy"] = json.dumps(resolved["RedrivePolicy"])
+        name = self.resolver.attributes[(logical_id, "QueueName")]
+        url = self.boto3_client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        self.resolver.refs[logical_id] = url
+
+    def _table(self, logical_id: str, props: dict[str, Any]) -> None:
+        resolved = self.resolver.resolve(props)
+        request: dict[str, Any] = {
+            "TableName": self.resolver.refs[logical_id],
+            "AttributeDefinitions": resolved["AttributeDefinitions"],
+            "KeySchema": resolved["KeySchema"],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        if resolved.get("GlobalSecondaryIndexes"):
+            request["GlobalSecondaryIndexes"] = resolved["GlobalSecondaryIndexes"]
+        ddb = self.boto3_client("dynamodb")
+        ddb.create_table(**request)
+        ttl = resolved.get("TimeToLiveSpecification")
+        if ttl:
+            ddb.update_time_to_live(TableName=request["TableName"], TimeToLiveSpecification=ttl)
+
+    def _bus(self, logical_id: str, props: dict[str, Any]) -> None:
+        self.boto3_client("events").create_event_bus(Name=self.resolver.refs[logical_id])
+
+    def _function(self, logical_id: str, props: dict[str, Any], sources: dict[str, Path]) -> None:
+        resolver = self.resolver
+        environment = {
+            k: str(v) for k, v in resolver.resolve(props.get("Environment", {})).get("Variables", {}).items()
+        }
+        environment |= self.env_overrides
+        layer_refs = [str(layer.get("Ref", "")) for layer in props.get("Layers", []) if isinstance(layer, dict)]
+        for layer_id in layer_refs:
+            # Lambda puts a layer's python/ folder on sys.path; in the source tree that is the layer folder itself.
+            if layer_id in sources and str(sources[layer_id]) not in sys.path:
+                sys.path.insert(0, str(sources[layer_id]))
+        function = LocalFunction(
+            logical_id=logical_id,
+            name=resolver.refs[logical_id],
+            handler=str(props.get("Handler", "app.lambda_handler")),
+            code_dir=sources[logical_id],
+            environment=environment | {"AWS_LAMBDA_FUNCTION_NAME": resolver.refs[logical_id]},
+            timeout=int(resolver.resolve(props.get("Timeout", 3))),
+            memory=int(resolver.resolve(props.get("MemorySize", 128))),
+        )
+        self.runtime.add(function)
+        self.boto3_client("lambda").create_function(
+            FunctionName=function.name,
+            Runtime="python3.12",
+            Role=f"arn:aws:iam::{ACCOUNT_ID}:role/local-stack-lambda",
+            Handler=function.handler,
+            Code={"ZipFile": b"local"},
+            Environment={"Variables": environment},
+        )
+
+    def _state_machine(self, logical_id: str, props: dict[str, Any]) -> None:
+        definition = props.get("DefinitionString") or json.dumps(props.get("Definition"))
+        text = self.resolver.resolve(definition)
+        substitutions = self.resolver.resolve(props.get("DefinitionSubstitutions", {}))
+        for key, value in substitutions.items():
+            text = text.replace("${" + key + "}", str(value))
+        name = self.resolver.attributes[(logical_id, "Name")]
+        self.boto3_client("stepfunctions").create_state_machine(
+            name=name, definition=text, roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/local-stack-states"
+        )
+
+    def _event_source(self, logical_id: str, props: dict[str, Any]) -> None:
+        resolved = self.resolver.resolve(props)
+        queue_arn = str(resolved["EventSourceArn"])
+        if ":sqs:" not in queue_arn:
+            return
+        queue_name = queue_arn.rsplit(":", 1)[1]
+        queue_url = next(url for lid, url in self.resolver.refs.items() if str(url).endswith("/" + queue_name))
+        function = self.runtime.functions[str(resolved["FunctionName"]).rsplit(":", 1)[-1]]
+        thread = threading.Thread(
+            target=self._poll_queue,
+            args=(
+                queue_url,
+                queue_arn,
+                function,
+                int(resolved.get("BatchSize", 10)),
+                resolved.get("FunctionResponseTypes", []),
+            ),
+            name=f"local-sqs-{logical_id}",
+            daemon=True,
+        )
+        self._threads.append(thread)
+        thread.start()
+
+    def _poll_queue(self, url: str, arn: str, function: LocalFunction, batch: int, response_types: list[str]) -> None:
+        sqs = self.boto3_client("sqs")
+        while not self._stop.is_set():
+            try:
+                answer = sqs.receive_message(
+                    QueueUrl=url, MaxNumberOfMessages=min(batch, 10), WaitTimeSeconds=1, AttributeNames=["All"]
+                )
+            except Exception:  # the server is shutting down
+                if self._stop.is_set():
+                    return
+                time.sleep(0.2)
+                continue
+            messages = answer.get("Messages", [])
+            if not messages:
+                continue
+            records = [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": m.get("Attributes", {}),
+                    "messageAttributes": {},
+                    "md5OfBody": m.get("MD5OfBody", ""),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": arn,
+                    "awsRegion": REGION,
+                }
+                for m in messages
+            ]
+            try:
+                result = self.runtime.invoke(function, {"Records": records})
+                failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+                if "ReportBatchItemFailures" not in response_types:
+                    failed = set()
+            except Exception:  # the whole batch failed: every message returns to the queue
+                failed = {m["MessageId"] for m in messages}
+            for message in messages:
+                if message["MessageId"] in failed:
+                    # Lambda leaves them until the visibility timeout ends; locally they come back after a second.
+                    sqs.change_message_visibility(
+                        QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=1
+                    )
+                else:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    def _schedule(self, logical_id: str, props: dict[str, Any]) -> None:
+        resolved = self.resolver.resolve(props)
+        target = resolved["Target"]
+        self._schedules[logical_id] = (str(target["Arn"]), target.get("Input"))
+        if resolved.get("Name"):
+            self._schedules[str(resolved["Name"])] = self._schedules[logical_id]
+
+    def _rule(self, logical_id: str, props: dict[str, Any]) -> None:
+        resolved = self.resolver.resolve(props)
+        if "ScheduleExpression" in resolved:
+            for target in resolved.get("Targets", []):
+                self._schedules[logical_id] = (str(target["Arn"]), target.get("Input"))
+
+    def _http_api(self, logical_id: str, props: dict[str, Any]) -> None:
+        body = self.resolver.resolve(props.get("Body", {}))
+        api = HttpApi(body, "localapi", self._invoke_arn)
+        port = api.serve("127.0.0.1", self.api_port)
+        self._apis.append(api)
+        if not self.api_url:
+            self.api_url = f"http://127.0.0.1:{port}"
+
+    def _capture_events(self) -> None:
+        """Every event put on the template's buses also lands in a queue the tests can read."""
+        sqs, events = self.boto3_client("sqs"), self.boto3_client("events")
+        self._capture_url = sqs.create_queue(QueueName=_CAPTURE)["QueueUrl"]
+        capture_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{_CAPTURE}"
+        self._captured: list[dict[str, Any]] = []
+        for (logical_id, attribute), value in self.resolver.attributes.items():
+            if (
+                attribute == "Name"
+                and logical_id in self.resolver.refs
+                and ":event-bus/" in str(self.resolver.attributes.get((logical_id, "Arn"), ""))
+            ):
+                events.put_rule(
+                    Name=f"{_CAPTURE}-{logical_id}",
+                    EventBusName=value,
+                    EventPattern=json.dumps({"account": [ACCOUNT_ID]}),
+                )
+                events.put_targets(
+                    Rule=f"{_CAPTURE}-{logical_id}", EventBusName=value, Targets=[{"Id": "capture", "Arn": capture_arn}]
+                )
+
+    # ---------------------------------------------------------------------------------------------- use
+
+    def _invoke_arn(self, function_arn: str, event: dict[str, Any]) -> Any:
+        return self.runtime.invoke(self.runtime.functions[function_arn.rsplit(":", 1)[-1]], event)
+
+    def invoke(self, logical_id: str, event: Any) -> Any:
+        return self.runtime.invoke(self.runtime.by_logical_id(logical_id), event)
+
+    def fire_schedule(self, logical_id_or_name: str) -> Any:
+        target_arn, payload = self._schedules[logical_id_or_name]
+        event = json.loads(payload) if isinstance(payload, str) else payload
+        if event is None:
+            event = {
+                "version": "0",
+                "id": random_secrets.token_hex(16),
+                "detail-type": "Scheduled Event",
+                "source": "aws.scheduler",
+                "account": ACCOUNT_ID,
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "region": REGION,
+                "resources": [f"arn:aws:scheduler:{REGION}:{ACCOUNT_ID}:schedule/default/{logical_id_or_name}"],
+                "detail": "{}",
+            }
+        if ":states:" in target_arn:
+            return self.boto3_client("stepfunctions").start_execution(
+                stateMachineArn=target_arn, input=json.dumps(event)
+            )
+        return self._invoke_arn(target_arn, event)
+
+    def physical_id(self, logical_id: str) -> str:
+        return str(self.resolver.refs[logical_id])
+
+    def issue_token(self, sub: str, **claims: Any) -> str:
+        return self._apis[0].issue_token(sub, **claims)
+
+    def admin_headers(self, method: str, url: str, body: bytes | str = b"") -> dict[str, str]:
+        data = body.encode() if isinstance(body, str) else body
+        return HttpApi.sign(method, url, data)
+
+    def published_events(self) -> list[dict[str, Any]]:
+        sqs = self.boto3_client("sqs")
+        while True:
+            answer = sqs.receive_message(QueueUrl=self._capture_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            messages = answer.get("Messages", [])
+            if not messages:
+                return list(self._captured)
+            for message in messages:
+                self._captured.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self._capture_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def function_logs(self, logical_id: str | None = None) -> list[str]:
+        lines = self.runtime.capture.lines
+        if logical_id is not None:
+            return list(lines.get(logical_id, []))
+        return [line for chunk in lines.values() for line in chunk]

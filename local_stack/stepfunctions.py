@@ -1,0 +1,36 @@
+"""The patches moto's Step Functions interpreter needs to run our workflows locally (see the moto canary test)."""
+
+from __future__ import annotations
+
+import types
+import uuid
+from typing import Any
+from unittest import mock
+
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+
+def patches(wait_scale: float) -> list[Any]:
+    """Wait states and Retry intervals scaled by ``wait_scale``; executions started without a name get one."""
+    original_start = StepFunctionsParserBackend.start_execution
+
+    def start_execution(
+        self: Any, state_machine_arn: str, name: Any = None, execution_input: Any = None, trace_header: Any = None
+    ) -> Any:
+        return original_start(self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
+
+    def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+        if wait_seconds > 0:
+            env.program_state_event.wait(wait_seconds * wait_scale)
+
+    scaled_time = types.SimpleNamespace(
+        sleep=lambda seconds: retrier_decl.time.sleep(seconds * wait_scale),  # type: ignore[attr-defined]
+        time=retrier_decl.time.time,  # type: ignore[attr-defined]
+    )
+    return [
+        mock.patch.object(StepFunctionsParserBackend, "start_execution", start_execution),
+        mock.patch.object(WaitFunction, "_wait_interval", wait_interval),
+        mock.patch.object(retrier_decl, "time", scaled_time),
+    ]

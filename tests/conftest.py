@@ -1,0 +1,119 @@
+"""Fixtures shared by the suites that run the whole system: the finAPI sandbox and the local stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.api_client import BankUpdateApi
+
+ROOT = Path(__file__).resolve().parents[1]
+JWT_ISSUER = "https://issuer.local.test"
+JWT_AUDIENCE = "bank-app-tests"
+
+# Short windows so that deadlines, authentication timeouts and backoff play out in seconds.
+FAST_ENV = {
+    "POLL_INITIAL_WAIT_SECONDS": "1",
+    "POLL_MAX_WAIT_SECONDS": "2",
+    "DECOUPLED_MIN_INTERVAL_SECONDS": "0",
+    "ANSWER_WAIT_SECONDS": "10",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "BankConnectionUpdatesTests",
+}
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Any]:
+    from finapi_sandbox import SandboxConfig, SandboxServer
+
+    config = SandboxConfig.default().model_copy(update={"download_seconds": 0.5, "categorization_seconds": 0.5})
+    with SandboxServer(config, host="127.0.0.1", port=0) as server:
+        yield server
+
+
+@contextmanager
+def running_stack(sandbox: Any, **parameters: str) -> Iterator[Any]:
+    """The whole application on the local stack, pointed at the sandbox. One at a time per process."""
+    from bankupdate import wiring
+    from local_stack import LocalStack
+
+    overrides = {
+        "FinapiBaseUrl": sandbox.base_url,
+        "JwtIssuer": JWT_ISSUER,
+        "JwtAudience": JWT_AUDIENCE,
+        "UpdateDeadlineSeconds": "60",
+        "AuthenticationWindowSeconds": "60",
+    } | parameters
+    with LocalStack(
+        template_path=str(ROOT / "template.yaml"),
+        parameter_overrides=overrides,
+        api_port=0,
+        wait_scale=0.05,
+        secrets={
+            "FinapiClientSecret": json.dumps({"clientId": sandbox.client_id, "clientSecret": sandbox.client_secret})
+        },
+        env_overrides=FAST_ENV,
+    ) as local:
+        wiring.reset()
+        try:
+            yield local
+        finally:
+            wiring.reset()
+
+
+@pytest.fixture(scope="module")
+def stack(sandbox: Any) -> Iterator[Any]:
+    with running_stack(sandbox) as local:
+        yield local
+
+
+@dataclass
+class BankUser:
+    """One end user of ours, with a finAPI user and bank connections of their own in the sandbox."""
+
+    sub: str
+    api: BankUpdateApi
+    finapi_username: str
+    connections: dict[str, int]
+
+
+@pytest.fixture
+def new_user(sandbox: Any, stack: Any) -> Iterator[Callable[..., BankUser]]:
+    made: list[BankUser] = []
+
+    def make(*banks: str, **connection_options: Any) -> BankUser:
+        suffix = uuid.uuid4().hex[:10]
+        sub, username, password = f"user-{suffix}", f"finapi-{suffix}", f"pw-{suffix}"
+        sandbox.world.create_user(username, password)
+        connections = {
+            bank: sandbox.world.add_connection(username, bank_blz=bank, **connection_options)
+            for bank in (banks or ("DEMO0001",))
+        }
+        register_finapi_user(stack, sub, username, password)
+        user = BankUser(sub, BankUpdateApi(stack.api_url, stack.issue_token(sub=sub)), username, connections)
+        made.append(user)
+        return user
+
+    yield make
+    for user in made:
+        user.api.close()
+
+
+def register_finapi_user(stack: Any, user_id: str, username: str, password: str) -> None:
+    url = f"{stack.api_url}/v1/admin/users/{user_id}/finapi-user"
+    body = json.dumps({"finapiUsername": username, "finapiPassword": password}).encode()
+    answer = httpx.put(url, content=body, headers=stack.admin_headers("PUT", url, body) | {"content-type": "application/json"})
+    assert answer.status_code == 204, answer.text
+
+
+def ci() -> bool:
+    return bool(os.environ.get("CI"))

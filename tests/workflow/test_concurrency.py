@@ -1,0 +1,67 @@
+"""Many triggers for one connection at once: exactly one finAPI update starts."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from tests.conftest import BankUser
+
+
+def finapi_update_calls(sandbox: Any, connection_id: int) -> int:
+    return sum(
+        1
+        for call in sandbox.world.calls
+        if call.method == "POST" and call.path.endswith("/bankConnections/update") and call.connection_id == connection_id
+    )
+
+
+def test_twenty_concurrent_triggers_start_one_update(new_user: Any, sandbox: Any) -> None:
+    user: BankUser = new_user()
+    connection = user.connections["DEMO0001"]
+    # When 20 triggers arrive at once without an idempotency key
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(lambda _: user.api.trigger(connection, {"interface": "XS2A"}), range(20)))
+    # Then one started an update and the others were told which one runs
+    started = [a for a in answers if a.status_code == 202]
+    assert len(started) == 1, [a.status_code for a in answers]
+    update_id = started[0].json()["updateId"]
+    assert all(a.status_code == 409 and a.json()["error"]["details"]["updateId"] == update_id for a in answers if a.status_code != 202)
+    assert finapi_update_calls(sandbox, connection) == 1
+    user.api.wait_for(update_id, {"SUCCEEDED"})
+
+
+def test_twenty_concurrent_triggers_with_one_idempotency_key_share_the_update(new_user: Any, sandbox: Any) -> None:
+    user: BankUser = new_user()
+    connection = user.connections["DEMO0001"]
+    headers = {"Idempotency-Key": "sync-now-button-1"}
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(lambda _: user.api.trigger(connection, {"interface": "XS2A"}, headers=headers), range(20)))
+    # Then every answer is either that one update or "being processed, retry"; finAPI saw one call
+    ids = {a.json()["updateId"] for a in answers if a.status_code == 202}
+    assert len(ids) == 1
+    assert {a.status_code for a in answers} <= {202, 409}
+    assert finapi_update_calls(sandbox, connection) == 1
+    # And a retry with the same key afterwards answers with the same update, without calling finAPI again
+    again = user.api.trigger(connection, {"interface": "XS2A"}, headers=headers)
+    assert again.status_code == 202 and again.json()["updateId"] in ids
+    assert finapi_update_calls(sandbox, connection) == 1
+
+
+def test_duplicate_tan_submissions_are_harmless(new_user: Any, sandbox: Any) -> None:
+    demo = [{"label": "Onlinebanking-ID", "value": "demo"}, {"label": "PIN", "value": "demo"}]
+    user: BankUser = new_user()
+    connection = user.connections["DEMO0001"]
+    update = user.api.trigger(connection, {"interface": "XS2A", "loginCredentials": demo}).json()
+    procedure = update["authentication"]["twoStepProcedures"][0]["procedureId"]
+    user.api.answer_when_ready(update["updateId"], {"twoStepProcedureId": procedure})
+    user.api.wait_for(update["updateId"], {"AUTHENTICATION_REQUIRED"})
+    before = finapi_update_calls(sandbox, connection)
+    # When the app sends the TAN five times at once (double taps, retries)
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        answers = list(pool.map(lambda _: user.api.answer_when_ready(update["updateId"], {"challengeResponse": "123456"}), range(5)))
+    # Then finAPI saw the TAN once, the others were turned away, and the update succeeds
+    assert [a.status_code for a in answers].count(200) == 1, [a.text for a in answers]
+    assert all(a.json()["error"]["code"] == "CHALLENGE_MISMATCH" for a in answers if a.status_code != 200)
+    assert finapi_update_calls(sandbox, connection) == before + 1
+    user.api.wait_for(update["updateId"], {"SUCCEEDED"})
