@@ -111,7 +111,9 @@ def new_user(sandbox: Any, stack: Any) -> Iterator[Callable[..., BankUser]]:
 def register_finapi_user(stack: Any, user_id: str, username: str, password: str) -> None:
     url = f"{stack.api_url}/v1/admin/users/{user_id}/finapi-user"
     body = json.dumps({"finapiUsername": username, "finapiPassword": password}).encode()
-    answer = httpx.put(url, content=body, headers=stack.admin_headers("PUT", url, body) | {"content-type": "application/json"})
+    answer = httpx.put(
+        url, content=body, headers=stack.admin_headers("PUT", url, body) | {"content-type": "application/json"}
+    )
     assert answer.status_code == 204, answer.text
 
 

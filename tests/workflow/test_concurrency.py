@@ -12,7 +12,9 @@ def finapi_update_calls(sandbox: Any, connection_id: int) -> int:
     return sum(
         1
         for call in sandbox.world.calls
-        if call.method == "POST" and call.path.endswith("/bankConnections/update") and call.connection_id == connection_id
+        if call.method == "POST"
+        and call.path.endswith("/bankConnections/update")
+        and call.connection_id == connection_id
     )
 
 
@@ -26,7 +28,11 @@ def test_twenty_concurrent_triggers_start_one_update(new_user: Any, sandbox: Any
     started = [a for a in answers if a.status_code == 202]
     assert len(started) == 1, [a.status_code for a in answers]
     update_id = started[0].json()["updateId"]
-    assert all(a.status_code == 409 and a.json()["error"]["details"]["updateId"] == update_id for a in answers if a.status_code != 202)
+    assert all(
+        a.status_code == 409 and a.json()["error"]["details"]["updateId"] == update_id
+        for a in answers
+        if a.status_code != 202
+    )
     assert finapi_update_calls(sandbox, connection) == 1
     user.api.wait_for(update_id, {"SUCCEEDED"})
 
@@ -36,7 +42,9 @@ def test_twenty_concurrent_triggers_with_one_idempotency_key_share_the_update(ne
     connection = user.connections["DEMO0001"]
     headers = {"Idempotency-Key": "sync-now-button-1"}
     with ThreadPoolExecutor(max_workers=20) as pool:
-        answers = list(pool.map(lambda _: user.api.trigger(connection, {"interface": "XS2A"}, headers=headers), range(20)))
+        answers = list(
+            pool.map(lambda _: user.api.trigger(connection, {"interface": "XS2A"}, headers=headers), range(20))
+        )
     # Then every answer is either that one update or "being processed, retry"; finAPI saw one call
     ids = {a.json()["updateId"] for a in answers if a.status_code == 202}
     assert len(ids) == 1
@@ -59,7 +67,11 @@ def test_duplicate_tan_submissions_are_harmless(new_user: Any, sandbox: Any) -> 
     before = finapi_update_calls(sandbox, connection)
     # When the app sends the TAN five times at once (double taps, retries)
     with ThreadPoolExecutor(max_workers=5) as pool:
-        answers = list(pool.map(lambda _: user.api.answer_when_ready(update["updateId"], {"challengeResponse": "123456"}), range(5)))
+        answers = list(
+            pool.map(
+                lambda _: user.api.answer_when_ready(update["updateId"], {"challengeResponse": "123456"}), range(5)
+            )
+        )
     # Then finAPI saw the TAN once, the others were turned away, and the update succeeds
     assert [a.status_code for a in answers].count(200) == 1, [a.text for a in answers]
     assert all(a.json()["error"]["code"] == "CHALLENGE_MISMATCH" for a in answers if a.status_code != 200)

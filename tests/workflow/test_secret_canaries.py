@@ -52,11 +52,21 @@ def test_canary_secrets_appear_nowhere(new_user: Any, stack: Any, sandbox: Any) 
     wrong_tan = f"{canary}9"
 
     # When it goes through every flow that carries a secret
-    bad = api.trigger(connection, {"interface": "XS2A", "loginCredentials": [
-        {"label": "Onlinebanking-ID", "value": "demo"}, {"label": "PIN", "value": wrong_pin}]})
+    bad = api.trigger(
+        connection,
+        {
+            "interface": "XS2A",
+            "loginCredentials": [{"label": "Onlinebanking-ID", "value": "demo"}, {"label": "PIN", "value": wrong_pin}],
+        },
+    )
     responses.append(bad.text)
-    started = api.trigger(connection, {"interface": "XS2A", "loginCredentials": [
-        {"label": "Onlinebanking-ID", "value": "demo"}, {"label": "PIN", "value": "demo"}]})
+    started = api.trigger(
+        connection,
+        {
+            "interface": "XS2A",
+            "loginCredentials": [{"label": "Onlinebanking-ID", "value": "demo"}, {"label": "PIN", "value": "demo"}],
+        },
+    )
     responses.append(started.text)
     update = started.json()
     procedure = update["authentication"]["twoStepProcedures"][0]["procedureId"]

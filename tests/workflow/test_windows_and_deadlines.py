@@ -35,9 +35,12 @@ def test_user_never_answers_so_the_update_expires_and_the_lock_is_released(new_u
     late = user.api.answer(update["updateId"], {"twoStepProcedureId": "901"})
     assert late.status_code == 410
     assert "AwaitUser" in transitions_of(stack, update["updateId"])
-    assert stack.boto3_client("stepfunctions").describe_execution(
-        executionArn=execution_arn(stack, update["updateId"])
-    )["status"] == "SUCCEEDED"
+    assert (
+        stack.boto3_client("stepfunctions").describe_execution(executionArn=execution_arn(stack, update["updateId"]))[
+            "status"
+        ]
+        == "SUCCEEDED"
+    )
 
 
 def test_download_outliving_the_deadline_times_out(new_user: Any, sandbox: Any) -> None:
