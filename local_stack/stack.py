@@ -17,6 +17,7 @@ import boto3
 import requests
 from moto.server import ThreadedMotoServer
 
+from local_stack.fidelity import atomic_dynamodb_writes
 from local_stack.http_api import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, HttpApi
 from local_stack.lambdas import FunctionRuntime, LocalFunction
 from local_stack.stepfunctions import patches
@@ -73,7 +74,7 @@ class LocalStack:
         template, sources = translate(self.template_path)
         self.resolver = Resolver(template, self.parameter_overrides, self.stack_name)
         self._start_moto()
-        for patch in patches(self.wait_scale):
+        for patch in [*patches(self.wait_scale), *atomic_dynamodb_writes()]:
             patch.start()
             self._patches.append(patch)
         self.runtime.start()

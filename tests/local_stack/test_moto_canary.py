@@ -28,3 +28,10 @@ def test_wait_and_retry_timing_hooks_exist() -> None:
 def test_start_execution_signature() -> None:
     parameters = list(inspect.signature(StepFunctionsParserBackend.start_execution).parameters)
     assert parameters == ["self", "state_machine_arn", "name", "execution_input", "trace_header"]
+
+
+def test_dynamodb_write_methods_we_serialise_exist() -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        assert callable(getattr(DynamoDBBackend, name)), name

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cfnlint.api import ManualArgs, lint_all
+from cfnlint.api import lint_all
 
 from tests.template.translated import ROOT, translated_template
 

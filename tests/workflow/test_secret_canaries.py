@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-from tests.conftest import BankUser, register_finapi_user
+from tests.conftest import register_finapi_user
 from tests.support.workflow import history, wait_until_finished
 
 

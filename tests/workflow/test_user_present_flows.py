@@ -16,12 +16,12 @@ NO_SCA = [{"label": "Onlinebanking-ID", "value": "demo_no_msa"}, {"label": "PIN"
 
 def embedded_procedure(update: dict[str, Any]) -> str:
     procedures = update["authentication"]["twoStepProcedures"]
-    return next(p["procedureId"] for p in procedures if p["challengeType"] in ("TEXT", None))
+    return str(next(p["procedureId"] for p in procedures if p["challengeType"] in ("TEXT", None)))
 
 
 def decoupled_procedure(update: dict[str, Any]) -> str:
     procedures = update["authentication"]["twoStepProcedures"]
-    return next(p["procedureId"] for p in procedures if "ecoupled" in p["procedureName"])
+    return str(next(p["procedureId"] for p in procedures if "ecoupled" in p["procedureName"]))
 
 
 def test_no_sca_update_succeeds_through_the_poll_loop(new_user: Any, stack: Any) -> None:

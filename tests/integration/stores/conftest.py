@@ -7,6 +7,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from local_stack.fidelity import atomic_dynamodb_writes
+
 TABLE = "state-table"
 
 
@@ -20,9 +22,16 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from bankupdate.stores.aws import _client
 
     _client.cache_clear()
-    with mock_aws():
-        yield
-    _client.cache_clear()
+    patches = atomic_dynamodb_writes()
+    for patch in patches:
+        patch.start()
+    try:
+        with mock_aws():
+            yield
+    finally:
+        for patch in patches:
+            patch.stop()
+        _client.cache_clear()
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from bankupdate.domain.polling import (
     BankResultSnapshot,
     ConnectionSnapshot,
     InterfaceSnapshot,
+    PollDecision,
     PollTiming,
     PollVerdict,
     all_accounts_failed,
@@ -15,7 +16,9 @@ T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 TIMING = PollTiming(initial_wait_seconds=2, max_wait_seconds=30)
 
 
-def snapshot(status: str, result: str | None = "OK", at: datetime = T0 + timedelta(seconds=10), **kw: object):
+def snapshot(
+    status: str, result: str | None = "OK", at: datetime = T0 + timedelta(seconds=10), **kw: object
+) -> ConnectionSnapshot:
     manual = BankResultSnapshot(result=result, timestamp=at, error_message="PIN falsch") if result else None
     return ConnectionSnapshot(
         connection_id=1,
@@ -27,7 +30,7 @@ def snapshot(status: str, result: str | None = "OK", at: datetime = T0 + timedel
 
 def decide(
     snap: ConnectionSnapshot, now: datetime = T0 + timedelta(seconds=20), categorize: bool = False, polls: int = 0
-):
+) -> PollDecision:
     return decide_poll(
         snap,
         interface="XS2A",
