@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bankupdate import wiring
 from bankupdate.api.http import build_resolver, responses
-from bankupdate.api.models import RegisterFinapiUserRequest
+from bankupdate.api.models import RegisterFinapiUserRequest, SyncedConnections
 from bankupdate.observability import logger, metrics, tracer
 from bankupdate.usecases.register_user import register_finapi_user
+from bankupdate.usecases.sync_connections import sync_connections
 
 app = build_resolver()
 
@@ -32,6 +33,19 @@ def register(
         wiring.services(), owner_id=userId, username=body.finapi_username, password=body.finapi_password
     )
     return Response(204)
+
+
+@app.post(
+    "/v1/admin/users/<userId>/connections/sync",
+    summary="Register the user's bank connections from finAPI's list",
+    responses=responses(200, "Synced connection ids", SyncedConnections),
+    tags=["admin"],
+)
+def sync(
+    userId: Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")],
+) -> Response[SyncedConnections]:
+    synced = sync_connections(wiring.services(), owner_id=userId)
+    return Response(200, content_types.APPLICATION_JSON, SyncedConnections(connection_ids=synced))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -36,6 +36,12 @@ class BankUpdateApi:
     def connection(self, connection_id: int) -> httpx.Response:
         return self._http.get(f"/v1/bank-connections/{connection_id}")
 
+    def connection_schedule(self, connection_id: int, *, enabled: bool) -> httpx.Response:
+        return self._http.put(f"/v1/bank-connections/{connection_id}/schedule", json={"enabled": enabled})
+
+    def list_connections(self) -> httpx.Response:
+        return self._http.get("/v1/bank-connections")
+
     def wait_for(self, update_id: str, statuses: Iterable[str], timeout: float = 30.0) -> dict[str, Any]:
         wanted = set(statuses)
         deadline = time.monotonic() + timeout

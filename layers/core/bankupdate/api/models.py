@@ -156,3 +156,7 @@ class ErrorResponse(BaseModel):
 
 class ConnectionList(_Response):
     connections: list[ConnectionView]
+
+
+class SyncedConnections(_Response):
+    connection_ids: list[int]

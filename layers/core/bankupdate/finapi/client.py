@@ -222,6 +222,11 @@ class FinapiClient:
             found += [BankConnection.model_validate(c) for c in body.get("connections", [])]
         return found
 
+    def list_bank_connections(self, user: FinapiUserCredentials) -> list[BankConnection]:
+        """All of the user's connections (finAPI answers every connection when no ids are given)."""
+        response = self._user_call(user, "GET", f"{self._version.prefix}/bankConnections", idempotent=True)
+        return [BankConnection.model_validate(c) for c in self._ok(response).get("connections", [])]
+
     def get_account(self, user: FinapiUserCredentials, account_id: int) -> Account:
         response = self._user_call(user, "GET", f"{self._version.prefix}/accounts/{account_id}", idempotent=True)
         return Account.model_validate(self._ok(response))

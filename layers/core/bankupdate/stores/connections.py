@@ -93,6 +93,23 @@ class ConnectionRepository:
             raise
         return True
 
+    def record_consent(
+        self, owner_id: str, connection_id: int, *, consent_expires_at: datetime | None, user_action_required: bool
+    ) -> None:
+        """What finAPI says about the consent and the need for the user, as of a sync."""
+        values: dict[str, Any] = {":uar": {"BOOL": user_action_required}}
+        expression = "SET health.user_action_required = :uar"
+        if consent_expires_at is not None:
+            values[":expires"] = {"S": consent_expires_at.isoformat()}
+            expression += ", health.consent_expires_at = :expires"
+        self._ddb.update_item(
+            TableName=self._table,
+            Key=_key(owner_id, connection_id),
+            UpdateExpression=expression,
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues=values,
+        )
+
     def record_health(self, owner_id: str, connection_id: int, health: ConnectionHealth) -> None:
         self._ddb.update_item(
             TableName=self._table,
