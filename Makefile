@@ -12,7 +12,7 @@ export __SAM_CLI_APP_DIR := $(abspath .samcli)
 export AWS_DEFAULT_REGION ?= eu-central-1
 PYTEST_ARGS ?=
 
-.PHONY: help dev lint format typecheck unit test build validate openapi clean
+.PHONY: help demo local dev lint format typecheck unit test build validate openapi clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -27,6 +27,12 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-sam.txt
 	touch $@
+
+demo: $(VENV)/.installed ## the whole story against the local stack (no Docker, no AWS)
+	POWERTOOLS_TRACE_DISABLED=true $(PY) -W ignore::UserWarning -m scripts.demo
+
+local: $(VENV)/.installed ## run the stack in the foreground on 127.0.0.1:3000 with the finAPI sandbox
+	POWERTOOLS_TRACE_DISABLED=true $(PY) -W ignore::UserWarning -m local_stack --port 3000
 
 dev: $(VENV)/.installed $(SAM_VENV)/.installed ## create both virtualenvs (project + SAM CLI)
 

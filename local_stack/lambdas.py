@@ -81,8 +81,12 @@ class LogCapture(io.TextIOBase):
         self._lock = threading.Lock()
 
     def write(self, text: str) -> int:
+        function = getattr(self.current, "function", None)
+        if function is None:  # not a Lambda's output: the caller's own printing passes straight through
+            self._target.write(text)
+            return len(text)
         with self._lock:
-            self.lines[getattr(self.current, "function", None)].append(text)
+            self.lines[function].append(text)
         if self._echo:
             self._target.write(text)
         return len(text)

@@ -1,0 +1,100 @@
+"""`make local`: the application in the foreground on 127.0.0.1:3000, with the finAPI sandbox, until Ctrl-C.
+
+    python -m local_stack [--template template.yaml] [--port 3000] [--finapi-url URL] [--param K=V ...]
+                          [--wait-scale S]
+
+Without --finapi-url the finAPI sandbox starts too (port 8480) and a demo user is registered, so the printed
+curl commands work as they are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import threading
+
+import httpx
+
+from finapi_sandbox import SandboxConfig, SandboxServer
+from local_stack.stack import LocalStack
+
+DEMO_SUB = "demo-user-sub"
+ISSUER, AUDIENCE = "https://issuer.local", "bank-app-local"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--template", default="template.yaml")
+    parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument("--finapi-url", help="an already running finAPI (sandbox); default: start the sandbox")
+    parser.add_argument("--finapi-port", type=int, default=8480)
+    parser.add_argument("--param", action="append", default=[], help="template parameter override K=V")
+    parser.add_argument("--wait-scale", type=float, default=1.0, help="speed up Wait states (0.1 = ten times)")
+    args = parser.parse_args()
+
+    sandbox = None
+    if args.finapi_url is None:
+        sandbox = SandboxServer(SandboxConfig.default(), port=args.finapi_port).start()
+    finapi_url = args.finapi_url or (sandbox.base_url if sandbox else "")
+    parameters = {"FinapiBaseUrl": finapi_url, "JwtIssuer": ISSUER, "JwtAudience": AUDIENCE}
+    parameters |= dict(p.split("=", 1) for p in args.param)
+    secret = {"clientId": "sandbox-client-id", "clientSecret": "sandbox-client-secret"}
+    stack = LocalStack(
+        args.template,
+        parameter_overrides=parameters,
+        api_port=args.port,
+        wait_scale=args.wait_scale,
+        secrets={"FinapiClientSecret": json.dumps(secret)},
+        env_overrides={"POWERTOOLS_TRACE_DISABLED": "true"},
+        echo_logs=True,
+    ).start()
+    api = stack.api_url
+    token = stack.issue_token(sub=DEMO_SUB)
+    if sandbox is not None:
+        url = f"{api}/v1/admin/users/{DEMO_SUB}/finapi-user"
+        body = json.dumps({"finapiUsername": "demo-user", "finapiPassword": "demo-password"}).encode()
+        httpx.put(url, content=body, headers=stack.admin_headers("PUT", url, body)).raise_for_status()
+        sync = f"{api}/v1/admin/users/{DEMO_SUB}/connections/sync"
+        httpx.post(sync, headers=stack.admin_headers("POST", sync, b"")).raise_for_status()
+    print(
+        f"""
+Local stack running (Ctrl-C stops everything)
+  HTTP API        {api}
+  finAPI          {finapi_url}
+  moto (AWS)      {stack.endpoint}
+  demo user       sub={DEMO_SUB} (finAPI user demo-user, connections 1 and 2)
+
+export TOKEN={token}
+
+# 1. sync now: the test bank asks for a two-step procedure
+curl -s -X POST {api}/v1/bank-connections/1/updates -H "Authorization: Bearer $TOKEN" \\
+     -H 'content-type: application/json' -d '{{"interface":"XS2A","loginCredentials":[
+        {{"label":"Onlinebanking-ID","value":"demo"}},{{"label":"PIN","value":"demo"}}]}}'
+# 2. choose smsTAN, then send the TAN (use the updateId from step 1)
+curl -s -X POST {api}/v1/updates/$UPDATE_ID/authentication -H "Authorization: Bearer $TOKEN" \\
+     -H 'content-type: application/json' -d '{{"twoStepProcedureId":"901"}}'
+curl -s -X POST {api}/v1/updates/$UPDATE_ID/authentication -H "Authorization: Bearer $TOKEN" \\
+     -H 'content-type: application/json' -d '{{"challengeResponse":"123456"}}'
+# 3. watch it finish, then look at the connection's health
+curl -s {api}/v1/updates/$UPDATE_ID -H "Authorization: Bearer $TOKEN"
+curl -s {api}/v1/bank-connections/1 -H "Authorization: Bearer $TOKEN"
+""",
+        flush=True,
+    )
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+        if sandbox is not None:
+            sandbox.stop()
+        print("stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,235 @@
+"""`make demo`: the whole story against the local stack (moto + the real handlers + the finAPI sandbox).
+
+Exits non-zero as soon as a step does not behave. Takes about a minute.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "layers" / "core"))
+
+from finapi_sandbox import SandboxConfig, SandboxServer  # noqa: E402
+from local_stack import LocalStack  # noqa: E402
+
+USER = "demo-user-sub"
+ISSUER, AUDIENCE = "https://issuer.demo.local", "bank-app-demo"
+STARTED = time.monotonic()
+
+
+class DemoFailed(Exception):
+    pass
+
+
+def say(text: str) -> None:
+    print(f"[{time.monotonic() - STARTED:6.1f}s] {text}", flush=True)
+
+
+def expect(condition: bool, what: str, detail: Any = "") -> None:
+    if not condition:
+        raise DemoFailed(f"{what}: {detail}")
+
+
+def step(title: str) -> None:
+    print(f"\n== {title}", flush=True)
+
+
+class App:
+    """What a banking app does, over HTTP."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        token = stack.issue_token(sub=USER)
+        self.http = httpx.Client(
+            base_url=stack.api_url,
+            headers={"Authorization": f"Bearer {token}", "User-Agent": "DemoBankApp/1.0 (iPhone; iOS 17.1)"},
+            timeout=30,
+        )
+
+    def call(self, method: str, path: str, body: Any = None, status: int = 200) -> dict[str, Any]:
+        answer = self.http.request(method, path, json=body)
+        expect(answer.status_code == status, f"{method} {path} answered {answer.status_code}", answer.text)
+        result: dict[str, Any] = answer.json() if answer.content else {}
+        return result
+
+    def answer(self, update_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        for _ in range(50):  # the workflow parks its callback a moment after the challenge was shown
+            answer = self.http.post(f"/v1/updates/{update_id}/authentication", json=body)
+            if answer.status_code != 409 or answer.json()["error"]["code"] != "NOT_READY":
+                break
+            time.sleep(0.1)
+        expect(answer.status_code == 200, f"answer to {update_id} answered {answer.status_code}", answer.text)
+        result: dict[str, Any] = answer.json()
+        return result
+
+    def watch(self, update_id: str, until: set[str], timeout: float = 60) -> dict[str, Any]:
+        deadline, last = time.monotonic() + timeout, ""
+        while time.monotonic() < deadline:
+            update = self.call("GET", f"/v1/updates/{update_id}")
+            if update["status"] != last:
+                print(f"            status {update['status']}", end="", flush=True)
+                last = update["status"]
+            else:
+                print(".", end="", flush=True)
+            if update["status"] in until:
+                print(flush=True)
+                return update
+            expect(update["status"] not in {"SUCCEEDED", "FAILED", "EXPIRED"}, "update ended unexpectedly", update)
+            time.sleep(0.25)
+        raise DemoFailed(f"update {update_id} did not reach {until} in {timeout} s")
+
+
+def show_accounts(update: dict[str, Any]) -> None:
+    for account in update["result"]["accounts"]:
+        new = "  NEW" if account["newAccount"] else ""
+        say(f"  {account['name']:<12} {account['iban']}  {account['status']:<16} {account['balance']:>10.2f} EUR{new}")
+
+
+def user_present_story(app: App, stack: LocalStack) -> None:
+    demo = [{"label": "Onlinebanking-ID", "value": "demo"}, {"label": "PIN", "value": "demo"}]
+    step("1. Sync now on the finAPI Test Bank (connection 1), user present")
+    started = app.call("POST", "/v1/bank-connections/1/updates", {"interface": "XS2A", "loginCredentials": demo}, 202)
+    update_id = started["updateId"]
+    challenge = started["authentication"]
+    expect(challenge and challenge["status"] == "TWO_STEP_PROCEDURE_REQUIRED", "bank asks for a procedure", started)
+    say(f"update {update_id}: the bank asks to choose a two-step procedure")
+    for procedure in challenge["twoStepProcedures"]:
+        say(f"  - {procedure['procedureId']}: {procedure['procedureName']} ({procedure['challengeType']})")
+    step("2. The user picks smsTAN")
+    tan = app.answer(update_id, {"twoStepProcedureId": "901"})["authentication"]
+    expect(tan["status"] == "CHALLENGE_RESPONSE_REQUIRED", "bank asks for a TAN", tan)
+    say(f"bank: {tan['message']!r} (field: {tan['answerFieldLabel']})")
+    step("3. The user types the TAN 123456; the poll loop watches the download")
+    running = app.answer(update_id, {"challengeResponse": "123456"})
+    say(f"answer accepted, update is {running['status']}")
+    done = app.watch(update_id, {"SUCCEEDED"})
+    say(f"SUCCEEDED with {len(done['result']['accounts'])} accounts:")
+    show_accounts(done)
+    history = stack.boto3_client("stepfunctions").get_execution_history(
+        executionArn=stack.physical_id("UpdateConnectionStateMachine").replace(":stateMachine:", ":execution:")
+        + f":{update_id}",
+        maxResults=1000,
+    )["events"]
+    path = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+    say(f"workflow: {' -> '.join(path)}")
+
+    step("4. Sync again with importNewAccounts=true")
+    started = app.call("POST", "/v1/bank-connections/1/updates", {"interface": "XS2A", "importNewAccounts": True}, 202)
+    expect(started["status"] == "IN_PROGRESS", "a valid consent needs no SCA", started)
+    done = app.watch(started["updateId"], {"SUCCEEDED"})
+    expect(any(a["newAccount"] for a in done["result"]["accounts"]), "a new account was imported", done)
+    show_accounts(done)
+
+
+def store_secrets_story(app: App, sandbox: SandboxServer) -> int:
+    step("5. A connection whose consent is gone: credentials once, with storeSecrets=true")
+    connection = sandbox.world.add_connection("demo-user", consent_expires_at=None)
+    started = app.call("POST", f"/v1/bank-connections/{connection}/updates", {"interface": "XS2A"}, 202)
+    expect(started["authentication"]["status"] == "CREDENTIALS_REQUIRED", "service asks for credentials", started)
+    say(f"connection {connection}: finAPI needs the login credentials -> the app asks the user")
+    credentials = [{"label": "Onlinebanking-ID", "value": "demo_no_msa"}, {"label": "PIN", "value": "demo_no_msa"}]
+    app.answer(started["updateId"], {"loginCredentials": credentials, "storeSecrets": True})
+    app.watch(started["updateId"], {"SUCCEEDED"})
+    expect(sandbox.world.connection(connection)["pinStored"], "finAPI stored the PIN")
+    say("finAPI stored the PIN (we never did): background updates can now run without the user")
+    return connection
+
+
+def scheduled_story(app: App, stack: LocalStack, sandbox: SandboxServer, stored: int) -> None:
+    step("6. Background updates: opt in, then the schedule fires")
+    needs_sca = sandbox.world.add_connection("demo-user", consent_expires_at=None, stored_pin=True)
+    url = f"{stack.api_url}/v1/admin/users/{USER}/connections/sync"
+    synced = httpx.post(url, headers=stack.admin_headers("POST", url, b""))
+    expect(synced.status_code == 200 and needs_sca in synced.json()["connectionIds"], "operator syncs", synced.text)
+    say(f"operator synced the user's connections from finAPI: {synced.json()['connectionIds']}")
+    for connection in (1, stored, needs_sca):
+        app.call("PUT", f"/v1/bank-connections/{connection}/schedule", {"enabled": True})
+    updates_at_finapi: Callable[[int], int] = lambda cid: sum(  # noqa: E731
+        1 for c in sandbox.world.calls if c.path.endswith("/update") and c.connection_id == cid and not c.psu_present
+    )
+    for run in range(1, 6):
+        before = updates_at_finapi(1)
+        queued = stack.fire_schedule("ScheduleUpdatesFunctionScheduler")
+        settle(stack)
+        health = app.call("GET", "/v1/bank-connections/1")["schedule"]
+        called = updates_at_finapi(1) - before
+        say(
+            f"run {run}: {queued['enqueued']} queued; connection 1 -> finAPI called {called}x, "
+            f"budget used {health['unattendedUsedToday']}/4, skip: {health['lastSkipReason']}"
+        )
+        if run <= 4:
+            expect(called == 1 and health["lastSkipReason"] is None, f"run {run} updates connection 1", health)
+        else:
+            expect(called == 0 and health["lastSkipReason"] == "BUDGET_EXHAUSTED", "5th run is refused", health)
+        for connection in (1, stored):  # the user opts in again to be due at once (otherwise: next slot in 6 h)
+            app.call("PUT", f"/v1/bank-connections/{connection}/schedule", {"enabled": True})
+    say(f"remedy shown to the user: {health['remedy']}")
+    settle(stack)
+    sca = app.call("GET", f"/v1/bank-connections/{needs_sca}")
+    expect(
+        sca["userActionRequired"] and sca["schedule"]["lastSkipReason"] == "USER_ACTION_REQUIRED", "SCA skipped", sca
+    )
+    events = [e for e in stack.published_events() if e["detail-type"] == "BankConnection UserActionRequired"]
+    expect(any(e["detail"]["connectionId"] == needs_sca for e in events), "an event says the user must act", events)
+    say(f"connection {needs_sca} needs SCA: not updated in the background; event 'BankConnection UserActionRequired'")
+
+
+def settle(stack: LocalStack, timeout: float = 30) -> None:
+    sqs, sfn = stack.boto3_client("sqs"), stack.boto3_client("stepfunctions")
+    url, machine = stack.physical_id("ScheduleQueue"), stack.physical_id("UpdateConnectionStateMachine")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        pending = int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
+        running = sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]
+        if not pending and not running:
+            return
+        time.sleep(0.2)
+    raise DemoFailed("scheduled work did not finish")
+
+
+def main() -> int:
+    config = SandboxConfig.default().model_copy(update={"download_seconds": 3.0, "categorization_seconds": 1.0})
+    step("Starting the finAPI sandbox and the local stack (moto, real handlers, real ASL)")
+    with (
+        SandboxServer(config) as sandbox,
+        LocalStack(
+            ROOT / "template.yaml",
+            parameter_overrides={"FinapiBaseUrl": sandbox.base_url, "JwtIssuer": ISSUER, "JwtAudience": AUDIENCE},
+            api_port=0,
+            wait_scale=0.5,
+            secrets={
+                "FinapiClientSecret": json.dumps({"clientId": sandbox.client_id, "clientSecret": sandbox.client_secret})
+            },
+            env_overrides={"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"},
+        ) as stack,
+    ):
+        say(f"finAPI sandbox {sandbox.base_url}, HTTP API {stack.api_url}")
+        url = f"{stack.api_url}/v1/admin/users/{USER}/finapi-user"
+        body = json.dumps({"finapiUsername": "demo-user", "finapiPassword": "demo-password"}).encode()
+        registered = httpx.put(url, content=body, headers=stack.admin_headers("PUT", url, body))
+        expect(registered.status_code == 204, "operator registers the demo user (IAM-signed)", registered.text)
+        say("operator registered the user's finAPI user (password stored KMS-encrypted)")
+        app = App(stack)
+        user_present_story(app, stack)
+        stored = store_secrets_story(app, sandbox)
+        scheduled_story(app, stack, sandbox, stored)
+    print(f"\nDemo finished in {time.monotonic() - STARTED:.1f} s: every step behaved.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except DemoFailed as failure:
+        print(f"\nDEMO FAILED: {failure}", file=sys.stderr, flush=True)
+        sys.exit(1)
