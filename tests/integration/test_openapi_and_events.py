@@ -1,0 +1,53 @@
+"""The committed OpenAPI document matches the handlers, and every sample event in events/ is one its function takes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bankupdate.domain.schedule_messages import DueConnection, StartInput
+from bankupdate.domain.tasks import AwaitUserInput, FinalizeInput, PollInput
+from scripts.openapi import DOCUMENT, render
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events"
+
+
+def test_committed_openapi_document_matches_the_code() -> None:
+    assert DOCUMENT.read_text() == render(), "docs/openapi.json drifted from the handlers: run `make openapi`"
+
+
+def test_every_route_documents_the_error_shape() -> None:
+    document = json.loads(DOCUMENT.read_text())
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for status in ("401", "404", "422"):
+                schema = operation["responses"][status]["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorResponse"}, (method, path, status)
+
+
+@pytest.mark.parametrize("event_file", sorted(p.name for p in EVENTS.glob("*.json")))
+def test_sample_events_fit_their_functions(event_file: str) -> None:
+    event = json.loads((EVENTS / event_file).read_text())
+    if "routeKey" in event:
+        method, route = event["routeKey"].split(" ", 1)
+        documented = json.loads(DOCUMENT.read_text())["paths"]
+        assert route in documented and method.lower() in documented[route], event_file
+        assert event["rawPath"].count("/") == route.count("/"), event_file
+        return
+    models = {
+        "poll_update_status": PollInput,
+        "await_user": AwaitUserInput,
+        "finalize": FinalizeInput,
+        "start_unattended_update": StartInput,
+    }
+    stem = event_file.removesuffix(".json").replace("_after_timeout", "")
+    if stem in models:
+        models[stem].model_validate(event)
+    elif stem == "start_scheduled_update":
+        for record in event["Records"]:
+            DueConnection.model_validate_json(record["body"])
+    else:
+        assert stem == "schedule_updates" and event["source"] == "aws.scheduler", event_file
