@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from bankupdate.domain.schedule_messages import DueConnection, StartInput
 from bankupdate.domain.tasks import AwaitUserInput, FinalizeInput, PollInput
@@ -37,7 +38,7 @@ def test_sample_events_fit_their_functions(event_file: str) -> None:
         assert route in documented and method.lower() in documented[route], event_file
         assert event["rawPath"].count("/") == route.count("/"), event_file
         return
-    models = {
+    models: dict[str, type[BaseModel]] = {
         "poll_update_status": PollInput,
         "await_user": AwaitUserInput,
         "finalize": FinalizeInput,
