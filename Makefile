@@ -45,7 +45,7 @@ lint: $(VENV)/.installed ## ruff (lint + format check)
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(VENV)/.installed ## mypy --strict
-	$(VENV)/bin/mypy layers/core/bankupdate functions finapi_sandbox local_stack scripts tests
+	$(VENV)/bin/mypy layers/core/bankupdate functions finapi_sandbox local_stack scripts bench tests
 
 unit: $(VENV)/.installed ## unit tests only (no network)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import logging
 import re
 import threading
 import time
@@ -25,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from local_stack.template import ACCOUNT_ID, REGION
 
+LOG = logging.getLogger("local_stack.http_api")
 LOCAL_ACCESS_KEY = "testing"
 LOCAL_SECRET_KEY = "testing"  # noqa: S105 - moto's well-known local credentials
 
@@ -256,6 +258,7 @@ class HttpApi:
                         self.command, self.path, headers, body, self.client_address[0], headers.get("host", "")
                     )
                 except Exception:  # an unhandled Lambda error is a 500 "Internal Server Error" on API Gateway
+                    LOG.exception("unhandled error in the function behind %s %s", self.command, self.path)
                     status, out_headers, data = (
                         500,
                         {"content-type": "application/json"},

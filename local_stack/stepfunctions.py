@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import types
 import uuid
 from typing import Any
@@ -25,10 +26,8 @@ def patches(wait_scale: float) -> list[Any]:
         if wait_seconds > 0:
             env.program_state_event.wait(wait_seconds * wait_scale)
 
-    scaled_time = types.SimpleNamespace(
-        sleep=lambda seconds: retrier_decl.time.sleep(seconds * wait_scale),  # type: ignore[attr-defined]
-        time=retrier_decl.time.time,  # type: ignore[attr-defined]
-    )
+    # The real module, not `retrier_decl.time`: that name is what gets patched, and would then call itself.
+    scaled_time = types.SimpleNamespace(sleep=lambda seconds: time.sleep(seconds * wait_scale), time=time.time)
     return [
         mock.patch.object(StepFunctionsParserBackend, "start_execution", start_execution),
         mock.patch.object(WaitFunction, "_wait_interval", wait_interval),

@@ -6,6 +6,7 @@ credentials, TANs, redirect query strings, task tokens and access tokens never r
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,4 +25,5 @@ class RedactingFormatter(LambdaPowertoolsFormatter):
 
 logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter())
 tracer = Tracer(service=SERVICE)
-metrics = Metrics(service=SERVICE)
+# The template sets the namespace; the default keeps metrics valid when the module is imported outside Lambda.
+metrics = Metrics(service=SERVICE, namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "BankConnectionUpdates")
