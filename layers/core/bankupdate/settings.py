@@ -29,6 +29,7 @@ class Settings(BaseModel):
     poll_initial_wait_seconds: int = Field(2, alias="POLL_INITIAL_WAIT_SECONDS", ge=0, le=300)
     poll_max_wait_seconds: int = Field(30, alias="POLL_MAX_WAIT_SECONDS", ge=0, le=300)
     decoupled_min_interval_seconds: float = Field(5.0, alias="DECOUPLED_MIN_INTERVAL_SECONDS", ge=0, le=60)
+    orphan_grace_seconds: int = Field(120, alias="ORPHAN_GRACE_SECONDS", ge=0, le=3600)
     answer_wait_seconds: float = Field(3.0, alias="ANSWER_WAIT_SECONDS", ge=0, le=20)
     update_retention_days: int = Field(30, alias="UPDATE_RETENTION_DAYS", ge=1, le=3650)
     idempotency_ttl_seconds: int = Field(3600, alias="IDEMPOTENCY_TTL_SECONDS", ge=60, le=86400)

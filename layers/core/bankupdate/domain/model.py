@@ -137,6 +137,7 @@ class UpdateRecord(_Frozen):
     auth_window_ends_at: datetime | None = None
     last_answer_at: datetime | None = None
     finapi_called_at: datetime | None = None
+    start_confirmed: bool = True  # False: finAPI's answer to the update call was lost; only a fresh result counts
     poll_count: int = 0
     known_account_ids: tuple[int, ...] = ()
     result: UpdateResult | None = None

@@ -16,7 +16,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from bankupdate.domain.backoff import poll_wait_seconds
-from bankupdate.domain.errors import BankRejected, BankUpdateError, DownloadFailed, UpdateTimedOut
+from bankupdate.domain.errors import BankRejected, BankUpdateError, DownloadFailed, UpdateTimedOut, UpstreamUnavailable
 
 # finAPI stamps results with its own clock (German time, millisecond precision); tolerate a little skew.
 CLOCK_SKEW = timedelta(seconds=5)
@@ -95,6 +95,7 @@ def decide_poll(
     wait_for_categorization: bool,
     poll_count: int,
     timing: PollTiming,
+    require_fresh_result: bool = False,
 ) -> PollDecision:
     if snapshot.update_status != "READY" or (
         wait_for_categorization and snapshot.categorization_status not in (None, "READY")
@@ -112,10 +113,23 @@ def decide_poll(
         wait = poll_wait_seconds(poll_count, initial=timing.initial_wait_seconds, cap=timing.max_wait_seconds)
         return PollDecision(PollVerdict.WAIT, wait_seconds=wait)
 
+    if require_fresh_result and not _has_fresh_result(snapshot, interface, triggered_at):
+        return PollDecision(
+            PollVerdict.FAILED,
+            error=UpstreamUnavailable(
+                "finAPI did not start the update (its answer was lost and no result was written after the trigger)"
+            ),
+        )
     failed = _bank_failure(snapshot, interface, triggered_at)
     if failed is not None:
         return failed
     return PollDecision(PollVerdict.SUCCEEDED, bank_result=_fresh_result(snapshot, interface, triggered_at))
+
+
+def _has_fresh_result(snapshot: ConnectionSnapshot, interface: str | None, since: datetime) -> bool:
+    chosen = snapshot.interface_named(interface)
+    latest = chosen.latest_result() if chosen else None
+    return latest is not None and latest.timestamp >= since - CLOCK_SKEW
 
 
 def _fresh_result(snapshot: ConnectionSnapshot, interface: str | None, since: datetime) -> BankResultSnapshot | None:

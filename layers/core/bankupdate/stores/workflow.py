@@ -30,6 +30,15 @@ class WorkflowGateway:
             return self.execution_arn(name)
         return str(answer["executionArn"])
 
+    def exists(self, name: str) -> bool:
+        try:
+            self._sfn.describe_execution(executionArn=self.execution_arn(name))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
+                return False
+            raise
+        return True
+
     def resume(self, task_token: str, output: dict[str, Any]) -> bool:
         """Hand the waiting task its result; False if the task is gone (timed out or resumed by someone else)."""
         try:

@@ -58,14 +58,17 @@ def _health(previous: ConnectionHealth, record: UpdateRecord) -> ConnectionHealt
 
 
 def complete(services: Services, update_id: str, error: UpdateError | None = None) -> UpdateRecord:
-    """End the update (idempotent: a second call on a finished update only makes sure the lock is free)."""
+    """End the update. Safe to repeat: the lock is released last, so a repeat after a crash (the lock is still held
+    by this update) redoes the consequences (health, schedule, event), and a repeat after success does nothing."""
     for _ in range(3):
         stored = services.updates.get(update_id)
         if stored is None:
             raise NotFound(f"update {update_id} does not exist")
         record = stored.record
         if record.status.is_terminal:
-            services.connections.release_lock(record.owner_id, record.connection_id, update_id=update_id)
+            connection = services.connections.get(record.owner_id, record.connection_id)
+            if connection is not None and connection.active_update_id == update_id:
+                _consequences(services, record)
             return record
         status, final_error = _terminal_status(record, error or record.error)
         finished = record.model_copy(
@@ -78,27 +81,30 @@ def complete(services: Services, update_id: str, error: UpdateError | None = Non
         break
     else:
         raise StaleUpdate(update_id)
-
-    connection = services.connections.get(finished.owner_id, finished.connection_id)
-    if connection is not None:
-        services.connections.record_health(
-            finished.owner_id, finished.connection_id, _health(connection.health, finished)
-        )
-    services.connections.release_lock(finished.owner_id, finished.connection_id, update_id=update_id)
-    _update_schedule(services, finished, connection.schedule.enabled if connection else False)
-    services.events.publish(
-        events.DETAIL_TYPE_BY_STATUS[finished.status], events.UpdateFinished.of(finished, finished.updated_at)
-    )
+    _consequences(services, finished)
     metrics.add_metric(name=f"Update{finished.status.value.title()}", unit="Count", value=1)
     logger.info(
         "update finished",
         extra={
             "update_id": update_id,
             "status": finished.status.value,
-            "error_code": final_error.code if final_error else None,
+            "error_code": finished.error.code if finished.error else None,
         },
     )
     return finished
+
+
+def _consequences(services: Services, finished: UpdateRecord) -> None:
+    connection = services.connections.get(finished.owner_id, finished.connection_id)
+    if connection is not None:
+        services.connections.record_health(
+            finished.owner_id, finished.connection_id, _health(connection.health, finished)
+        )
+    _update_schedule(services, finished, connection.schedule.enabled if connection else False)
+    services.events.publish(
+        events.DETAIL_TYPE_BY_STATUS[finished.status], events.UpdateFinished.of(finished, finished.updated_at)
+    )
+    services.connections.release_lock(finished.owner_id, finished.connection_id, update_id=finished.update_id)
 
 
 def _update_schedule(services: Services, finished: UpdateRecord, scheduled: bool) -> None:

@@ -33,6 +33,7 @@ def poll_update(services: Services, update_id: str) -> StepOutput:
         wait_for_categorization=record.options.wait_for_categorization,
         poll_count=record.poll_count,
         timing=PollTiming(services.settings.poll_initial_wait_seconds, services.settings.poll_max_wait_seconds),
+        require_fresh_result=not record.start_confirmed,
     )
     if decision.verdict is PollVerdict.WAIT:
         _save(services, record, {"status": UpdateStatus.IN_PROGRESS, "poll_count": record.poll_count + 1})

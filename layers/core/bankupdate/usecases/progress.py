@@ -11,6 +11,16 @@ from bankupdate.usecases.finapi_mapping import challenge_from
 from bankupdate.usecases.services import Services
 
 
+def workflow_input(services: Services, update_id: str, step: StepOutput) -> dict[str, object]:
+    return {
+        "updateId": update_id,
+        "entry": step.next.value,
+        "waitSeconds": step.wait_seconds,
+        "authTimeoutSeconds": services.settings.auth_window_seconds,
+        "failure": None,
+    }
+
+
 def first_poll(services: Services) -> StepOutput:
     return StepOutput(next=NextStep.POLL, wait_seconds=services.settings.poll_initial_wait_seconds)
 
@@ -44,3 +54,16 @@ def record_answer(
     )
     saved = services.updates.save(running, expected_version=record.version, drop_task_token=True)
     return saved, first_poll(services)
+
+
+def record_unconfirmed_start(services: Services, record: UpdateRecord) -> tuple[UpdateRecord, StepOutput]:
+    now = services.clock()
+    running = record.model_copy(
+        update={
+            "status": UpdateStatus.IN_PROGRESS,
+            "start_confirmed": False,
+            "deadline_at": now + timedelta(seconds=services.settings.update_deadline_seconds),
+            "updated_at": now,
+        }
+    )
+    return services.updates.save(running, expected_version=record.version), first_poll(services)

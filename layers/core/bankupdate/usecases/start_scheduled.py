@@ -10,8 +10,8 @@ from bankupdate.domain.model import ConnectionRecord, SkipReason, UpdateMode, Up
 from bankupdate.domain.scheduling import consent_expiring, scheduled_update_id, skip_reason
 from bankupdate.domain.steps import NextStep, StepOutput
 from bankupdate.observability import logger, metrics
+from bankupdate.usecases.progress import workflow_input
 from bankupdate.usecases.services import Services
-from bankupdate.usecases.start_update import workflow_input
 
 # Skips that only the user can end take the connection out of the due index (Finalize puts it back after a
 # user-present success); the others just wait for their next slot.

@@ -10,12 +10,13 @@ from bankupdate.domain.errors import (
     NotFound,
     UnattendedBudgetExhausted,
     UpdateAlreadyRunning,
+    UpstreamUnavailable,
     UserActionRequired,
 )
 from bankupdate.domain.model import UpdateRecord, UpdateStatus
 from bankupdate.domain.steps import NextStep, StepOutput
 from bankupdate.usecases.finapi_mapping import update_params
-from bankupdate.usecases.progress import first_poll, record_answer
+from bankupdate.usecases.progress import first_poll, record_answer, record_unconfirmed_start
 from bankupdate.usecases.services import Services
 from bankupdate.usecases.start_update import finapi_user
 
@@ -67,6 +68,10 @@ def start_unattended_update(services: Services, update_id: str) -> StepOutput:
         outcome = services.finapi.update_bank_connection(
             finapi_user(services, record.owner_id), update_params(record.connection_id, record.options), psu=None
         )
+    except UpstreamUnavailable as error:
+        if error.upstream_status is not None:
+            return _stop(services, called, error)
+        return record_unconfirmed_start(services, called)[1]
     except BankUpdateError as error:
         return _stop(services, called, _unattended_error(error))
     if isinstance(outcome, finapi.AuthenticationRequired):

@@ -14,6 +14,7 @@ from bankupdate.domain.errors import (
     ConsentInvalid,
     CredentialsRequired,
     UpdateAlreadyRunning,
+    UpstreamUnavailable,
     UserNotRegistered,
 )
 from bankupdate.domain.model import Challenge, ChallengeStatus, UpdateMode, UpdateOptions, UpdateRecord, UpdateStatus
@@ -24,7 +25,8 @@ from bankupdate.stores.idempotency import IdempotencyAlreadyInProgressError, run
 from bankupdate.stores.users import FinapiUserRecord
 from bankupdate.usecases import finalize_update
 from bankupdate.usecases.finapi_mapping import psu_metadata, update_params
-from bankupdate.usecases.progress import record_answer
+from bankupdate.usecases.progress import record_answer, record_unconfirmed_start, workflow_input
+from bankupdate.usecases.reconcile import recover_if_orphaned
 from bankupdate.usecases.services import Services
 
 
@@ -33,16 +35,6 @@ def finapi_user(services: Services, owner_id: str) -> finapi.FinapiUserCredentia
     if user is None:
         raise UserNotRegistered(f"no finAPI user is registered for {owner_id}")
     return finapi.FinapiUserCredentials(username=user.username, password=user.password)
-
-
-def workflow_input(services: Services, update_id: str, step: StepOutput) -> dict[str, object]:
-    return {
-        "updateId": update_id,
-        "entry": step.next.value,
-        "waitSeconds": step.wait_seconds,
-        "authTimeoutSeconds": services.settings.auth_window_seconds,
-        "failure": None,
-    }
 
 
 def start_user_update(
@@ -68,8 +60,10 @@ def start_user_update(
         lease_until=now + timedelta(seconds=services.settings.lock_lease_seconds),
     )
     if holder is not None:
+        recovered = recover_if_orphaned(services, owner_id, connection_id, holder)
         raise UpdateAlreadyRunning(
-            f"update {holder} of connection {connection_id} is still running", details={"updateId": holder}
+            f"update {holder} of connection {connection_id} is still running",
+            details={"updateId": holder, "recovered": recovered},
         )
     record = UpdateRecord(
         update_id=update_id,
@@ -101,6 +95,11 @@ def start_user_update(
         # No credentials sent and finAPI needs them (none stored, or the consent must be renewed): ask the user.
         waiting, step = _await_credentials(services, record, error)
         return _start_workflow(services, waiting, step)
+    except UpstreamUnavailable as error:
+        if error.upstream_status is not None:
+            return _fail(services, update_id, error)  # finAPI answered (5xx): it did not start anything
+        # No answer at all: finAPI may be downloading. The poll loop finds out; only a fresh result counts.
+        return _start_workflow(services, *record_unconfirmed_start(services, record))
     except BankUpdateError as error:
         return _fail(services, update_id, error)
     saved, step = record_answer(services, record, outcome)
