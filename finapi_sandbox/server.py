@@ -352,6 +352,7 @@ def _connection_id_of(path: str, raw: bytes) -> int | None:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # bursts of parallel clients must queue, not be reset
 
     def __init__(self, address: tuple[str, int], world: World) -> None:
         super().__init__(address, _Handler)

@@ -31,6 +31,11 @@ LOCAL_ACCESS_KEY = "testing"
 LOCAL_SECRET_KEY = "testing"  # noqa: S105 - moto's well-known local credentials
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # bursts of parallel clients must queue, not be reset
+
+
 @dataclass
 class Route:
     method: str
@@ -273,8 +278,7 @@ class HttpApi:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _any
 
-        server = ThreadingHTTPServer((host, port), Handler)
-        server.daemon_threads = True
+        server = _Server((host, port), Handler)
         self._server = server
         threading.Thread(target=server.serve_forever, name="local-http-api", daemon=True).start()
         return int(server.server_address[1])

@@ -42,6 +42,12 @@ class BankUpdateApi:
     def list_connections(self) -> httpx.Response:
         return self._http.get("/v1/bank-connections")
 
+    def post_raw(self, path: str, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
+        return self._http.post(path, json=body, headers=headers)
+
+    def get_raw(self, path: str) -> httpx.Response:
+        return self._http.get(path)
+
     def wait_for(self, update_id: str, statuses: Iterable[str], timeout: float = 30.0) -> dict[str, Any]:
         wanted = set(statuses)
         deadline = time.monotonic() + timeout

@@ -18,12 +18,17 @@ def finapi_update_calls(sandbox: Any, connection_id: int) -> int:
     )
 
 
-def test_twenty_concurrent_triggers_start_one_update(new_user: Any, sandbox: Any) -> None:
+def test_hundred_concurrent_triggers_with_different_keys_start_one_update(new_user: Any, sandbox: Any) -> None:
     user: BankUser = new_user()
     connection = user.connections["DEMO0001"]
-    # When 20 triggers arrive at once without an idempotency key
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        answers = list(pool.map(lambda _: user.api.trigger(connection, {"interface": "XS2A"}), range(20)))
+    # When 100 triggers arrive at once, each with its own idempotency key (100 different user actions)
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        answers = list(
+            pool.map(
+                lambda n: user.api.trigger(connection, {"interface": "XS2A"}, headers={"Idempotency-Key": f"k-{n}"}),
+                range(100),
+            )
+        )
     # Then one started an update and the others were told which one runs
     started = [a for a in answers if a.status_code == 202]
     assert len(started) == 1, [a.status_code for a in answers]
@@ -37,13 +42,13 @@ def test_twenty_concurrent_triggers_start_one_update(new_user: Any, sandbox: Any
     user.api.wait_for(update_id, {"SUCCEEDED"})
 
 
-def test_twenty_concurrent_triggers_with_one_idempotency_key_share_the_update(new_user: Any, sandbox: Any) -> None:
+def test_hundred_concurrent_triggers_with_one_idempotency_key_share_the_update(new_user: Any, sandbox: Any) -> None:
     user: BankUser = new_user()
     connection = user.connections["DEMO0001"]
     headers = {"Idempotency-Key": "sync-now-button-1"}
-    with ThreadPoolExecutor(max_workers=20) as pool:
+    with ThreadPoolExecutor(max_workers=50) as pool:
         answers = list(
-            pool.map(lambda _: user.api.trigger(connection, {"interface": "XS2A"}, headers=headers), range(20))
+            pool.map(lambda _: user.api.trigger(connection, {"interface": "XS2A"}, headers=headers), range(100))
         )
     # Then every answer is either that one update or "being processed, retry"; finAPI saw one call
     ids = {a.json()["updateId"] for a in answers if a.status_code == 202}
