@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
 import json
@@ -26,6 +27,13 @@ from local_stack.template import ACCOUNT_ID, REGION
 
 @dataclass
 class LocalFunction:
+    """A function and its warm execution environments.
+
+    Lambda runs one invocation at a time per environment and starts more environments for concurrent calls; module
+    globals (a resolver's current event, a batch processor) are per environment. So each concurrent invocation gets
+    its own loaded copy of the handler module, reused warm afterwards.
+    """
+
     logical_id: str
     name: str
     handler: str
@@ -33,24 +41,37 @@ class LocalFunction:
     environment: dict[str, str]
     timeout: int
     memory: int
-    _module: ModuleType | None = field(default=None, repr=False)
+    _idle: list[ModuleType] = field(default_factory=list, repr=False)
+    _loaded: int = field(default=0, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def arn(self) -> str:
         return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.name}"
 
-    def entry_point(self) -> Callable[[Any, Any], Any]:
-        module_name, attribute = self.handler.rsplit(".", 1)
-        if self._module is None:
-            path = self.code_dir / f"{module_name.replace('.', '/')}.py"
-            spec = importlib.util.spec_from_file_location(f"local_stack_fn_{self.logical_id}", path)
-            if spec is None or spec.loader is None:
-                raise RuntimeError(f"cannot load {path}")
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            self._module = module
-        entry: Callable[[Any, Any], Any] = getattr(self._module, attribute)
-        return entry
+    def _load(self) -> ModuleType:
+        module_name = self.handler.rsplit(".", 1)[0]
+        path = self.code_dir / f"{module_name.replace('.', '/')}.py"
+        spec = importlib.util.spec_from_file_location(f"local_stack_fn_{self.logical_id}_{self._loaded}", path)
+        if spec is None or spec.loader is None:
+            raise RuntimeError(f"cannot load {path}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    def run(self, event: Any, context: Any) -> Any:
+        with self._lock:
+            module = self._idle.pop() if self._idle else None
+            if module is None:
+                self._loaded += 1
+        if module is None:
+            module = self._load()
+        try:
+            entry: Callable[[Any, Any], Any] = getattr(module, self.handler.rsplit(".", 1)[1])
+            return entry(event, context)
+        finally:
+            with self._lock:
+                self._idle.append(module)
 
 
 class LambdaContext:
@@ -100,6 +121,7 @@ class FunctionRuntime:
         self.functions: dict[str, LocalFunction] = {}
         self.capture = LogCapture(sys.__stdout__ or sys.stdout, echo_logs)
         self._original: tuple[TextIO, TextIO] | None = None
+        self._http_turns = threading.Lock()
         self._patch: Any = None
 
     def add(self, function: LocalFunction) -> None:
@@ -123,14 +145,17 @@ class FunctionRuntime:
                     handler.setStream(self.capture)
 
     def invoke(self, function: LocalFunction, event: Any) -> Any:
-        os.environ.update(function.environment)
-        self.capture.current.function = function.logical_id
-        try:
-            entry = function.entry_point()
-            self._route_streams()
-            return entry(event, LambdaContext(function))
-        finally:
-            self.capture.current.function = None
+        # Powertools' HTTP resolver keeps the current event in a class attribute: fine in Lambda (one invocation
+        # per process), wrong for threads in one process. HTTP invocations therefore take turns here.
+        serialised = isinstance(event, dict) and "requestContext" in event
+        with self._http_turns if serialised else contextlib.nullcontext():
+            os.environ.update(function.environment)
+            self.capture.current.function = function.logical_id
+            try:
+                self._route_streams()
+                return function.run(event, LambdaContext(function))
+            finally:
+                self.capture.current.function = None
 
     def start(self) -> None:
         self._original = (sys.stdout, sys.stderr)

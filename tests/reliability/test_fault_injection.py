@@ -60,7 +60,7 @@ def test_updates_under_injected_faults_all_end_cleanly(new_user: Any, sandbox: A
             assert answer.status_code < 500 or answer.json()["error"]["code"] == "UPSTREAM_UNAVAILABLE", answer.text
             update_id = answer.json().get("updateId") or answer.json()["error"]["details"].get("updateId")
             assert update_id, answer.text
-            outcomes.append(_wait_terminal(user, update_id))
+            outcomes.append(_wait_terminal(user, update_id, answer.text))
     finally:
         sandbox.world.clear_faults()
     # Then all ended, with errors we know how to explain, and nothing is left locked or running
@@ -93,7 +93,7 @@ def test_updates_under_injected_faults_all_end_cleanly(new_user: Any, sandbox: A
     print(json.dumps(report, indent=2))
 
 
-def _wait_terminal(user: BankUser, update_id: str, timeout: float = 120) -> dict[str, Any]:
+def _wait_terminal(user: BankUser, update_id: str, trigger_answer: str, timeout: float = 60) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         answer = user.api.update(update_id)
@@ -101,4 +101,6 @@ def _wait_terminal(user: BankUser, update_id: str, timeout: float = 120) -> dict
         if answer.status_code == 200 and body["status"] in TERMINAL:
             return body
         time.sleep(0.2)
-    raise AssertionError(f"update {update_id} is stuck: {user.api.update(update_id).text}")
+    raise AssertionError(
+        f"update {update_id} is stuck: {user.api.update(update_id).text}; trigger said {trigger_answer}"
+    )

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Any
+
+import httpx
 
 from tests.conftest import register_finapi_user
 from tests.support.workflow import history, wait_until_finished
@@ -81,12 +84,42 @@ def test_canary_secrets_appear_nowhere(new_user: Any, stack: Any, sandbox: Any) 
     responses.append(redirect.text)
     redirect_answer = f"state=wrong&code={canary}-redirect-code"
     responses.append(api.answer_when_ready(redirect.json()["updateId"], {"redirectCallback": redirect_answer}).text)
+    # ... and the scheduled path (admin sync, opt-in, unattended run with the stored finAPI password)
+    sync_url = f"{stack.api_url}/v1/admin/users/{sub}/connections/sync"
+    responses.append(httpx.post(sync_url, headers=stack.admin_headers("POST", sync_url, b"")).text)
+    known = {
+        e["name"]
+        for e in stack.boto3_client("stepfunctions").list_executions(
+            stateMachineArn=stack.physical_id("UpdateConnectionStateMachine")
+        )["executions"]
+    }
+    responses.append(api.connection_schedule(connection, enabled=True).text)
+    responses.append(json.dumps(stack.fire_schedule("ScheduleUpdatesFunctionScheduler")))
+    scheduled = _wait_for_scheduled_update(stack, api, connection, known)
     api.close()
 
     # Then no canary is in any table, log line, event, execution history or API answer
-    kept = everything_the_system_kept(stack, [update["updateId"], redirect.json()["updateId"]], responses)
+    kept = everything_the_system_kept(stack, [update["updateId"], redirect.json()["updateId"], scheduled], responses)
     for where, text in kept.items():
         for secret in (wrong_pin, wrong_tan, finapi_password, f"{canary}-redirect-code"):
             assert secret not in text, f"{secret} leaked into {where}"
     # And the flows really ran (the search above looked at real material)
     assert kept["logs"] and kept["events"] != "[]" and "AwaitUser" in kept["executions"]
+    assert "StartUpdate" in kept["executions"]
+
+
+def _wait_for_scheduled_update(stack: Any, api: Any, connection: int, known: set[str], timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    machine = stack.physical_id("UpdateConnectionStateMachine")
+    while time.monotonic() < deadline:
+        health = api.connection(connection).json()
+        if health["schedule"]["unattendedUsedToday"] == 1 and health["activeUpdateId"] is None:
+            names = {
+                e["name"]
+                for e in stack.boto3_client("stepfunctions").list_executions(stateMachineArn=machine)["executions"]
+            }
+            new = names - known
+            if len(new) == 1:
+                return str(new.pop())
+        time.sleep(0.2)
+    raise AssertionError("the scheduled update did not run")
