@@ -3,7 +3,10 @@ error shape, and nothing our validation refuses reaches finAPI. `make reliabilit
 
 from __future__ import annotations
 
+import json
 import os
+from collections import Counter
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -13,6 +16,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import BankUser
 
+RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "120"))
 NASTY = st.sampled_from(
     [
@@ -31,7 +35,12 @@ NASTY = st.sampled_from(
     ]
 )
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30) | NASTY,
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30)
+    | NASTY,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
     max_leaves=12,
 )
@@ -101,6 +110,7 @@ def test_fuzzed_requests_never_crash_and_never_reach_finapi_unvalidated(new_user
         ),
     )
     def one_request(route: str, body: Any, headers: dict[str, str], path_id: str | None) -> None:
+        statuses[route] = statuses.get(route, Counter())
         before = finapi_updates(sandbox)
         if route == "trigger":
             target = connection if path_id is None else path_id
@@ -111,7 +121,18 @@ def test_fuzzed_requests_never_crash_and_never_reach_finapi_unvalidated(new_user
         else:
             answer = user.api.get_raw(f"/v1/updates/{path_id or update_id}")
         assert_error_shape(answer)
+        statuses[route][answer.status_code] += 1
         if answer.status_code == 422 and answer.json()["error"]["code"] == "INVALID_REQUEST":
             assert finapi_updates(sandbox) == before, "a refused request reached finAPI"
 
+    statuses: dict[str, Counter[int]] = {}
     one_request()
+    report = {
+        "cases": sum(sum(c.values()) for c in statuses.values()),
+        "answers_by_route": {route: {str(k): v for k, v in sorted(c.items())} for route, c in statuses.items()},
+        "server_errors": sum(n for c in statuses.values() for code, n in c.items() if code >= 500),
+    }
+    print(json.dumps(report, indent=2))
+    if os.environ.get("FUZZ_EXAMPLES"):
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "fuzz.json").write_text(json.dumps(report, indent=2) + "\n")

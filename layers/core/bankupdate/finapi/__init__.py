@@ -1,5 +1,6 @@
 """finAPI Access client (httpx) and its models. Nothing outside ``finapi`` and ``stores`` imports httpx."""
 
+from bankupdate.domain.model import AccountType, BankingInterface
 from bankupdate.finapi.client import FinapiClient, psu_headers
 from bankupdate.finapi.models import (
     AccessToken,
@@ -7,12 +8,10 @@ from bankupdate.finapi.models import (
     AccountInterface,
     AccountReference,
     AccountStatus,
-    AccountType,
     AuthenticationRequired,
     BankConnection,
     BankConnectionInterface,
     BankConsent,
-    BankingInterface,
     ErrorMessage,
     FinapiUserCredentials,
     LoginCredential,

@@ -12,24 +12,8 @@ from typing import Annotated, Any
 
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
 
+from bankupdate.domain.model import AccountType, BankingInterface  # finAPI's own enums, shared with the domain
 from bankupdate.finapi.dates import parse_finapi_datetime
-
-
-class BankingInterface(StrEnum):
-    WEB_SCRAPER = "WEB_SCRAPER"
-    FINTS_SERVER = "FINTS_SERVER"
-    XS2A = "XS2A"
-
-
-class AccountType(StrEnum):
-    CHECKING = "Checking"
-    SAVINGS = "Savings"
-    CREDIT_CARD = "CreditCard"
-    SECURITY = "Security"
-    LOAN = "Loan"
-    POCKET = "Pocket"
-    MEMBERSHIP = "Membership"
-    BAUSPAREN = "Bausparen"
 
 
 class MsaStatus(StrEnum):
