@@ -30,6 +30,20 @@ def test_lost_answer_after_finapi_accepted_is_found_by_the_poll_loop(new_user: A
     assert finapi_updates(sandbox, connection) == 1
 
 
+def test_lost_answer_to_the_tan_is_found_by_the_poll_loop(new_user: Any, sandbox: Any) -> None:
+    demo = [{"label": "Onlinebanking-ID", "value": "demo"}, {"label": "PIN", "value": "demo"}]
+    user: BankUser = new_user()
+    connection = user.connections["DEMO0001"]
+    update = user.api.trigger(connection, {"interface": "XS2A", "loginCredentials": demo}).json()
+    user.api.answer_when_ready(update["updateId"], {"twoStepProcedureId": "901"})
+    # Given finAPI takes the TAN and starts downloading, but its answer is lost
+    sandbox.world.add_fault(method="POST", path="/update", connection_id=connection, drop=True, when="after", times=1)
+    answered = user.api.answer_when_ready(update["updateId"], {"challengeResponse": "123456"})
+    # Then the update goes on to the poll loop and succeeds, instead of asking for a TAN finAPI already consumed
+    assert answered.status_code == 200 and answered.json()["status"] == "IN_PROGRESS", answered.text
+    assert user.api.wait_for(update["updateId"], {"SUCCEEDED"})["status"] == "SUCCEEDED"
+
+
 def test_lost_request_that_never_reached_finapi_fails_retryably(new_user: Any, sandbox: Any) -> None:
     user: BankUser = new_user()
     connection = user.connections["DEMO0001"]
@@ -38,7 +52,7 @@ def test_lost_request_that_never_reached_finapi_fails_retryably(new_user: Any, s
     assert started.status_code == 202, started.text
     done = user.api.wait_for(started.json()["updateId"], {"FAILED"})
     assert done["error"]["code"] == "UPSTREAM_UNAVAILABLE" and done["error"]["retryable"] is True
-    assert user.api.connection(connection).json()["activeUpdateId"] is None
+    assert user.api.wait_until_unlocked(connection)["activeUpdateId"] is None
 
 
 def _orphan(user: BankUser, connection: int, status: UpdateStatus) -> str:
@@ -90,7 +104,7 @@ def test_trigger_died_after_finapi_accepted_is_recovered_on_the_next_contact(new
         "recovered": True,
     }
     assert user.api.wait_for(orphan, {"SUCCEEDED"})["status"] == "SUCCEEDED"
-    assert user.api.connection(connection).json()["activeUpdateId"] is None
+    assert user.api.wait_until_unlocked(connection)["activeUpdateId"] is None
     assert user.api.trigger(connection, {"interface": "XS2A"}).status_code == 202
 
 
@@ -100,7 +114,7 @@ def test_finalize_died_before_releasing_the_lock(new_user: Any) -> None:
     orphan = _orphan(user, connection, UpdateStatus.FAILED)
     again = user.api.trigger(connection, {"interface": "XS2A"})
     assert again.status_code == 409 and again.json()["error"]["details"]["recovered"] is True
-    assert user.api.connection(connection).json()["activeUpdateId"] is None
+    assert user.api.wait_until_unlocked(connection)["activeUpdateId"] is None
     retried = user.api.trigger(connection, {"interface": "XS2A"})
     assert retried.status_code == 202, retried.text
     user.api.wait_for(retried.json()["updateId"], {"SUCCEEDED"})

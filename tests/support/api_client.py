@@ -48,6 +48,15 @@ class BankUpdateApi:
     def get_raw(self, path: str) -> httpx.Response:
         return self._http.get(path)
 
+    def wait_until_unlocked(self, connection_id: int, timeout: float = 15.0) -> dict[str, Any]:
+        """Finalize releases the lock as its last step, a moment after the update shows its terminal status."""
+        deadline = time.monotonic() + timeout
+        while True:
+            body: dict[str, Any] = self.connection(connection_id).json()
+            if body["activeUpdateId"] is None or time.monotonic() > deadline:
+                return body
+            time.sleep(0.05)
+
     def wait_for(self, update_id: str, statuses: Iterable[str], timeout: float = 30.0) -> dict[str, Any]:
         wanted = set(statuses)
         deadline = time.monotonic() + timeout

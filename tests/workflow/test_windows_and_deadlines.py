@@ -31,7 +31,7 @@ def test_user_never_answers_so_the_update_expires_and_the_lock_is_released(new_u
     done = user.api.wait_for(update["updateId"], {"EXPIRED"}, timeout=60)
     # Then the update is EXPIRED with a remedy, the connection is free again, and a late answer is told so
     assert done["error"]["code"] == "AUTHENTICATION_EXPIRED"
-    assert user.api.connection(connection).json()["activeUpdateId"] is None
+    assert user.api.wait_until_unlocked(connection)["activeUpdateId"] is None
     late = user.api.answer(update["updateId"], {"twoStepProcedureId": "901"})
     assert late.status_code == 410
     assert "AwaitUser" in transitions_of(stack, update["updateId"])
@@ -52,4 +52,4 @@ def test_download_outliving_the_deadline_times_out(new_user: Any, sandbox: Any) 
     done = user.api.wait_for(started.json()["updateId"], {"FAILED"}, timeout=90)
     assert done["error"]["code"] == "TIMED_OUT"
     assert done["error"]["retryable"] is True
-    assert user.api.connection(user.connections["DEMO0001"]).json()["activeUpdateId"] is None
+    assert user.api.wait_until_unlocked(user.connections["DEMO0001"])["activeUpdateId"] is None

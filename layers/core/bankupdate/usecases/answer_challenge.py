@@ -22,7 +22,7 @@ from bankupdate.domain.psu import PsuContext
 from bankupdate.domain.steps import NextStep, StepOutput
 from bankupdate.stores.updates import StoredUpdate
 from bankupdate.usecases.finapi_mapping import msa_callback, psu_metadata, update_params
-from bankupdate.usecases.progress import record_answer
+from bankupdate.usecases.progress import record_answer, record_unconfirmed_start
 from bankupdate.usecases.services import Services
 from bankupdate.usecases.start_update import finapi_user
 
@@ -99,7 +99,12 @@ def answer_challenge(
         outcome = services.finapi.update_bank_connection(
             finapi_user(services, owner_id), params, psu=psu_metadata(psu), request_id=None
         )
-    except _TRY_AGAIN:
+    except _TRY_AGAIN as error:
+        if isinstance(error, UpstreamUnavailable) and error.upstream_status is None:
+            # No answer at all: finAPI may have taken the TAN and started. The poll loop finds out (fresh result only).
+            saved, step = record_unconfirmed_start(services, record)
+            _resume(services, stored.task_token, step)
+            return saved
         services.updates.release_round(update_id, auth_round=record.auth_round)
         raise
     except CredentialsRequired:

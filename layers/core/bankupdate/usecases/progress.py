@@ -62,8 +62,12 @@ def record_unconfirmed_start(services: Services, record: UpdateRecord) -> tuple[
         update={
             "status": UpdateStatus.IN_PROGRESS,
             "start_confirmed": False,
+            "challenge": None,
+            "auth_window_ends_at": None,
+            "triggered_at": now,
             "deadline_at": now + timedelta(seconds=services.settings.update_deadline_seconds),
             "updated_at": now,
         }
     )
-    return services.updates.save(running, expected_version=record.version), first_poll(services)
+    saved = services.updates.save(running, expected_version=record.version, drop_task_token=True)
+    return saved, first_poll(services)
