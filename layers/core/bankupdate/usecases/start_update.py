@@ -19,13 +19,13 @@ from bankupdate.domain.errors import (
 )
 from bankupdate.domain.model import Challenge, ChallengeStatus, UpdateMode, UpdateOptions, UpdateRecord, UpdateStatus
 from bankupdate.domain.psu import PsuContext
-from bankupdate.domain.steps import NextStep, StepOutput
+from bankupdate.domain.steps import StepOutput
 from bankupdate.observability import logger
 from bankupdate.stores.idempotency import IdempotencyAlreadyInProgressError, run_once
 from bankupdate.stores.users import FinapiUserRecord
 from bankupdate.usecases import finalize_update
 from bankupdate.usecases.finapi_mapping import psu_metadata, update_params
-from bankupdate.usecases.progress import record_answer, record_unconfirmed_start, workflow_input
+from bankupdate.usecases.progress import await_answer, record_answer, record_unconfirmed_start, workflow_input
 from bankupdate.usecases.reconcile import recover_if_orphaned
 from bankupdate.usecases.services import Services
 
@@ -109,18 +109,8 @@ def start_user_update(
 def _await_credentials(
     services: Services, record: UpdateRecord, error: BankUpdateError
 ) -> tuple[UpdateRecord, StepOutput]:
-    now = services.clock()
-    waiting = record.model_copy(
-        update={
-            "status": UpdateStatus.AUTHENTICATION_REQUIRED,
-            "challenge": Challenge(status=ChallengeStatus.CREDENTIALS_REQUIRED, message=error.user_message),
-            "auth_round": record.auth_round + 1,
-            "auth_window_ends_at": now + timedelta(seconds=services.settings.auth_window_seconds),
-            "updated_at": now,
-        }
-    )
-    saved = services.updates.save(waiting, expected_version=record.version)
-    return saved, StepOutput(next=NextStep.AWAIT_USER)
+    challenge = Challenge(status=ChallengeStatus.CREDENTIALS_REQUIRED, message=error.user_message)
+    return await_answer(services, record, challenge)
 
 
 def _start_workflow(services: Services, record: UpdateRecord, step: StepOutput) -> UpdateRecord:
