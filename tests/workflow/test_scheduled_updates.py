@@ -166,6 +166,6 @@ def test_a_bank_asking_for_sca_in_the_background_fails_needing_the_user(stack: A
     demo = [{"label": "Onlinebanking-ID", "value": "demo_no_msa"}, {"label": "PIN", "value": "demo_no_msa"}]
     started = api.trigger(connection, {"interface": "XS2A", "loginCredentials": demo})
     api.wait_for(started.json()["updateId"], {"SUCCEEDED"})
-    healthy = api.connection(connection).json()
+    healthy = api.wait_until_unlocked(connection)  # Finalize's last step: health and schedule are written by then
     assert healthy["userActionRequired"] is False and healthy["schedule"]["nextDueAt"] is not None
     api.close()
