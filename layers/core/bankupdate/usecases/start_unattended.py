@@ -16,6 +16,7 @@ from bankupdate.domain.errors import (
 from bankupdate.domain.model import UpdateRecord, UpdateStatus
 from bankupdate.domain.steps import NextStep, StepOutput
 from bankupdate.usecases.finapi_mapping import update_params
+from bankupdate.usecases.locking import take_lock
 from bankupdate.usecases.progress import first_poll, record_answer, record_unconfirmed_start
 from bankupdate.usecases.services import Services
 from bankupdate.usecases.start_update import finapi_user
@@ -36,13 +37,7 @@ def start_unattended_update(services: Services, update_id: str) -> StepOutput:
         return first_poll(services)
 
     now = services.clock()
-    holder = services.connections.acquire_lock(
-        record.owner_id,
-        record.connection_id,
-        update_id=update_id,
-        now=now,
-        lease_until=now + timedelta(seconds=services.settings.lock_lease_seconds),
-    )
+    holder = take_lock(services, record.owner_id, record.connection_id, update_id)
     if holder is not None:
         return _stop(
             services, record, UpdateAlreadyRunning(f"update {holder} is running", details={"updateId": holder})

@@ -25,6 +25,7 @@ from bankupdate.stores.idempotency import IdempotencyAlreadyInProgressError, run
 from bankupdate.stores.users import FinapiUserRecord
 from bankupdate.usecases import finalize_update
 from bankupdate.usecases.finapi_mapping import psu_metadata, update_params
+from bankupdate.usecases.locking import take_lock
 from bankupdate.usecases.progress import await_answer, record_answer, record_unconfirmed_start, workflow_input
 from bankupdate.usecases.reconcile import recover_if_orphaned
 from bankupdate.usecases.services import Services
@@ -52,13 +53,7 @@ def start_user_update(
     services.connections.ensure(owner_id, connection_id, now)
     connection = services.connections.get(owner_id, connection_id)
     update_id = uuid.uuid4().hex
-    holder = services.connections.acquire_lock(
-        owner_id,
-        connection_id,
-        update_id=update_id,
-        now=now,
-        lease_until=now + timedelta(seconds=services.settings.lock_lease_seconds),
-    )
+    holder = take_lock(services, owner_id, connection_id, update_id)
     if holder is not None:
         recovered = recover_if_orphaned(services, owner_id, connection_id, holder)
         raise UpdateAlreadyRunning(
