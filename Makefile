@@ -12,7 +12,7 @@ export __SAM_CLI_APP_DIR := $(abspath .samcli)
 export AWS_DEFAULT_REGION ?= eu-central-1
 PYTEST_ARGS ?=
 
-.PHONY: help demo local reliability dev lint format typecheck unit test build validate openapi clean
+.PHONY: help demo local reliability bench dev lint format typecheck unit test build validate openapi clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -37,6 +37,14 @@ local: $(VENV)/.installed ## run the stack in the foreground on 127.0.0.1:3000 w
 reliability: $(VENV)/.installed ## larger fault-injection (100 updates, 30 % faults) and fuzz (1,000 cases) runs
 	FAULT_UPDATES=100 FAULT_RATE=0.3 FUZZ_EXAMPLES=1000 $(PY) -m pytest -s -q -W ignore::UserWarning \
 		tests/reliability/test_fault_injection.py tests/reliability/test_fuzz_api.py
+
+bench: $(VENV)/.installed ## measure cold starts, warm overhead, poll loop, scheduler, cost (~30 min) -> bench/results/
+	$(PY) -m bench.cold_start
+	$(PY) -W ignore::UserWarning -m bench.warm
+	$(PY) -W ignore::UserWarning -m bench.transitions
+	$(PY) -W ignore::UserWarning -m bench.polling
+	$(PY) -m bench.scheduler 10000 100000
+	$(PY) -m bench.report
 
 dev: $(VENV)/.installed $(SAM_VENV)/.installed ## create both virtualenvs (project + SAM CLI)
 

@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 import threading
+import time
 import traceback
 import uuid
 from collections import defaultdict
@@ -85,10 +86,10 @@ class LambdaContext:
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{function.name}"
         self.log_stream_name = f"local/{self.aws_request_id}"
-        self._timeout_ms = function.timeout * 1000
+        self._deadline = time.monotonic() + function.timeout
 
     def get_remaining_time_in_millis(self) -> int:
-        return self._timeout_ms
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 class LogCapture(io.TextIOBase):

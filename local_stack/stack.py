@@ -442,6 +442,20 @@ class LocalStack:
     def invoke(self, logical_id: str, event: Any) -> Any:
         return self.runtime.invoke(self.runtime.by_logical_id(logical_id), event)
 
+    def settle(self, timeout: float = 30) -> None:
+        """Wait until the schedule queue is empty and no update's execution is running (TimeoutError if not)."""
+        sqs, sfn = self.boto3_client("sqs"), self.boto3_client("stepfunctions")
+        url, machine = self.physical_id("ScheduleQueue"), self.physical_id("UpdateConnectionStateMachine")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            pending = int(attributes["ApproximateNumberOfMessages"])
+            pending += int(attributes["ApproximateNumberOfMessagesNotVisible"])
+            if not pending and not sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]:
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"scheduled work still running after {timeout} s")
+
     def fire_schedule(self, logical_id_or_name: str) -> Any:
         target_arn, payload = self._schedules[logical_id_or_name]
         event = json.loads(payload) if isinstance(payload, str) else payload

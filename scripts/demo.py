@@ -181,20 +181,11 @@ def scheduled_story(app: App, stack: LocalStack, sandbox: SandboxServer, stored:
     say(f"connection {needs_sca} needs SCA: not updated in the background; event 'BankConnection UserActionRequired'")
 
 
-def settle(stack: LocalStack, timeout: float = 30) -> None:
-    sqs, sfn = stack.boto3_client("sqs"), stack.boto3_client("stepfunctions")
-    url, machine = stack.physical_id("ScheduleQueue"), stack.physical_id("UpdateConnectionStateMachine")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-        pending = int(attributes["ApproximateNumberOfMessages"]) + int(
-            attributes["ApproximateNumberOfMessagesNotVisible"]
-        )
-        running = sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]
-        if not pending and not running:
-            return
-        time.sleep(0.2)
-    raise DemoFailed("scheduled work did not finish")
+def settle(stack: LocalStack) -> None:
+    try:
+        stack.settle(timeout=30)
+    except TimeoutError as error:
+        raise DemoFailed("scheduled work did not finish") from error
 
 
 def main() -> int:

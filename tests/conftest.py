@@ -22,8 +22,10 @@ JWT_AUDIENCE = "bank-app-tests"
 
 # Short windows so that deadlines, authentication timeouts and backoff play out in seconds.
 FAST_ENV = {
-    "POLL_INITIAL_WAIT_SECONDS": "1",
-    "POLL_MAX_WAIT_SECONDS": "2",
+    # Gaps of 0.2 s slept inside PollUpdateStatus, longer ones (from ~2.5 s into a download) in the Wait state.
+    "POLL_MIN_GAP_SECONDS": "0.2",
+    "POLL_MAX_GAP_SECONDS": "2",
+    "POLL_INLINE_MAX_GAP_SECONDS": "0.3",
     "DECOUPLED_MIN_INTERVAL_SECONDS": "0",
     "ANSWER_WAIT_SECONDS": "10",
     "POWERTOOLS_TRACE_DISABLED": "true",

@@ -65,7 +65,7 @@ def _orphan(user: BankUser, connection: int, status: UpdateStatus) -> str:
     assert (
         services.connections.acquire_lock(
             user.sub, connection, update_id=update_id, now=now, lease_until=now + timedelta(hours=1)
-        )
+        ).holder
         is None
     )
     services.updates.create(

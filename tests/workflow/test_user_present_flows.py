@@ -35,9 +35,22 @@ def test_no_sca_update_succeeds_through_the_poll_loop(new_user: Any, stack: Any)
     done = user.api.wait_for(started.json()["updateId"], {"SUCCEEDED"})
     assert {a["status"] for a in done["result"]["accounts"]} <= {"UPDATED", "UPDATED_FIXED"}
     assert len(done["result"]["accounts"]) == 2
+    # And a short download is watched inside one PollUpdateStatus invocation: four transitions in all
+    assert transitions_of(stack, started.json()["updateId"]) == ["Route", "PollUpdateStatus", "AfterPoll", "Finalize"]
+
+
+def test_longer_download_hands_long_gaps_to_the_wait_state(new_user: Any, stack: Any) -> None:
+    # Given a download of 4 s (gaps grow past the 0.3 s inline limit of the test settings after ~2.5 s)
+    user: BankUser = new_user(download_seconds=4)
+    # When the user syncs
+    started = user.api.trigger(user.connections["DEMO0001"], {"interface": "XS2A", "loginCredentials": NO_SCA})
+    done = user.api.wait_for(started.json()["updateId"], {"SUCCEEDED"})
+    # Then the early looks happen inside the first invocation and the later ones after WaitForDownload
+    assert done["status"] == "SUCCEEDED"
     states = transitions_of(stack, started.json()["updateId"])
-    assert states[:3] == ["Route", "WaitForDownload", "PollUpdateStatus"]
-    assert states[-2:] == ["Finalize", "Done"]
+    assert states[:4] == ["Route", "PollUpdateStatus", "AfterPoll", "WaitForDownload"]
+    assert states[-3:] == ["PollUpdateStatus", "AfterPoll", "Finalize"]
+    assert states.count("WaitForDownload") == states.count("PollUpdateStatus") - 1
 
 
 def test_procedure_choice_then_tan(new_user: Any, stack: Any) -> None:
@@ -62,7 +75,7 @@ def test_procedure_choice_then_tan(new_user: Any, stack: Any) -> None:
     assert done["authentication"] is None
     states = transitions_of(stack, update["updateId"])
     assert states.count("AwaitUser") == 2
-    assert "PollUpdateStatus" in states and states[-1] == "Done"
+    assert "PollUpdateStatus" in states and states[-1] == "Finalize"
 
 
 def test_wrong_tan_then_right_tan(new_user: Any) -> None:

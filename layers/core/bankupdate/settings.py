@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Settings(BaseModel):
@@ -26,8 +26,13 @@ class Settings(BaseModel):
 
     update_deadline_seconds: int = Field(900, alias="UPDATE_DEADLINE_SECONDS", ge=1, le=3600)
     auth_window_seconds: int = Field(600, alias="AUTH_WINDOW_SECONDS", ge=1, le=3600)
-    poll_initial_wait_seconds: int = Field(2, alias="POLL_INITIAL_WAIT_SECONDS", ge=0, le=300)
-    poll_max_wait_seconds: int = Field(30, alias="POLL_MAX_WAIT_SECONDS", ge=0, le=300)
+    # The poll loop: the next look after ``lag_ratio`` of the time the update has run (within min/max gap). Gaps
+    # below the break-even of WaitCost are slept in the poll invocation; POLL_INLINE_MAX_GAP_SECONDS overrides that
+    # (0 = every gap in a Wait state, e.g. where Lambda concurrency is scarce).
+    poll_lag_ratio: float = Field(0.12, alias="POLL_LAG_RATIO", ge=0, le=1)
+    poll_min_gap_seconds: float = Field(0.5, alias="POLL_MIN_GAP_SECONDS", gt=0, le=300)
+    poll_max_gap_seconds: float = Field(300, alias="POLL_MAX_GAP_SECONDS", gt=0, le=3600)
+    poll_inline_max_gap_seconds: float | None = Field(None, alias="POLL_INLINE_MAX_GAP_SECONDS", ge=0, le=600)
     decoupled_min_interval_seconds: float = Field(5.0, alias="DECOUPLED_MIN_INTERVAL_SECONDS", ge=0, le=60)
     orphan_grace_seconds: int = Field(120, alias="ORPHAN_GRACE_SECONDS", ge=0, le=3600)
     answer_wait_seconds: float = Field(3.0, alias="ANSWER_WAIT_SECONDS", ge=0, le=20)
@@ -50,6 +55,12 @@ class Settings(BaseModel):
     def _known_time_zone(cls, value: str) -> str:
         ZoneInfo(value)  # raises for an unknown zone: fail at cold start, not at the first scheduled run
         return value
+
+    @model_validator(mode="after")
+    def _gaps_in_order(self) -> Settings:
+        if self.poll_max_gap_seconds < self.poll_min_gap_seconds:
+            raise ValueError("POLL_MAX_GAP_SECONDS must not be below POLL_MIN_GAP_SECONDS")
+        return self
 
     @property
     def lock_lease_seconds(self) -> int:

@@ -6,14 +6,12 @@ from bankupdate.domain.polling import (
     ConnectionSnapshot,
     InterfaceSnapshot,
     PollDecision,
-    PollTiming,
     PollVerdict,
     all_accounts_failed,
     decide_poll,
 )
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
-TIMING = PollTiming(initial_wait_seconds=2, max_wait_seconds=30)
 
 
 def snapshot(
@@ -29,7 +27,7 @@ def snapshot(
 
 
 def decide(
-    snap: ConnectionSnapshot, now: datetime = T0 + timedelta(seconds=20), categorize: bool = False, polls: int = 0
+    snap: ConnectionSnapshot, now: datetime = T0 + timedelta(seconds=20), categorize: bool = False
 ) -> PollDecision:
     return decide_poll(
         snap,
@@ -38,18 +36,16 @@ def decide(
         deadline_at=T0 + timedelta(minutes=15),
         now=now,
         wait_for_categorization=categorize,
-        poll_count=polls,
-        timing=TIMING,
     )
 
 
-def test_in_progress_waits_with_growing_backoff() -> None:
+def test_in_progress_waits() -> None:
     # Given finAPI still downloading
-    first = decide(snapshot("IN_PROGRESS"), polls=0)
-    later = decide(snapshot("IN_PROGRESS"), polls=5)
-    # Then the loop waits, longer later on
-    assert first.verdict is PollVerdict.WAIT
-    assert later.wait_seconds > first.wait_seconds
+    # When the poll decides
+    decision = decide(snapshot("IN_PROGRESS"))
+    # Then the loop waits (how long is the PollSchedule's business)
+    assert decision.verdict is PollVerdict.WAIT
+    assert decision.error is None
 
 
 def test_ready_with_fresh_ok_result_succeeds() -> None:

@@ -63,7 +63,7 @@ class ChallengeStatus(StrEnum):
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class TwoStepProcedureOption(_Frozen):

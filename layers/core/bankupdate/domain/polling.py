@@ -15,7 +15,6 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from bankupdate.domain.backoff import poll_wait_seconds
 from bankupdate.domain.errors import BankRejected, BankUpdateError, DownloadFailed, UpdateTimedOut, UpstreamUnavailable
 
 # finAPI stamps results with its own clock (German time, millisecond precision); tolerate a little skew.
@@ -74,15 +73,8 @@ class PollVerdict(StrEnum):
 @dataclass(frozen=True)
 class PollDecision:
     verdict: PollVerdict
-    wait_seconds: int = 0
     error: BankUpdateError | None = None
     bank_result: BankResultSnapshot | None = None
-
-
-@dataclass(frozen=True)
-class PollTiming:
-    initial_wait_seconds: int
-    max_wait_seconds: int
 
 
 def decide_poll(
@@ -93,8 +85,6 @@ def decide_poll(
     deadline_at: datetime,
     now: datetime,
     wait_for_categorization: bool,
-    poll_count: int,
-    timing: PollTiming,
     require_fresh_result: bool = False,
 ) -> PollDecision:
     if snapshot.update_status != "READY" or (
@@ -110,8 +100,7 @@ def decide_poll(
             failed = _bank_failure(snapshot, interface, triggered_at)
             if failed is not None:
                 return failed
-        wait = poll_wait_seconds(poll_count, initial=timing.initial_wait_seconds, cap=timing.max_wait_seconds)
-        return PollDecision(PollVerdict.WAIT, wait_seconds=wait)
+        return PollDecision(PollVerdict.WAIT)
 
     if require_fresh_result and not _has_fresh_result(snapshot, interface, triggered_at):
         return PollDecision(

@@ -1,7 +1,11 @@
-"""finAPI Access client (httpx) and its models. Nothing outside ``finapi`` and ``stores`` imports httpx."""
+"""finAPI Access client (httpx) and its models. Nothing outside ``finapi`` and ``stores`` imports httpx.
+
+The client (and with it httpx) loads on first use: functions that never call finAPI do not pay for it at cold start.
+"""
+
+from typing import TYPE_CHECKING, Any
 
 from bankupdate.domain.model import AccountType, BankingInterface
-from bankupdate.finapi.client import FinapiClient, psu_headers
 from bankupdate.finapi.models import (
     AccessToken,
     Account,
@@ -27,6 +31,18 @@ from bankupdate.finapi.models import (
     UpdateResultStatus,
 )
 from bankupdate.finapi.versions import ApiVersion
+
+if TYPE_CHECKING:
+    from bankupdate.finapi.client import FinapiClient, psu_headers
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("FinapiClient", "psu_headers"):
+        from bankupdate.finapi import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AccessToken",

@@ -6,15 +6,15 @@ import os
 from functools import lru_cache
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
-
 
 @lru_cache(maxsize=32)
 def _client(service: str, endpoint_url: str | None, region: str | None) -> Any:
-    return boto3.session.Session().client(service, endpoint_url=endpoint_url, region_name=region, config=_CONFIG)
+    # boto3 loads with the first client (not at import): a cold start only pays for it when AWS is really called.
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
+    return boto3.session.Session().client(service, endpoint_url=endpoint_url, region_name=region, config=config)
 
 
 def client(service: str) -> Any:

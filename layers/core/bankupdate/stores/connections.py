@@ -13,12 +13,25 @@ from bankupdate.domain.model import ConnectionHealth, ConnectionRecord, SkipReas
 from bankupdate.domain.scheduling import shard_of
 from bankupdate.stores.aws import client
 from bankupdate.stores.items import from_item, to_item, to_value
+from bankupdate.stores.records import LockAttempt
 
 _RECORD_FIELDS = frozenset(ConnectionRecord.model_fields)
 
 
 def _key(owner_id: str, connection_id: int) -> dict[str, Any]:
     return {"pk": {"S": f"USER#{owner_id}"}, "sk": {"S": f"CONNECTION#{connection_id}"}}
+
+
+def _new_item(owner_id: str, connection_id: int, now: datetime) -> dict[str, Any]:
+    """The attributes of a connection seen for the first time (its key aside)."""
+    record = ConnectionRecord(owner_id=owner_id, connection_id=connection_id, created_at=now)
+    return to_item(record.model_dump(mode="json", exclude_none=True))
+
+
+def _record(item: dict[str, Any] | None) -> ConnectionRecord | None:
+    if not item:
+        return None
+    return ConnectionRecord.model_validate({k: v for k, v in from_item(item).items() if k in _RECORD_FIELDS})
 
 
 def _is_condition_failure(error: ClientError) -> bool:
@@ -32,17 +45,13 @@ class ConnectionRepository:
 
     def get(self, owner_id: str, connection_id: int) -> ConnectionRecord | None:
         answer = self._ddb.get_item(TableName=self._table, Key=_key(owner_id, connection_id), ConsistentRead=True)
-        if "Item" not in answer:
-            return None
-        data = from_item(answer["Item"])
-        return ConnectionRecord.model_validate({k: v for k, v in data.items() if k in _RECORD_FIELDS})
+        return _record(answer.get("Item"))
 
     def ensure(self, owner_id: str, connection_id: int, now: datetime) -> None:
-        record = ConnectionRecord(owner_id=owner_id, connection_id=connection_id, created_at=now)
         try:
             self._ddb.put_item(
                 TableName=self._table,
-                Item=to_item(record.model_dump(mode="json", exclude_none=True)) | _key(owner_id, connection_id),
+                Item=_new_item(owner_id, connection_id, now) | _key(owner_id, connection_id),
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as error:
@@ -50,33 +59,54 @@ class ConnectionRepository:
                 raise
 
     def acquire_lock(
-        self, owner_id: str, connection_id: int, *, update_id: str, now: datetime, lease_until: datetime
-    ) -> str | None:
-        """Take the connection's lock for ``update_id``. Returns None on success, else the id holding it.
+        self,
+        owner_id: str,
+        connection_id: int,
+        *,
+        update_id: str,
+        now: datetime,
+        lease_until: datetime,
+        create_missing: bool = False,
+    ) -> LockAttempt:
+        """Take the connection's lock for ``update_id`` in one conditional write that also returns the connection.
 
         A lease that ran out can be taken over: only a crashed workflow leaves one behind (Finalize releases it).
+        With ``create_missing`` a connection seen for the first time is created by the same write (the trigger's
+        path: no separate create-if-absent and read round-trips).
         """
+        sets = ["active_update_id = :id", "lock_expires_at = :until", "lock_until_epoch = :epoch"]
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {
+            ":id": {"S": update_id},
+            ":until": {"S": lease_until.isoformat()},
+            ":epoch": {"N": str(int(lease_until.timestamp()))},
+            ":now": {"N": str(int(now.timestamp()))},
+        }
+        free = "attribute_not_exists(active_update_id) OR lock_until_epoch < :now"
+        if create_missing:
+            for n, (attribute, value) in enumerate(_new_item(owner_id, connection_id, now).items()):
+                names[f"#new{n}"], values[f":new{n}"] = attribute, value
+                sets.append(f"#new{n} = if_not_exists(#new{n}, :new{n})")
+            condition = free
+        else:
+            condition = f"attribute_exists(pk) AND ({free})"
         try:
-            self._ddb.update_item(
+            answer = self._ddb.update_item(
                 TableName=self._table,
                 Key=_key(owner_id, connection_id),
-                UpdateExpression="SET active_update_id = :id, lock_expires_at = :until, lock_until_epoch = :epoch",
-                ConditionExpression=(
-                    "attribute_exists(pk) AND (attribute_not_exists(active_update_id) OR lock_until_epoch < :now)"
-                ),
-                ExpressionAttributeValues={
-                    ":id": {"S": update_id},
-                    ":until": {"S": lease_until.isoformat()},
-                    ":epoch": {"N": str(int(lease_until.timestamp()))},
-                    ":now": {"N": str(int(now.timestamp()))},
-                },
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+                **({"ExpressionAttributeNames": names} if names else {}),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if not _is_condition_failure(error):
                 raise
-            current = self.get(owner_id, connection_id)
-            return (current.active_update_id if current else None) or "unknown"
-        return None
+            found = _record(error.response.get("Item"))
+            return LockAttempt(holder=(found.active_update_id if found else None) or "unknown", connection=found)
+        return LockAttempt(holder=None, connection=_record(answer.get("Attributes")))
 
     def release_lock(self, owner_id: str, connection_id: int, *, update_id: str) -> bool:
         try:
@@ -254,9 +284,7 @@ class ScheduleRepository:
         found: list[ConnectionRecord] = []
         while True:
             answer = self._ddb.query(**request)
-            for item in answer.get("Items", []):
-                data = from_item(item)
-                found.append(ConnectionRecord.model_validate({k: v for k, v in data.items() if k in _RECORD_FIELDS}))
+            found += [record for item in answer.get("Items", []) if (record := _record(item)) is not None]
             if "LastEvaluatedKey" not in answer:
                 return found
             request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]

@@ -6,7 +6,6 @@ authentication round the workflow waits in, and the claim on a round while someo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,19 +14,11 @@ from botocore.exceptions import ClientError
 from bankupdate.domain.model import UpdateRecord
 from bankupdate.stores.aws import client
 from bankupdate.stores.items import from_item, to_item, to_value
+from bankupdate.stores.records import StaleUpdate, StoredUpdate
+
+__all__ = ["StaleUpdate", "StoredUpdate", "UpdateRepository"]
 
 _RECORD_FIELDS = frozenset(UpdateRecord.model_fields)
-
-
-class StaleUpdate(Exception):
-    """The record changed since it was read (optimistic concurrency)."""
-
-
-@dataclass(frozen=True)
-class StoredUpdate:
-    record: UpdateRecord
-    task_token: str | None
-    task_token_round: int | None
 
 
 def _key(update_id: str) -> dict[str, Any]:

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import SecretStr
 
 from bankupdate.stores.aws import client
-
-
-@dataclass(frozen=True)
-class FinapiUserRecord:
-    owner_id: str
-    username: str
-    password: SecretStr
+from bankupdate.stores.records import FinapiUserRecord
 
 
 class PasswordVault:

@@ -20,7 +20,7 @@ from bankupdate.domain.errors import (
 from bankupdate.domain.model import ChallengeStatus, UpdateRecord, UpdateStatus
 from bankupdate.domain.psu import PsuContext
 from bankupdate.domain.steps import NextStep, StepOutput
-from bankupdate.stores.updates import StoredUpdate
+from bankupdate.stores.records import StoredUpdate
 from bankupdate.usecases.finapi_mapping import msa_callback, psu_metadata, update_params
 from bankupdate.usecases.progress import record_answer, record_unconfirmed_start
 from bankupdate.usecases.services import Services

@@ -15,7 +15,7 @@ from bankupdate.domain.errors import (
 from bankupdate.domain.failures import StateFailure, error_from_failure
 from bankupdate.domain.model import ConnectionHealth, SkipReason, UpdateMode, UpdateRecord, UpdateStatus
 from bankupdate.observability import logger, metrics
-from bankupdate.stores.updates import StaleUpdate
+from bankupdate.stores.records import StaleUpdate
 from bankupdate.usecases.services import Services
 
 _MISSING_OUTCOME = BankUpdateError("the workflow ended without an outcome").to_update_error()

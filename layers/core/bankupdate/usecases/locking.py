@@ -9,27 +9,31 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+from bankupdate.stores.records import LockAttempt
 from bankupdate.usecases.services import Services
 
 FINISHING_PATIENCE_SECONDS = 2.0
 
 
-def take_lock(services: Services, owner_id: str, connection_id: int, update_id: str) -> str | None:
-    """None when ``update_id`` holds the lock now; otherwise the id of the update that holds it."""
+def take_lock(
+    services: Services, owner_id: str, connection_id: int, update_id: str, *, create_missing: bool = False
+) -> LockAttempt:
+    """``holder`` is None when ``update_id`` holds the lock now; otherwise it names the update that holds it."""
     deadline = time.monotonic() + FINISHING_PATIENCE_SECONDS
     while True:
         now = services.clock()
-        holder = services.connections.acquire_lock(
+        attempt = services.connections.acquire_lock(
             owner_id,
             connection_id,
             update_id=update_id,
             now=now,
             lease_until=now + timedelta(seconds=services.settings.lock_lease_seconds),
+            create_missing=create_missing,
         )
-        if holder is None:
-            return None
-        stored = services.updates.get(holder)
+        if attempt.holder is None:
+            return attempt
+        stored = services.updates.get(attempt.holder)
         finishing = stored is not None and stored.record.status.is_terminal
         if not finishing or time.monotonic() >= deadline:
-            return holder
+            return attempt
         time.sleep(0.05)

@@ -15,14 +15,14 @@ def workflow_input(services: Services, update_id: str, step: StepOutput) -> dict
     return {
         "updateId": update_id,
         "entry": step.next.value,
-        "waitSeconds": step.wait_seconds,
         "authTimeoutSeconds": services.settings.auth_window_seconds,
         "failure": None,
     }
 
 
-def first_poll(services: Services) -> StepOutput:
-    return StepOutput(next=NextStep.POLL, wait_seconds=services.settings.poll_initial_wait_seconds)
+def first_poll() -> StepOutput:
+    """PollUpdateStatus looks right away and chooses its own gaps from then on."""
+    return StepOutput(next=NextStep.POLL)
 
 
 def record_answer(
@@ -69,4 +69,4 @@ def start_polling(services: Services, record: UpdateRecord, *, confirmed: bool) 
         }
     )
     saved = services.updates.save(running, expected_version=record.version, drop_task_token=True)
-    return saved, first_poll(services)
+    return saved, first_poll()

@@ -39,7 +39,7 @@ def recover_if_orphaned(services: Services, owner_id: str, connection_id: int, h
     elif record.status is UpdateStatus.PENDING:
         step = StepOutput(next=NextStep.START if record.mode.value == "UNATTENDED" else NextStep.FINALIZE)
     else:
-        step = first_poll(services)
+        step = first_poll()
     logger.warning("recovering an orphaned update", extra={"update_id": holder, "status": record.status.value})
     services.workflow.start(holder, workflow_input(services, holder, step))
     return True

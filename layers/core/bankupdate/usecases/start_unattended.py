@@ -30,14 +30,14 @@ def start_unattended_update(services: Services, update_id: str) -> StepOutput:
         raise NotFound(f"update {update_id} does not exist")
     record = stored.record
     if record.status is not UpdateStatus.PENDING or record.error is not None:
-        return _FINALIZE if record.status.is_terminal or record.error else first_poll(services)
+        return _FINALIZE if record.status.is_terminal or record.error else first_poll()
     if record.finapi_called_at is not None:
         # A retry after finAPI was already called (the last attempt died before recording the answer): never call
         # the non-idempotent update twice; the poll loop finds out what finAPI is doing.
-        return first_poll(services)
+        return first_poll()
 
     now = services.clock()
-    holder = take_lock(services, record.owner_id, record.connection_id, update_id)
+    holder = take_lock(services, record.owner_id, record.connection_id, update_id).holder
     if holder is not None:
         return _stop(
             services, record, UpdateAlreadyRunning(f"update {holder} is running", details={"updateId": holder})

@@ -21,8 +21,7 @@ from bankupdate.domain.model import Challenge, ChallengeStatus, UpdateMode, Upda
 from bankupdate.domain.psu import PsuContext
 from bankupdate.domain.steps import StepOutput
 from bankupdate.observability import logger
-from bankupdate.stores.idempotency import IdempotencyAlreadyInProgressError, run_once
-from bankupdate.stores.users import FinapiUserRecord
+from bankupdate.stores.records import FinapiUserRecord
 from bankupdate.usecases import finalize_update
 from bankupdate.usecases.finapi_mapping import psu_metadata, update_params
 from bankupdate.usecases.locking import take_lock
@@ -50,16 +49,16 @@ def start_user_update(
 ) -> UpdateRecord:
     user = finapi_user(services, owner_id)
     now = services.clock()
-    services.connections.ensure(owner_id, connection_id, now)
-    connection = services.connections.get(owner_id, connection_id)
     update_id = uuid.uuid4().hex
-    holder = take_lock(services, owner_id, connection_id, update_id)
-    if holder is not None:
-        recovered = recover_if_orphaned(services, owner_id, connection_id, holder)
+    # The connection's first update creates its record in the same write that takes the lock.
+    lock = take_lock(services, owner_id, connection_id, update_id, create_missing=True)
+    if lock.holder is not None:
+        recovered = recover_if_orphaned(services, owner_id, connection_id, lock.holder)
         raise UpdateAlreadyRunning(
-            f"update {holder} of connection {connection_id} is still running",
-            details={"updateId": holder, "recovered": recovered},
+            f"update {lock.holder} of connection {connection_id} is still running",
+            details={"updateId": lock.holder, "recovered": recovered},
         )
+    connection = lock.connection
     record = UpdateRecord(
         update_id=update_id,
         owner_id=owner_id,
@@ -152,6 +151,9 @@ def start_user_update_once(
 
     if idempotency_key is None:
         return start()
+    # Powertools idempotency (and boto3 behind it) loads only when a caller sends an Idempotency-Key.
+    from bankupdate.stores.idempotency import IdempotencyAlreadyInProgressError, run_once
+
     key = {"owner": owner_id, "connection": connection_id, "idempotencyKey": idempotency_key}
     try:
         answer = run_once(

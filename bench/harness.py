@@ -1,0 +1,123 @@
+"""The system as the benchmarks drive it: the finAPI sandbox, the local stack, and a banking app's user over HTTP."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "layers" / "core"))
+
+from finapi_sandbox import SandboxConfig, SandboxServer  # noqa: E402
+from local_stack import LocalStack  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+DEMO = [{"label": "Onlinebanking-ID", "value": "demo"}, {"label": "PIN", "value": "demo"}]
+NO_SCA = [{"label": "Onlinebanking-ID", "value": "demo_no_msa"}, {"label": "PIN", "value": "demo_no_msa"}]
+
+
+@contextmanager
+def running_system(
+    *, wait_scale: float, env: dict[str, str] | None = None, sandbox_config: dict[str, Any] | None = None, **params: str
+) -> Iterator[tuple[LocalStack, SandboxServer]]:
+    config = SandboxConfig.default().model_copy(update=sandbox_config or {})
+    with (
+        SandboxServer(config) as sandbox,
+        LocalStack(
+            ROOT / "template.yaml",
+            parameter_overrides={
+                "FinapiBaseUrl": sandbox.base_url,
+                "JwtIssuer": "https://issuer.bench",
+                "JwtAudience": "bench",
+                **params,
+            },
+            api_port=0,
+            wait_scale=wait_scale,
+            secrets={
+                "FinapiClientSecret": json.dumps({"clientId": sandbox.client_id, "clientSecret": sandbox.client_secret})
+            },
+            env_overrides={"POWERTOOLS_LOG_LEVEL": "WARNING", **(env or {})},
+        ) as stack,
+    ):
+        yield stack, sandbox
+
+
+class BankUser:
+    """One app user with a finAPI user and one connection in the sandbox."""
+
+    def __init__(self, stack: LocalStack, sandbox: SandboxServer, **connection: Any) -> None:
+        suffix = uuid.uuid4().hex[:8]
+        self.sub, username = f"bench-{suffix}", f"finapi-bench-{suffix}"
+        sandbox.world.create_user(username, "pw")
+        self.connection = sandbox.world.add_connection(username, **connection)
+        url = f"{stack.api_url}/v1/admin/users/{self.sub}/finapi-user"
+        body = json.dumps({"finapiUsername": username, "finapiPassword": "pw"}).encode()
+        httpx.put(url, content=body, headers=stack.admin_headers("PUT", url, body)).raise_for_status()
+        token = stack.issue_token(sub=self.sub)
+        self.http = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        self.stack = stack
+
+    def trigger(self, body: dict[str, Any]) -> dict[str, Any]:
+        answer: dict[str, Any] = self.http.post(f"/v1/bank-connections/{self.connection}/updates", json=body).json()
+        return answer
+
+    def answer(self, update_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        for _ in range(200):
+            answer = self.http.post(f"/v1/updates/{update_id}/authentication", json=body)
+            if answer.status_code != 409 or answer.json()["error"]["code"] != "NOT_READY":
+                break
+            time.sleep(0.05)
+        result: dict[str, Any] = answer.json()
+        return result
+
+    def update(self, update_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.http.get(f"/v1/updates/{update_id}").json()
+        return result
+
+
+def execution_arn(stack: LocalStack, update_id: str) -> str:
+    machine = stack.physical_id("UpdateConnectionStateMachine")
+    return machine.replace(":stateMachine:", ":execution:") + f":{update_id}"
+
+
+def states_entered(stack: LocalStack, update_id: str, timeout: float = 60) -> list[str]:
+    """The states the update's execution entered (each one a billed transition), once it has ended."""
+    sfn = stack.boto3_client("stepfunctions")
+    arn = execution_arn(stack, update_id)
+    deadline = time.monotonic() + timeout
+    while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    events: list[dict[str, Any]] = []
+    token: dict[str, str] = {}
+    while True:
+        page = sfn.get_execution_history(executionArn=arn, maxResults=1000, **token)
+        events += page["events"]
+        if not page.get("nextToken"):
+            break
+        token = {"nextToken": page["nextToken"]}
+    return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+
+
+def executions(stack: LocalStack) -> set[str]:
+    """Names (update ids) of every execution so far."""
+    sfn = stack.boto3_client("stepfunctions")
+    machine = stack.physical_id("UpdateConnectionStateMachine")
+    names: set[str] = set()
+    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine):
+        names |= {e["name"] for e in page["executions"]}
+    return names
+
+
+def enable_schedule(stack: LocalStack, user: BankUser) -> None:
+    """The operator registers the user's connections; the user opts this one in to background updates."""
+    url = f"{stack.api_url}/v1/admin/users/{user.sub}/connections/sync"
+    httpx.post(url, headers=stack.admin_headers("POST", url, b"")).raise_for_status()
+    user.http.put(f"/v1/bank-connections/{user.connection}/schedule", json={"enabled": True}).raise_for_status()
