@@ -3,8 +3,8 @@
 The log formatter removes secrets before a record is serialised, whatever a caller passes in ``extra``:
 credentials, TANs, redirect query strings, task tokens and access tokens never reach CloudWatch.
 
-The X-Ray SDK (Powertools Tracer) is opt-in: importing it and patching botocore and httpx costs ~175 ms on every cold
-start (bench/cold_start.py), more than the whole rest of a handler. Lambda's own active tracing (template Globals)
+The X-Ray SDK (Powertools Tracer) is opt-in: importing it and patching botocore and httpx costs ~170-260 ms on every
+cold start (bench/cold_start.py), more than the whole rest of a handler. Lambda's own active tracing (template Globals)
 still records every invocation; the SDK adds subsegments per AWS and finAPI call when ``POWERTOOLS_TRACE_DISABLED`` is
 ``false`` (template parameter ``XRaySdkTracing``).
 """

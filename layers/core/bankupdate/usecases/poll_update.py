@@ -47,6 +47,8 @@ def poll_update(services: Services, update_id: str, invocation: Invocation) -> S
         if settings.poll_inline_max_gap_seconds is not None
         else WaitCost(invocation.memory_mb).break_even_gap_seconds()
     )
+    interface = record.options.interface.value if record.options.interface else None
+    triggered_at = record.triggered_at or record.created_at
     # Wall time used by this invocation is measured on the same clock the gaps are planned with.
     started = services.clock()
     looks = 0
@@ -54,8 +56,6 @@ def poll_update(services: Services, update_id: str, invocation: Invocation) -> S
         connection = services.finapi.get_bank_connection(user, record.connection_id)
         looks += 1
         now = services.clock()
-        interface = record.options.interface.value if record.options.interface else None
-        triggered_at = record.triggered_at or record.created_at
         deadline_at = record.deadline_at or now
         decision = decide_poll(
             snapshot_from(connection),
@@ -85,11 +85,14 @@ def poll_update(services: Services, update_id: str, invocation: Invocation) -> S
             - settings.finapi_timeout_seconds
             - _LOOK_RESERVE_SECONDS,
         )
-        if record.status is not UpdateStatus.IN_PROGRESS:
-            record = _save(services, record, {"status": UpdateStatus.IN_PROGRESS})
+        running: dict[str, object] = (
+            {} if record.status is UpdateStatus.IN_PROGRESS else {"status": UpdateStatus.IN_PROGRESS}
+        )
         if not plan.inline:
-            _save(services, record, {"poll_count": record.poll_count + looks})
+            _save(services, record, running | {"poll_count": record.poll_count + looks})
             return StepOutput(next=NextStep.POLL, wait_seconds=plan.state_wait_seconds)
+        if running:  # the app sees IN_PROGRESS while this invocation sleeps
+            record = _save(services, record, running)
         services.sleep(plan.gap_seconds)
 
 
