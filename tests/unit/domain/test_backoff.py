@@ -82,13 +82,16 @@ def test_the_last_gap_ends_at_the_deadline() -> None:
 
 
 def test_inline_limit_zero_sends_every_gap_to_the_wait_state() -> None:
+    # Given an operator who set POLL_INLINE_MAX_GAP_SECONDS=0, when the shortest gap is planned
     decision = plan_wait(
         SCHEDULE, elapsed_seconds=0, until_deadline_seconds=900, inline_max_gap_seconds=0, invocation_seconds_left=800
     )
+    # Then even that gap goes to the Wait state, as its one-second minimum
     assert not decision.inline
     assert decision.state_wait_seconds == 1
 
 
 def test_inconsistent_schedule_is_refused() -> None:
+    # Given a minimum gap above the maximum, then the schedule is refused where it is built
     with pytest.raises(ValueError, match="min_gap"):
         PollSchedule(lag_ratio=0.1, min_gap_seconds=10, max_gap_seconds=5)
