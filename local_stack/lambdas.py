@@ -124,6 +124,7 @@ class FunctionRuntime:
         self._original: tuple[TextIO, TextIO] | None = None
         self._http_turns = threading.Lock()
         self._patch: Any = None
+        self.invocations: dict[str, int] = defaultdict(int)  # by logical id, like CloudWatch's Invocations metric
 
     def add(self, function: LocalFunction) -> None:
         self.functions[function.name] = function
@@ -149,6 +150,7 @@ class FunctionRuntime:
         # Powertools' HTTP resolver keeps the current event in a class attribute: fine in Lambda (one invocation
         # per process), wrong for threads in one process. HTTP invocations therefore take turns here.
         serialised = isinstance(event, dict) and "requestContext" in event
+        self.invocations[function.logical_id] += 1
         with self._http_turns if serialised else contextlib.nullcontext():
             os.environ.update(function.environment)
             self.capture.current.function = function.logical_id

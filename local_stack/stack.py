@@ -17,13 +17,14 @@ import boto3
 import requests
 from moto.server import ThreadedMotoServer
 
-from local_stack.fidelity import atomic_dynamodb_writes
+from local_stack.fidelity import atomic_dynamodb_writes, early_task_success, prompt_sqs_long_polls
 from local_stack.http_api import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, HttpApi
 from local_stack.lambdas import FunctionRuntime, LocalFunction
 from local_stack.stepfunctions import patches
 from local_stack.template import ACCOUNT_ID, REGION, Resolver, translate
 
 _CAPTURE = "local-stack-event-capture"
+_DEFAULT_ESM_CONCURRENCY = 20
 
 
 def _free_port() -> int:
@@ -74,7 +75,7 @@ class LocalStack:
         template, sources = translate(self.template_path)
         self.resolver = Resolver(template, self.parameter_overrides, self.stack_name)
         self._start_moto()
-        for patch in [*patches(self.wait_scale), *atomic_dynamodb_writes()]:
+        for patch in [*patches(self.wait_scale), *atomic_dynamodb_writes(), *prompt_sqs_long_polls(), *early_task_success()]:
             patch.start()
             self._patches.append(patch)
         self.runtime.start()
@@ -177,6 +178,7 @@ class LocalStack:
             ("AWS::Scheduler::Schedule", self._schedule),
             ("AWS::Events::Rule", self._rule),
             ("AWS::ApiGatewayV2::Api", self._http_api),
+            ("AWS::SSM::Parameter", self._ssm_parameter),
         ]
         for resource_type, create in order:
             items = by_type.get(resource_type, [])
@@ -332,6 +334,7 @@ class LocalStack:
         queue_name = queue_arn.rsplit(":", 1)[1]
         queue_url = next(url for lid, url in self.resolver.refs.items() if str(url).endswith("/" + queue_name))
         function = self.runtime.functions[str(resolved["FunctionName"]).rsplit(":", 1)[-1]]
+        concurrency = int(resolved.get("ScalingConfig", {}).get("MaximumConcurrency", _DEFAULT_ESM_CONCURRENCY))
         thread = threading.Thread(
             target=self._poll_queue,
             args=(
@@ -340,6 +343,7 @@ class LocalStack:
                 function,
                 int(resolved.get("BatchSize", 10)),
                 resolved.get("FunctionResponseTypes", []),
+                concurrency,
             ),
             name=f"local-sqs-{logical_id}",
             daemon=True,
@@ -347,50 +351,76 @@ class LocalStack:
         self._threads.append(thread)
         thread.start()
 
-    def _poll_queue(self, url: str, arn: str, function: LocalFunction, batch: int, response_types: list[str]) -> None:
+    def _poll_queue(
+        self, url: str, arn: str, function: LocalFunction, batch: int, response_types: list[str], concurrency: int
+    ) -> None:
+        """Like Lambda's event source mapping: batches go to concurrent invocations (up to ``concurrency``)."""
         sqs = self.boto3_client("sqs")
+        slots = threading.Semaphore(concurrency)
         while not self._stop.is_set():
+            if not slots.acquire(timeout=0.5):
+                continue
             try:
                 answer = sqs.receive_message(
                     QueueUrl=url, MaxNumberOfMessages=min(batch, 10), WaitTimeSeconds=1, AttributeNames=["All"]
                 )
             except Exception:  # the server is shutting down
+                slots.release()
                 if self._stop.is_set():
                     return
                 time.sleep(0.2)
                 continue
             messages = answer.get("Messages", [])
             if not messages:
+                slots.release()
                 continue
-            records = [
-                {
-                    "messageId": m["MessageId"],
-                    "receiptHandle": m["ReceiptHandle"],
-                    "body": m["Body"],
-                    "attributes": m.get("Attributes", {}),
-                    "messageAttributes": {},
-                    "md5OfBody": m.get("MD5OfBody", ""),
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": arn,
-                    "awsRegion": REGION,
-                }
-                for m in messages
-            ]
-            try:
-                result = self.runtime.invoke(function, {"Records": records})
-                failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
-                if "ReportBatchItemFailures" not in response_types:
-                    failed = set()
-            except Exception:  # the whole batch failed: every message returns to the queue
-                failed = {m["MessageId"] for m in messages}
-            for message in messages:
-                if message["MessageId"] in failed:
-                    # Lambda leaves them until the visibility timeout ends; locally they come back after a second.
-                    sqs.change_message_visibility(
-                        QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=1
-                    )
-                else:
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+            def run(messages: list[dict[str, Any]] = messages) -> None:
+                try:
+                    self._deliver(sqs, url, arn, function, messages, response_types)
+                finally:
+                    slots.release()
+
+            threading.Thread(target=run, name=f"local-esm-{function.logical_id}", daemon=True).start()
+
+    def _deliver(
+        self,
+        sqs: Any,
+        url: str,
+        arn: str,
+        function: LocalFunction,
+        messages: list[dict[str, Any]],
+        response_types: list[str],
+    ) -> None:
+        records = [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": REGION,
+            }
+            for m in messages
+        ]
+        try:
+            result = self.runtime.invoke(function, {"Records": records})
+            failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+            if "ReportBatchItemFailures" not in response_types:
+                failed = set()
+        except Exception:  # the whole batch failed: every message returns to the queue
+            failed = {m["MessageId"] for m in messages}
+        for message in messages:
+            if message["MessageId"] in failed:
+                # Lambda leaves them until the visibility timeout ends; locally they come back after a second.
+                sqs.change_message_visibility(
+                    QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=1
+                )
+            else:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
     def _schedule(self, logical_id: str, props: dict[str, Any]) -> None:
         resolved = self.resolver.resolve(props)
@@ -412,6 +442,16 @@ class LocalStack:
         self._apis.append(api)
         if not self.api_url:
             self.api_url = f"http://127.0.0.1:{port}"
+
+    def _ssm_parameter(self, logical_id: str, props: dict[str, Any]) -> None:
+        resolved = self.resolver.resolve(props)
+        value = str(resolved["Value"])
+        if ".execute-api." in value:
+            value = self.api_url  # the local HTTP API stands where API Gateway's URL would
+        self.boto3_client("ssm").put_parameter(
+            Name=str(resolved["Name"]), Value=value, Type=str(resolved.get("Type", "String"))
+        )
+        self.resolver.refs[logical_id] = str(resolved["Name"])
 
     def _capture_events(self) -> None:
         """Every event put on the template's buses also lands in a queue the tests can read."""

@@ -27,7 +27,8 @@ FAST_ENV = {
     "POLL_MAX_GAP_SECONDS": "2",
     "POLL_INLINE_MAX_GAP_SECONDS": "0.3",
     "DECOUPLED_MIN_INTERVAL_SECONDS": "0",
-    "ANSWER_WAIT_SECONDS": "10",
+    # The workflow gives up on a silent update one authentication window plus this grace after the last sign of life
+    "HEARTBEAT_GRACE_SECONDS": "5",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_NAMESPACE": "BankConnectionUpdatesTests",
 }
@@ -45,7 +46,7 @@ def sandbox() -> Iterator[Any]:
 @contextmanager
 def running_stack(sandbox: Any, **parameters: str) -> Iterator[Any]:
     """The whole application on the local stack, pointed at the sandbox. One at a time per process."""
-    from bankupdate import wiring
+    from bankupdate import composition
     from local_stack import LocalStack
 
     overrides = {
@@ -54,6 +55,7 @@ def running_stack(sandbox: Any, **parameters: str) -> Iterator[Any]:
         "JwtAudience": JWT_AUDIENCE,
         "UpdateDeadlineSeconds": "60",
         "AuthenticationWindowSeconds": "60",
+        "AllowedRedirectUrls": "https://app.example.com/",
     } | parameters
     with LocalStack(
         template_path=str(ROOT / "template.yaml"),
@@ -65,11 +67,11 @@ def running_stack(sandbox: Any, **parameters: str) -> Iterator[Any]:
         },
         env_overrides=FAST_ENV,
     ) as local:
-        wiring.reset()
+        composition.reset()
         try:
             yield local
         finally:
-            wiring.reset()
+            composition.reset()
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bankupdate import wiring
-from bankupdate.api.http import build_resolver, responses
+from bankupdate import composition
+from bankupdate.api.http import build_resolver, resolve, responses
 from bankupdate.api.models import RegisterFinapiUserRequest, SyncedConnections
 from bankupdate.observability import logger, metrics, tracer
-from bankupdate.usecases.register_user import register_finapi_user
-from bankupdate.usecases.sync_connections import sync_connections
 
 app = build_resolver()
 
@@ -29,9 +27,7 @@ def register(
     userId: Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")],
     body: Annotated[RegisterFinapiUserRequest, Body()],
 ) -> Response[None]:
-    register_finapi_user(
-        wiring.services(), owner_id=userId, username=body.finapi_username, password=body.finapi_password
-    )
+    composition.register_finapi_user()(owner_id=userId, username=body.finapi_username, password=body.finapi_password)
     return Response(204)
 
 
@@ -44,7 +40,7 @@ def register(
 def sync(
     userId: Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")],
 ) -> Response[SyncedConnections]:
-    synced = sync_connections(wiring.services(), owner_id=userId)
+    synced = composition.sync_connections()(owner_id=userId)
     return Response(200, content_types.APPLICATION_JSON, SyncedConnections(connection_ids=synced))
 
 
@@ -52,4 +48,4 @@ def sync(
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return resolve(app, event, context)

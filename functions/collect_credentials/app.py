@@ -9,13 +9,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bankupdate import wiring
-from bankupdate.api.http import build_resolver, caller_id, request_psu, responses
+from bankupdate import composition
+from bankupdate.api.http import build_resolver, caller_id, request_psu, resolve, responses
 from bankupdate.api.models import AuthenticationAnswerRequest, UpdateView
 from bankupdate.api.views import update_view
+from bankupdate.contract import UPDATE_ID_PATTERN
 from bankupdate.domain.answers import AuthenticationAnswer, Credential
 from bankupdate.observability import logger, metrics, tracer
-from bankupdate.usecases.answer_challenge import answer_challenge
 
 app = build_resolver()
 
@@ -27,11 +27,11 @@ app = build_resolver()
     tags=["updates"],
 )
 def answer(
-    updateId: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
+    updateId: Annotated[str, Path(pattern=UPDATE_ID_PATTERN)],
     body: Annotated[AuthenticationAnswerRequest, Body()],
 ) -> Response[UpdateView]:
-    record = answer_challenge(
-        wiring.services(),
+    use_case = composition.answer_challenge()
+    record = use_case(
         owner_id=caller_id(app),
         update_id=updateId,
         answer=AuthenticationAnswer(
@@ -46,11 +46,11 @@ def answer(
         ),
         psu=request_psu(app),
     )
-    return Response(200, content_types.APPLICATION_JSON, update_view(record))
+    return Response(200, content_types.APPLICATION_JSON, update_view(record, use_case.settings.max_auth_rounds))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return resolve(app, event, context)

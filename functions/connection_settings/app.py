@@ -9,12 +9,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bankupdate import wiring
-from bankupdate.api.http import build_resolver, caller_id, responses
+from bankupdate import composition
+from bankupdate.api.http import build_resolver, caller_id, resolve, responses
 from bankupdate.api.models import ConnectionView, ScheduleRequest
 from bankupdate.api.views import connection_view
 from bankupdate.observability import logger, metrics, tracer
-from bankupdate.usecases.connection_settings import set_schedule
+from bankupdate.settings import get_settings
 
 app = build_resolver()
 
@@ -29,13 +29,15 @@ def put_schedule(
     connectionId: Annotated[int, Path(gt=0, le=2**63 - 1)],
     body: Annotated[ScheduleRequest, Body()],
 ) -> Response[ConnectionView]:
-    services = wiring.services()
-    record = set_schedule(services, owner_id=caller_id(app), connection_id=connectionId, enabled=body.enabled)
-    return Response(200, content_types.APPLICATION_JSON, connection_view(record, services.budget, services.clock()))
+    use_case = composition.set_schedule()
+    record = use_case(owner_id=caller_id(app), connection_id=connectionId, enabled=body.enabled)
+    return Response(
+        200, content_types.APPLICATION_JSON, connection_view(record, get_settings().budget, use_case.clock.now())
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return resolve(app, event, context)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -9,15 +10,19 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bankupdate import wiring
-from bankupdate.api.http import build_resolver, caller_id, responses
+from bankupdate import composition
+from bankupdate.api.http import build_resolver, caller_id, resolve, responses
 from bankupdate.api.models import ConnectionList, ConnectionView, UpdateView
 from bankupdate.api.views import connection_view, update_view
+from bankupdate.contract import UPDATE_ID_PATTERN
 from bankupdate.observability import logger, metrics, tracer
-from bankupdate.usecases.connection_settings import list_connections
-from bankupdate.usecases.queries import get_connection, get_update
+from bankupdate.settings import get_settings
 
 app = build_resolver()
+
+
+def _now() -> datetime:
+    return composition.adapters().clock.now()
 
 
 @app.get(
@@ -27,10 +32,10 @@ app = build_resolver()
     tags=["updates"],
 )
 def read_update(
-    updateId: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
+    updateId: Annotated[str, Path(pattern=UPDATE_ID_PATTERN)],
 ) -> Response[UpdateView]:
-    record = get_update(wiring.services(), owner_id=caller_id(app), update_id=updateId)
-    return Response(200, content_types.APPLICATION_JSON, update_view(record))
+    record = composition.read_updates().update(owner_id=caller_id(app), update_id=updateId)
+    return Response(200, content_types.APPLICATION_JSON, update_view(record, get_settings().max_auth_rounds))
 
 
 @app.get(
@@ -42,9 +47,8 @@ def read_update(
 def read_connection(
     connectionId: Annotated[int, Path(gt=0, le=2**63 - 1)],
 ) -> Response[ConnectionView]:
-    services = wiring.services()
-    record = get_connection(services, owner_id=caller_id(app), connection_id=connectionId)
-    return Response(200, content_types.APPLICATION_JSON, connection_view(record, services.budget, services.clock()))
+    record = composition.read_updates().connection(owner_id=caller_id(app), connection_id=connectionId)
+    return Response(200, content_types.APPLICATION_JSON, connection_view(record, get_settings().budget, _now()))
 
 
 @app.get(
@@ -54,9 +58,8 @@ def read_connection(
     tags=["connections"],
 )
 def read_connections() -> Response[ConnectionList]:
-    services = wiring.services()
-    records = list_connections(services, owner_id=caller_id(app))
-    budget, now = services.budget, services.clock()
+    records = composition.read_updates().connections_of(owner_id=caller_id(app))
+    budget, now = get_settings().budget, _now()
     body = ConnectionList(connections=[connection_view(record, budget, now) for record in records])
     return Response(200, content_types.APPLICATION_JSON, body)
 
@@ -65,4 +68,4 @@ def read_connections() -> Response[ConnectionList]:
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return resolve(app, event, context)

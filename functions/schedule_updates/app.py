@@ -6,14 +6,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bankupdate import wiring
+from bankupdate import composition
 from bankupdate.observability import logger, metrics, tracer
-from bankupdate.usecases.schedule_due import enqueue_due_connections
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    run = enqueue_due_connections(wiring.services())
+    run = composition.schedule_due_connections()()
     return {"due": run.due, "enqueued": run.enqueued, "queueCalls": run.queue_calls}

@@ -9,19 +9,15 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bankupdate import wiring
-from bankupdate.domain.schedule_messages import DueConnection
+from bankupdate import composition
+from bankupdate.contract import DueConnection
 from bankupdate.observability import logger, metrics, tracer
-from bankupdate.usecases.start_scheduled import start_scheduled_update
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def _start(record: SQSRecord) -> str:
-    due = DueConnection.model_validate_json(record.body)
-    return start_scheduled_update(
-        wiring.services(), owner_id=due.owner_id, connection_id=due.connection_id, slot=due.slot
-    ).value
+    return composition.start_scheduled_update()(DueConnection.model_validate_json(record.body)).value
 
 
 @logger.inject_lambda_context

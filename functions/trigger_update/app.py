@@ -9,14 +9,14 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bankupdate import wiring
-from bankupdate.api.http import build_resolver, caller_id, request_psu, responses
+from bankupdate import composition
+from bankupdate.api.http import build_resolver, caller_id, request_psu, resolve, responses
 from bankupdate.api.models import TriggerUpdateRequest, UpdateView
 from bankupdate.api.views import update_view
 from bankupdate.domain.answers import Credential
 from bankupdate.domain.model import UpdateOptions
 from bankupdate.observability import logger, metrics, tracer
-from bankupdate.usecases.start_update import start_user_update_once
+from bankupdate.usecases.trigger_update import TriggerRequest
 
 app = build_resolver()
 
@@ -24,7 +24,7 @@ app = build_resolver()
 @app.post(
     "/v1/bank-connections/<connectionId>/updates",
     summary="Start a user-present update of a bank connection",
-    responses=responses(202, "Update started", UpdateView),
+    responses=responses(202, "Update started (Location: the update)", UpdateView),
     tags=["updates"],
 )
 def trigger_update(
@@ -34,31 +34,36 @@ def trigger_update(
         str | None, Header(alias="idempotency-key", min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")
     ] = None,
 ) -> Response[UpdateView]:
-    record = start_user_update_once(
-        wiring.services(),
-        idempotency_key=idempotency_key,
-        owner_id=caller_id(app),
-        connection_id=connectionId,
-        options=UpdateOptions(
-            interface=body.interface,
-            store_secrets=body.store_secrets,
-            import_new_accounts=body.import_new_accounts,
-            skip_positions_download=body.skip_positions_download,
-            load_owner_data=body.load_owner_data,
-            account_types=tuple(body.account_types or ()),
-            account_references=tuple(r.iban for r in body.account_references or ()),
-            redirect_url=body.redirect_url,
-            wait_for_categorization=body.wait_for_categorization,
-        ),
-        credentials=tuple(Credential(label=c.label, value=c.value) for c in body.login_credentials or ()),
-        psu=request_psu(app),
-        request_id=app.current_event.request_context.request_id,
+    use_case = composition.trigger_update()
+    record = use_case(
+        TriggerRequest(
+            owner_id=caller_id(app),
+            connection_id=connectionId,
+            options=UpdateOptions(
+                interface=body.interface,
+                store_secrets=body.store_secrets,
+                import_new_accounts=body.import_new_accounts,
+                skip_positions_download=body.skip_positions_download,
+                load_owner_data=body.load_owner_data,
+                account_types=tuple(body.account_types or ()),
+                account_references=tuple(r.iban for r in body.account_references or ()),
+                redirect_url=body.redirect_url,
+                wait_for_categorization=body.wait_for_categorization,
+                manage_saved_settings=tuple(body.manage_saved_settings or ()),
+            ),
+            credentials=tuple(Credential(label=c.label, value=c.value) for c in body.login_credentials or ()),
+            psu=request_psu(app),
+            request_id=app.current_event.request_context.request_id,
+            idempotency_key=idempotency_key,
+        )
     )
-    return Response(202, content_types.APPLICATION_JSON, update_view(record))
+    view = update_view(record, use_case.settings.max_auth_rounds)
+    return Response(202, content_types.APPLICATION_JSON, view, headers={"Location": f"/v1/updates/{record.update_id}"})
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    composition.adapters().idempotency.remember_invocation(context)
+    return resolve(app, event, context)

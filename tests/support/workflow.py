@@ -34,6 +34,7 @@ def wait_until_finished(stack: Any, update_id: str, timeout: float = 15.0) -> st
 
 
 def transitions_of(stack: Any, update_id: str) -> list[str]:
-    """The states the finished execution entered, in order."""
-    wait_until_finished(stack, update_id)
+    """The states the finished execution entered, in order (it must have finished)."""
+    status = wait_until_finished(stack, update_id)
+    assert status != "RUNNING", f"the execution of {update_id} is still running"
     return [e["stateEnteredEventDetails"]["name"] for e in history(stack, update_id) if "stateEnteredEventDetails" in e]

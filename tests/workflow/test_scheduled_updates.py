@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from bankupdate import wiring
+from bankupdate import composition
 from tests.conftest import register_finapi_user
 from tests.support.api_client import BankUpdateApi
 
@@ -84,11 +84,13 @@ def test_a_schedule_over_fifty_connections_starts_exactly_the_eligible_ones_once
     for connection_id, kind in kinds.items():
         answer = api.connection_schedule(connection_id, enabled=kind != "opted_out")
         assert answer.status_code == 200, answer.text
-    services = wiring.services()
+    adapters = composition.adapters()
     for connection_id, kind in kinds.items():
         if kind == "budget_used":
             for _ in range(4):
-                assert services.schedules.consume_unattended(sub, connection_id, budget=services.budget, now=now)
+                assert adapters.schedules.consume_unattended(
+                    sub, connection_id, budget=adapters.settings.budget, now=now
+                )
     calls_before = len(sandbox.world.calls)
 
     # When the schedule fires twice in a row and SQS delivers a message again

@@ -9,35 +9,56 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bankupdate.domain.backoff import PollSchedule
+from bankupdate.domain.budget import UnattendedBudget
+from bankupdate.domain.lifecycle import Timing
+from bankupdate.domain.model import Integration
+
+# Finalize is retried with backoff for up to about this long before the workflow gives up (the ASL's Retry).
+FINALIZE_RETRY_SECONDS = 600
+
 
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
 
     stage: str = Field("dev", alias="STAGE")
     table_name: str = Field(alias="TABLE_NAME", min_length=1)
-    idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=1)
+    idempotency_table_name: str = Field("", alias="IDEMPOTENCY_TABLE_NAME")
     event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
     state_machine_arn: str = Field(alias="STATE_MACHINE_ARN", pattern=r"^arn:[\w-]+:states:")
-    kms_key_id: str = Field(alias="KMS_KEY_ID", min_length=1)
+    password_key_id: str = Field("", alias="PASSWORD_KEY_ID")
     finapi_base_url: str = Field(alias="FINAPI_BASE_URL", pattern=r"^https?://")
     finapi_api_version: Literal["V1", "V2"] = Field("V1", alias="FINAPI_API_VERSION")
-    finapi_client_secret_id: str = Field(alias="FINAPI_CLIENT_SECRET_ID", min_length=1)
+    finapi_client_secret_id: str = Field("", alias="FINAPI_CLIENT_SECRET_ID")
     finapi_timeout_seconds: float = Field(30.0, alias="FINAPI_TIMEOUT_SECONDS", gt=0, le=120)
+
+    integration: Integration = Field(Integration.ACCESS, alias="INTEGRATION")
+    webform_base_url: str = Field("", alias="WEBFORM_BASE_URL")
+    # Where finAPI's Web Form 2.0 callbacks reach our HTTP API: read from this SSM parameter (the API's URL is only
+    # known once the stack exists, and a function naming the API would make a dependency cycle in the template).
+    api_url_parameter: str = Field("", alias="API_URL_PARAMETER")
 
     update_deadline_seconds: int = Field(900, alias="UPDATE_DEADLINE_SECONDS", ge=1, le=3600)
     auth_window_seconds: int = Field(600, alias="AUTH_WINDOW_SECONDS", ge=1, le=3600)
+    max_auth_rounds: int = Field(10, alias="MAX_AUTH_ROUNDS", ge=1, le=50)
     # The poll loop: the next look after ``lag_ratio`` of the time the update has run (within min/max gap). Gaps
-    # below the break-even of WaitCost are slept in the poll invocation; POLL_INLINE_MAX_GAP_SECONDS overrides that
-    # (0 = every gap in a Wait state, e.g. where Lambda concurrency is scarce).
+    # below the break-even of WaitCost are slept in the worker; POLL_INLINE_MAX_GAP_SECONDS overrides that.
     poll_lag_ratio: float = Field(0.12, alias="POLL_LAG_RATIO", ge=0, le=1)
     poll_min_gap_seconds: float = Field(0.5, alias="POLL_MIN_GAP_SECONDS", gt=0, le=300)
-    poll_max_gap_seconds: float = Field(300, alias="POLL_MAX_GAP_SECONDS", gt=0, le=3600)
+    poll_max_gap_seconds: float = Field(300, alias="POLL_MAX_GAP_SECONDS", gt=0, le=900)
     poll_inline_max_gap_seconds: float | None = Field(None, alias="POLL_INLINE_MAX_GAP_SECONDS", ge=0, le=600)
+    # Web Form 2.0 reports progress by callback; the looks are only the fallback for a lost one (finAPI asks for at
+    # most one look per second).
+    webform_fallback_ratio: float = Field(0.5, alias="WEBFORM_FALLBACK_RATIO", ge=0, le=5)
+    webform_fallback_min_gap_seconds: float = Field(5.0, alias="WEBFORM_FALLBACK_MIN_GAP_SECONDS", ge=1, le=300)
     decoupled_min_interval_seconds: float = Field(5.0, alias="DECOUPLED_MIN_INTERVAL_SECONDS", ge=0, le=60)
     orphan_grace_seconds: int = Field(120, alias="ORPHAN_GRACE_SECONDS", ge=0, le=3600)
-    answer_wait_seconds: float = Field(3.0, alias="ANSWER_WAIT_SECONDS", ge=0, le=20)
+    heartbeat_grace_seconds: int = Field(30, alias="HEARTBEAT_GRACE_SECONDS", ge=5, le=600)
     update_retention_days: int = Field(30, alias="UPDATE_RETENTION_DAYS", ge=1, le=3650)
     idempotency_ttl_seconds: int = Field(3600, alias="IDEMPOTENCY_TTL_SECONDS", ge=60, le=86400)
+    user_updates_per_window: int = Field(5, alias="USER_UPDATES_PER_WINDOW", ge=1, le=1000)
+    user_update_window_seconds: int = Field(600, alias="USER_UPDATE_WINDOW_SECONDS", ge=10, le=86400)
+    allowed_redirect_urls: str = Field("", alias="ALLOWED_REDIRECT_URLS")  # comma separated URL prefixes
 
     unattended_daily_limit: int = Field(4, alias="UNATTENDED_DAILY_LIMIT", ge=0, le=100)
     unattended_reserve: int = Field(0, alias="UNATTENDED_RESERVE", ge=0, le=100)
@@ -46,6 +67,7 @@ class Settings(BaseModel):
     event_source: str = Field("finapi.bank-update", alias="EVENT_SOURCE", min_length=1)
 
     schedule_queue_url: str = Field("", alias="SCHEDULE_QUEUE_URL")
+    look_queue_url: str = Field("", alias="LOOK_QUEUE_URL")
     schedule_interval_minutes: int = Field(360, alias="SCHEDULE_INTERVAL_MINUTES", ge=15, le=7 * 24 * 60)
     schedule_shards: int = Field(4, alias="SCHEDULE_SHARDS", ge=1, le=64)
     consent_warning_days: int = Field(7, alias="CONSENT_WARNING_DAYS", ge=1, le=60)
@@ -62,10 +84,50 @@ class Settings(BaseModel):
             raise ValueError("POLL_MAX_GAP_SECONDS must not be below POLL_MIN_GAP_SECONDS")
         return self
 
+    # ------------------------------------------------------------------------------------------ derived
+
+    @property
+    def timing(self) -> Timing:
+        return Timing(self.update_deadline_seconds, self.auth_window_seconds, self.max_auth_rounds)
+
+    @property
+    def poll_schedule(self) -> PollSchedule:
+        if self.integration is Integration.WEB_FORM:
+            return PollSchedule(
+                self.webform_fallback_ratio, self.webform_fallback_min_gap_seconds, self.poll_max_gap_seconds
+            )
+        return PollSchedule(self.poll_lag_ratio, self.poll_min_gap_seconds, self.poll_max_gap_seconds)
+
+    @property
+    def budget(self) -> UnattendedBudget:
+        return UnattendedBudget(self.unattended_daily_limit, self.unattended_reserve, self.budget_time_zone)
+
+    @property
+    def heartbeat_seconds(self) -> int:
+        """The longest the workflow waits for a sign of life: one authentication window (the user's time to answer)
+        plus a grace, so that our own 410 for a late answer comes before the workflow gives up on the update."""
+        return self.auth_window_seconds + self.heartbeat_grace_seconds
+
+    @property
+    def longest_gap_seconds(self) -> float:
+        """A download's looks come at least this often, so each look can also be the workflow's sign of life."""
+        return min(self.poll_max_gap_seconds, self.heartbeat_seconds / 3)
+
+    @property
+    def update_timeout_seconds(self) -> int:
+        """The whole update: every authentication round it may have, then the download."""
+        rounds = self.max_auth_rounds * (self.auth_window_seconds + self.heartbeat_grace_seconds)
+        return rounds + self.update_deadline_seconds + self.orphan_grace_seconds
+
     @property
     def lock_lease_seconds(self) -> int:
-        """A lock outlives the longest legitimate update, so only a crashed workflow ever lets one expire."""
-        return self.update_deadline_seconds + 10 * self.auth_window_seconds + 300
+        """A lock outlives the longest legitimate update and its Finalize retries, so only a crashed workflow ever
+        lets one expire (and the stale-lock reconciler finds those long before)."""
+        return self.update_timeout_seconds + FINALIZE_RETRY_SECONDS + 300
+
+    @property
+    def redirect_url_prefixes(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.allowed_redirect_urls.split(",") if p.strip())
 
 
 @lru_cache(maxsize=1)

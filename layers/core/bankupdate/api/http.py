@@ -9,21 +9,32 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
 
+from bankupdate.api.guard import checked_event
 from bankupdate.api.models import ErrorDetail, ErrorResponse
 from bankupdate.domain.errors import BankUpdateError
 from bankupdate.domain.psu import PsuContext, derive_psu
 from bankupdate.observability import logger
 
-# Every route documents these, so clients (and the fuzzer) know the error shape.
+# Answers carry account data and challenges: no cache (browser, proxy, CDN) may keep them.
+_NO_STORE = {"Cache-Control": "no-store"}
+
+# Every route documents these, so clients (and the fuzzer) know the error shape. API Gateway itself answers 401
+# (missing or invalid JWT) and 403 (IAM routes) with its own `{"message"}` body before our code runs: an HTTP API
+# cannot reshape those (documented in docs/api.md); everything our code answers has the ErrorResponse shape.
 _ERRORS: dict[int, str] = {
-    400: "Malformed request",
+    400: "Malformed request: not UTF-8, not JSON, or nested too deeply",
     401: "Missing or invalid token",
     404: "Not found (also for other users' resources)",
-    409: "Conflicts with the current state",
+    409: "Conflicts with the current state (Retry-After when waiting helps)",
     410: "The authentication window has closed",
+    413: "The body is too large",
+    415: "The body is not application/json",
     422: "Invalid input, or finAPI/the bank rejected it",
-    429: "Too early or too often",
+    429: "Too early or too often (see Retry-After)",
+    500: "Unexpected error on our side",
+    502: "finAPI refused our own credentials or answered unexpectedly",
     503: "finAPI is not reachable; try again",
+    504: "The bank took too long",
 }
 
 
@@ -50,6 +61,22 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
     return Response(status, content_types.APPLICATION_JSON, body.model_dump_json())
 
 
+def domain_error_response(error: BankUpdateError) -> Response[str]:
+    """The one mapping of our errors to HTTP: status from the catalogue, the one error shape, Retry-After when the
+    error says how long to wait."""
+    details = dict(error.details)
+    details.setdefault("userMessage", error.user_message)
+    details.setdefault("retryable", error.retryable)
+    details.setdefault("userActionRequired", error.user_action_required)
+    log = logger.warning if error.http_status < 500 else logger.error
+    log("request failed", extra={"error_code": error.code, "status": error.http_status})
+    response = error_response(error.http_status, error.code, error.message, details)
+    retry_after = details.get("retryAfterSeconds")
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 def _field(location: Any) -> str:
     return ".".join(str(part) for part in location if part not in ("body",)) or "body"
 
@@ -64,25 +91,36 @@ def build_resolver() -> APIGatewayHttpResolver:
         fields = ", ".join(p["field"] for p in problems)
         return error_response(422, "INVALID_REQUEST", f"invalid request: {fields}", {"problems": problems})
 
-    @app.exception_handler(BankUpdateError)  # type: ignore[untyped-decorator]
-    def _domain(error: BankUpdateError) -> Response[str]:
-        details = dict(error.details)
-        details.setdefault("userMessage", error.user_message)
-        details.setdefault("retryable", error.retryable)
-        details.setdefault("userActionRequired", error.user_action_required)
-        log = logger.warning if error.http_status < 500 else logger.error
-        log("request failed", extra={"error_code": error.code, "status": error.http_status})
-        response = error_response(error.http_status, error.code, error.message, details)
-        retry_after = details.get("retryAfterSeconds")
-        if retry_after is not None:
-            response.headers["Retry-After"] = str(retry_after)
-        return response
+    app.exception_handler(BankUpdateError)(domain_error_response)
+
+    @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
+    def _unexpected(error: Exception) -> Response[str]:
+        logger.exception("unexpected error")
+        return error_response(500, "INTERNAL_ERROR", "unexpected error", {"retryable": True})
 
     @app.not_found
     def _not_found(_: Exception) -> Response[str]:
         return error_response(404, "NOT_FOUND", "no such route")
 
     return app
+
+
+def resolve(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Check the raw request, resolve it, and mark the answer uncacheable."""
+    try:
+        checked = checked_event(event)
+    except BankUpdateError as error:
+        answer = domain_error_response(error)
+        headers = {k: str(v) for k, v in answer.headers.items()}
+        return {
+            "statusCode": answer.status_code,
+            "headers": headers | {"Content-Type": content_types.APPLICATION_JSON} | _NO_STORE,
+            "body": answer.body,
+            "isBase64Encoded": False,
+        }
+    result = app.resolve(checked, context)
+    result["headers"] = (result.get("headers") or {}) | _NO_STORE
+    return result
 
 
 def caller_id(app: APIGatewayHttpResolver) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 from pydantic.alias_generators import to_camel
@@ -43,8 +43,14 @@ class TriggerUpdateRequest(_Request):
     load_owner_data: bool = False
     account_types: list[AccountType] | None = Field(None, min_length=1, max_length=8)
     account_references: list[AccountReferenceIn] | None = Field(None, min_length=1, max_length=100)
-    redirect_url: HttpsUrl | None = None
+    redirect_url: HttpsUrl | None = Field(
+        None,
+        description="Where the bank sends the user after a redirect approach; must be on the operator's allow-list",
+    )
     wait_for_categorization: bool = False
+    manage_saved_settings: list[Literal["CREDENTIALS", "DEFAULT_TWO_STEP_PROCEDURE"]] | None = Field(
+        None, min_length=1, max_length=2, description="Web Form 2.0 mode only: let the user change what finAPI stored"
+    )
 
 
 class AuthenticationAnswerRequest(_Request):
@@ -53,7 +59,12 @@ class AuthenticationAnswerRequest(_Request):
     login_credentials: list[LoginCredentialIn] | None = Field(None, min_length=1, max_length=10)
     challenge_response: SecretStr | None = Field(None, min_length=1, max_length=256)
     two_step_procedure_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[\x20-\x7e]+$")
-    redirect_callback: SecretStr | None = Field(None, min_length=1, max_length=4096)
+    redirect_callback: SecretStr | None = Field(
+        None,
+        min_length=1,
+        max_length=4096,
+        description="The URL the bank redirected the user back to, or just its query string (`code=...&state=...`)",
+    )
     decoupled_callback: bool | None = None
     store_secrets: bool | None = None
 
@@ -72,8 +83,18 @@ class TwoStepProcedureView(_Response):
 
 class AuthenticationView(_Response):
     status: ChallengeStatus
-    answer_field: str
+    answer_field: str | None = Field(
+        description="The one field the answer must carry; null for WEB_FORM_REQUIRED (answered in finAPI's web form)"
+    )
     message: str | None = None
+    previous_answer_rejected: bool = Field(
+        False, description="The bank asks again for what it just got (a wrong TAN, wrong credentials)"
+    )
+    rounds_left: int = Field(description="How many more rounds this update allows before it fails")
+    credential_labels: list[str] = Field(
+        [], description="CREDENTIALS_REQUIRED: the labels the bank wants (send each in loginCredentials)"
+    )
+    web_form_url: str | None = Field(None, description="WEB_FORM_REQUIRED: open this page of finAPI's web form")
     answer_field_label: str | None = None
     redirect_url: str | None = None
     two_step_procedures: list[TwoStepProcedureView] = []
@@ -106,6 +127,7 @@ class ErrorView(_Response):
     user_message: str
     retryable: bool
     user_action_required: bool
+    action_url: str | None = Field(None, description="Where the user can act on it (finAPI's web form), if anywhere")
 
 
 class UpdateView(_Response):
@@ -147,9 +169,13 @@ class ConnectionView(_Response):
 
 
 class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    details: dict[str, Any] = {}
+    code: str = Field(description="Machine-readable error code, e.g. INVALID_REQUEST, UPDATE_ALREADY_RUNNING")
+    message: str = Field(description="What went wrong, for developers")
+    details: dict[str, Any] = Field(
+        {},
+        description="userMessage, retryable, userActionRequired; per code e.g. problems[{field, reason}], updateId, "
+        "retryAfterSeconds",
+    )
 
 
 class ErrorResponse(BaseModel):

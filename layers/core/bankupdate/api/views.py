@@ -30,10 +30,11 @@ def _error(error: UpdateError | None) -> ErrorView | None:
         user_message=error.user_message,
         retryable=error.retryable,
         user_action_required=error.user_action_required,
+        action_url=error.action_url,
     )
 
 
-def update_view(record: UpdateRecord) -> UpdateView:
+def update_view(record: UpdateRecord, max_rounds: int) -> UpdateView:
     challenge = record.challenge
     authentication = None
     if challenge is not None:
@@ -41,6 +42,10 @@ def update_view(record: UpdateRecord) -> UpdateView:
             status=challenge.status,
             answer_field=EXPECTED_FIELD[challenge.status],
             message=challenge.message,
+            previous_answer_rejected=challenge.previous_answer_rejected,
+            rounds_left=max(0, max_rounds - record.auth_round),
+            credential_labels=list(challenge.credential_labels),
+            web_form_url=challenge.web_form_url,
             answer_field_label=challenge.answer_field_label,
             redirect_url=challenge.redirect_url,
             two_step_procedures=[

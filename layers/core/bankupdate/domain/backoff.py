@@ -1,10 +1,10 @@
-"""When the poll loop looks at finAPI next, and where it waits until then.
+"""When the next look at finAPI comes, and where the update waits until then.
 
-Two things cost money while a download runs: Step Functions transitions (each trip around the wait loop is three:
-Wait, PollUpdateStatus, AfterPoll) and Lambda time. A finAPI download takes seconds to minutes and nobody can say
-which in advance, so the gap between two looks grows with the time the update has run: a download that ends is
-noticed within ``lag_ratio`` of its duration, whatever that duration is. Short gaps are slept inside the poll
-invocation, long ones in a Wait state — whichever is cheaper for that gap (``WaitCost``).
+A finAPI download takes seconds to minutes and nobody can say which in advance, so the gap between two looks grows
+with the time the update has run: a download that ends is noticed within ``lag_ratio`` of its duration, whatever that
+duration is. Each gap is waited where it is cheaper (``WaitCost``): slept inside the worker's invocation (Lambda
+GB-seconds) or parked on the look timer (an SQS message delayed by the gap, then a fresh invocation). Step Functions
+transitions are not spent on waiting at all: the workflow holds one task per update (decision D19).
 """
 
 from __future__ import annotations
@@ -12,11 +12,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-# Public AWS list prices (eu-central-1, 2026): Standard workflow transition, arm64 Lambda GB-second and request.
+# Public AWS list prices (eu-central-1, 2026): Standard workflow transition, arm64 Lambda GB-second and request,
+# SQS standard request (a timer look sends, receives and deletes one message).
 TRANSITION_USD = 0.000025
 LAMBDA_ARM_GB_SECOND_USD = 0.0000133334
 LAMBDA_REQUEST_USD = 0.0000002
-TRANSITIONS_PER_LOOP = 3
+SQS_REQUEST_USD = 0.0000004
+SQS_REQUESTS_PER_TIMER_LOOK = 3
+SQS_MAX_DELAY_SECONDS = 900
 
 
 @dataclass(frozen=True)
@@ -38,18 +41,23 @@ class PollSchedule:
 
 @dataclass(frozen=True)
 class WaitCost:
-    """Sleeping in the poll invocation costs Lambda GB-seconds; a trip around the wait loop costs transitions and
-    one more invocation. The break-even gap is where the two are equal: shorter gaps are cheaper slept inline."""
+    """Sleeping in the worker costs GB-seconds; a timer look costs three SQS requests and one invocation (the
+    look's own work is billed either way). The break-even gap is where the two are equal: shorter gaps are cheaper
+    slept inline."""
 
     memory_mb: int
-    transition_usd: float = TRANSITION_USD
     gb_second_usd: float = LAMBDA_ARM_GB_SECOND_USD
     request_usd: float = LAMBDA_REQUEST_USD
-    transitions_per_loop: int = TRANSITIONS_PER_LOOP
+    sqs_request_usd: float = SQS_REQUEST_USD
+
+    def timer_look_usd(self) -> float:
+        return SQS_REQUESTS_PER_TIMER_LOOK * self.sqs_request_usd + self.request_usd
+
+    def inline_usd_per_second(self) -> float:
+        return self.memory_mb / 1024 * self.gb_second_usd
 
     def break_even_gap_seconds(self) -> float:
-        loop = self.transitions_per_loop * self.transition_usd + self.request_usd
-        return loop / (self.memory_mb / 1024 * self.gb_second_usd)
+        return self.timer_look_usd() / self.inline_usd_per_second()
 
 
 @dataclass(frozen=True)
@@ -58,9 +66,9 @@ class WaitPlan:
     inline: bool
 
     @property
-    def state_wait_seconds(self) -> int:
-        """A Wait state takes whole seconds; rounding up never looks before the planned moment."""
-        return max(1, math.ceil(self.gap_seconds))
+    def timer_delay_seconds(self) -> int:
+        """SQS delays are whole seconds (at most 15 minutes); rounding up never looks before the planned moment."""
+        return min(SQS_MAX_DELAY_SECONDS, max(1, math.ceil(self.gap_seconds)))
 
 
 def plan_wait(
@@ -70,11 +78,15 @@ def plan_wait(
     until_deadline_seconds: float,
     inline_max_gap_seconds: float,
     invocation_seconds_left: float,
+    longest_gap_seconds: float,
 ) -> WaitPlan:
-    """The next gap (never past the deadline, so a timeout is noticed on time) and whether to sleep it inline.
-
-    Inline only when the gap is below the break-even and the invocation has time for it and one more look.
-    """
-    gap = min(schedule.gap_after(elapsed_seconds), max(until_deadline_seconds, schedule.min_gap_seconds))
+    """The next gap (never past the deadline, so a timeout is noticed on time, and never longer than the workflow
+    may go without a sign of life) and whether to sleep it inline: only when it is below the break-even and the
+    invocation has time for it and one more look."""
+    gap = min(
+        schedule.gap_after(elapsed_seconds),
+        max(until_deadline_seconds, schedule.min_gap_seconds),
+        longest_gap_seconds,
+    )
     inline = gap <= inline_max_gap_seconds and gap < invocation_seconds_left
     return WaitPlan(gap_seconds=gap, inline=inline)

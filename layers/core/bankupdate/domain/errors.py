@@ -27,6 +27,7 @@ class UpdateError(BaseModel):
     retryable: bool
     user_action_required: bool
     upstream_code: str | None = None
+    action_url: str | None = None  # where the user can act on it (finAPI's web form), when there is such a place
 
 
 class BankUpdateError(Exception):
@@ -47,6 +48,7 @@ class BankUpdateError(Exception):
         upstream_status: int | None = None,
         upstream_code: str | None = None,
         request_id: str | None = None,
+        action_url: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -55,6 +57,7 @@ class BankUpdateError(Exception):
         self.upstream_status = upstream_status
         self.upstream_code = upstream_code
         self.request_id = request_id
+        self.action_url = action_url
 
     def to_update_error(self) -> UpdateError:
         return UpdateError(
@@ -64,6 +67,7 @@ class BankUpdateError(Exception):
             retryable=self.retryable,
             user_action_required=self.user_action_required,
             upstream_code=self.upstream_code,
+            action_url=self.action_url,
         )
 
 
@@ -74,6 +78,43 @@ class InvalidRequest(BankUpdateError):
     code = "INVALID_REQUEST"
     http_status = 422
     default_user_message = "The request is not valid."
+
+
+class MalformedRequest(BankUpdateError):
+    """The body cannot be read at all: not UTF-8, not JSON, nested too deeply."""
+
+    code = "MALFORMED_REQUEST"
+    http_status = 400
+    default_user_message = "The request could not be read."
+
+
+class PayloadTooLarge(BankUpdateError):
+    code = "PAYLOAD_TOO_LARGE"
+    http_status = 413
+    default_user_message = "The request is too large."
+
+
+class UnsupportedMediaType(BankUpdateError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    http_status = 415
+    default_user_message = "The request must be JSON."
+
+
+class IdempotencyKeyReused(BankUpdateError):
+    """The same Idempotency-Key came with different options: replaying the first update would drop them silently."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+    http_status = 422
+    default_user_message = "This request was already made with other settings."
+
+
+class TooManyUpdates(BankUpdateError):
+    """Every user-present update reaches the bank; a connection may be updated only so often."""
+
+    code = "TOO_MANY_UPDATES"
+    http_status = 429
+    retryable = True
+    default_user_message = "This bank connection was updated several times just now. Please wait a few minutes."
 
 
 class NotFound(BankUpdateError):
@@ -129,6 +170,22 @@ class UnattendedBudgetExhausted(BankUpdateError):
     http_status = 429
     retryable = True
     default_user_message = "The bank allows only a few background updates per day; the next one will run tomorrow."
+
+
+class TooManyAuthenticationRounds(BankUpdateError):
+    code = "TOO_MANY_AUTHENTICATION_ROUNDS"
+    http_status = 409
+    user_action_required = True
+    default_user_message = "Your bank kept asking for confirmation. Please start the update again."
+
+
+class UpdateStalled(BankUpdateError):
+    """The workflow stopped hearing from the update's progress (a lost timer message, a crashed worker)."""
+
+    code = "UPDATE_STALLED"
+    http_status = 503
+    retryable = True
+    default_user_message = "We lost track of this update. Please try again."
 
 
 class UserNotRegistered(BankUpdateError):
@@ -233,6 +290,15 @@ class DownloadFailed(BankUpdateError):
     http_status = 502
     retryable = True
     default_user_message = "Your bank did not deliver new data this time."
+
+
+class WebFormAborted(BankUpdateError):
+    """Web Form 2.0: the user cancelled finAPI's web form before any bank interface was updated."""
+
+    code = "WEB_FORM_ABORTED"
+    http_status = 409
+    user_action_required = True
+    default_user_message = "The update was cancelled in the bank's form. Start it again when you are ready."
 
 
 class UserActionRequired(BankUpdateError):

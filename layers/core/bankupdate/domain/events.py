@@ -1,8 +1,13 @@
-"""The events other systems react to. Ids and outcomes only: no credentials, TANs, tokens or challenge data."""
+"""The events other systems react to. Ids and outcomes only: no credentials, TANs, tokens or challenge data.
+
+Delivery is at least once (a finish repeated after a crash publishes again): consumers deduplicate on ``updateId`` and
+the detail type.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
@@ -10,27 +15,20 @@ from pydantic.alias_generators import to_camel
 from bankupdate.domain.errors import UpdateError
 from bankupdate.domain.model import UpdateMode, UpdateRecord, UpdateStatus
 
-SUCCEEDED = "BankConnectionUpdate Succeeded"
-FAILED = "BankConnectionUpdate Failed"
-EXPIRED = "BankConnectionUpdate Expired"
-AUTHENTICATION_REQUIRED = "BankConnectionUpdate AuthenticationRequired"
-USER_ACTION_REQUIRED = "BankConnection UserActionRequired"
-CONSENT_EXPIRING = "BankConnection ConsentExpiring"
 
-DETAIL_TYPE_BY_STATUS = {UpdateStatus.SUCCEEDED: SUCCEEDED, UpdateStatus.FAILED: FAILED, UpdateStatus.EXPIRED: EXPIRED}
-
-
-class _Event(BaseModel):
+class OutcomeEvent(BaseModel):
     model_config = ConfigDict(frozen=True, alias_generator=to_camel, populate_by_name=True)
 
+    detail_type: ClassVar[str]
 
-class AccountSummary(_Event):
+
+class AccountSummary(OutcomeEvent):
     account_id: int
     status: str
     new_account: bool
 
 
-class UpdateFinished(_Event):
+class UpdateFinished(OutcomeEvent):
     update_id: str
     owner_id: str
     connection_id: int
@@ -42,15 +40,20 @@ class UpdateFinished(_Event):
     categorization_status: str | None = None
 
     @classmethod
-    def of(cls, record: UpdateRecord, finished_at: datetime) -> UpdateFinished:
+    def of(cls, record: UpdateRecord) -> UpdateFinished:
+        finished_type = {
+            UpdateStatus.SUCCEEDED: UpdateSucceeded,
+            UpdateStatus.FAILED: UpdateFailed,
+            UpdateStatus.EXPIRED: UpdateExpired,
+        }[record.status]
         accounts = record.result.accounts if record.result else ()
-        return cls(
+        return finished_type(
             update_id=record.update_id,
             owner_id=record.owner_id,
             connection_id=record.connection_id,
             mode=record.mode,
             status=record.status,
-            finished_at=finished_at,
+            finished_at=record.updated_at,
             error=record.error,
             accounts=tuple(
                 AccountSummary(account_id=a.account_id, status=a.status, new_account=a.new_account) for a in accounts
@@ -59,24 +62,46 @@ class UpdateFinished(_Event):
         )
 
 
-class AuthenticationRequested(_Event):
+class UpdateSucceeded(UpdateFinished):
+    detail_type = "BankConnectionUpdate Succeeded"
+
+
+class UpdateFailed(UpdateFinished):
+    detail_type = "BankConnectionUpdate Failed"
+
+
+class UpdateExpired(UpdateFinished):
+    detail_type = "BankConnectionUpdate Expired"
+
+
+class AuthenticationRequested(OutcomeEvent):
+    """The bank asks the user for something; ``actionUrl`` is finAPI's web form in Web Form 2.0 mode."""
+
+    detail_type = "BankConnectionUpdate AuthenticationRequired"
+
     update_id: str
     owner_id: str
     connection_id: int
     challenge_status: str
     auth_round: int
     expires_at: datetime | None
+    action_url: str | None = None
 
 
-class ConnectionNeedsUser(_Event):
+class ConnectionNeedsUser(OutcomeEvent):
+    detail_type = "BankConnection UserActionRequired"
+
     owner_id: str
     connection_id: int
     update_id: str
     reason: str
     user_message: str
+    action_url: str | None = None
 
 
-class ConsentExpiringSoon(_Event):
+class ConsentExpiringSoon(OutcomeEvent):
+    detail_type = "BankConnection ConsentExpiring"
+
     owner_id: str
     connection_id: int
     consent_expires_at: datetime

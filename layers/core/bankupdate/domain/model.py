@@ -52,7 +52,8 @@ class AccountType(StrEnum):
 
 
 class ChallengeStatus(StrEnum):
-    """finAPI's five MSA statuses, plus our own for "finAPI needs the login credentials first"."""
+    """finAPI's five MSA statuses, our own for "finAPI needs the login credentials first", and Web Form 2.0's
+    "the user must open finAPI's web form" (answered at finAPI, not through our API)."""
 
     CREDENTIALS_REQUIRED = "CREDENTIALS_REQUIRED"
     TWO_STEP_PROCEDURE_REQUIRED = "TWO_STEP_PROCEDURE_REQUIRED"
@@ -60,6 +61,14 @@ class ChallengeStatus(StrEnum):
     REDIRECT_REQUIRED = "REDIRECT_REQUIRED"
     DECOUPLED_AUTH_REQUIRED = "DECOUPLED_AUTH_REQUIRED"
     DECOUPLED_AUTH_IN_PROGRESS = "DECOUPLED_AUTH_IN_PROGRESS"
+    WEB_FORM_REQUIRED = "WEB_FORM_REQUIRED"
+
+
+class Integration(StrEnum):
+    """How a deployment reaches finAPI: its own licence (Access update endpoint) or Web Form 2.0 background updates."""
+
+    ACCESS = "ACCESS"
+    WEB_FORM = "WEB_FORM"
 
 
 class _Frozen(BaseModel):
@@ -87,6 +96,9 @@ class Challenge(_Frozen):
     photo_tan_data: str | None = None
     optical_data: str | None = None
     credential_labels: tuple[str, ...] = ()
+    web_form_url: str | None = None
+    web_form_expires_at: datetime | None = None
+    previous_answer_rejected: bool = False  # the bank asks again for what it just got: a wrong TAN, wrong PIN ...
 
 
 class UpdateOptions(_Frozen):
@@ -101,6 +113,7 @@ class UpdateOptions(_Frozen):
     account_references: tuple[str, ...] = ()
     redirect_url: str | None = None
     wait_for_categorization: bool = False
+    manage_saved_settings: tuple[str, ...] = ()  # Web Form 2.0: let the user change stored credentials / SCA method
 
 
 class AccountOutcome(_Frozen):
@@ -122,11 +135,14 @@ class UpdateResult(_Frozen):
 
 
 class UpdateRecord(_Frozen):
+    """One update, as stored. Its ``status`` changes only through ``domain.lifecycle``."""
+
     update_id: str
     owner_id: str
     connection_id: int
     mode: UpdateMode
     status: UpdateStatus
+    integration: Integration = Integration.ACCESS
     options: UpdateOptions = Field(default_factory=UpdateOptions)
     challenge: Challenge | None = None
     auth_round: int = 0
@@ -138,6 +154,7 @@ class UpdateRecord(_Frozen):
     last_answer_at: datetime | None = None
     finapi_called_at: datetime | None = None
     start_confirmed: bool = True  # False: finAPI's answer to the update call was lost; only a fresh result counts
+    upstream_ref: str | None = None  # Web Form 2.0: the background update task's id
     poll_count: int = 0
     known_account_ids: tuple[int, ...] = ()
     result: UpdateResult | None = None
@@ -184,4 +201,6 @@ class ConnectionRecord(_Frozen):
     health: ConnectionHealth = Field(default_factory=ConnectionHealth)
     schedule: ScheduleState = Field(default_factory=ScheduleState)
     unattended: dict[str, int] = Field(default_factory=dict)  # bank day (ISO date) -> unattended accesses
+    user_trigger_window: int | None = None  # the rate window (epoch seconds) the count below belongs to
+    user_trigger_count: int = 0  # user-present updates started in that window
     version: int = 0

@@ -43,7 +43,8 @@ class TokenCache:
             self._tokens[key] = cached
         return cached.access_token
 
-    def token(self, key: str, grant: dict[str, str]) -> SecretStr:
+    def token(self, key: str, grant: dict[str, str] | Callable[[], dict[str, str]]) -> SecretStr:
+        """``grant`` may be a callable: the credentials behind it are then only fetched when no token is cached."""
         with self._lock:
             cached = self._tokens.get(key)
         now = self._clock()
@@ -58,7 +59,7 @@ class TokenCache:
                 refreshed = None
             if refreshed is not None:
                 return self._store(key, refreshed)
-        return self._store(key, self._request(grant))
+        return self._store(key, self._request(grant() if callable(grant) else grant))
 
     def forget(self, key: str) -> None:
         with self._lock:

@@ -7,7 +7,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -26,6 +26,17 @@ from bankupdate.finapi.models import (
     UpdateOutcome,
 )
 from bankupdate.finapi.versions import ApiVersion, update_body
+
+
+class FinapiUser(Protocol):
+    """A finAPI user whose password is fetched only when no token of theirs is cached (``cache_key`` identifies
+    them without it)."""
+
+    @property
+    def cache_key(self) -> str: ...
+
+    def credentials(self) -> FinapiUserCredentials: ...
+
 
 MAX_REQUEST_ID = 255
 MAX_IDS_PER_CALL = 1000
@@ -116,9 +127,20 @@ class FinapiClient:
         grant = {"grant_type": "client_credentials"}
         return self._tokens.token(_CLIENT_KEY, grant).get_secret_value()
 
-    def _user_token(self, user: FinapiUserCredentials) -> str:
-        grant = {"grant_type": "password", "username": user.username, "password": user.password.get_secret_value()}
-        return self._tokens.token(user.username, grant).get_secret_value()
+    def user_token(self, user: FinapiUser) -> str:
+        """The user's access token (cached); Web Form 2.0 takes the same token."""
+        return self._user_token(user)
+
+    def _user_token(self, user: FinapiUser) -> str:
+        def grant() -> dict[str, str]:
+            credentials = user.credentials()
+            return {
+                "grant_type": "password",
+                "username": credentials.username,
+                "password": credentials.password.get_secret_value(),
+            }
+
+        return self._tokens.token(user.cache_key, grant).get_secret_value()
 
     # --------------------------------------------------------------------------------------------- transport
 
@@ -149,7 +171,7 @@ class FinapiClient:
 
     def _user_call(
         self,
-        user: FinapiUserCredentials,
+        user: FinapiUser,
         method: str,
         path: str,
         *,
@@ -166,7 +188,7 @@ class FinapiClient:
             response = send(method, path, headers=all_headers, **kwargs)
             if response.status_code == 401 and attempt == 0 and _is_invalid_token(response):
                 # The token expired or was revoked early: finAPI did nothing, so one retry is safe even for updates.
-                self._tokens.forget(user.username)
+                self._tokens.forget(user.cache_key)
                 continue
             return response
         return response
@@ -175,7 +197,7 @@ class FinapiClient:
 
     def update_bank_connection(
         self,
-        user: FinapiUserCredentials,
+        user: FinapiUser,
         params: UpdateBankConnectionParams,
         *,
         psu: PsuMetadata | None = None,
@@ -205,13 +227,13 @@ class FinapiClient:
                 )
         raise error_for(response.status_code, payload, answer_id)
 
-    def get_bank_connection(self, user: FinapiUserCredentials, connection_id: int) -> BankConnection:
+    def get_bank_connection(self, user: FinapiUser, connection_id: int) -> BankConnection:
         response = self._user_call(
             user, "GET", f"{self._version.prefix}/bankConnections/{connection_id}", idempotent=True
         )
         return BankConnection.model_validate(self._ok(response))
 
-    def get_bank_connections(self, user: FinapiUserCredentials, ids: Sequence[int]) -> list[BankConnection]:
+    def get_bank_connections(self, user: FinapiUser, ids: Sequence[int]) -> list[BankConnection]:
         found: list[BankConnection] = []
         for start in range(0, len(ids), MAX_IDS_PER_CALL):
             chunk = ",".join(str(i) for i in ids[start : start + MAX_IDS_PER_CALL])
@@ -222,12 +244,12 @@ class FinapiClient:
             found += [BankConnection.model_validate(c) for c in body.get("connections", [])]
         return found
 
-    def list_bank_connections(self, user: FinapiUserCredentials) -> list[BankConnection]:
+    def list_bank_connections(self, user: FinapiUser) -> list[BankConnection]:
         """All of the user's connections (finAPI answers every connection when no ids are given)."""
         response = self._user_call(user, "GET", f"{self._version.prefix}/bankConnections", idempotent=True)
         return [BankConnection.model_validate(c) for c in self._ok(response).get("connections", [])]
 
-    def get_account(self, user: FinapiUserCredentials, account_id: int) -> Account:
+    def get_account(self, user: FinapiUser, account_id: int) -> Account:
         response = self._user_call(user, "GET", f"{self._version.prefix}/accounts/{account_id}", idempotent=True)
         return Account.model_validate(self._ok(response))
 

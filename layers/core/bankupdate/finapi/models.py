@@ -98,6 +98,13 @@ class FinapiUserCredentials(_Request):
     username: str = Field(min_length=1)
     password: SecretStr
 
+    @property
+    def cache_key(self) -> str:
+        return self.username
+
+    def credentials(self) -> FinapiUserCredentials:
+        return self
+
 
 # ------------------------------------------------------------------------------------------------------- responses
 
@@ -176,8 +183,17 @@ class UpdateResult(_Response):
     timestamp: FinapiDateTime
 
 
+class LoginCredentialResource(_Response):
+    """A login field the bank wants (stored values come masked or null; we only ever read the label)."""
+
+    label: str
+
+
 class BankConnectionInterface(_Response):
     interface: BankingInterface = Field(validation_alias=AliasChoices("interface", "bankingInterface"))
+    login_credentials: list[LoginCredentialResource] = Field(
+        default_factory=list, validation_alias=AliasChoices("loginCredentials", "login_credentials")
+    )
     ais_consent: BankConsent | None = Field(None, validation_alias=AliasChoices("aisConsent", "ais_consent"))
     last_manual_update: UpdateResult | None = Field(
         None, validation_alias=AliasChoices("lastManualUpdate", "last_manual_update")

@@ -1,4 +1,5 @@
-"""Connection records: ``USER#<owner>`` / ``CONNECTION#<id>``, with the per-connection update lock."""
+"""Connection records: ``USER#<owner>`` / ``CONNECTION#<id>``, with the per-connection update lock, the user's update
+rate and the outcome of the last update (written with the lock's release, in one write)."""
 
 from __future__ import annotations
 
@@ -11,143 +12,25 @@ from botocore.exceptions import ClientError
 from bankupdate.domain.budget import UnattendedBudget
 from bankupdate.domain.model import ConnectionHealth, ConnectionRecord, SkipReason
 from bankupdate.domain.scheduling import shard_of
-from bankupdate.stores.aws import client
+from bankupdate.domain.upstream import ConnectionFacts
+from bankupdate.ports import ConnectionOutcome, LockAttempt, LockRefusal, TriggerRate
+from bankupdate.stores.aws import client, is_condition_failure
 from bankupdate.stores.items import from_item, to_item, to_value
-from bankupdate.stores.records import LockAttempt
 
 _RECORD_FIELDS = frozenset(ConnectionRecord.model_fields)
+_LOCK_FREE = "(attribute_not_exists(active_update_id) OR lock_until_epoch < :now)"
+_ATTEMPTS = 3
+_COUNTED_HERE = {"user_trigger_window", "user_trigger_count"}
 
 
 def _key(owner_id: str, connection_id: int) -> dict[str, Any]:
     return {"pk": {"S": f"USER#{owner_id}"}, "sk": {"S": f"CONNECTION#{connection_id}"}}
 
 
-def _new_item(owner_id: str, connection_id: int, now: datetime) -> dict[str, Any]:
-    """The attributes of a connection seen for the first time (its key aside)."""
-    record = ConnectionRecord(owner_id=owner_id, connection_id=connection_id, created_at=now)
-    return to_item(record.model_dump(mode="json", exclude_none=True))
-
-
 def _record(item: dict[str, Any] | None) -> ConnectionRecord | None:
     if not item:
         return None
     return ConnectionRecord.model_validate({k: v for k, v in from_item(item).items() if k in _RECORD_FIELDS})
-
-
-def _is_condition_failure(error: ClientError) -> bool:
-    return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
-
-
-class ConnectionRepository:
-    def __init__(self, table_name: str) -> None:
-        self._table = table_name
-        self._ddb = client("dynamodb")
-
-    def get(self, owner_id: str, connection_id: int) -> ConnectionRecord | None:
-        answer = self._ddb.get_item(TableName=self._table, Key=_key(owner_id, connection_id), ConsistentRead=True)
-        return _record(answer.get("Item"))
-
-    def ensure(self, owner_id: str, connection_id: int, now: datetime) -> None:
-        try:
-            self._ddb.put_item(
-                TableName=self._table,
-                Item=_new_item(owner_id, connection_id, now) | _key(owner_id, connection_id),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as error:
-            if not _is_condition_failure(error):
-                raise
-
-    def acquire_lock(
-        self,
-        owner_id: str,
-        connection_id: int,
-        *,
-        update_id: str,
-        now: datetime,
-        lease_until: datetime,
-        create_missing: bool = False,
-    ) -> LockAttempt:
-        """Take the connection's lock for ``update_id`` in one conditional write that also returns the connection.
-
-        A lease that ran out can be taken over: only a crashed workflow leaves one behind (Finalize releases it).
-        With ``create_missing`` a connection seen for the first time is created by the same write (the trigger's
-        path: no separate create-if-absent and read round-trips).
-        """
-        sets = ["active_update_id = :id", "lock_expires_at = :until", "lock_until_epoch = :epoch"]
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {
-            ":id": {"S": update_id},
-            ":until": {"S": lease_until.isoformat()},
-            ":epoch": {"N": str(int(lease_until.timestamp()))},
-            ":now": {"N": str(int(now.timestamp()))},
-        }
-        free = "attribute_not_exists(active_update_id) OR lock_until_epoch < :now"
-        if create_missing:
-            for n, (attribute, value) in enumerate(_new_item(owner_id, connection_id, now).items()):
-                names[f"#new{n}"], values[f":new{n}"] = attribute, value
-                sets.append(f"#new{n} = if_not_exists(#new{n}, :new{n})")
-            condition = free
-        else:
-            condition = f"attribute_exists(pk) AND ({free})"
-        try:
-            answer = self._ddb.update_item(
-                TableName=self._table,
-                Key=_key(owner_id, connection_id),
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression=condition,
-                ExpressionAttributeValues=values,
-                **({"ExpressionAttributeNames": names} if names else {}),
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if not _is_condition_failure(error):
-                raise
-            found = _record(error.response.get("Item"))
-            return LockAttempt(holder=(found.active_update_id if found else None) or "unknown", connection=found)
-        return LockAttempt(holder=None, connection=_record(answer.get("Attributes")))
-
-    def release_lock(self, owner_id: str, connection_id: int, *, update_id: str) -> bool:
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key=_key(owner_id, connection_id),
-                UpdateExpression="REMOVE active_update_id, lock_expires_at, lock_until_epoch",
-                ConditionExpression="active_update_id = :id",
-                ExpressionAttributeValues={":id": {"S": update_id}},
-            )
-        except ClientError as error:
-            if _is_condition_failure(error):
-                return False
-            raise
-        return True
-
-    def record_consent(
-        self, owner_id: str, connection_id: int, *, consent_expires_at: datetime | None, user_action_required: bool
-    ) -> None:
-        """What finAPI says about the consent and the need for the user, as of a sync."""
-        values: dict[str, Any] = {":uar": {"BOOL": user_action_required}}
-        expression = "SET health.user_action_required = :uar"
-        if consent_expires_at is not None:
-            values[":expires"] = {"S": consent_expires_at.isoformat()}
-            expression += ", health.consent_expires_at = :expires"
-        self._ddb.update_item(
-            TableName=self._table,
-            Key=_key(owner_id, connection_id),
-            UpdateExpression=expression,
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues=values,
-        )
-
-    def record_health(self, owner_id: str, connection_id: int, health: ConnectionHealth) -> None:
-        self._ddb.update_item(
-            TableName=self._table,
-            Key=_key(owner_id, connection_id),
-            UpdateExpression="SET health = :health",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":health": to_value(health.model_dump(mode="json", exclude_none=True))},
-        )
 
 
 def _due_keys(owner_id: str, connection_id: int, due: datetime, shards: int) -> dict[str, Any]:
@@ -158,7 +41,186 @@ def _due_keys(owner_id: str, connection_id: int, due: datetime, shards: int) -> 
     }
 
 
-class ScheduleRepository:
+class DynamoConnectionStore:
+    def __init__(self, table_name: str, shards: int) -> None:
+        self._table = table_name
+        self._shards = shards
+        self._ddb = client("dynamodb")
+
+    def get(self, owner_id: str, connection_id: int) -> ConnectionRecord | None:
+        answer = self._ddb.get_item(TableName=self._table, Key=_key(owner_id, connection_id), ConsistentRead=True)
+        return _record(answer.get("Item"))
+
+    def acquire_lock(
+        self,
+        owner_id: str,
+        connection_id: int,
+        *,
+        update_id: str,
+        now: datetime,
+        lease_until: datetime,
+        create: ConnectionRecord | None = None,
+        rate: TriggerRate | None = None,
+    ) -> LockAttempt:
+        """One conditional write takes the lock, counts the trigger and (with ``create``) creates the connection.
+
+        The trigger count lives in the rate window it was made in: the common case continues the current window
+        (one write); the first trigger of a new window starts it (the first attempt fails, a second one starts it).
+        """
+        window = rate.window_of(now) if rate else None
+        continues = create is None
+        for _ in range(_ATTEMPTS):
+            sets = ["active_update_id = :id", "lock_expires_at = :until", "lock_until_epoch = :epoch"]
+            conditions = [_LOCK_FREE]
+            names: dict[str, str] = {}
+            values: dict[str, Any] = {
+                ":id": {"S": update_id},
+                ":until": {"S": lease_until.isoformat()},
+                ":epoch": {"N": str(int(lease_until.timestamp()))},
+                ":now": {"N": str(int(now.timestamp()))},
+            }
+            if create is not None:
+                fresh = to_item(create.model_dump(mode="json", exclude_none=True, exclude=_COUNTED_HERE))
+                for n, (attribute, value) in enumerate(fresh.items()):
+                    names[f"#new{n}"], values[f":new{n}"] = attribute, value
+                    sets.append(f"#new{n} = if_not_exists(#new{n}, :new{n})")
+            else:
+                conditions.append("attribute_exists(pk)")
+            if rate is not None:
+                values[":window"] = {"N": str(window)}
+                values[":one"] = {"N": "1"}
+                if continues:
+                    values[":limit"] = {"N": str(rate.limit)}
+                    sets.append("user_trigger_count = user_trigger_count + :one")
+                    conditions.append("user_trigger_window = :window AND user_trigger_count < :limit")
+                else:
+                    sets += ["user_trigger_window = :window", "user_trigger_count = :one"]
+                    conditions.append("(attribute_not_exists(user_trigger_window) OR user_trigger_window <> :window)")
+            try:
+                answer = self._ddb.update_item(
+                    TableName=self._table,
+                    Key=_key(owner_id, connection_id),
+                    UpdateExpression="SET " + ", ".join(sets),
+                    ConditionExpression=" AND ".join(conditions),
+                    ExpressionAttributeValues=values,
+                    **({"ExpressionAttributeNames": names} if names else {}),
+                    ReturnValues="ALL_NEW",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except ClientError as error:
+                if not is_condition_failure(error):
+                    raise
+                found = from_item(error.response.get("Item") or {})
+                refusal = self._refusal(found, now, window, rate, create is not None)
+                if refusal is not None:
+                    return LockAttempt(refusal, found.get("active_update_id"), _record(error.response.get("Item")))
+                continues = found.get("user_trigger_window") == window  # the window moved (or a racer started it)
+                continue
+            return LockAttempt(None, None, _record(answer.get("Attributes")))
+        return LockAttempt(LockRefusal.HELD, None, None)
+
+    @staticmethod
+    def _refusal(
+        found: dict[str, Any], now: datetime, window: int | None, rate: TriggerRate | None, creating: bool
+    ) -> LockRefusal | None:
+        if not found and not creating:
+            return LockRefusal.MISSING
+        held = found.get("active_update_id") is not None and int(found.get("lock_until_epoch", 0)) >= int(
+            now.timestamp()
+        )
+        if held:
+            return LockRefusal.HELD
+        spent = rate is not None and int(found.get("user_trigger_count", 0)) >= rate.limit
+        if spent and found.get("user_trigger_window") == window:
+            return LockRefusal.RATE
+        return None
+
+    def release(self, owner_id: str, connection_id: int, *, update_id: str, outcome: ConnectionOutcome | None) -> bool:
+        for reschedule in (True, False):
+            if outcome is not None and reschedule and not outcome.reschedule:
+                continue
+            try:
+                self._release(owner_id, connection_id, update_id, outcome, reschedule=reschedule)
+            except ClientError as error:
+                if not is_condition_failure(error):
+                    raise
+                if reschedule and outcome is not None:
+                    continue  # the user switched background updates off meanwhile: keep it that way
+                return False
+            return True
+        return False
+
+    def _release(
+        self, owner_id: str, connection_id: int, update_id: str, outcome: ConnectionOutcome | None, *, reschedule: bool
+    ) -> None:
+        sets: list[str] = []
+        removes = ["active_update_id", "lock_expires_at", "lock_until_epoch"]
+        condition = "active_update_id = :id"
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {":id": {"S": update_id}}
+        if outcome is not None:
+            sets.append("health = :health")
+            values[":health"] = to_value(outcome.health.model_dump(mode="json", exclude_none=True))
+            if reschedule:
+                names["#schedule"] = "schedule"
+                condition += " AND #schedule.enabled = :true"
+                values[":true"] = {"BOOL": True}
+                values[":skip"] = {"S": outcome.skip.value} if outcome.skip else {"NULL": True}
+                attempted = outcome.health.last_attempt_at
+                values[":at"] = {"S": attempted.isoformat()} if attempted else {"NULL": True}
+                sets += ["#schedule.last_skip_reason = :skip", "#schedule.last_skip_at = :at"]
+                if outcome.next_due_at is None:
+                    removes += ["#schedule.next_due_at", "gsi1pk", "gsi1sk"]
+                else:
+                    values |= _due_keys(owner_id, connection_id, outcome.next_due_at, self._shards)
+                    values[":due"] = {"S": outcome.next_due_at.isoformat()}
+                    sets += ["#schedule.next_due_at = :due", "gsi1pk = :gpk", "gsi1sk = :gsk"]
+        expression = ("SET " + ", ".join(sets) + " " if sets else "") + "REMOVE " + ", ".join(removes)
+        self._ddb.update_item(
+            TableName=self._table,
+            Key=_key(owner_id, connection_id),
+            UpdateExpression=expression,
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+            **({"ExpressionAttributeNames": names} if names else {}),
+        )
+
+    def record_facts(self, owner_id: str, facts: ConnectionFacts, now: datetime) -> None:
+        fresh = ConnectionRecord(
+            owner_id=owner_id,
+            connection_id=facts.connection_id,
+            created_at=now,
+            health=ConnectionHealth(
+                consent_expires_at=facts.consent_expires_at,
+                user_action_required=facts.user_action_required,
+                known_account_ids=facts.account_ids,
+            ),
+        )
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=to_item(fresh.model_dump(mode="json", exclude_none=True)) | _key(owner_id, facts.connection_id),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+            return
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+        values: dict[str, Any] = {":uar": {"BOOL": facts.user_action_required}}
+        expression = "SET health.user_action_required = :uar"
+        if facts.consent_expires_at is not None:
+            values[":expires"] = {"S": facts.consent_expires_at.isoformat()}
+            expression += ", health.consent_expires_at = :expires"
+        self._ddb.update_item(
+            TableName=self._table,
+            Key=_key(owner_id, facts.connection_id),
+            UpdateExpression=expression,
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues=values,
+        )
+
+
+class DynamoScheduleStore:
     """The scheduling side of connection items: the sparse due index (gsi1) and the unattended budget counters."""
 
     def __init__(self, table_name: str, shards: int) -> None:
@@ -210,7 +272,7 @@ class ScheduleRepository:
                 ExpressionAttributeValues=values | {":true": {"BOOL": True}},
             )
         except ClientError as error:
-            if not _is_condition_failure(error):
+            if not is_condition_failure(error):
                 raise
 
     def consume_unattended(self, owner_id: str, connection_id: int, *, budget: UnattendedBudget, now: datetime) -> bool:
@@ -231,7 +293,7 @@ class ScheduleRepository:
                 },
             )
         except ClientError as error:
-            if _is_condition_failure(error):
+            if is_condition_failure(error):
                 return False
             raise
         return True
@@ -249,7 +311,7 @@ class ScheduleRepository:
                 ExpressionAttributeValues={":expires": {"S": expires_at.isoformat()}},
             )
         except ClientError as error:
-            if _is_condition_failure(error):
+            if is_condition_failure(error):
                 return False
             raise
         return True

@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
+from bankupdate.domain.events import OutcomeEvent
 from bankupdate.stores.aws import client
 
 
-class EventPublisher:
+class EventBridgeBus:
     def __init__(self, bus_name: str, source: str) -> None:
         self._bus = bus_name
         self._source = source
         self._events = client("events")
 
-    def publish(self, detail_type: str, detail: BaseModel) -> None:
+    def publish(self, event: OutcomeEvent) -> None:
         answer = self._events.put_events(
             Entries=[
                 {
                     "EventBusName": self._bus,
                     "Source": self._source,
-                    "DetailType": detail_type,
-                    "Detail": detail.model_dump_json(by_alias=True),
+                    "DetailType": event.detail_type,
+                    "Detail": event.model_dump_json(by_alias=True),
                 }
             ]
         )
         if answer.get("FailedEntryCount", 0):
-            raise RuntimeError(f"EventBridge refused the {detail_type} event: {answer['Entries']}")
+            raise RuntimeError(f"EventBridge refused the {event.detail_type} event: {answer['Entries']}")

@@ -1,37 +1,64 @@
-"""Powertools idempotency, persisted in the template's idempotency table."""
+"""Powertools idempotency, persisted in the template's idempotency table (loaded only when a request carries an
+``Idempotency-Key``: the rest of the trigger never pays for it)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
-
+from bankupdate.domain.errors import IdempotencyKeyReused, UpdateAlreadyRunning
+from bankupdate.ports import IdempotentCall
 from bankupdate.stores.aws import client
 
-__all__ = ["IdempotencyAlreadyInProgressError", "run_once"]
 
+class PowertoolsIdempotencyStore:
+    def __init__(self, table_name: str, ttl_seconds: int) -> None:
+        self._table = table_name
+        self._ttl = ttl_seconds
+        self._lambda_context: Any = None
 
-def run_once(
-    table_name: str, ttl_seconds: int, key: dict[str, Any], action: Callable[[], dict[str, Any]]
-) -> dict[str, Any]:
-    """Run ``action`` once per ``key`` within ``ttl_seconds``; repeats get the first answer back.
+    def remember_invocation(self, lambda_context: Any) -> None:
+        """With the invocation's remaining time, a record left "in progress" by a killed invocation expires when
+        the invocation would have, not after the whole TTL (a retry with the same key would get 409 until then)."""
+        self._lambda_context = lambda_context
 
-    ``key`` must not contain secrets: Powertools stores its hash and the answer in the idempotency table.
-    """
-    persistence = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client("dynamodb"))
-    config = IdempotencyConfig(expires_after_seconds=ttl_seconds, raise_on_no_idempotency_key=True)
+    def run_once(self, call: IdempotentCall, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        from aws_lambda_powertools.utilities.idempotency import (
+            DynamoDBPersistenceLayer,
+            IdempotencyConfig,
+            idempotent_function,
+        )
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyAlreadyInProgressError,
+            IdempotencyValidationError,
+        )
 
-    @idempotent_function(  # type: ignore[untyped-decorator]
-        data_keyword_argument="request", config=config, persistence_store=persistence
-    )
-    def _run(request: dict[str, Any]) -> dict[str, Any]:
-        return action()
+        persistence = DynamoDBPersistenceLayer(table_name=self._table, boto3_client=client("dynamodb"))
+        config = IdempotencyConfig(
+            event_key_jmespath="key",
+            payload_validation_jmespath="fingerprint",
+            expires_after_seconds=self._ttl,
+            raise_on_no_idempotency_key=True,
+        )
+        if self._lambda_context is not None:
+            config.register_lambda_context(self._lambda_context)
 
-    result: dict[str, Any] = _run(request=key)
-    return result
+        @idempotent_function(  # type: ignore[untyped-decorator]
+            data_keyword_argument="request", config=config, persistence_store=persistence
+        )
+        def _run(request: dict[str, Any]) -> dict[str, Any]:
+            return action()
+
+        try:
+            result: dict[str, Any] = _run(request={"key": call.key, "fingerprint": call.fingerprint})
+        except IdempotencyAlreadyInProgressError as error:
+            raise UpdateAlreadyRunning(
+                "a request with this Idempotency-Key is still being processed",
+                details={"idempotencyKey": call.key.get("key"), "retryAfterSeconds": 2},
+            ) from error
+        except IdempotencyValidationError as error:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was used with other options; use a new key for a new request",
+                details={"idempotencyKey": call.key.get("key")},
+            ) from error
+        return result

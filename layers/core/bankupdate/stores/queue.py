@@ -18,7 +18,7 @@ def _batches(messages: Iterable[BaseModel]) -> Iterator[list[BaseModel]]:
         yield batch
 
 
-class ScheduleQueue:
+class SqsDueQueue:
     def __init__(self, queue_url: str) -> None:
         self._url = queue_url
         self._sqs = client("sqs")

@@ -1,54 +1,58 @@
 """Update records: ``UPDATE#<id>`` / ``UPDATE``.
 
-Beside the record, the item holds workflow internals that never leave this module's callers: the task token of the
-authentication round the workflow waits in, and the claim on a round while someone answers it.
+Beside the record, the item holds workflow internals that never leave the store's callers: the supervising task's
+token, and the claim on an authentication round while someone answers it. While an update is open, the item is in
+the sparse ``gsi1`` under ``ACTIVE#<shard>`` (sorted by creation), so the stale-update reconciler finds open updates
+without a Scan; the terminal write takes it out.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from bankupdate.domain.model import UpdateRecord
-from bankupdate.stores.aws import client
+from bankupdate.domain.scheduling import shard_of
+from bankupdate.ports import StaleUpdate, StoredUpdate
+from bankupdate.stores.aws import client, is_condition_failure
 from bankupdate.stores.items import from_item, to_item, to_value
-from bankupdate.stores.records import StaleUpdate, StoredUpdate
-
-__all__ = ["StaleUpdate", "StoredUpdate", "UpdateRepository"]
 
 _RECORD_FIELDS = frozenset(UpdateRecord.model_fields)
+_ACTIVE = "ACTIVE#"
 
 
 def _key(update_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"UPDATE#{update_id}"}, "sk": {"S": "UPDATE"}}
 
 
-def _is_condition_failure(error: ClientError) -> bool:
-    return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+def _callback_key(digest: str) -> dict[str, Any]:
+    return {"pk": {"S": f"CALLBACK#{digest}"}, "sk": {"S": "CALLBACK"}}
 
 
-class UpdateRepository:
-    def __init__(self, table_name: str, retention: timedelta) -> None:
+class DynamoUpdateStore:
+    def __init__(self, table_name: str, retention: timedelta, shards: int) -> None:
         self._table = table_name
         self._retention = retention
+        self._shards = shards
         self._ddb = client("dynamodb")
 
     def _attributes(self, record: UpdateRecord) -> dict[str, Any]:
         data = record.model_dump(mode="json", exclude_none=True)
         data["expiresAt"] = int((record.created_at + self._retention).timestamp())
+        if not record.status.is_terminal:
+            data["gsi1pk"] = f"{_ACTIVE}{shard_of(record.owner_id, record.connection_id, self._shards)}"
+            data["gsi1sk"] = f"{record.created_at.astimezone(UTC).isoformat()}#{record.update_id}"
         return data
 
-    def create(self, record: UpdateRecord) -> None:
+    def create(self, record: UpdateRecord) -> bool:
         item = to_item(self._attributes(record)) | _key(record.update_id)
-        self._ddb.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
-
-    def create_if_absent(self, record: UpdateRecord) -> bool:
         try:
-            self.create(record)
+            self._ddb.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
         except ClientError as error:
-            if _is_condition_failure(error):
+            if is_condition_failure(error):
                 return False
             raise
         return True
@@ -59,18 +63,18 @@ class UpdateRepository:
             return None
         data = from_item(answer["Item"])
         record = UpdateRecord.model_validate({k: v for k, v in data.items() if k in _RECORD_FIELDS})
-        return StoredUpdate(record, data.get("task_token"), data.get("task_token_round"))
+        return StoredUpdate(record, data.get("task_token"))
 
-    def save(self, record: UpdateRecord, *, expected_version: int, drop_task_token: bool = False) -> UpdateRecord:
-        """Write ``record`` if nobody wrote since ``expected_version``; the stored version becomes one higher."""
+    def save(self, record: UpdateRecord, *, expected_version: int) -> UpdateRecord:
         saved = record.model_copy(update={"version": expected_version + 1})
         attributes = self._attributes(saved)
         names = {f"#a{i}": name for i, name in enumerate(attributes)}
         values = {f":v{i}": to_value(value) for i, value in enumerate(attributes.values())}
         assignments = ", ".join(f"#a{i} = :v{i}" for i in range(len(attributes)))
         removable = [f for f in _RECORD_FIELDS if f not in attributes]
-        if drop_task_token:
-            removable += ["task_token", "task_token_round"]
+        if saved.status.is_terminal:
+            # Out of the open-update index, and the workflow's token is of no use any more.
+            removable += ["gsi1pk", "gsi1sk", "task_token", "answering_round", "answer_lease_until"]
         names |= {f"#r{i}": name for i, name in enumerate(removable)}
         remove = (" REMOVE " + ", ".join(f"#r{i}" for i in range(len(removable)))) if removable else ""
         names["#version"] = "version"
@@ -85,28 +89,28 @@ class UpdateRepository:
                 ExpressionAttributeValues=values,
             )
         except ClientError as error:
-            if _is_condition_failure(error):
+            if is_condition_failure(error):
                 raise StaleUpdate(record.update_id) from error
             raise
         return saved
 
-    def park_task_token(self, update_id: str, *, token: str, auth_round: int) -> bool:
-        """Remember the token the workflow waits on for ``auth_round``; False if that round is over already."""
+    def park_task_token(self, update_id: str, token: str) -> bool:
         try:
             self._ddb.update_item(
                 TableName=self._table,
                 Key=_key(update_id),
-                UpdateExpression="SET task_token = :token, task_token_round = :round",
-                ConditionExpression="attribute_exists(pk) AND auth_round = :round AND #status = :waiting",
+                UpdateExpression="SET task_token = :token",
+                ConditionExpression="attribute_exists(pk) AND NOT #status IN (:s1, :s2, :s3)",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     ":token": {"S": token},
-                    ":round": {"N": str(auth_round)},
-                    ":waiting": {"S": "AUTHENTICATION_REQUIRED"},
+                    ":s1": {"S": "SUCCEEDED"},
+                    ":s2": {"S": "FAILED"},
+                    ":s3": {"S": "EXPIRED"},
                 },
             )
         except ClientError as error:
-            if _is_condition_failure(error):
+            if is_condition_failure(error):
                 return False
             raise
         return True
@@ -119,7 +123,7 @@ class UpdateRepository:
                 Key=_key(update_id),
                 UpdateExpression="SET answering_round = :round, answer_lease_until = :until",
                 ConditionExpression=(
-                    "auth_round = :round AND task_token_round = :round AND "
+                    "auth_round = :round AND "
                     "(attribute_not_exists(answering_round) OR answering_round < :round OR answer_lease_until < :now)"
                 ),
                 ExpressionAttributeValues={
@@ -129,7 +133,7 @@ class UpdateRepository:
                 },
             )
         except ClientError as error:
-            if _is_condition_failure(error):
+            if is_condition_failure(error):
                 return False
             raise
         return True
@@ -144,5 +148,34 @@ class UpdateRepository:
                 ExpressionAttributeValues={":round": {"N": str(auth_round)}},
             )
         except ClientError as error:
-            if not _is_condition_failure(error):
+            if not is_condition_failure(error):
                 raise
+
+    def open_updates(self, *, created_before: datetime) -> Iterator[str]:
+        upper = f"{created_before.astimezone(UTC).isoformat()}#"
+        for shard in range(self._shards):
+            request: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": "gsi1",
+                "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk < :upper",
+                "ExpressionAttributeValues": {":pk": {"S": f"{_ACTIVE}{shard}"}, ":upper": {"S": upper}},
+            }
+            while True:
+                answer = self._ddb.query(**request)
+                for item in answer.get("Items", []):
+                    yield item["pk"]["S"].removeprefix("UPDATE#")
+                if "LastEvaluatedKey" not in answer:
+                    break
+                request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def link_callback(self, token_digest: str, update_id: str, *, expires_at: datetime) -> None:
+        self._ddb.put_item(
+            TableName=self._table,
+            Item=_callback_key(token_digest)
+            | {"update_id": {"S": update_id}, "expiresAt": {"N": str(int(expires_at.timestamp()))}},
+        )
+
+    def find_by_callback(self, token_digest: str) -> str | None:
+        answer = self._ddb.get_item(TableName=self._table, Key=_callback_key(token_digest))
+        item = answer.get("Item")
+        return item["update_id"]["S"] if item else None

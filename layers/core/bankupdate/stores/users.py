@@ -7,8 +7,8 @@ from datetime import datetime
 
 from pydantic import SecretStr
 
+from bankupdate.ports import FinapiUserRecord
 from bankupdate.stores.aws import client
-from bankupdate.stores.records import FinapiUserRecord
 
 
 class PasswordVault:
@@ -33,7 +33,7 @@ class PasswordVault:
         return SecretStr(answer["Plaintext"].decode())
 
 
-class UserRepository:
+class DynamoUserStore:
     def __init__(self, table_name: str, vault: PasswordVault) -> None:
         self._table = table_name
         self._vault = vault

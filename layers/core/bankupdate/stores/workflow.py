@@ -1,50 +1,77 @@
-"""Step Functions: start an update's execution, resume it from a callback."""
+"""Step Functions: the update's execution (named after the update) and its one supervising task."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from collections.abc import Iterator
+from datetime import datetime
 
 from botocore.exceptions import ClientError
 
-from bankupdate.stores.aws import client
+from bankupdate.contract import WorkflowInput, WorkflowOutput
+from bankupdate.ports import ExecutionState
+from bankupdate.stores.aws import client, error_code
 
 _CLOSED_TASK_ERRORS = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
+_ENDED_BADLY = ("FAILED", "TIMED_OUT", "ABORTED")
 
 
-class WorkflowGateway:
+class StepFunctionsWorkflow:
     def __init__(self, state_machine_arn: str) -> None:
         self._arn = state_machine_arn
         self._sfn = client("stepfunctions")
 
-    def execution_arn(self, name: str) -> str:
-        return self._arn.replace(":stateMachine:", ":execution:") + f":{name}"
+    def execution_arn(self, update_id: str) -> str:
+        return self._arn.replace(":stateMachine:", ":execution:") + f":{update_id}"
 
-    def start(self, name: str, payload: dict[str, Any]) -> str:
-        """Start (or find) the execution called ``name``: the name is the update id, so a retry cannot start two."""
+    def start(self, payload: WorkflowInput) -> None:
+        """The name is the update id, so a repeated start can never run the same update twice."""
         try:
-            answer = self._sfn.start_execution(stateMachineArn=self._arn, name=name, input=json.dumps(payload))
+            self._sfn.start_execution(
+                stateMachineArn=self._arn, name=payload.update_id, input=payload.model_dump_json(by_alias=True)
+            )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+            if error_code(error) != "ExecutionAlreadyExists":
                 raise
-            return self.execution_arn(name)
-        return str(answer["executionArn"])
 
-    def exists(self, name: str) -> bool:
+    def state(self, update_id: str) -> ExecutionState:
         try:
-            self._sfn.describe_execution(executionArn=self.execution_arn(name))
+            answer = self._sfn.describe_execution(executionArn=self.execution_arn(update_id))
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
+            if error_code(error) == "ExecutionDoesNotExist":
+                return ExecutionState.MISSING
+            raise
+        return ExecutionState.RUNNING if answer["status"] == "RUNNING" else ExecutionState.ENDED
+
+    def keep_alive(self, task_token: str) -> bool:
+        try:
+            self._sfn.send_task_heartbeat(taskToken=task_token)
+        except ClientError as error:
+            if error_code(error) in _CLOSED_TASK_ERRORS:
                 return False
             raise
         return True
 
-    def resume(self, task_token: str, output: dict[str, Any]) -> bool:
-        """Hand the waiting task its result; False if the task is gone (timed out or resumed by someone else)."""
+    def release(self, task_token: str, output: WorkflowOutput) -> bool:
         try:
-            self._sfn.send_task_success(taskToken=task_token, output=json.dumps(output))
+            self._sfn.send_task_success(taskToken=task_token, output=output.model_dump_json(by_alias=True))
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in _CLOSED_TASK_ERRORS:
+            if error_code(error) in _CLOSED_TASK_ERRORS:
                 return False
             raise
         return True
+
+    def recently_failed(self, *, stopped_since: datetime, started_since: datetime) -> Iterator[str]:
+        """Executions are listed newest start first: read until they started too long ago to matter."""
+        for status in _ENDED_BADLY:
+            request: dict[str, object] = {"stateMachineArn": self._arn, "statusFilter": status, "maxResults": 100}
+            while True:
+                answer = self._sfn.list_executions(**request)
+                executions = answer.get("executions", [])
+                for execution in executions:
+                    stopped = execution.get("stopDate")
+                    if stopped is None or stopped >= stopped_since:
+                        yield str(execution["name"])
+                too_old = any(e["startDate"] < started_since for e in executions)
+                if too_old or not answer.get("nextToken"):
+                    break
+                request["nextToken"] = answer["nextToken"]

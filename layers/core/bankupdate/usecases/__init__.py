@@ -1,1 +1,2 @@
-"""One module per use case. Each composes the pure domain with the adapters it is handed (see ``services``)."""
+"""One module per entry point. A use case composes the domain with the ports it is handed (see ``composition``);
+what several use cases share lives in ``bankupdate.flow``, and no use case imports another."""

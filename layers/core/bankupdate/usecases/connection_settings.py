@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from bankupdate.domain.errors import NotFound
 from bankupdate.domain.model import ConnectionRecord
-from bankupdate.usecases.queries import get_connection
-from bankupdate.usecases.services import Services
+from bankupdate.ports import Clock, ConnectionStore, ScheduleStore
 
 
-def set_schedule(services: Services, *, owner_id: str, connection_id: int, enabled: bool) -> ConnectionRecord:
-    get_connection(services, owner_id=owner_id, connection_id=connection_id)  # 404 for unknown or foreign ones
-    # Opting in makes the connection due at once: the next scheduled run picks it up.
-    services.schedules.set_schedule(
-        owner_id, connection_id, enabled=enabled, next_due_at=services.clock() if enabled else None
-    )
-    return get_connection(services, owner_id=owner_id, connection_id=connection_id)
+@dataclass
+class SetSchedule:
+    connections: ConnectionStore
+    schedules: ScheduleStore
+    clock: Clock
 
-
-def list_connections(services: Services, *, owner_id: str) -> list[ConnectionRecord]:
-    return services.schedules.list_for_owner(owner_id)
+    def __call__(self, *, owner_id: str, connection_id: int, enabled: bool) -> ConnectionRecord:
+        if self.connections.get(owner_id, connection_id) is None:
+            raise NotFound(f"bank connection {connection_id} is not known for this user")
+        # Opting in makes the connection due at once: the next scheduled run picks it up.
+        now = self.clock.now()
+        self.schedules.set_schedule(owner_id, connection_id, enabled=enabled, next_due_at=now if enabled else None)
+        connection = self.connections.get(owner_id, connection_id)
+        assert connection is not None
+        return connection

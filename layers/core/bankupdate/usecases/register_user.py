@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import SecretStr
 
-from bankupdate.usecases.services import Services
+from bankupdate.ports import Clock, UserStore
 
 
-def register_finapi_user(services: Services, *, owner_id: str, username: str, password: SecretStr) -> None:
-    services.users.put(owner_id, username, password, services.clock())
+@dataclass
+class RegisterFinapiUser:
+    users: UserStore
+    clock: Clock
+
+    def __call__(self, *, owner_id: str, username: str, password: SecretStr) -> None:
+        self.users.put(owner_id, username, password, self.clock.now())

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from bankupdate.domain.schedule_messages import DueConnection
+from bankupdate.contract import DueConnection
 from bankupdate.observability import logger, metrics
-from bankupdate.usecases.services import Services
+from bankupdate.ports import Clock, DueQueue, ScheduleStore
 
 
 @dataclass(frozen=True)
@@ -17,17 +17,23 @@ class ScheduleRun:
     queue_calls: int
 
 
-def enqueue_due_connections(services: Services) -> ScheduleRun:
-    now = services.clock()
-    found = 0
+@dataclass
+class ScheduleDueConnections:
+    schedules: ScheduleStore
+    queue: DueQueue
+    clock: Clock
 
-    def due_messages() -> Iterator[DueConnection]:
-        nonlocal found
-        for owner_id, connection_id, slot in services.schedules.due(now=now):
-            found += 1
-            yield DueConnection(owner_id=owner_id, connection_id=connection_id, slot=slot)
+    def __call__(self) -> ScheduleRun:
+        now = self.clock.now()
+        found = 0
 
-    enqueued, calls = services.queue.send_all(due_messages())
-    metrics.add_metric(name="ScheduledConnectionsQueued", unit="Count", value=enqueued)
-    logger.info("scheduled run queued due connections", extra={"due": found, "queue_calls": calls})
-    return ScheduleRun(due=found, enqueued=enqueued, queue_calls=calls)
+        def due_messages() -> Iterator[DueConnection]:
+            nonlocal found
+            for owner_id, connection_id, slot in self.schedules.due(now=now):
+                found += 1
+                yield DueConnection(owner_id=owner_id, connection_id=connection_id, slot=slot)
+
+        enqueued, calls = self.queue.send_all(due_messages())
+        metrics.add_metric(name="ScheduledConnectionsQueued", unit="Count", value=enqueued)
+        logger.info("scheduled run queued due connections", extra={"due": found, "queue_calls": calls})
+        return ScheduleRun(due=found, enqueued=enqueued, queue_calls=calls)

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 
 from pydantic import SecretStr
 
-from bankupdate import finapi
-from bankupdate.domain.answers import AuthenticationAnswer, Credential
+from bankupdate.domain.answers import AuthenticationAnswer, Credential, redirect_query
 from bankupdate.domain.model import (
+    AccountType,
+    BankingInterface,
     AccountOutcome,
     Challenge,
     ChallengeStatus,
@@ -17,6 +18,7 @@ from bankupdate.domain.model import (
 )
 from bankupdate.domain.polling import BankResultSnapshot, ConnectionSnapshot, InterfaceSnapshot
 from bankupdate.domain.psu import PsuContext
+from bankupdate.finapi import models as finapi
 
 
 def _enum_value(value: object) -> str:
@@ -33,13 +35,13 @@ def update_params(
 ) -> finapi.UpdateBankConnectionParams:
     return finapi.UpdateBankConnectionParams(
         bank_connection_id=connection_id,
-        interface=finapi.BankingInterface(options.interface.value) if options.interface else None,
+        interface=BankingInterface(options.interface.value) if options.interface else None,
         login_credentials=[finapi.LoginCredential(label=c.label, value=c.value) for c in credentials] or None,
         store_secrets=options.store_secrets if store_secrets is None else store_secrets,
         import_new_accounts=options.import_new_accounts,
         skip_positions_download=options.skip_positions_download,
         load_owner_data=options.load_owner_data,
-        account_types=[finapi.AccountType(t.value) for t in options.account_types] or None,
+        account_types=[AccountType(t.value) for t in options.account_types] or None,
         account_references=[finapi.AccountReference(iban=iban) for iban in options.account_references] or None,
         redirect_url=options.redirect_url,
         multi_step_authentication=msa,
@@ -51,7 +53,9 @@ def msa_callback(challenge: Challenge, answer: AuthenticationAnswer) -> finapi.M
         hash=challenge.hash or "",
         challenge_response=answer.challenge_response,
         two_step_procedure_id=answer.two_step_procedure_id,
-        redirect_callback=answer.redirect_callback,
+        redirect_callback=SecretStr(redirect_query(answer.redirect_callback.get_secret_value()))
+        if answer.redirect_callback is not None
+        else None,
         decoupled_callback=answer.decoupled_callback,
     )
 
@@ -130,9 +134,12 @@ def account_outcome(account: finapi.Account, interface: str | None, known_ids: S
         account_type=_enum_value(account.account_type) if account.account_type else None,
         status=status or "UNKNOWN",
         balance=account.balance,
-        new_account=bool(known_ids) and account.id not in known_ids,
+        new_account=account.id not in known_ids,
     )
 
 
-def credentials_from(pairs: Sequence[tuple[str, SecretStr]]) -> tuple[Credential, ...]:
-    return tuple(Credential(label=label, value=value) for label, value in pairs)
+def credential_labels(connection: finapi.BankConnection, interface: str | None) -> tuple[str, ...]:
+    for candidate in connection.interfaces:
+        if interface is None or _enum_value(candidate.interface) == interface:
+            return tuple(c.label for c in candidate.login_credentials)
+    return ()

@@ -1,0 +1,18 @@
+"""ReconcileStaleUpdates: invoked by EventBridge Scheduler every few minutes — no update or lock is left behind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bankupdate import composition
+from bankupdate.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    run = composition.reconcile_stale_updates()()
+    return {"openChecked": run.open_checked, "recovered": run.recovered, "failedRepaired": run.failed_repaired}

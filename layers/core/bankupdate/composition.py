@@ -1,0 +1,289 @@
+"""Composition root: which adapters each use case gets. Read top to bottom, it says who touches what.
+
+Adapters are built on first use and kept for the process (per AWS endpoint, which the local stack moves around);
+each adapter module (and boto3 or httpx behind it) is imported when the adapter is first built, so a function pays
+at cold start only for what it really uses (decision D16).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
+
+from bankupdate.domain.model import Integration
+from bankupdate.flow.finish import Completion
+from bankupdate.flow.locks import ConnectionLocks
+from bankupdate.flow.looking import LookLoop
+from bankupdate.flow.progress import Progress
+from bankupdate.flow.recovery import Recovery
+from bankupdate.ports import BankGateway, Clock
+from bankupdate.settings import Settings, get_settings
+from bankupdate.usecases.answer_challenge import AnswerChallenge
+from bankupdate.usecases.connection_settings import SetSchedule
+from bankupdate.usecases.finalize_update import FinalizeUpdate
+from bankupdate.usecases.look_at_update import LookAtUpdate
+from bankupdate.usecases.queries import ReadUpdates
+from bankupdate.usecases.reconcile_stale import ReconcileStaleUpdates
+from bankupdate.usecases.register_user import RegisterFinapiUser
+from bankupdate.usecases.schedule_due import ScheduleDueConnections
+from bankupdate.usecases.start_scheduled import StartScheduledUpdate
+from bankupdate.usecases.supervise_update import SuperviseUpdate
+from bankupdate.usecases.sync_connections import SyncConnections
+from bankupdate.usecases.trigger_update import TriggerUpdate
+from bankupdate.usecases.webform_callback import HandleWebFormCallback
+
+if TYPE_CHECKING:
+    from bankupdate.finapi.access_gateway import AccessGateway
+    from bankupdate.stores.connections import DynamoConnectionStore, DynamoScheduleStore
+    from bankupdate.stores.events import EventBridgeBus
+    from bankupdate.stores.idempotency import PowertoolsIdempotencyStore
+    from bankupdate.stores.queue import SqsDueQueue
+    from bankupdate.stores.timer import SqsLookTimer
+    from bankupdate.stores.updates import DynamoUpdateStore
+    from bankupdate.stores.users import DynamoUserStore
+    from bankupdate.stores.workflow import StepFunctionsWorkflow
+
+
+def system_clock() -> Clock:
+    return Clock(now=lambda: datetime.now(UTC), sleep=time.sleep, monotonic=time.monotonic)
+
+
+class Adapters:
+    """The deployment's adapters, each built the first time a use case needs it."""
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self.settings = settings
+        self.clock = clock
+
+    @cached_property
+    def updates(self) -> DynamoUpdateStore:
+        from bankupdate.stores.updates import DynamoUpdateStore
+
+        s = self.settings
+        return DynamoUpdateStore(s.table_name, timedelta(days=s.update_retention_days), s.schedule_shards)
+
+    @cached_property
+    def connections(self) -> DynamoConnectionStore:
+        from bankupdate.stores.connections import DynamoConnectionStore
+
+        return DynamoConnectionStore(self.settings.table_name, self.settings.schedule_shards)
+
+    @cached_property
+    def schedules(self) -> DynamoScheduleStore:
+        from bankupdate.stores.connections import DynamoScheduleStore
+
+        return DynamoScheduleStore(self.settings.table_name, self.settings.schedule_shards)
+
+    @cached_property
+    def users(self) -> DynamoUserStore:
+        from bankupdate.stores.users import DynamoUserStore, PasswordVault
+
+        return DynamoUserStore(self.settings.table_name, PasswordVault(self.settings.password_key_id))
+
+    @cached_property
+    def access(self) -> AccessGateway:
+        from bankupdate.finapi import ApiVersion, FinapiClient
+        from bankupdate.finapi.access_gateway import AccessGateway
+        from bankupdate.finapi.models import FinapiUserCredentials
+        from bankupdate.stores.secrets import load_finapi_client_credentials
+
+        credentials = load_finapi_client_credentials(self.settings.finapi_client_secret_id)
+        finapi = FinapiClient(
+            base_url=self.settings.finapi_base_url,
+            client_id=credentials.clientId,
+            client_secret=credentials.clientSecret.get_secret_value(),
+            api_version=ApiVersion(self.settings.finapi_api_version),
+            timeout_seconds=self.settings.finapi_timeout_seconds,
+        )
+
+        def load_user(owner_id: str) -> FinapiUserCredentials | None:
+            found = self.users.get(owner_id)
+            return FinapiUserCredentials(username=found.username, password=found.password) if found else None
+
+        return AccessGateway(finapi, load_user)
+
+    @cached_property
+    def gateway(self) -> BankGateway:
+        if self.settings.integration is Integration.ACCESS:
+            return self.access
+        from bankupdate.finapi.webform_client import WebFormClient
+        from bankupdate.finapi.webform_gateway import WebFormGateway
+
+        access = self.access
+        webform = WebFormClient(
+            base_url=self.settings.webform_base_url,
+            user_token=lambda owner_id: access.client.user_token(access.principal(owner_id)),
+            timeout_seconds=self.settings.finapi_timeout_seconds,
+        )
+        return WebFormGateway(webform, access)
+
+    @cached_property
+    def workflow(self) -> StepFunctionsWorkflow:
+        from bankupdate.stores.workflow import StepFunctionsWorkflow
+
+        return StepFunctionsWorkflow(self.settings.state_machine_arn)
+
+    @cached_property
+    def timer(self) -> SqsLookTimer:
+        from bankupdate.stores.timer import SqsLookTimer
+
+        return SqsLookTimer(self.settings.look_queue_url)
+
+    @cached_property
+    def events(self) -> EventBridgeBus:
+        from bankupdate.stores.events import EventBridgeBus
+
+        return EventBridgeBus(self.settings.event_bus_name, self.settings.event_source)
+
+    @cached_property
+    def due_queue(self) -> SqsDueQueue:
+        from bankupdate.stores.queue import SqsDueQueue
+
+        return SqsDueQueue(self.settings.schedule_queue_url)
+
+    @cached_property
+    def idempotency(self) -> PowertoolsIdempotencyStore:
+        from bankupdate.stores.idempotency import PowertoolsIdempotencyStore
+
+        return PowertoolsIdempotencyStore(self.settings.idempotency_table_name, self.settings.idempotency_ttl_seconds)
+
+    def api_base_url(self) -> str:
+        from bankupdate.stores.parameters import api_base_url
+
+        return api_base_url(self.settings.api_url_parameter)
+
+    # ------------------------------------------------------------------------------- shared flow
+
+    def completion(self) -> Completion:
+        return Completion(self.updates, self.connections, self.events, self.workflow, self.clock, self.settings)
+
+    def progress(self) -> Progress:
+        return Progress(
+            self.updates, self.events, self.workflow, self.timer, self.completion(), self.clock, self.settings
+        )
+
+    def locks(self) -> ConnectionLocks:
+        return ConnectionLocks(self.connections, self.updates, self.clock, self.settings)
+
+    def recovery(self) -> Recovery:
+        return Recovery(self.updates, self.connections, self.workflow, self.completion(), self.clock, self.settings)
+
+    def look_loop(self) -> LookLoop:
+        return LookLoop(
+            self.gateway,
+            self.updates,
+            self.workflow,
+            self.timer,
+            self.progress(),
+            self.completion(),
+            self.clock,
+            self.settings,
+        )
+
+
+@lru_cache(maxsize=4)
+def _adapters(settings: Settings, endpoint: str | None) -> Adapters:
+    return Adapters(settings, system_clock())
+
+
+def adapters() -> Adapters:
+    return _adapters(get_settings(), os.environ.get("AWS_ENDPOINT_URL"))
+
+
+def reset() -> None:
+    """Forget every cached adapter and setting (tests and the local stack start new environments)."""
+    _adapters.cache_clear()
+    get_settings.cache_clear()
+
+
+# ----------------------------------------------------------------------------------- use cases
+
+
+def trigger_update() -> TriggerUpdate:
+    a = adapters()
+    return TriggerUpdate(
+        updates=a.updates,
+        locks=a.locks(),
+        gateway=a.gateway,
+        workflow=a.workflow,
+        progress=a.progress(),
+        completion=a.completion(),
+        recovery=a.recovery(),
+        idempotency=a.idempotency,
+        clock=a.clock,
+        settings=a.settings,
+        callback_base_url=a.api_base_url,
+    )
+
+
+def answer_challenge() -> AnswerChallenge:
+    a = adapters()
+    return AnswerChallenge(a.updates, a.gateway, a.workflow, a.progress(), a.completion(), a.clock, a.settings)
+
+
+def supervise_update() -> SuperviseUpdate:
+    a = adapters()
+    return SuperviseUpdate(
+        updates=a.updates,
+        locks=a.locks(),
+        schedules=a.schedules,
+        gateway=a.gateway,
+        workflow=a.workflow,
+        progress=a.progress(),
+        looks=a.look_loop(),
+        completion=a.completion(),
+        clock=a.clock,
+        settings=a.settings,
+    )
+
+
+def look_at_update() -> LookAtUpdate:
+    return LookAtUpdate(adapters().look_loop())
+
+
+def finalize_update() -> FinalizeUpdate:
+    a = adapters()
+    return FinalizeUpdate(a.updates, a.completion())
+
+
+def webform_callback() -> HandleWebFormCallback:
+    a = adapters()
+    return HandleWebFormCallback(a.updates, a.timer, a.clock)
+
+
+def read_updates() -> ReadUpdates:
+    a = adapters()
+    return ReadUpdates(a.updates, a.connections, a.schedules)
+
+
+def set_schedule() -> SetSchedule:
+    a = adapters()
+    return SetSchedule(a.connections, a.schedules, a.clock)
+
+
+def schedule_due_connections() -> ScheduleDueConnections:
+    a = adapters()
+    return ScheduleDueConnections(a.schedules, a.due_queue, a.clock)
+
+
+def start_scheduled_update() -> StartScheduledUpdate:
+    a = adapters()
+    return StartScheduledUpdate(a.connections, a.schedules, a.updates, a.workflow, a.events, a.clock, a.settings)
+
+
+def register_finapi_user() -> RegisterFinapiUser:
+    a = adapters()
+    return RegisterFinapiUser(a.users, a.clock)
+
+
+def sync_connections() -> SyncConnections:
+    a = adapters()
+    return SyncConnections(a.gateway, a.connections, a.clock)
+
+
+def reconcile_stale_updates() -> ReconcileStaleUpdates:
+    a = adapters()
+    return ReconcileStaleUpdates(a.updates, a.workflow, a.recovery(), a.completion(), a.clock, a.settings)

@@ -1,0 +1,102 @@
+"""What the application asks of finAPI and what it gets back, independent of how the deployment reaches finAPI
+(the Access update endpoint or Web Form 2.0 background updates: see ``ports.BankGateway``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bankupdate.domain.answers import AuthenticationAnswer, Credential
+from bankupdate.domain.errors import BankUpdateError
+from bankupdate.domain.model import Challenge, UpdateOptions
+from bankupdate.domain.psu import PsuContext
+
+
+@dataclass(frozen=True)
+class CallbackUrls:
+    """Web Form 2.0 only: where finAPI reports that the task finished or needs the web form."""
+
+    finalised: str
+    web_form_required: str
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    connection_id: int
+    options: UpdateOptions
+    credentials: tuple[Credential, ...] = ()
+    psu: PsuContext | None = None  # None: unattended (counts against the bank's daily budget)
+    request_id: str | None = None
+    callbacks: CallbackUrls | None = None
+
+
+@dataclass(frozen=True)
+class AnswerRequest:
+    connection_id: int
+    options: UpdateOptions
+    challenge: Challenge
+    answer: AuthenticationAnswer
+    psu: PsuContext | None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """finAPI started the download (``upstream_ref``: the Web Form 2.0 task that runs it)."""
+
+    upstream_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class UserNeeded:
+    challenge: Challenge
+
+
+StartOutcome = Accepted | UserNeeded
+
+
+@dataclass(frozen=True)
+class Watch:
+    """What a look needs to judge the update's progress."""
+
+    connection_id: int
+    interface: str | None
+    upstream_ref: str | None
+    triggered_at: datetime
+    deadline_at: datetime
+    wait_for_categorization: bool
+    start_confirmed: bool
+    waiting_for_user: bool
+
+
+@dataclass(frozen=True)
+class StillRunning:
+    pass
+
+
+@dataclass(frozen=True)
+class Done:
+    """finAPI finished the download successfully; the accounts are read next (``BankGateway.read_accounts``)."""
+
+    account_ids: tuple[int, ...]
+    categorization_status: str | None = None
+    bank_result: str | None = None
+    consent_expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: BankUpdateError
+
+
+LookOutcome = StillRunning | UserNeeded | Done | Failed
+
+
+@dataclass(frozen=True)
+class ConnectionFacts:
+    """What finAPI says about a connection (admin sync, first update of a connection)."""
+
+    connection_id: int
+    account_ids: tuple[int, ...]
+    consent_expires_at: datetime | None
+    user_action_required: bool
+    credential_labels: tuple[str, ...] = ()

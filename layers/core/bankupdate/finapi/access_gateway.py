@@ -1,0 +1,150 @@
+"""``BankGateway`` through finAPI Access: ``POST /bankConnections/update`` with multi-step authentication, and looks
+at ``GET /bankConnections/{id}`` (for mandators with their own licence that do not use finAPI's web form)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bankupdate.domain.errors import NotFound, UpstreamNotFound, UserNotRegistered
+from bankupdate.domain.model import AccountOutcome, ChallengeStatus
+from bankupdate.domain.polling import PollVerdict, decide_poll
+from bankupdate.domain.upstream import (
+    Accepted,
+    AnswerRequest,
+    ConnectionFacts,
+    Done,
+    Failed,
+    LookOutcome,
+    StartOutcome,
+    StartRequest,
+    StillRunning,
+    UserNeeded,
+    Watch,
+)
+from bankupdate.finapi.client import FinapiClient
+from bankupdate.finapi.mapping import (
+    account_outcome,
+    challenge_from,
+    credential_labels,
+    msa_callback,
+    psu_metadata,
+    snapshot_from,
+    update_params,
+)
+from bankupdate.finapi.models import AuthenticationRequired, BankConnection, FinapiUserCredentials
+
+
+@dataclass(frozen=True)
+class OwnerPrincipal:
+    """One of our users as a finAPI user: tokens are cached under our user's id, so the stored password is read
+    (and decrypted) only when no token of theirs is cached."""
+
+    owner_id: str
+    load: Callable[[str], FinapiUserCredentials | None]
+
+    @property
+    def cache_key(self) -> str:
+        return self.owner_id
+
+    def credentials(self) -> FinapiUserCredentials:
+        found = self.load(self.owner_id)
+        if found is None:
+            raise UserNotRegistered(f"no finAPI user is registered for {self.owner_id}")
+        return found
+
+
+class AccessGateway:
+    def __init__(self, client: FinapiClient, load_user: Callable[[str], FinapiUserCredentials | None]) -> None:
+        self.client = client
+        self._load_user = load_user
+
+    def principal(self, owner_id: str) -> OwnerPrincipal:
+        return OwnerPrincipal(owner_id, self._load_user)
+
+    def connection(self, owner_id: str, connection_id: int) -> BankConnection:
+        try:
+            return self.client.get_bank_connection(self.principal(owner_id), connection_id)
+        except UpstreamNotFound:
+            raise NotFound(f"bank connection {connection_id} is not known for this user") from None
+
+    def connection_facts(self, owner_id: str, connection_id: int) -> ConnectionFacts:
+        return facts_of(self.connection(owner_id, connection_id))
+
+    def list_connections(self, owner_id: str) -> list[ConnectionFacts]:
+        return [facts_of(c) for c in self.client.list_bank_connections(self.principal(owner_id))]
+
+    def start(self, owner_id: str, request: StartRequest) -> StartOutcome:
+        params = update_params(request.connection_id, request.options, credentials=request.credentials)
+        answer = self.client.update_bank_connection(
+            self.principal(owner_id), params, psu=psu_metadata(request.psu), request_id=request.request_id
+        )
+        if isinstance(answer, AuthenticationRequired):
+            return UserNeeded(challenge_from(answer.challenge, answer.message))
+        return Accepted()
+
+    def answer(self, owner_id: str, request: AnswerRequest) -> StartOutcome:
+        challenge, answer = request.challenge, request.answer
+        asked_for_credentials = challenge.status is ChallengeStatus.CREDENTIALS_REQUIRED
+        params = update_params(
+            request.connection_id,
+            request.options,
+            credentials=answer.login_credentials or (),
+            store_secrets=answer.store_secrets,
+            msa=None if asked_for_credentials else msa_callback(challenge, answer),
+        )
+        outcome = self.client.update_bank_connection(self.principal(owner_id), params, psu=psu_metadata(request.psu))
+        if isinstance(outcome, AuthenticationRequired):
+            return UserNeeded(challenge_from(outcome.challenge, outcome.message))
+        return Accepted()
+
+    def look(self, owner_id: str, watch: Watch, now: datetime) -> LookOutcome:
+        connection = self.client.get_bank_connection(self.principal(owner_id), watch.connection_id)
+        return judge(connection, watch, now)
+
+    def read_accounts(
+        self, owner_id: str, account_ids: Sequence[int], *, interface: str | None, known_ids: Sequence[int]
+    ) -> tuple[AccountOutcome, ...]:
+        principal = self.principal(owner_id)
+        return tuple(
+            account_outcome(self.client.get_account(principal, account_id), interface, known_ids)
+            for account_id in account_ids
+        )
+
+
+def judge(connection: BankConnection, watch: Watch, now: datetime) -> LookOutcome:
+    """The Access verdict on a connection after an update (finAPI reference section 2.3)."""
+    snapshot = snapshot_from(connection)
+    decision = decide_poll(
+        snapshot,
+        interface=watch.interface,
+        triggered_at=watch.triggered_at,
+        deadline_at=watch.deadline_at,
+        now=now,
+        wait_for_categorization=watch.wait_for_categorization,
+        require_fresh_result=not watch.start_confirmed,
+    )
+    if decision.verdict is PollVerdict.WAIT:
+        return StillRunning()
+    if decision.verdict is PollVerdict.FAILED and decision.error is not None:
+        return Failed(decision.error)
+    chosen = snapshot.interface_named(watch.interface)
+    return Done(
+        account_ids=tuple(connection.account_ids),
+        categorization_status=snapshot.categorization_status,
+        bank_result=decision.bank_result.result if decision.bank_result else None,
+        consent_expires_at=chosen.consent_expires_at if chosen else None,
+    )
+
+
+def facts_of(connection: BankConnection) -> ConnectionFacts:
+    snapshot = snapshot_from(connection)
+    consents = [i.consent_expires_at for i in snapshot.interfaces if i.consent_expires_at is not None]
+    return ConnectionFacts(
+        connection_id=connection.id,
+        account_ids=tuple(connection.account_ids),
+        consent_expires_at=min(consents) if consents else None,
+        user_action_required=any(i.user_action_required for i in snapshot.interfaces),
+        credential_labels=credential_labels(connection, None),
+    )

@@ -1,0 +1,150 @@
+"""finAPI Web Form 2.0 client (its own host): create a background update task, read tasks and web forms.
+
+It authenticates with the finAPI user's Access token. finAPI asks for at most one status call per second per task;
+the client keeps to that itself, whatever the callers' pace.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from bankupdate.domain import errors
+from bankupdate.finapi.models import FinapiDateTime
+
+MIN_STATUS_INTERVAL_SECONDS = 1.0
+
+
+class WebFormRef(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str
+    url: str
+    status: str
+
+
+class TaskPayload(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    bank_connection_id: int | None = Field(None, alias="bankConnectionId")
+    web_form: WebFormRef | None = Field(None, alias="webForm")
+    error_code: str | None = Field(None, alias="errorCode")
+
+
+class Task(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str
+    status: str
+    payload: TaskPayload = Field(default_factory=TaskPayload)
+
+
+class WebFormPayload(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    error_code: str | None = Field(None, alias="errorCode")
+
+
+class WebForm(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    id: str
+    url: str
+    status: str
+    expires_at: FinapiDateTime | None = Field(None, alias="expiresAt")
+    payload: WebFormPayload = Field(default_factory=WebFormPayload)
+
+
+_BY_STATUS: dict[int, type[errors.BankUpdateError]] = {
+    400: errors.UpstreamRejectedRequest,
+    401: errors.UpstreamAuthFailed,
+    403: errors.UpstreamAuthFailed,
+    404: errors.UpstreamNotFound,
+    422: errors.UpstreamRejectedRequest,
+    423: errors.UpdateLockedUpstream,
+}
+
+
+def error_for(response: httpx.Response) -> errors.BankUpdateError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    code = str(body.get("code") or "") if isinstance(body, dict) else ""
+    if code == "BANK_NOT_SUPPORTED":
+        error_class: type[errors.BankUpdateError] = errors.BankUnsupported
+    else:
+        error_class = _BY_STATUS.get(response.status_code, errors.UpstreamUnavailable)
+    description = body.get("description") if isinstance(body, dict) else None
+    return error_class(
+        f"finAPI Web Form answered {response.status_code} {code or ''}: {description or 'no description'}".strip(),
+        upstream_status=response.status_code,
+        upstream_code=code or None,
+        request_id=response.headers.get("X-Request-Id"),
+    )
+
+
+class WebFormClient:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        user_token: Callable[[str], str],
+        timeout_seconds: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """``user_token(owner_id)``: the finAPI user's Access token (the Access client's token cache)."""
+        self._token = user_token
+        self._sleep = sleep
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            timeout=httpx.Timeout(timeout_seconds, connect=5.0),
+            transport=transport,
+            headers={"Accept": "application/json"},
+        )
+        self._last_look: dict[str, float] = {}
+        self._pace = threading.Lock()
+
+    def _send(self, owner_id: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self._token(owner_id)}", "X-Request-Id": f"bankupdate-{uuid.uuid4()}"}
+        try:
+            return self._http.request(method, path, headers=headers, **kwargs)
+        except httpx.TransportError as error:
+            raise errors.UpstreamUnavailable(f"finAPI Web Form unreachable: {type(error).__name__}") from None
+
+    def _paced(self, key: str) -> None:
+        with self._pace:
+            last = self._last_look.get(key)
+            now = time.monotonic()
+            wait = 0.0 if last is None else MIN_STATUS_INTERVAL_SECONDS - (now - last)
+            self._last_look[key] = now + max(0.0, wait)
+        if wait > 0:
+            self._sleep(wait)
+
+    def create_background_update(self, owner_id: str, body: dict[str, Any]) -> Task:
+        """Never retried: a lost answer may still have created the task (the caller treats it as unconfirmed)."""
+        response = self._send(owner_id, "POST", "/api/tasks/backgroundUpdate", json=body)
+        if response.status_code != 201:
+            raise error_for(response)
+        return Task.model_validate(response.json())
+
+    def get_task(self, owner_id: str, task_id: str) -> Task:
+        self._paced(f"task:{task_id}")
+        response = self._send(owner_id, "GET", f"/api/tasks/{task_id}")
+        if response.status_code != 200:
+            raise error_for(response)
+        return Task.model_validate(response.json())
+
+    def get_web_form(self, owner_id: str, form_id: str) -> WebForm:
+        self._paced(f"form:{form_id}")
+        response = self._send(owner_id, "GET", f"/api/webForms/{form_id}")
+        if response.status_code != 200:
+            raise error_for(response)
+        return WebForm.model_validate(response.json())

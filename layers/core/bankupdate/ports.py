@@ -1,0 +1,265 @@
+"""The ports the use cases work through. Adapters implement them (``stores/`` with boto3, ``finapi/`` with httpx);
+tests implement them in memory (``tests/fakes``), and one contract suite holds both to the same behaviour."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+
+from pydantic import BaseModel, SecretStr
+
+from bankupdate.contract import LookMessage, WorkflowInput, WorkflowOutput
+from bankupdate.domain.budget import UnattendedBudget
+from bankupdate.domain.events import OutcomeEvent
+from bankupdate.domain.model import AccountOutcome, ConnectionHealth, ConnectionRecord, SkipReason, UpdateRecord
+from bankupdate.domain.upstream import (
+    AnswerRequest,
+    ConnectionFacts,
+    LookOutcome,
+    StartOutcome,
+    StartRequest,
+    Watch,
+)
+
+# --------------------------------------------------------------------------------------------- values
+
+
+class StaleUpdate(Exception):
+    """The record changed since it was read (optimistic concurrency)."""
+
+
+@dataclass(frozen=True)
+class StoredUpdate:
+    record: UpdateRecord
+    task_token: str | None = None  # the supervising workflow task's token, once the workflow parked it
+
+
+@dataclass(frozen=True)
+class FinapiUserRecord:
+    owner_id: str
+    username: str
+    password: SecretStr
+
+
+class LockRefusal(StrEnum):
+    HELD = "HELD"  # another update holds the lock
+    RATE = "RATE"  # the connection was updated by its user too often just now
+    MISSING = "MISSING"  # no such connection is recorded (and none was to be created)
+
+
+@dataclass(frozen=True)
+class LockAttempt:
+    """One try for a connection's lock, and the connection as that same write saw it."""
+
+    refused: LockRefusal | None  # None: the lock is ours
+    holder: str | None  # the update holding the lock when refused as HELD
+    connection: ConnectionRecord | None  # after the write when taken, as found when refused
+
+
+@dataclass(frozen=True)
+class TriggerRate:
+    """At most ``limit`` user-present updates of one connection per ``window_seconds``."""
+
+    limit: int
+    window_seconds: int
+
+    def window_of(self, now: datetime) -> int:
+        return int(now.timestamp()) // self.window_seconds * self.window_seconds
+
+    def next_window(self, now: datetime) -> datetime:
+        start = self.window_of(now) + self.window_seconds
+        return datetime.fromtimestamp(start, tz=now.tzinfo)
+
+
+@dataclass(frozen=True)
+class ConnectionOutcome:
+    """What finishing an update writes onto its connection, in the same write that releases the lock."""
+
+    health: ConnectionHealth
+    next_due_at: datetime | None = None
+    reschedule: bool = False  # False: leave the schedule as it is
+    skip: SkipReason | None = None
+
+
+class ExecutionState(StrEnum):
+    RUNNING = "RUNNING"
+    ENDED = "ENDED"
+    MISSING = "MISSING"
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What the Lambda runtime grants the current invocation (its remaining time and memory size)."""
+
+    seconds_left: float
+    memory_mb: int
+
+
+@dataclass
+class Clock:
+    """Time, injectable: tests move it by hand."""
+
+    now: Callable[[], datetime]
+    sleep: Callable[[float], None]
+    monotonic: Callable[[], float]
+
+
+@dataclass(frozen=True)
+class IdempotentCall:
+    key: dict[str, Any]
+    fingerprint: dict[str, Any] = field(default_factory=dict)  # must match on a repeat (non-secret fields only)
+
+
+# --------------------------------------------------------------------------------------------- ports
+
+
+class UpdateStore(Protocol):
+    def get(self, update_id: str) -> StoredUpdate | None: ...
+
+    def create(self, record: UpdateRecord) -> bool:
+        """Write a new record; False if one with this id exists already."""
+        ...
+
+    def save(self, record: UpdateRecord, *, expected_version: int) -> UpdateRecord:
+        """Write ``record`` if nobody wrote since ``expected_version`` (else StaleUpdate); the version goes up."""
+        ...
+
+    def park_task_token(self, update_id: str, token: str) -> bool:
+        """Remember the workflow's task token; False if the update is terminal (or gone) already."""
+        ...
+
+    def claim_round(self, update_id: str, *, auth_round: int, now: datetime, lease: timedelta) -> bool: ...
+
+    def release_round(self, update_id: str, *, auth_round: int) -> None: ...
+
+    def open_updates(self, *, created_before: datetime) -> Iterator[str]:
+        """Ids of updates that are not terminal yet and were created before the given moment."""
+        ...
+
+    def link_callback(self, token_digest: str, update_id: str, *, expires_at: datetime) -> None: ...
+
+    def find_by_callback(self, token_digest: str) -> str | None: ...
+
+
+class ConnectionStore(Protocol):
+    def get(self, owner_id: str, connection_id: int) -> ConnectionRecord | None: ...
+
+    def acquire_lock(
+        self,
+        owner_id: str,
+        connection_id: int,
+        *,
+        update_id: str,
+        now: datetime,
+        lease_until: datetime,
+        create: ConnectionRecord | None = None,
+        rate: TriggerRate | None = None,
+    ) -> LockAttempt:
+        """Take the lock in one conditional write (a lease that ran out can be taken over). ``create``: the
+        connection's first record, written by the same write when it does not exist yet (otherwise an unknown
+        connection is refused as MISSING). ``rate``: also count a user-present trigger within its limit."""
+        ...
+
+    def release(self, owner_id: str, connection_id: int, *, update_id: str, outcome: ConnectionOutcome | None) -> bool:
+        """Write the outcome and release the lock in one write, if ``update_id`` still holds it."""
+        ...
+
+    def record_facts(self, owner_id: str, facts: ConnectionFacts, now: datetime) -> None:
+        """Create or refresh a connection from what finAPI says about it (admin sync)."""
+        ...
+
+
+class ScheduleStore(Protocol):
+    def set_schedule(
+        self, owner_id: str, connection_id: int, *, enabled: bool, next_due_at: datetime | None
+    ) -> None: ...
+
+    def reschedule(
+        self, owner_id: str, connection_id: int, *, next_due_at: datetime | None, skip: SkipReason | None, now: datetime
+    ) -> None: ...
+
+    def consume_unattended(
+        self, owner_id: str, connection_id: int, *, budget: UnattendedBudget, now: datetime
+    ) -> bool: ...
+
+    def mark_consent_warned(self, owner_id: str, connection_id: int, expires_at: datetime) -> bool: ...
+
+    def due(self, *, now: datetime) -> Iterator[tuple[str, int, datetime]]: ...
+
+    def list_for_owner(self, owner_id: str) -> list[ConnectionRecord]: ...
+
+
+class UserStore(Protocol):
+    def put(self, owner_id: str, username: str, password: SecretStr, now: datetime) -> None: ...
+
+    def get(self, owner_id: str) -> FinapiUserRecord | None: ...
+
+
+class BankGateway(Protocol):
+    """finAPI, the way this deployment reaches it: the Access update endpoint (own licence) or Web Form 2.0
+    background updates. Everything else about an update is the same for both."""
+
+    def connection_facts(self, owner_id: str, connection_id: int) -> ConnectionFacts:
+        """NotFound unless the connection belongs to this user's finAPI user."""
+        ...
+
+    def list_connections(self, owner_id: str) -> list[ConnectionFacts]: ...
+
+    def start(self, owner_id: str, request: StartRequest) -> StartOutcome: ...
+
+    def answer(self, owner_id: str, request: AnswerRequest) -> StartOutcome: ...
+
+    def look(self, owner_id: str, watch: Watch, now: datetime) -> LookOutcome: ...
+
+    def read_accounts(
+        self, owner_id: str, account_ids: Sequence[int], *, interface: str | None, known_ids: Sequence[int]
+    ) -> tuple[AccountOutcome, ...]: ...
+
+
+class Workflow(Protocol):
+    """The update's workflow (a Step Functions execution named after the update, holding one supervising task)."""
+
+    def execution_arn(self, update_id: str) -> str: ...
+
+    def start(self, payload: WorkflowInput) -> None:
+        """Start the execution named ``payload.update_id`` (starting it twice is harmless)."""
+        ...
+
+    def state(self, update_id: str) -> ExecutionState: ...
+
+    def keep_alive(self, task_token: str) -> bool:
+        """A sign of life for the supervising task; False if the task is over."""
+        ...
+
+    def release(self, task_token: str, output: WorkflowOutput) -> bool:
+        """End the supervising task (the update is finished); False if it was over already."""
+        ...
+
+    def recently_failed(self, *, stopped_since: datetime, started_since: datetime) -> Iterator[str]:
+        """Update ids whose execution failed (or was aborted or timed out) since ``stopped_since``; executions that
+        started before ``started_since`` cannot have (the workflow's own time limit)."""
+        ...
+
+
+class LookTimer(Protocol):
+    def schedule(self, message: LookMessage, delay_seconds: int) -> None: ...
+
+
+class EventBus(Protocol):
+    def publish(self, event: OutcomeEvent) -> None: ...
+
+
+class DueQueue(Protocol):
+    def send_all(self, messages: Iterable[BaseModel]) -> tuple[int, int]:
+        """Send in batches; returns (messages sent, calls made)."""
+        ...
+
+
+class IdempotencyStore(Protocol):
+    def run_once(self, call: IdempotentCall, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Run ``action`` once per key; a repeat gets the first answer (IdempotencyKeyReused if the fingerprint
+        differs, UpdateAlreadyRunning while the first is still running)."""
+        ...

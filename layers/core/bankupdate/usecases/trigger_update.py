@@ -1,0 +1,230 @@
+"""TriggerUpdate (user present): lock the connection, call finAPI, start the workflow that supervises the update."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import NoReturn
+
+from bankupdate.domain import lifecycle
+from bankupdate.domain.answers import Credential
+from bankupdate.domain.errors import (
+    BankUpdateError,
+    ConsentInvalid,
+    CredentialsRequired,
+    InvalidRequest,
+    NotFound,
+    TooManyUpdates,
+    UpdateAlreadyRunning,
+    UpstreamUnavailable,
+)
+from bankupdate.domain.model import (
+    Challenge,
+    ChallengeStatus,
+    ConnectionHealth,
+    ConnectionRecord,
+    Integration,
+    UpdateOptions,
+    UpdateRecord,
+)
+from bankupdate.domain.psu import PsuContext
+from bankupdate.domain.upstream import Accepted, CallbackUrls, StartOutcome, StartRequest, UserNeeded
+from bankupdate.flow.finish import Completion
+from bankupdate.flow.locks import ConnectionLocks
+from bankupdate.flow.progress import Progress
+from bankupdate.flow.recovery import Recovery, workflow_input
+from bankupdate.observability import logger
+from bankupdate.ports import (
+    BankGateway,
+    Clock,
+    IdempotencyStore,
+    IdempotentCall,
+    LockAttempt,
+    LockRefusal,
+    StoredUpdate,
+    TriggerRate,
+    UpdateStore,
+    Workflow,
+)
+from bankupdate.settings import Settings
+
+CALLBACK_TOKEN_BYTES = 32
+
+
+@dataclass(frozen=True)
+class TriggerRequest:
+    owner_id: str
+    connection_id: int
+    options: UpdateOptions
+    credentials: tuple[Credential, ...]
+    psu: PsuContext
+    request_id: str | None
+    idempotency_key: str | None = None
+
+
+def callback_digest(token: str) -> str:
+    """Callback tokens are kept only as digests: the table never holds what would let someone forge a callback."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class TriggerUpdate:
+    updates: UpdateStore
+    locks: ConnectionLocks
+    gateway: BankGateway
+    workflow: Workflow
+    progress: Progress
+    completion: Completion
+    recovery: Recovery
+    idempotency: IdempotencyStore | None
+    clock: Clock
+    settings: Settings
+    callback_base_url: Callable[[], str]
+
+    def __call__(self, request: TriggerRequest) -> UpdateRecord:
+        self._check_redirect(request.options)
+        if request.idempotency_key is None or self.idempotency is None:
+            return self._start(request)
+        call = IdempotentCall(
+            key={"owner": request.owner_id, "connection": request.connection_id, "key": request.idempotency_key},
+            # What must match on a repeat: the options, and whether credentials came (never their values: a hash
+            # of a PIN in the idempotency table could be brute-forced).
+            fingerprint={
+                "options": request.options.model_dump(mode="json"),
+                "credentialLabels": sorted(c.label for c in request.credentials),
+            },
+        )
+        answer = self.idempotency.run_once(call, lambda: {"updateId": self._start(request).update_id})
+        stored = self.updates.get(str(answer["updateId"]))
+        if stored is None:
+            raise UpdateAlreadyRunning("the update of this Idempotency-Key is gone", details=answer)
+        return stored.record
+
+    def _check_redirect(self, options: UpdateOptions) -> None:
+        url = options.redirect_url
+        if url is None:
+            return
+        if not any(url.startswith(prefix) for prefix in self.settings.redirect_url_prefixes):
+            raise InvalidRequest(
+                "redirectUrl is not one of the redirect URLs this deployment allows",
+                details={"field": "redirectUrl", "allowed": list(self.settings.redirect_url_prefixes)},
+            )
+
+    def _start(self, request: TriggerRequest) -> UpdateRecord:
+        now = self.clock.now()
+        update_id = uuid.uuid4().hex
+        lock = self._lock(request, update_id)
+        connection = lock.connection
+        record = lifecycle.new_user_present(
+            update_id=update_id,
+            owner_id=request.owner_id,
+            connection_id=request.connection_id,
+            options=request.options,
+            integration=self.settings.integration,
+            known_account_ids=connection.health.known_account_ids if connection else (),
+            execution_arn=self.workflow.execution_arn(update_id),
+            now=now,
+            timing=self.settings.timing,
+        )
+        self.updates.create(record)
+        logger.append_keys(update_id=update_id, connection_id=request.connection_id)
+        stored = StoredUpdate(record)
+        try:
+            outcome: StartOutcome = self.gateway.start(request.owner_id, self._start_request(request, update_id))
+        except (CredentialsRequired, ConsentInvalid) as error:
+            if request.credentials:
+                self._fail(update_id, error)
+            # None sent and finAPI needs them (none stored, or the consent must be renewed): ask the user.
+            outcome = UserNeeded(self._credentials_challenge(request, error))
+        except UpstreamUnavailable as error:
+            if error.upstream_status is not None:
+                self._fail(update_id, error)  # finAPI answered (5xx): it did not start anything
+            # No answer at all: finAPI may be downloading. The looks find out; only a fresh result counts.
+            return self._go(stored, Accepted(), confirmed=False)
+        except BankUpdateError as error:
+            self._fail(update_id, error)
+        return self._go(stored, outcome, confirmed=True)
+
+    def _lock(self, request: TriggerRequest, update_id: str) -> LockAttempt:
+        rate = TriggerRate(self.settings.user_updates_per_window, self.settings.user_update_window_seconds)
+        owner, connection_id = request.owner_id, request.connection_id
+        lock = self.locks.take(owner, connection_id, update_id, rate=rate)
+        if lock.refused is LockRefusal.MISSING:
+            # A connection we have not seen: it must be the caller's at finAPI before anything is recorded.
+            facts = self.gateway.connection_facts(owner, connection_id)
+            first = ConnectionRecord(
+                owner_id=owner,
+                connection_id=connection_id,
+                created_at=self.clock.now(),
+                health=ConnectionHealth(
+                    consent_expires_at=facts.consent_expires_at,
+                    user_action_required=facts.user_action_required,
+                    known_account_ids=facts.account_ids,
+                ),
+            )
+            lock = self.locks.take(owner, connection_id, update_id, create=first, rate=rate)
+        if lock.refused is LockRefusal.MISSING:
+            raise NotFound(f"bank connection {connection_id} is not known for this user")
+        if lock.refused is LockRefusal.RATE:
+            retry_at = rate.next_window(self.clock.now())
+            wait = max(1, int((retry_at - self.clock.now()).total_seconds()) + 1)
+            raise TooManyUpdates(
+                f"at most {rate.limit} updates of a connection per {rate.window_seconds} s",
+                details={"retryAfterSeconds": wait},
+            )
+        if lock.refused is LockRefusal.HELD:
+            recovered = self.recovery.recover_holder(owner, connection_id, lock.holder)
+            raise UpdateAlreadyRunning(
+                f"update {lock.holder} of connection {connection_id} is still running",
+                details={"updateId": lock.holder, "recovered": recovered, "retryAfterSeconds": 5},
+            )
+        return lock
+
+    def _start_request(self, request: TriggerRequest, update_id: str) -> StartRequest:
+        callbacks = None
+        if self.settings.integration is Integration.WEB_FORM:
+            token = secrets.token_urlsafe(CALLBACK_TOKEN_BYTES)
+            expires = self.clock.now() + timedelta(seconds=self.settings.update_timeout_seconds)
+            self.updates.link_callback(callback_digest(token), update_id, expires_at=expires)
+            base = f"{self.callback_base_url().rstrip('/')}/v1/webform-callbacks/{token}"
+            callbacks = CallbackUrls(finalised=f"{base}/finalised", web_form_required=f"{base}/web-form-required")
+        return StartRequest(
+            connection_id=request.connection_id,
+            options=request.options,
+            credentials=request.credentials,
+            psu=request.psu,
+            request_id=request.request_id,
+            callbacks=callbacks,
+        )
+
+    def _credentials_challenge(self, request: TriggerRequest, error: BankUpdateError) -> Challenge:
+        labels: tuple[str, ...] = ()
+        try:
+            labels = self.gateway.connection_facts(request.owner_id, request.connection_id).credential_labels
+        except BankUpdateError:
+            logger.warning("could not read which credentials the bank wants")
+        return Challenge(
+            status=ChallengeStatus.CREDENTIALS_REQUIRED, message=error.user_message, credential_labels=labels
+        )
+
+    def _go(self, stored: StoredUpdate, outcome: StartOutcome, *, confirmed: bool) -> UpdateRecord:
+        transition = self.progress.transition_for(stored.record, outcome, confirmed=confirmed)
+        saved = self.progress.apply(stored, transition, from_api=False)
+        try:
+            self.workflow.start(workflow_input(saved.update_id, self.settings))
+        except Exception as error:
+            # finAPI may be downloading already; without a workflow nobody would ever release the lock.
+            logger.exception("could not start the update workflow")
+            failed = BankUpdateError(f"workflow did not start: {type(error).__name__}")
+            self.completion.fail(saved.update_id, failed.to_update_error())
+            raise
+        return saved
+
+    def _fail(self, update_id: str, error: BankUpdateError) -> NoReturn:
+        self.completion.fail(update_id, error.to_update_error())
+        error.details.setdefault("updateId", update_id)
+        raise error
