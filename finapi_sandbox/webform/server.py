@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -362,6 +363,15 @@ class WebFormServer:
         self.engine.stop()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
+        """For tests: wait (at most `timeout`) until `predicate` holds; says whether it did."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True
 
     def serve_forever(self) -> None:
         self.engine.start()
