@@ -352,7 +352,9 @@ class WebFormServer:
         return self._server
 
     def start(self) -> WebFormServer:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="finapi-webform", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="finapi-webform", daemon=True
+        )
         self._thread.start()
         self.engine.start()
         return self
