@@ -44,6 +44,8 @@ class WebFormFlow:
         web_form = _web_form(task)
         self._expire_if_due(task)
         if web_form.session is None:
+            if web_form.status == "EXPIRED":
+                return None  # the expired page, for anyone holding the link
             if web_form.status != "NOT_YET_OPENED":
                 raise PageRefused(410, "Web form not available", "This web form can no longer be opened.")
             for name, value in links.items():
