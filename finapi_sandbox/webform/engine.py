@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from finapi_sandbox.webform import render
 from finapi_sandbox.webform.access import AccessAnswer, AccessClient
@@ -24,6 +24,7 @@ from finapi_sandbox.webform.state import (
     FINAL_WEB_FORM_STATUSES,
     USER_STEPS,
     PollViolation,
+    Step,
     Task,
     TaskErrorCode,
     WebForm,
@@ -33,7 +34,16 @@ from finapi_sandbox.webform.state import (
 # Access answers to an unattended update that a user can fix in the web form (SCA, credentials, consent, the bank's
 # daily budget for unattended access: a present user lifts all of them).
 NEEDS_USER = ("MISSING_FIELD", "INVALID_CONSENT", "BANK_SERVER_REJECTION")
+FINAL_STEPS: dict[WebFormStatus, Step] = {
+    "ABORTED": "aborted",
+    "EXPIRED": "expired",
+    "COMPLETED": "completed",
+    "COMPLETED_WITH_ERROR": "failed",
+    "NOT_YET_OPENED": "failed",
+    "IN_PROGRESS": "failed",
+}
 TICK_SECONDS = 0.05
+FinalTaskStatus = Literal["COMPLETED", "COMPLETED_WITH_ERROR"]
 
 
 class WebFormProblem(Exception):
@@ -261,14 +271,14 @@ class WebFormEngine:
 
     # ------------------------------------------------------------------------------------------------ endings
 
-    def finish(self, task: Task, status: str, error_code: TaskErrorCode | None) -> None:
+    def finish(self, task: Task, status: FinalTaskStatus, error_code: TaskErrorCode | None) -> None:
         """The task reaches its final status; an open web form ends with it."""
         web_form = task.web_form
         if web_form is not None and web_form.status not in FINAL_WEB_FORM_STATUSES:
             web_form.status = "COMPLETED" if status == "COMPLETED" else "COMPLETED_WITH_ERROR"
             web_form.error_code = error_code
             web_form.step = "completed" if status == "COMPLETED" else "failed"
-        task.status = "COMPLETED" if status == "COMPLETED" else "COMPLETED_WITH_ERROR"
+        task.status = status
         task.error_code = error_code
         task.downloading = False
         callbacks = task.details.callbacks
@@ -286,7 +296,7 @@ class WebFormEngine:
         assert web_form is not None
         web_form.status = status
         web_form.error_code = error_code if status == "COMPLETED_WITH_ERROR" else None
-        web_form.step = {"ABORTED": "aborted", "EXPIRED": "expired", "COMPLETED": "completed"}.get(status, "failed")  # type: ignore[assignment]
+        web_form.step = FINAL_STEPS[status]
         self.finish(task, "COMPLETED" if status == "COMPLETED" else "COMPLETED_WITH_ERROR", web_form.error_code)
 
     # ------------------------------------------------------------------------------------------------ ticker

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from finapi_sandbox.webform.access import AccessAnswer
 from finapi_sandbox.webform.engine import WebFormEngine, failure_code
-from finapi_sandbox.webform.state import Challenge, Task, WebForm
+from finapi_sandbox.webform.state import Challenge, Step, Task, WebForm
 
 
 class PageRefused(Exception):
@@ -169,14 +169,14 @@ class WebFormFlow:
             optical_data=found.get("opticalData"),
         )
         web_form.challenge = challenge
-        steps = {
+        steps: dict[str, Step] = {
             "TWO_STEP_PROCEDURE_REQUIRED": "procedure",
             "CHALLENGE_RESPONSE_REQUIRED": "challenge",
             "DECOUPLED_AUTH_REQUIRED": "decoupled",
             "DECOUPLED_AUTH_IN_PROGRESS": "decoupled",
             "REDIRECT_REQUIRED": "redirect",
         }
-        web_form.step = steps.get(challenge.status, "failed")  # type: ignore[assignment]
+        web_form.step = steps.get(challenge.status, "failed")
         if challenge.status == "CHALLENGE_RESPONSE_REQUIRED" and previous == "CHALLENGE_RESPONSE_REQUIRED":
             web_form.notice = challenge.message  # the bank refused the TAN and asks again
         if challenge.redirect_context:

@@ -228,7 +228,9 @@ def test_the_link_opens_once(
     expect(web.page.locator("h1")).to_have_text("Log in to your bank")
 
     # When the same link is opened in another browser
-    other = web.page.context.browser.new_context()  # type: ignore[union-attr]
+    browser = web.page.context.browser
+    assert browser is not None
+    other = browser.new_context()
     try:
         second = other.new_page()
         answer = second.goto(url)
