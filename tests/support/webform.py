@@ -62,6 +62,12 @@ class Receiver:
     base_url: str
     received: list[Received] = field(default_factory=list)
     condition: threading.Condition = field(default_factory=threading.Condition)
+    forwards: dict[str, str] = field(default_factory=dict)  # path -> URL a GET there is sent on to, query kept
+
+    def forward(self, name: str, to: str) -> str:
+        """Answer GET /<name> with a redirect to `to` plus the request's query (a licensed mandator's bank return)."""
+        self.forwards[f"/{name}"] = to
+        return self.url(name)
 
     def url(self, name: str) -> str:
         return f"{self.base_url}/{name}"
@@ -92,6 +98,13 @@ def running_receiver() -> Iterator[Receiver]:
             with receiver.condition:
                 receiver.received.append(Received(method, url.path, url.query, body))
                 receiver.condition.notify_all()
+            forward = receiver.forwards.get(url.path)
+            if method == "GET" and forward is not None:
+                self.send_response(302)
+                self.send_header("Location", f"{forward}?{url.query}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             page = b"<!doctype html><html lang='en'><title>App</title><h1 id='app'>Back in the app</h1></html>"
             self.send_response(200)
             self.send_header("Content-Type", "text/html")

@@ -130,3 +130,32 @@ def test_error_answers_of_the_reads(webform: WebFormServer, make_user: Callable[
     assert user.api.task(unknown).status_code == 404
     assert user.api.web_form(unknown).status_code == 404
     assert WebFormApi(webform.base_url, "bad").web_form(unknown).status_code == 401
+
+
+def test_a_licensed_mandators_bank_return_is_forwarded_to_the_web_form(
+    access: SandboxServer,
+    make_webform: Callable[..., WebFormServer],
+    make_user: Callable[..., FinapiUser],
+    receiver: Receiver,
+) -> None:
+    # Given a licensed mandator whose registered redirect URL forwards to the web form's /callback (finAPI's rule)
+    webform = make_webform(license="AISP")
+    user = make_user(webform, main={"bank_blz": "DEMO0002", "consent_expires_at": None})
+    own_return = receiver.forward(f"bank-return-{user.username}", f"{webform.base_url}/callback")
+    created = user.api.create({"bankConnectionId": user.connections["main"], "redirectUrl": own_return}).json()
+    web_form = _web_form_of(webform, user, created["id"])
+
+    # When the user goes to the bank, allows access, and comes back through the mandator's URL
+    driver = PageDriver(web_form["url"])
+    link = re.search(r'id="to-bank" href="([^"]+)"', driver.page.text)
+    assert link, driver.page.text
+    bank = driver.client.get(link.group(1).replace("&amp;", "&"))
+    fields = dict(re.findall(r'name="(state|redirect)" value="([^"]+)"', bank.text))
+    assert fields["redirect"] == own_return
+    action = re.search(r'<form method="post" action="([^"]+)"', bank.text)
+    assert action
+    driver.client.post(f"{webform.base_url}{action.group(1)}", data=fields | {"decision": "approve"})
+
+    # Then the update completes, and the return went through the mandator's URL
+    assert wait_for_status(webform, user.api, created["id"], "COMPLETED")["payload"]["webForm"]["status"] == "COMPLETED"
+    assert [r.path for r in receiver.received if r.path == f"/bank-return-{user.username}"]
