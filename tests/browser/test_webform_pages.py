@@ -130,10 +130,14 @@ def test_three_wrong_tans_end_the_flow(
 
 
 def test_decoupled_approval_is_awaited_by_the_page(
-    webform: WebFormServer, make_user: Callable[..., FinapiUser], receiver: Receiver, web: BrowserPage
+    access: SandboxServer,
+    webform: WebFormServer,
+    make_user: Callable[..., FinapiUser],
+    receiver: Receiver,
+    web: BrowserPage,
 ) -> None:
-    # Given a stored PIN but no consent: the bank asks for SCA
-    user = make_user(main={"consent_expires_at": None, "stored_pin": True})
+    # Given a stored PIN but no consent, and finAPI waiting for the user: the bank asks for SCA
+    user = make_user(main={"consent_expires_at": None, "stored_pin": True, "user_action_required": True})
     task = _web_form_task(webform, user, receiver)
     page = web.page
 
@@ -150,6 +154,7 @@ def test_decoupled_approval_is_awaited_by_the_page(
     expect(page.locator("#result")).to_contain_text("up to date")
     web.step("done")
     assert wait_for_status(webform, user.api, task["id"], "COMPLETED")["payload"]["webForm"]["status"] == "COMPLETED"
+    assert not access.world.connection(user.connections["main"])["userActionRequired"]
 
 
 def test_redirect_to_the_bank_and_back(
