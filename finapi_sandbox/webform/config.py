@@ -48,6 +48,9 @@ class WebFormConfig(_Model):
     min_poll_interval_seconds: float = Field(1.0, ge=0)
     # How often the web form reads the connection from Access while its download runs.
     access_poll_seconds: float = Field(0.2, gt=0)
+    # finAPI suggests asking about a decoupled approval every 5 seconds at most (Access spec, MultiStepAuthentication-
+    # Callback.decoupledCallback); the web form keeps to this however often its page refreshes.
+    decoupled_poll_seconds: float = Field(5.0, ge=0)
     # How often the decoupled and download pages refresh themselves.
     page_refresh_seconds: int = Field(1, ge=1)
     # Seconds the final page shows before sending the browser to the `redirectUrl` given with the web form URL.

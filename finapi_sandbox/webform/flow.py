@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -119,6 +120,10 @@ class WebFormFlow:
         web_form = _web_form(task)
         if web_form.step != "decoupled" or web_form.challenge is None:
             return
+        now = self.engine.now()
+        pause = timedelta(seconds=self.engine.config.decoupled_poll_seconds)
+        if web_form.last_decoupled_poll is not None and now - web_form.last_decoupled_poll < pause:
+            return  # asked the bank too recently; the page keeps waiting
         self._call(task, {"multiStepAuthentication": {"hash": web_form.challenge.hash, "decoupledCallback": True}})
 
     def return_from_bank(self, task: Task, query: str) -> None:
@@ -179,6 +184,8 @@ class WebFormFlow:
         web_form.step = steps.get(challenge.status, "failed")
         if challenge.status == "CHALLENGE_RESPONSE_REQUIRED" and previous == "CHALLENGE_RESPONSE_REQUIRED":
             web_form.notice = challenge.message  # the bank refused the TAN and asks again
+        if web_form.step == "decoupled":
+            web_form.last_decoupled_poll = self.engine.now()
         if challenge.redirect_context:
             self.engine.remember_redirect_context(challenge.redirect_context, web_form)
         if web_form.step == "failed":

@@ -69,6 +69,7 @@ class WebForm:
     customer_support_url: str | None = None
     psu: dict[str, str] = field(default_factory=dict)  # the browser's metadata, sent to Access as PSU headers
     update_accepted: bool = False
+    last_decoupled_poll: datetime | None = None
 
 
 @dataclass

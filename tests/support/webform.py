@@ -4,6 +4,7 @@ loopback receiver for callbacks and for the browser's return, and fresh finAPI u
 from __future__ import annotations
 
 import json
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,6 +19,21 @@ import httpx
 from tests.support.webform_spec import assert_answer_conforms, assert_conforms
 
 FINAL = ("COMPLETED", "COMPLETED_WITH_ERROR")
+
+
+class PageDriver:
+    """A browser without a browser: keeps the web form's cookie and posts its forms."""
+
+    def __init__(self, url: str) -> None:
+        self.client = httpx.Client(follow_redirects=True, timeout=15)
+        self.base = url.split("/wf/", maxsplit=1)[0]
+        self.page = self.client.get(url)
+
+    def post(self, action: str, **fields: str) -> httpx.Response:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', self.page.text)
+        assert csrf, self.page.text
+        self.page = self.client.post(f"{self.base}{action}", data={"csrf": csrf.group(1)} | fields)
+        return self.page
 
 
 class WebFormApi:

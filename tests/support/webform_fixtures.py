@@ -27,11 +27,13 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def make_webform(access: SandboxServer) -> Iterator[Callable[..., WebFormServer]]:
-    """A Web Form server with these config fields; loopback http callbacks allowed (the receiver is plain http)."""
+    """A Web Form server with these config fields; loopback http callbacks allowed (the receiver is plain http), and
+    decoupled approvals asked about at every page refresh (finAPI's 5 s pace would only slow the tests down)."""
     started: list[WebFormServer] = []
 
     def make(**config: Any) -> WebFormServer:
-        server = WebFormServer(access, WebFormConfig(**({"allow_http_loopback_urls": True} | config))).start()
+        defaults = {"allow_http_loopback_urls": True, "decoupled_poll_seconds": 0}
+        server = WebFormServer(access, WebFormConfig(**(defaults | config))).start()
         started.append(server)
         return server
 

@@ -8,27 +8,17 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
 from finapi_sandbox import SandboxServer
 from finapi_sandbox.webform import WebFormServer
-from tests.support.webform import FinapiUser, Receiver, WebFormApi, assert_callback_body, wait_for_status
+from tests.support.webform import (
+    FinapiUser,
+    PageDriver,
+    Receiver,
+    WebFormApi,
+    assert_callback_body,
+    wait_for_status,
+)
 from tests.support.webform_spec import assert_conforms, response_schema
-
-
-class PageDriver:
-    """A browser without a browser: keeps the web form's cookie and posts its forms."""
-
-    def __init__(self, url: str) -> None:
-        self.client = httpx.Client(follow_redirects=True, timeout=15)
-        self.base = url.split("/wf/", maxsplit=1)[0]
-        self.page = self.client.get(url)
-
-    def post(self, action: str, **fields: str) -> httpx.Response:
-        csrf = re.search(r'name="csrf" value="([^"]+)"', self.page.text)
-        assert csrf, self.page.text
-        self.page = self.client.post(f"{self.base}{action}", data={"csrf": csrf.group(1)} | fields)
-        return self.page
 
 
 def _web_form_of(webform: WebFormServer, user: FinapiUser, task_id: str) -> dict[str, Any]:
