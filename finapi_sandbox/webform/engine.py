@@ -280,6 +280,7 @@ class WebFormEngine:
             web_form.step = "completed" if status == "COMPLETED" else "failed"
         task.status = status
         task.error_code = error_code
+        task.finished_at = self.now()
         task.downloading = False
         callbacks = task.details.callbacks
         self.callbacks.send(

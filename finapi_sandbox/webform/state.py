@@ -91,6 +91,7 @@ class Task:
     downloading: bool = False  # Access accepted the update; waiting for updateStatus READY
     next_access_poll: datetime | None = None
     forced_error: TaskErrorCode | None = None
+    finished_at: datetime | None = None
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @property
