@@ -11,8 +11,11 @@ export SAM_CLI_TELEMETRY := 0
 export __SAM_CLI_APP_DIR := $(abspath .samcli)
 export AWS_DEFAULT_REGION ?= eu-central-1
 PYTEST_ARGS ?=
+# Browser tests drive Debian's Chromium (downloaded browser builds do not work here); installed once, as root or via sudo.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help demo local reliability bench dev lint format typecheck unit test build validate openapi clean
+.PHONY: help demo local reliability bench dev browser lint format typecheck unit test build validate openapi clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -48,6 +51,12 @@ bench: $(VENV)/.installed ## measure cold starts, warm overhead, poll loop, sche
 
 dev: $(VENV)/.installed $(SAM_VENV)/.installed ## create both virtualenvs (project + SAM CLI)
 
+$(CHROMIUM):
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium chromium-driver
+
+browser: $(CHROMIUM) ## install Debian's chromium and chromium-driver for the browser tests (if missing)
+
 format: $(VENV)/.installed ## format and auto-fix
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
@@ -62,7 +71,7 @@ typecheck: $(VENV)/.installed ## mypy --strict
 unit: $(VENV)/.installed ## unit tests only (no network)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-test: $(VENV)/.installed $(SAM_VENV)/.installed lint typecheck ## the README's test command: lint, types, every test suite
+test: $(VENV)/.installed $(SAM_VENV)/.installed $(CHROMIUM) lint typecheck ## the README's test command: lint, types, every test suite
 	SAM_BIN=$(SAM) $(PY) -m pytest $(PYTEST_ARGS)
 
 validate: $(SAM_VENV)/.installed ## sam validate --lint
@@ -75,4 +84,4 @@ build: $(SAM_VENV)/.installed ## sam build (offline, cross-platform arm64 wheels
 	$(SAM) build --parallel
 
 clean: ## remove build output and virtualenvs
-	rm -rf .aws-sam .samcli $(VENV) $(SAM_VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf .aws-sam .samcli $(VENV) $(SAM_VENV) .mypy_cache .ruff_cache .pytest_cache test-artifacts
