@@ -6,10 +6,10 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from bankupdate import wiring
+from bankupdate import composition
 from bankupdate.domain.model import UpdateMode, UpdateRecord, UpdateStatus
+from bankupdate.domain.upstream import ConnectionFacts
 from bankupdate.finapi import BankingInterface, UpdateBankConnectionParams
-from bankupdate.usecases.start_update import finapi_user
 from tests.conftest import BankUser
 
 
@@ -57,18 +57,16 @@ def test_lost_request_that_never_reached_finapi_fails_retryably(new_user: Any, s
 
 def _orphan(user: BankUser, connection: int, status: UpdateStatus) -> str:
     """The state a trigger leaves behind when its Lambda dies after taking the lock (and maybe calling finAPI)."""
-    services = wiring.services()
-    now = services.clock()
+    adapters = composition.adapters()
+    now = adapters.clock.now()
     long_ago = now - timedelta(minutes=10)
     update_id = uuid.uuid4().hex
-    services.connections.ensure(user.sub, connection, long_ago)
-    assert (
-        services.connections.acquire_lock(
-            user.sub, connection, update_id=update_id, now=now, lease_until=now + timedelta(hours=1)
-        ).holder
-        is None
+    adapters.connections.record_facts(user.sub, ConnectionFacts(connection, (), None, False), long_ago)
+    attempt = adapters.connections.acquire_lock(
+        user.sub, connection, update_id=update_id, now=now, lease_until=now + timedelta(hours=1)
     )
-    services.updates.create(
+    assert attempt.refused is None
+    adapters.updates.create(
         UpdateRecord(
             update_id=update_id,
             owner_id=user.sub,
@@ -90,9 +88,9 @@ def test_trigger_died_after_finapi_accepted_is_recovered_on_the_next_contact(new
     user: BankUser = new_user()
     connection = user.connections["DEMO0001"]
     orphan = _orphan(user, connection, UpdateStatus.PENDING)
-    services = wiring.services()
-    services.finapi.update_bank_connection(
-        finapi_user(services, user.sub),
+    access = composition.adapters().access
+    access.client.update_bank_connection(
+        access.principal(user.sub),
         UpdateBankConnectionParams(bank_connection_id=connection, interface=BankingInterface.XS2A),
     )
     # When the user syncs again
@@ -124,10 +122,10 @@ def test_finalize_died_before_releasing_the_lock(new_user: Any) -> None:
 def test_lock_taken_without_a_record_is_released(new_user: Any) -> None:
     user: BankUser = new_user()
     connection = user.connections["DEMO0001"]
-    services = wiring.services()
-    now = services.clock()
-    services.connections.ensure(user.sub, connection, now)
-    services.connections.acquire_lock(
+    adapters = composition.adapters()
+    now = adapters.clock.now()
+    adapters.connections.record_facts(user.sub, ConnectionFacts(connection, (), None, False), now)
+    adapters.connections.acquire_lock(
         user.sub, connection, update_id="f" * 32, now=now, lease_until=now + timedelta(hours=1)
     )
     assert user.api.trigger(connection, {"interface": "XS2A"}).json()["error"]["details"]["recovered"] is True
