@@ -16,6 +16,7 @@ from bankupdate.api.views import update_view
 from bankupdate.domain.answers import Credential
 from bankupdate.domain.model import UpdateOptions
 from bankupdate.observability import logger, metrics, tracer
+from bankupdate.stores.invocation import remember_lambda_context
 from bankupdate.usecases.start_update import start_user_update_once
 
 app = build_resolver()
@@ -61,4 +62,5 @@ def trigger_update(
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    remember_lambda_context(context)  # a killed invocation's idempotency record then expires with it
     return app.resolve(event, context)

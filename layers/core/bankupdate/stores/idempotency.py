@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from bankupdate.stores.aws import client
+from bankupdate.stores.invocation import current_lambda_context
 
 __all__ = ["IdempotencyAlreadyInProgressError", "run_once"]
 
@@ -26,6 +27,10 @@ def run_once(
     """
     persistence = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=client("dynamodb"))
     config = IdempotencyConfig(expires_after_seconds=ttl_seconds, raise_on_no_idempotency_key=True)
+    if (context := current_lambda_context()) is not None:
+        # A record still IN_PROGRESS when Lambda kills the invocation then expires with the invocation's timeout,
+        # instead of answering the key's retries with 409 for the whole TTL.
+        config.register_lambda_context(context)
 
     @idempotent_function(  # type: ignore[untyped-decorator]
         data_keyword_argument="request", config=config, persistence_store=persistence
