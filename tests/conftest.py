@@ -33,6 +33,10 @@ FAST_ENV = {
 }
 
 
+# The authorizer of every stack this session ran: what each role was seen to use (tests/template/test_least_privilege).
+OBSERVED: list[Any] = []
+
+
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Any]:
     from finapi_sandbox import SandboxConfig, SandboxServer
@@ -43,8 +47,17 @@ def sandbox() -> Iterator[Any]:
 
 
 @contextmanager
-def running_stack(sandbox: Any, **parameters: str) -> Iterator[Any]:
-    """The whole application on the local stack, pointed at the sandbox. One at a time per process."""
+def running_stack(
+    sandbox: Any,
+    *,
+    template: Path = ROOT / "template.yaml",
+    time_scale: float = 1.0,
+    env: dict[str, str] | None = None,
+    **parameters: str,
+) -> Iterator[Any]:
+    """The whole application on the local stack, pointed at the sandbox. One at a time per process.
+
+    ``time_scale`` shrinks AWS's time limits (Lambda timeouts, the HTTP API's 30 s) for tests that reach them."""
     from bankupdate import wiring
     from local_stack import LocalStack
 
@@ -56,15 +69,17 @@ def running_stack(sandbox: Any, **parameters: str) -> Iterator[Any]:
         "AuthenticationWindowSeconds": "60",
     } | parameters
     with LocalStack(
-        template_path=str(ROOT / "template.yaml"),
+        template_path=str(template),
+        time_scale=time_scale,
         parameter_overrides=overrides,
         api_port=0,
         wait_scale=0.05,
         secrets={
             "FinapiClientSecret": json.dumps({"clientId": sandbox.client_id, "clientSecret": sandbox.client_secret})
         },
-        env_overrides=FAST_ENV,
+        env_overrides=FAST_ENV | (env or {}),
     ) as local:
+        OBSERVED.append(local.authorizer)
         wiring.reset()
         try:
             yield local
