@@ -33,8 +33,15 @@ FAST_ENV = {
 }
 
 
-# The authorizer of every stack this session ran: what each role was seen to use (tests/template/test_least_privilege).
-OBSERVED: list[Any] = []
+# (template, authorizer) of every stack this session ran: what each role was seen to use and refused
+# (tests/template/test_least_privilege.py).
+OBSERVED: list[tuple[Path, Any]] = []
+STACK_SUITES = ("tests/workflow", "tests/reliability", "tests/local_stack")
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Checks over what every stack saw run after all other tests."""
+    items.sort(key=lambda item: item.get_closest_marker("after_every_stack") is not None)
 
 
 @pytest.fixture(scope="session")
@@ -79,7 +86,7 @@ def running_stack(
         },
         env_overrides=FAST_ENV | (env or {}),
     ) as local:
-        OBSERVED.append(local.authorizer)
+        OBSERVED.append((Path(template), local.authorizer))
         wiring.reset()
         try:
             yield local
