@@ -5,6 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 SAM_VENV := .venv-sam
+MINI_VENV := .venv-ministack
 PY := $(VENV)/bin/python
 SAM := $(abspath $(SAM_VENV))/bin/sam
 export SAM_CLI_TELEMETRY := 0
@@ -15,7 +16,8 @@ PYTEST_ARGS ?=
 CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help demo local reliability bench dev browser lint format typecheck unit test build validate openapi clean
+.PHONY: help demo local reliability bench dev browser lint format typecheck unit test build validate openapi \
+	deploy-check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -29,6 +31,12 @@ $(VENV)/.installed: pyproject.toml
 $(SAM_VENV)/.installed: requirements-sam.txt
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+# ministack (an AWS emulator with CloudFormation) pins its own botocore: it gets a virtualenv of its own.
+$(MINI_VENV)/.installed:
+	$(PYTHON) -m venv $(MINI_VENV)
+	$(MINI_VENV)/bin/pip install -q --disable-pip-version-check ministack==1.5.33
 	touch $@
 
 demo: $(VENV)/.installed ## the whole story against the local stack (no Docker, no AWS)
@@ -49,7 +57,7 @@ bench: $(VENV)/.installed ## measure cold starts, warm overhead, poll loop, sche
 	$(PY) -m bench.scheduler 10000 100000
 	$(PY) -m bench.report
 
-dev: $(VENV)/.installed $(SAM_VENV)/.installed ## create both virtualenvs (project + SAM CLI)
+dev: $(VENV)/.installed $(SAM_VENV)/.installed $(MINI_VENV)/.installed ## create the virtualenvs (project, SAM CLI, ministack)
 
 $(CHROMIUM):
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q
@@ -71,7 +79,7 @@ typecheck: $(VENV)/.installed ## mypy --strict
 unit: $(VENV)/.installed ## unit tests only (no network)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-test: $(VENV)/.installed $(SAM_VENV)/.installed $(CHROMIUM) lint typecheck ## the README's test command: lint, types, every test suite
+test: $(VENV)/.installed $(SAM_VENV)/.installed $(MINI_VENV)/.installed $(CHROMIUM) lint typecheck ## the README's test command: lint, types, every test suite
 	SAM_BIN=$(SAM) $(PY) -m pytest $(PYTEST_ARGS)
 
 validate: $(SAM_VENV)/.installed ## sam validate --lint
@@ -80,8 +88,11 @@ validate: $(SAM_VENV)/.installed ## sam validate --lint
 openapi: $(VENV)/.installed ## regenerate docs/openapi.json from the HTTP handlers
 	$(PY) -m scripts.openapi
 
+deploy-check: $(VENV)/.installed $(SAM_VENV)/.installed $(MINI_VENV)/.installed ## sam build, then sam deploy twice side by side to ministack
+	SAM_BIN=$(SAM) $(PY) -m pytest -q tests/template/test_two_stacks_deploy.py tests/template/test_physical_names.py
+
 build: $(SAM_VENV)/.installed ## sam build (offline, cross-platform arm64 wheels for python3.13)
 	$(SAM) build --parallel
 
 clean: ## remove build output and virtualenvs
-	rm -rf .aws-sam .samcli $(VENV) $(SAM_VENV) .mypy_cache .ruff_cache .pytest_cache test-artifacts
+	rm -rf .aws-sam .samcli $(VENV) $(SAM_VENV) $(MINI_VENV) .mypy_cache .ruff_cache .pytest_cache test-artifacts

@@ -98,13 +98,13 @@ def metered() -> Iterator[Meter]:
         botocore.client.BaseClient._make_api_call,
     )
 
-    def timed_run(self: LocalFunction, event: Any, context: Any) -> Any:
+    def timed_run(self: LocalFunction, event: Any, context: Any, abandoned: Any) -> Any:
         outer = meter.current()
         record = Invocation(self.logical_id, self.memory, cold=not self._idle)
         meter._current.invocation = record
         started, cpu = time.perf_counter(), time.thread_time()
         try:
-            return run(self, event, context)
+            return run(self, event, context, abandoned)
         finally:
             record.seconds = time.perf_counter() - started
             record.cpu_seconds = time.thread_time() - cpu

@@ -1,5 +1,8 @@
 """The template's HTTP API on loopback: routes from the translated OpenAPI body, payload v2.0 events, and local
-stand-ins for the JWT authorizer (tokens this stack issues) and for AWS_IAM (SigV4 with the stack's credentials)."""
+stand-ins for the JWT authorizer (tokens this stack issues) and for AWS_IAM (SigV4 with the stack's credentials).
+
+As API Gateway: a function is invoked only if its resource-based policy lets apigateway.amazonaws.com in for this
+route's ARN, a function error is a bare 500, and an integration still running at 30 s is a bare 503."""
 
 from __future__ import annotations
 
@@ -24,7 +27,12 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from local_stack.lambdas import CallerGaveUp, FunctionError
 from local_stack.template import ACCOUNT_ID, REGION
+
+INTEGRATION_TIMEOUT_SECONDS = 30  # HTTP APIs: fixed, not adjustable
+_INTERNAL_ERROR = (500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')
+_UNAVAILABLE = (503, {"content-type": "application/json"}, b'{"message":"Service Unavailable"}')
 
 LOG = logging.getLogger("local_stack.http_api")
 LOCAL_ACCESS_KEY = "testing"
@@ -58,9 +66,18 @@ def _pattern(path: str) -> re.Pattern[str]:
 
 
 class HttpApi:
-    def __init__(self, body: dict[str, Any], api_id: str, invoke: Callable[[str, dict[str, Any]], Any]) -> None:
+    def __init__(
+        self,
+        body: dict[str, Any],
+        api_id: str,
+        invoke: Callable[[str, dict[str, Any], float], Any],
+        may_invoke: Callable[[str, str], bool],
+        time_scale: float = 1.0,
+    ) -> None:
         self.api_id = api_id
         self._invoke = invoke
+        self._may_invoke = may_invoke
+        self._integration_timeout = INTEGRATION_TIMEOUT_SECONDS * time_scale
         self.routes: list[Route] = []
         self.jwt: dict[str, JwtAuthorizer] = {}
         for name, scheme in body.get("components", {}).get("securitySchemes", {}).items():
@@ -164,7 +181,20 @@ class HttpApi:
                 )
             authorizer = {"jwt": {"claims": claims, "scopes": None}}
         event = self._event(method, url.path, url.query, route, parameters, headers, body, source_ip, authorizer)
-        return self._response(self._invoke(route.function_arn, event))
+        source_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{self.api_id}/$default/{method}{url.path}"
+        if not self._may_invoke(route.function_arn, source_arn):
+            LOG.error(
+                "API Gateway may not invoke %s for %s (no permission for this route)", route.function_arn, source_arn
+            )
+            return _INTERNAL_ERROR
+        try:
+            result = self._invoke(route.function_arn, event, self._integration_timeout)
+        except CallerGaveUp:
+            return _UNAVAILABLE
+        except FunctionError:
+            LOG.exception("the function behind %s %s failed", method, url.path)
+            return _INTERNAL_ERROR
+        return self._response(result)
 
     def _match(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
         for route in self.routes:
@@ -264,11 +294,7 @@ class HttpApi:
                     )
                 except Exception:  # an unhandled Lambda error is a 500 "Internal Server Error" on API Gateway
                     LOG.exception("unhandled error in the function behind %s %s", self.command, self.path)
-                    status, out_headers, data = (
-                        500,
-                        {"content-type": "application/json"},
-                        b'{"message":"Internal Server Error"}',
-                    )
+                    status, out_headers, data = _INTERNAL_ERROR
                 self.send_response(status)
                 for name, value in out_headers.items():
                     self.send_header(name, value)

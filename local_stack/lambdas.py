@@ -1,4 +1,10 @@
-"""Lambda functions run in-process: moto's Lambda backend hands every invocation to the real handler."""
+"""Lambda functions run in-process: moto's Lambda backend hands every invocation to the real handler.
+
+Each invocation runs in a thread of its own with the function's role as the caller of every AWS call it makes, and
+is held to Lambda's limits: past its ``Timeout`` the caller gets Lambda's timeout error and the invocation is
+abandoned (its next AWS or HTTP call ends it, as Lambda's freeze would; its environment is not reused), and request
+and response payloads above 6 MB are refused.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +29,50 @@ from unittest import mock
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
+from local_stack.iam.authorizer import Authorizer
+from local_stack.iam.policy import Principal
 from local_stack.template import ACCOUNT_ID, REGION
+
+# Lambda's synchronous payload quotas (bytes), as its errors state them.
+MAX_REQUEST_BYTES = 6_291_456
+MAX_RESPONSE_BYTES = 6_291_556
+
+
+class FunctionError(Exception):
+    """An invocation that failed the way Lambda reports it (FunctionError "Unhandled" with this errorType)."""
+
+    error_type = "Unhandled"
+
+
+class FunctionTimedOut(FunctionError):
+    error_type = "Sandbox.Timedout"
+
+
+class ResponseTooLarge(FunctionError):
+    error_type = "Function.ResponseSizeTooLarge"
+
+
+class RequestTooLarge(Exception):
+    """Lambda refuses the Invoke call itself (RequestEntityTooLargeException, HTTP 413)."""
+
+
+class CallerGaveUp(Exception):
+    """The caller stopped waiting before the function ended (API Gateway's integration timeout)."""
+
+
+class InvocationAbandoned(BaseException):
+    """Raised into an invocation that outlived its timeout at its next AWS or HTTP call (not an Exception: the
+    handler's own ``except Exception`` must not catch what would be Lambda freezing the environment)."""
+
+
+_INVOCATION = threading.local()
+
+
+def check_not_abandoned() -> None:
+    """Called before every AWS and HTTP call a handler makes."""
+    abandoned: threading.Event | None = getattr(_INVOCATION, "abandoned", None)
+    if abandoned is not None and abandoned.is_set():
+        raise InvocationAbandoned("the invocation ran past its timeout")
 
 
 @dataclass
@@ -42,6 +91,8 @@ class LocalFunction:
     environment: dict[str, str]
     timeout: int
     memory: int
+    role_arn: str = ""
+    principal: Principal | None = None
     _idle: list[ModuleType] = field(default_factory=list, repr=False)
     _loaded: int = field(default=0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -60,7 +111,7 @@ class LocalFunction:
         spec.loader.exec_module(module)
         return module
 
-    def run(self, event: Any, context: Any) -> Any:
+    def run(self, event: Any, context: Any, abandoned: threading.Event) -> Any:
         with self._lock:
             module = self._idle.pop() if self._idle else None
             if module is None:
@@ -71,14 +122,15 @@ class LocalFunction:
             entry: Callable[[Any, Any], Any] = getattr(module, self.handler.rsplit(".", 1)[1])
             return entry(event, context)
         finally:
-            with self._lock:
-                self._idle.append(module)
+            if not abandoned.is_set():  # after a timeout Lambda starts a fresh environment
+                with self._lock:
+                    self._idle.append(module)
 
 
 class LambdaContext:
     """What the Lambda runtime hands a handler (enough for Powertools)."""
 
-    def __init__(self, function: LocalFunction) -> None:
+    def __init__(self, function: LocalFunction, time_scale: float = 1.0) -> None:
         self.function_name = function.name
         self.function_version = "$LATEST"
         self.invoked_function_arn = function.arn
@@ -86,7 +138,7 @@ class LambdaContext:
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{function.name}"
         self.log_stream_name = f"local/{self.aws_request_id}"
-        self._deadline = time.monotonic() + function.timeout
+        self._deadline = time.monotonic() + function.timeout * time_scale
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
@@ -117,10 +169,20 @@ class LogCapture(io.TextIOBase):
         self._target.flush()
 
 
+def _within_response_limit(result: Any) -> Any:
+    if len(json.dumps(result).encode()) > MAX_RESPONSE_BYTES:
+        raise ResponseTooLarge(
+            f"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+        )
+    return result
+
+
 class FunctionRuntime:
-    def __init__(self, echo_logs: bool) -> None:
+    def __init__(self, echo_logs: bool, time_scale: float = 1.0) -> None:
         self.functions: dict[str, LocalFunction] = {}
         self.capture = LogCapture(sys.__stdout__ or sys.stdout, echo_logs)
+        self.time_scale = time_scale
+        self.authorizer: Authorizer | None = None
         self._original: tuple[TextIO, TextIO] | None = None
         self._http_turns = threading.Lock()
         self._patch: Any = None
@@ -146,19 +208,70 @@ class FunctionRuntime:
                 ):
                     handler.setStream(self.capture)
 
-    def invoke(self, function: LocalFunction, event: Any) -> Any:
+    def invoke(self, function: LocalFunction, event: Any, *, caller_limit: float | None = None) -> Any:
+        """Run one invocation; Lambda's errors as exceptions (FunctionError for what Lambda reports as such).
+
+        ``caller_limit`` (seconds, already scaled) is how long the caller waits: past it CallerGaveUp is raised while
+        the invocation goes on until it ends or its own timeout abandons it.
+        """
+        request = json.dumps(event).encode()
+        if len(request) > MAX_REQUEST_BYTES:
+            raise RequestTooLarge(
+                f"Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation"
+            )
         # Powertools' HTTP resolver keeps the current event in a class attribute: fine in Lambda (one invocation
-        # per process), wrong for threads in one process. HTTP invocations therefore take turns here.
-        serialised = isinstance(event, dict) and "requestContext" in event
+        # per process), wrong for threads in one process. HTTP invocations therefore take turns here; the turn ends
+        # when the invocation does (or is abandoned), not when its caller stops waiting.
+        turn = self._http_turns if isinstance(event, dict) and "requestContext" in event else None
         self.invocations[function.logical_id] += 1
-        with self._http_turns if serialised else contextlib.nullcontext():
-            os.environ.update(function.environment)
+        if turn is not None:
+            turn.acquire()
+        os.environ.update(function.environment)
+        context = LambdaContext(function, self.time_scale)
+        done, abandoned = threading.Event(), threading.Event()
+        outcome: dict[str, Any] = {}
+        ending = threading.Lock()
+
+        def finish(timed_out: bool) -> None:
+            with ending:
+                if done.is_set():
+                    return
+                if timed_out:
+                    abandoned.set()
+                    after = f"{function.timeout:.2f}"
+                    outcome["error"] = FunctionTimedOut(
+                        f"RequestId: {context.aws_request_id} Error: Task timed out after {after} seconds"
+                    )
+                if turn is not None:
+                    turn.release()
+                done.set()
+
+        def run() -> None:
             self.capture.current.function = function.logical_id
+            _INVOCATION.abandoned = abandoned
             try:
-                self._route_streams()
-                return function.run(event, LambdaContext(function))
+                with self.authorizer.acting_as(function.principal) if self.authorizer else contextlib.nullcontext():
+                    self._route_streams()
+                    outcome["result"] = function.run(event, context, abandoned)
+            except InvocationAbandoned:
+                pass
+            except Exception as error:
+                outcome["error"] = error
             finally:
                 self.capture.current.function = None
+                _INVOCATION.abandoned = None
+                finish(timed_out=False)
+
+        timer = threading.Timer(function.timeout * self.time_scale, finish, kwargs={"timed_out": True})
+        timer.daemon = True
+        timer.start()
+        threading.Thread(target=run, name=f"lambda-{function.logical_id}", daemon=True).start()
+        if not done.wait(caller_limit):
+            raise CallerGaveUp(f"{function.name} still running after {caller_limit} s")
+        timer.cancel()
+        if "error" in outcome:
+            raise outcome["error"]
+        return _within_response_limit(outcome.get("result"))
 
     def start(self) -> None:
         self._original = (sys.stdout, sys.stderr)
@@ -181,6 +294,9 @@ class FunctionRuntime:
             payload = json.loads(body) if body else {}
             try:
                 result = runtime.invoke(function, payload)
+            except FunctionError as error:  # Lambda's own errors carry Lambda's names
+                response_headers["x-amz-function-error"] = "Unhandled"
+                return json.dumps({"errorType": error.error_type, "errorMessage": str(error)}).encode()
             except Exception as error:  # Lambda reports the class name: that is what ASL Retry/Catch match on
                 response_headers["x-amz-function-error"] = "Unhandled"
                 return json.dumps(

@@ -10,6 +10,7 @@ import socket
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +18,45 @@ import boto3
 import requests
 from moto.server import ThreadedMotoServer
 
+from local_stack import interception
 from local_stack.fidelity import atomic_dynamodb_writes, early_task_success, prompt_sqs_long_polls
 from local_stack.http_api import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, HttpApi
+from local_stack.iam.authorizer import AccessDenied, Authorizer
+from local_stack.iam.calls import Authorization, Directory
+from local_stack.iam.from_template import build_authorizer
+from local_stack.iam.policy import Request
 from local_stack.lambdas import FunctionRuntime, LocalFunction
 from local_stack.stepfunctions import patches
 from local_stack.template import ACCOUNT_ID, REGION, Resolver, translate
 
 _CAPTURE = "local-stack-event-capture"
 _DEFAULT_ESM_CONCURRENCY = 20
+LOG = logging.getLogger("local_stack")
+# What Step Functions checks on the role of a state machine that logs to CloudWatch Logs (at create time).
+_LOG_DELIVERY_ACTIONS = (
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+)
+# What Lambda checks on the execution role when it creates an SQS event source mapping.
+_SQS_POLLING_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    target_arn: str
+    payload: Any
+    role_arn: str | None  # EventBridge Scheduler invokes with this role; rules as events.amazonaws.com
+    dead_letter_arn: str | None
+
+
+class ScheduleNotDelivered(RuntimeError):
+    """The scheduler could not invoke its target (the event went to the dead-letter queue, if there is one)."""
 
 
 def _free_port() -> int:
@@ -33,7 +65,14 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+class DeploymentRefused(RuntimeError):
+    """What CloudFormation would report as a failed resource: AWS refused to create it as the template has it."""
+
+
 class LocalStack:
+    """``time_scale`` multiplies AWS's time limits (Lambda timeouts, the HTTP API's 30 s): tests reach them in
+    seconds; the default is AWS's real numbers."""
+
     def __init__(
         self,
         template_path: str | Path = "template.yaml",
@@ -45,6 +84,7 @@ class LocalStack:
         env_overrides: dict[str, str] | None = None,
         stack_name: str = "local",
         echo_logs: bool = False,
+        time_scale: float = 1.0,
     ) -> None:
         self.template_path = Path(template_path).resolve()
         self.parameter_overrides = {k: str(v) for k, v in (parameter_overrides or {}).items()}
@@ -53,14 +93,20 @@ class LocalStack:
         self.secret_values = secrets or {}
         self.env_overrides = env_overrides or {}
         self.stack_name = stack_name
-        self.runtime = FunctionRuntime(echo_logs)
+        self.time_scale = time_scale
+        self.runtime = FunctionRuntime(echo_logs, time_scale)
+        self.directory = Directory(ACCOUNT_ID, REGION)
+        self.authorizer = Authorizer(self.directory)
         self.api_url = ""
         self._moto: ThreadedMotoServer | None = None
         self._patches: list[Any] = []
         self._apis: list[HttpApi] = []
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._schedules: dict[str, tuple[str, Any]] = {}
+        self._schedules: dict[str, Schedule] = {}
+        self._queue_visibility: dict[str, int] = {}
+        self._machines_logging: list[tuple[str, str]] = []
+        self._pollers: list[tuple[str, LocalFunction]] = []
         self._saved_env: dict[str, str | None] = {}
 
     # ---------------------------------------------------------------------------------------------- lifecycle
@@ -75,11 +121,17 @@ class LocalStack:
         template, sources = translate(self.template_path)
         self.resolver = Resolver(template, self.parameter_overrides, self.stack_name)
         self._start_moto()
-        for patch in [*patches(self.wait_scale), *atomic_dynamodb_writes(), *prompt_sqs_long_polls(), *early_task_success()]:
+        fidelity = [*atomic_dynamodb_writes(), *prompt_sqs_long_polls(), *early_task_success()]
+        for patch in [*patches(self.wait_scale), *fidelity]:
             patch.start()
             self._patches.append(patch)
         self.runtime.start()
         self._create(template, sources)
+        for patch in interception.patches(self.authorizer):
+            patch.start()
+            self._patches.append(patch)
+        for thread in self._threads:
+            thread.start()
         return self
 
     def stop(self) -> None:
@@ -130,19 +182,6 @@ class LocalStack:
         config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
         requests.post(f"{endpoint}/moto-api/config", json=config, timeout=10).raise_for_status()
         self.endpoint = endpoint
-        iam = self.boto3_client("iam")
-        for service, role in (("lambda", "local-stack-lambda"), ("states", "local-stack-states")):
-            trust = {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": f"{service}.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-            iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
 
     def boto3_client(self, service: str) -> Any:
         return boto3.session.Session().client(
@@ -165,6 +204,7 @@ class LocalStack:
             by_type.setdefault(resource["Type"], []).append((logical_id, resource.get("Properties", {})))
         self._pre_name(resources)
         order = [
+            ("AWS::IAM::Role", self._role),
             ("AWS::KMS::Key", self._kms_key),
             ("AWS::KMS::Alias", self._kms_alias),
             ("AWS::SecretsManager::Secret", self._secret),
@@ -187,6 +227,14 @@ class LocalStack:
             for logical_id, properties in items:
                 create(logical_id, properties)
         self._capture_events()
+        active = {
+            lid: r for lid, r in resources.items() if not r.get("Condition") or self.resolver.conditions[r["Condition"]]
+        }
+        self.authorizer = build_authorizer(active, self.resolver.resolve, self.resolver.refs, self.directory)
+        self.runtime.authorizer = self.authorizer
+        for function in self.runtime.functions.values():
+            function.principal = self.authorizer.principal(function.role_arn, session=function.name)
+        self._check_service_roles(active)
 
     def _pre_name(self, resources: dict[str, Any]) -> None:
         """Names and ARNs that do not depend on creation (so that resources may reference each other)."""
@@ -228,6 +276,12 @@ class LocalStack:
                 atts[(logical_id, "Name")] = machine
                 atts[(logical_id, "Arn")] = refs[logical_id]
 
+    def _role(self, logical_id: str, props: dict[str, Any]) -> None:
+        trust = self.resolver.resolve(props["AssumeRolePolicyDocument"])
+        self.boto3_client("iam").create_role(
+            RoleName=self.resolver.refs[logical_id], AssumeRolePolicyDocument=json.dumps(trust)
+        )
+
     def _kms_key(self, logical_id: str, props: dict[str, Any]) -> None:
         metadata = self.boto3_client("kms").create_key(Description=str(props.get("Description", logical_id)))[
             "KeyMetadata"
@@ -235,11 +289,15 @@ class LocalStack:
         self.resolver.refs[logical_id] = metadata["KeyId"]
         self.resolver.attributes[(logical_id, "Arn")] = metadata["Arn"]
         self.resolver.attributes[(logical_id, "KeyId")] = metadata["KeyId"]
+        self.directory.keys[metadata["KeyId"]] = self.directory.keys[metadata["Arn"]] = metadata["Arn"]
 
     def _kms_alias(self, logical_id: str, props: dict[str, Any]) -> None:
         resolved = self.resolver.resolve(props)
         self.boto3_client("kms").create_alias(AliasName=resolved["AliasName"], TargetKeyId=resolved["TargetKeyId"])
         self.resolver.refs[logical_id] = resolved["AliasName"]
+        key = self.directory.key(str(resolved["TargetKeyId"]))
+        self.directory.keys[resolved["AliasName"]] = key
+        self.directory.keys[self.directory.arn("kms", str(resolved["AliasName"]))] = key
 
     def _secret(self, logical_id: str, props: dict[str, Any]) -> None:
         value = self.secret_values.get(logical_id)
@@ -250,10 +308,15 @@ class LocalStack:
             template = json.loads(generate.get("SecretStringTemplate", "{}"))
             template[generate.get("GenerateStringKey", "password")] = random_secrets.token_urlsafe(24)
             value = json.dumps(template)
+        name = f"{self.stack_name}-{logical_id}"
         answer = self.boto3_client("secretsmanager").create_secret(
-            Name=f"{self.stack_name}-{logical_id}", SecretString=str(self.resolver.resolve(value))
+            Name=name, SecretString=str(self.resolver.resolve(value))
         )
         self.resolver.refs[logical_id] = answer["ARN"]
+        self.directory.secrets[name] = self.directory.secrets[answer["ARN"]] = answer["ARN"]
+        key = self.resolver.resolve(props.get("KmsKeyId"))
+        # Without KmsKeyId Secrets Manager uses aws/secretsmanager.
+        self.directory.secret_keys[answer["ARN"]] = self.directory.key(str(key or "alias/aws/secretsmanager"))
 
     def _queue(self, logical_id: str, props: dict[str, Any]) -> None:
         resolved = self.resolver.resolve(props)
@@ -265,6 +328,13 @@ class LocalStack:
         name = self.resolver.attributes[(logical_id, "QueueName")]
         url = self.boto3_client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         self.resolver.refs[logical_id] = url
+        key = resolved.get("KmsMasterKeyId")
+        self.directory.queue_keys[self.resolver.attributes[(logical_id, "Arn")]] = (
+            self.directory.key(str(key)) if key else None  # none, or SQS-managed SSE: no KMS key involved
+        )
+        self._queue_visibility[self.resolver.attributes[(logical_id, "Arn")]] = int(
+            resolved.get("VisibilityTimeout", 30)
+        )
 
     def _table(self, logical_id: str, props: dict[str, Any]) -> None:
         resolved = self.resolver.resolve(props)
@@ -278,6 +348,11 @@ class LocalStack:
             request["GlobalSecondaryIndexes"] = resolved["GlobalSecondaryIndexes"]
         ddb = self.boto3_client("dynamodb")
         ddb.create_table(**request)
+        sse = resolved.get("SSESpecification") or {}
+        key: str | None = None
+        if sse.get("SSEEnabled") and sse.get("SSEType", "KMS") == "KMS":
+            key = self.directory.key(str(sse.get("KMSMasterKeyId") or "alias/aws/dynamodb"))
+        self.directory.table_keys[request["TableName"]] = key  # None: the AWS owned key, no permission involved
         ttl = resolved.get("TimeToLiveSpecification")
         if ttl:
             ddb.update_time_to_live(TableName=request["TableName"], TimeToLiveSpecification=ttl)
@@ -304,12 +379,13 @@ class LocalStack:
             environment=environment | {"AWS_LAMBDA_FUNCTION_NAME": resolver.refs[logical_id]},
             timeout=int(resolver.resolve(props.get("Timeout", 3))),
             memory=int(resolver.resolve(props.get("MemorySize", 128))),
+            role_arn=str(resolver.resolve(props["Role"])),
         )
         self.runtime.add(function)
         self.boto3_client("lambda").create_function(
             FunctionName=function.name,
             Runtime="python3.12",
-            Role=f"arn:aws:iam::{ACCOUNT_ID}:role/local-stack-lambda",
+            Role=function.role_arn,
             Handler=function.handler,
             Code={"ZipFile": b"local"},
             Environment={"Variables": environment},
@@ -322,9 +398,10 @@ class LocalStack:
         for key, value in substitutions.items():
             text = text.replace("${" + key + "}", str(value))
         name = self.resolver.attributes[(logical_id, "Name")]
-        self.boto3_client("stepfunctions").create_state_machine(
-            name=name, definition=text, roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/local-stack-states"
-        )
+        role = str(self.resolver.resolve(props["RoleArn"]))
+        self.boto3_client("stepfunctions").create_state_machine(name=name, definition=text, roleArn=role)
+        if self.resolver.resolve(props.get("LoggingConfiguration", {})).get("Destinations"):
+            self._machines_logging.append((logical_id, role))
 
     def _event_source(self, logical_id: str, props: dict[str, Any]) -> None:
         resolved = self.resolver.resolve(props)
@@ -335,6 +412,12 @@ class LocalStack:
         queue_url = next(url for lid, url in self.resolver.refs.items() if str(url).endswith("/" + queue_name))
         function = self.runtime.functions[str(resolved["FunctionName"]).rsplit(":", 1)[-1]]
         concurrency = int(resolved.get("ScalingConfig", {}).get("MaximumConcurrency", _DEFAULT_ESM_CONCURRENCY))
+        if self._queue_visibility.get(queue_arn, 30) < function.timeout:
+            raise DeploymentRefused(  # CreateEventSourceMapping's InvalidParameterValueException
+                f"{logical_id}: Queue visibility timeout: {self._queue_visibility[queue_arn]} seconds is less than "
+                f"Function timeout: {function.timeout} seconds"
+            )
+        self._pollers.append((queue_url, function))
         thread = threading.Thread(
             target=self._poll_queue,
             args=(
@@ -349,7 +432,6 @@ class LocalStack:
             daemon=True,
         )
         self._threads.append(thread)
-        thread.start()
 
     def _poll_queue(
         self, url: str, arn: str, function: LocalFunction, batch: int, response_types: list[str], concurrency: int
@@ -361,9 +443,13 @@ class LocalStack:
             if not slots.acquire(timeout=0.5):
                 continue
             try:
-                answer = sqs.receive_message(
-                    QueueUrl=url, MaxNumberOfMessages=min(batch, 10), WaitTimeSeconds=1, AttributeNames=["All"]
-                )
+                with self.authorizer.acting_as(function.principal):  # the mapping polls with the function's role
+                    answer = sqs.receive_message(
+                        QueueUrl=url, MaxNumberOfMessages=min(batch, 10), WaitTimeSeconds=1, AttributeNames=["All"]
+                    )
+            except AccessDenied:  # Lambda stops polling a queue its role may not read (and reports it)
+                LOG.exception("the event source mapping of %s cannot poll %s", function.logical_id, arn)
+                return
             except Exception:  # the server is shutting down
                 slots.release()
                 if self._stop.is_set():
@@ -420,12 +506,14 @@ class LocalStack:
                     QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=1
                 )
             else:
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                with self.authorizer.acting_as(function.principal):
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
     def _schedule(self, logical_id: str, props: dict[str, Any]) -> None:
         resolved = self.resolver.resolve(props)
         target = resolved["Target"]
-        self._schedules[logical_id] = (str(target["Arn"]), target.get("Input"))
+        dead_letter = (target.get("DeadLetterConfig") or {}).get("Arn")
+        self._schedules[logical_id] = Schedule(str(target["Arn"]), target.get("Input"), target["RoleArn"], dead_letter)
         if resolved.get("Name"):
             self._schedules[str(resolved["Name"])] = self._schedules[logical_id]
 
@@ -433,11 +521,61 @@ class LocalStack:
         resolved = self.resolver.resolve(props)
         if "ScheduleExpression" in resolved:
             for target in resolved.get("Targets", []):
-                self._schedules[logical_id] = (str(target["Arn"]), target.get("Input"))
+                dead_letter = (target.get("DeadLetterConfig") or {}).get("Arn")
+                role = target.get("RoleArn")
+                self._schedules[logical_id] = Schedule(str(target["Arn"]), target.get("Input"), role, dead_letter)
+
+    def _check_service_roles(self, resources: dict[str, Any]) -> None:
+        """What AWS checks when it creates these resources: who may assume each role, what a logging state machine's
+        and an SQS event source's role may do."""
+        for logical_id, resource in resources.items():
+            props = self.resolver.resolve(resource.get("Properties", {}))
+            kind = resource["Type"]
+            if kind == "AWS::Lambda::Function":
+                self._require_trust(logical_id, str(props["Role"]), "lambda.amazonaws.com")
+            elif kind == "AWS::StepFunctions::StateMachine":
+                self._require_trust(logical_id, str(props["RoleArn"]), "states.amazonaws.com")
+            elif kind == "AWS::Scheduler::Schedule":
+                self._require_trust(logical_id, str(props["Target"]["RoleArn"]), "scheduler.amazonaws.com")
+        for logical_id, role in self._machines_logging:
+            principal = self.authorizer.principal(role, session="states")
+            for action in _LOG_DELIVERY_ACTIONS:
+                if not self.authorizer.decide(principal, Authorization(Request(action, "*"))).allowed:
+                    raise DeploymentRefused(
+                        f"{logical_id}: The state machine IAM Role is not authorized to access the Log Destination "
+                        f"({action})"
+                    )
+        for queue_url, function in self._pollers:
+            queue = self.directory.queue_arn(queue_url)
+            principal = self.authorizer.principal(function.role_arn, session=function.name)
+            for action in _SQS_POLLING_ACTIONS:
+                if not self.authorizer.decide(principal, Authorization(Request(action, queue))).allowed:
+                    raise DeploymentRefused(
+                        f"{function.logical_id}: The provided execution role does not have permissions to call "
+                        f"{action.split(':')[1]} on SQS"
+                    )
+
+    def _require_trust(self, logical_id: str, role_arn: str, service: str) -> None:
+        role = next((lid for lid, name in self.resolver.refs.items() if role_arn.endswith(f":role/{name}")), None)
+        trust = (
+            self.resolver.resolve(self.resolver.template["Resources"][role]["Properties"]["AssumeRolePolicyDocument"])
+            if role
+            else {}
+        )
+        for statement in trust.get("Statement", []):
+            services = statement.get("Principal", {}).get("Service", [])
+            actions = statement.get("Action", [])
+            if (
+                statement.get("Effect") == "Allow"
+                and service in (services if isinstance(services, list) else [services])
+                and "sts:AssumeRole" in (actions if isinstance(actions, list) else [actions])
+            ):
+                return
+        raise DeploymentRefused(f"{logical_id}: the role {role_arn} cannot be assumed by {service}")
 
     def _http_api(self, logical_id: str, props: dict[str, Any]) -> None:
         body = self.resolver.resolve(props.get("Body", {}))
-        api = HttpApi(body, "localapi", self._invoke_arn)
+        api = HttpApi(body, "localapi", self._invoke_arn, self._api_gateway_may_invoke, self.time_scale)
         port = api.serve("127.0.0.1", self.api_port)
         self._apis.append(api)
         if not self.api_url:
@@ -476,8 +614,16 @@ class LocalStack:
 
     # ---------------------------------------------------------------------------------------------- use
 
-    def _invoke_arn(self, function_arn: str, event: dict[str, Any]) -> Any:
-        return self.runtime.invoke(self.runtime.functions[function_arn.rsplit(":", 1)[-1]], event)
+    def _invoke_arn(self, function_arn: str, event: dict[str, Any], caller_limit: float | None = None) -> Any:
+        return self.runtime.invoke(
+            self.runtime.functions[function_arn.rsplit(":", 1)[-1]], event, caller_limit=caller_limit
+        )
+
+    def _api_gateway_may_invoke(self, function_arn: str, source_arn: str) -> bool:
+        request = Request(
+            "lambda:InvokeFunction", function_arn, {"aws:sourcearn": source_arn, "aws:sourceaccount": ACCOUNT_ID}
+        )
+        return self.authorizer.service_may("apigateway.amazonaws.com", request, function_arn).allowed
 
     def invoke(self, logical_id: str, event: Any) -> Any:
         return self.runtime.invoke(self.runtime.by_logical_id(logical_id), event)
@@ -497,7 +643,8 @@ class LocalStack:
         raise TimeoutError(f"scheduled work still running after {timeout} s")
 
     def fire_schedule(self, logical_id_or_name: str) -> Any:
-        target_arn, payload = self._schedules[logical_id_or_name]
+        schedule = self._schedules[logical_id_or_name]
+        target_arn, payload = schedule.target_arn, schedule.payload
         event = json.loads(payload) if isinstance(payload, str) else payload
         if event is None:
             event = {
@@ -511,11 +658,32 @@ class LocalStack:
                 "resources": [f"arn:aws:scheduler:{REGION}:{ACCOUNT_ID}:schedule/default/{logical_id_or_name}"],
                 "detail": "{}",
             }
+        self._deliverable(schedule, event)
         if ":states:" in target_arn:
             return self.boto3_client("stepfunctions").start_execution(
                 stateMachineArn=target_arn, input=json.dumps(event)
             )
         return self._invoke_arn(target_arn, event)
+
+    def _deliverable(self, schedule: Schedule, event: Any) -> None:
+        """The scheduler invokes with its role (a rule as events.amazonaws.com, by the target's resource policy);
+        an invocation AWS refuses goes to the dead-letter queue, sent with that role too."""
+        action = "states:StartExecution" if ":states:" in schedule.target_arn else "lambda:InvokeFunction"
+        request = Request(action, schedule.target_arn)
+        if schedule.role_arn is None:
+            decision = self.authorizer.service_may("events.amazonaws.com", request, schedule.target_arn)
+        else:
+            principal = self.authorizer.principal(schedule.role_arn, session="scheduler")
+            decision = self.authorizer.decide(principal, Authorization(request, resource_arn=schedule.target_arn))
+        if decision.allowed:
+            return
+        if schedule.dead_letter_arn is not None:
+            url = self.boto3_client("sqs").get_queue_url(QueueName=schedule.dead_letter_arn.rsplit(":", 1)[-1])[
+                "QueueUrl"
+            ]
+            with self.authorizer.acting_as(principal if schedule.role_arn else None):
+                self.boto3_client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(event))
+        raise ScheduleNotDelivered(f"{action} on {schedule.target_arn} refused: {decision.why}")
 
     def physical_id(self, logical_id: str) -> str:
         return str(self.resolver.refs[logical_id])

@@ -34,6 +34,17 @@ FAST_ENV = {
 }
 
 
+# (template, authorizer) of every stack this session ran: what each role was seen to use and refused
+# (tests/template/test_least_privilege.py).
+OBSERVED: list[tuple[Path, Any]] = []
+STACK_SUITES = ("tests/workflow", "tests/reliability", "tests/local_stack")
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Checks over what every stack saw run after all other tests."""
+    items.sort(key=lambda item: item.get_closest_marker("after_every_stack") is not None)
+
+
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Any]:
     from finapi_sandbox import SandboxConfig, SandboxServer
@@ -44,8 +55,17 @@ def sandbox() -> Iterator[Any]:
 
 
 @contextmanager
-def running_stack(sandbox: Any, **parameters: str) -> Iterator[Any]:
-    """The whole application on the local stack, pointed at the sandbox. One at a time per process."""
+def running_stack(
+    sandbox: Any,
+    *,
+    template: Path = ROOT / "template.yaml",
+    time_scale: float = 1.0,
+    env: dict[str, str] | None = None,
+    **parameters: str,
+) -> Iterator[Any]:
+    """The whole application on the local stack, pointed at the sandbox. One at a time per process.
+
+    ``time_scale`` shrinks AWS's time limits (Lambda timeouts, the HTTP API's 30 s) for tests that reach them."""
     from bankupdate import composition
     from local_stack import LocalStack
 
@@ -58,15 +78,17 @@ def running_stack(sandbox: Any, **parameters: str) -> Iterator[Any]:
         "AllowedRedirectUrls": "https://app.example.com/",
     } | parameters
     with LocalStack(
-        template_path=str(ROOT / "template.yaml"),
+        template_path=str(template),
+        time_scale=time_scale,
         parameter_overrides=overrides,
         api_port=0,
         wait_scale=0.05,
         secrets={
             "FinapiClientSecret": json.dumps({"clientId": sandbox.client_id, "clientSecret": sandbox.client_secret})
         },
-        env_overrides=FAST_ENV,
+        env_overrides=FAST_ENV | (env or {}),
     ) as local:
+        OBSERVED.append((Path(template), local.authorizer))
         composition.reset()
         try:
             yield local

@@ -65,5 +65,5 @@ def trigger_update(
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    composition.adapters().idempotency.remember_invocation(context)
+    composition.remember_invocation(context)  # a killed invocation's idempotency record then expires with it
     return resolve(app, event, context)

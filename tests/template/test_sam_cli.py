@@ -27,19 +27,9 @@ def test_sam_validate_lint_passes(sam_bin: str, sam_env: dict[str, str]) -> None
 
 
 @pytest.mark.slow
-def test_sam_build_produces_cp313_arm64_layer(sam_bin: str, sam_env: dict[str, str], tmp_path: Path) -> None:
-    # Given only the development Python (3.11) on this machine
-    build_dir = tmp_path / "build"
-    # When SAM builds the application with the makefile build method
-    done = subprocess.run(
-        [sam_bin, "build", "--template-file", "template.yaml", "--build-dir", str(build_dir), "--parallel"],
-        cwd=ROOT,
-        env=sam_env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+def test_sam_build_produces_cp313_arm64_layer(sam_build: Path, tmp_path: Path) -> None:
+    # Given only the development Python (3.11) on this machine, SAM built the application with the makefile method
+    build_dir = sam_build
     # Then the layer carries the core package and pydantic-core compiled for CPython 3.13 on aarch64
     layer = build_dir / "CoreLayer" / "python"
     assert (layer / "bankupdate" / "domain" / "polling.py").exists()

@@ -193,6 +193,13 @@ def adapters() -> Adapters:
     return _adapters(get_settings(), os.environ.get("AWS_ENDPOINT_URL"))
 
 
+def remember_invocation(lambda_context: object) -> None:
+    """The invocation's deadline, for the adapters that need it (idempotency records expire with it)."""
+    from bankupdate.stores.invocation import remember_lambda_context
+
+    remember_lambda_context(lambda_context)
+
+
 def reset() -> None:
     """Forget every cached adapter and setting (tests and the local stack start new environments)."""
     _adapters.cache_clear()

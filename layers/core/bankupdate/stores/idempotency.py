@@ -9,18 +9,13 @@ from typing import Any
 from bankupdate.domain.errors import IdempotencyKeyReused, UpdateAlreadyRunning
 from bankupdate.ports import IdempotentCall
 from bankupdate.stores.aws import client
+from bankupdate.stores.invocation import current_lambda_context
 
 
 class PowertoolsIdempotencyStore:
     def __init__(self, table_name: str, ttl_seconds: int) -> None:
         self._table = table_name
         self._ttl = ttl_seconds
-        self._lambda_context: Any = None
-
-    def remember_invocation(self, lambda_context: Any) -> None:
-        """With the invocation's remaining time, a record left "in progress" by a killed invocation expires when
-        the invocation would have, not after the whole TTL (a retry with the same key would get 409 until then)."""
-        self._lambda_context = lambda_context
 
     def run_once(self, call: IdempotentCall, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         from aws_lambda_powertools.utilities.idempotency import (
@@ -40,8 +35,10 @@ class PowertoolsIdempotencyStore:
             expires_after_seconds=self._ttl,
             raise_on_no_idempotency_key=True,
         )
-        if self._lambda_context is not None:
-            config.register_lambda_context(self._lambda_context)
+        if (context := current_lambda_context()) is not None:
+            # A record still IN_PROGRESS when Lambda kills the invocation then expires with the invocation's
+            # timeout, instead of answering the key's retries with 409 for the whole TTL.
+            config.register_lambda_context(context)
 
         @idempotent_function(  # type: ignore[untyped-decorator]
             data_keyword_argument="request", config=config, persistence_store=persistence

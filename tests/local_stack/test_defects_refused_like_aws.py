@@ -1,0 +1,91 @@
+"""Issue 11's defects, put back one at a time into a copy of the template: the local stack now refuses each one the
+way AWS does, where moto alone let every test pass."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bankupdate.domain.model import UpdateStatus
+from tests.conftest import BankUser, running_stack
+from tests.reliability.test_crash_consistency import _orphan
+from tests.support.template_variants import drop_statement, statements, template_variant
+
+MACHINE_ARN = {
+    "Fn::Sub": "arn:aws:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-update-connection"
+}
+TIME_SCALE = 0.2  # Lambda timeouts and the API's 30 s limit at a fifth
+
+
+def before_the_fixes(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    drop_statement(template, "QueryFunction", "TablesKey")  # item 1: no kms:Decrypt for the state table's key
+    drop_statement(template, "TriggerUpdateFunction", "FindWorkflow")  # item 2: no states:DescribeExecution
+    for statement in statements(template, "CollectCredentialsFunction"):  # SendTaskSuccess scoped to the machine
+        if statement.get("Sid") == "ResumeWorkflow":
+            statement["Resource"] = MACHINE_ARN
+    trigger = resources["TriggerUpdateFunction"]["Properties"]  # item 4: no headroom under the API's 30 s
+    trigger["Timeout"] = 60
+    trigger["Environment"]["Variables"].pop("FINAPI_TIMEOUT_SECONDS")
+
+
+@pytest.fixture(scope="module")
+def stack(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    template = template_variant(tmp_path_factory.mktemp("variant"), before_the_fixes)
+    with running_stack(sandbox, template=template, time_scale=TIME_SCALE) as local:
+        yield local
+
+
+def denials(stack: Any, action: str) -> list[str]:
+    return [reason for reason in stack.authorizer.denied if action in reason]
+
+
+def test_without_kms_decrypt_the_read_routes_answer_500(new_user: Any, stack: Any) -> None:
+    # Given the query function's role may read the state table but not decrypt with its key
+    user: BankUser = new_user()
+    # When the user lists their connections
+    answer = user.api.list_connections()
+    # Then DynamoDB refuses the read with the caller's permissions and API Gateway answers a bare 500
+    assert answer.status_code == 500 and answer.json() == {"message": "Internal Server Error"}
+    assert any("QueryFunctionRole" in reason for reason in denials(stack, "kms:Decrypt"))
+
+
+def test_without_describe_execution_orphan_recovery_fails(new_user: Any, stack: Any) -> None:
+    # Given a trigger that died after finAPI accepted its update (the lock is held, no workflow runs)
+    user: BankUser = new_user()
+    connection = user.connections["DEMO0001"]
+    _orphan(user, connection, UpdateStatus.PENDING)
+    # When the user triggers again, the trigger asks whether the orphan has a workflow: AWS refuses
+    again = user.api.trigger(connection, {"interface": "XS2A"})
+    assert again.status_code == 500, again.text
+    assert denials(stack, "states:DescribeExecution")
+
+
+def test_send_task_success_scoped_to_the_state_machine_is_refused(new_user: Any, stack: Any) -> None:
+    demo = [{"label": "Onlinebanking-ID", "value": "demo"}, {"label": "PIN", "value": "demo"}]
+    user: BankUser = new_user()
+    update = user.api.trigger(user.connections["DEMO0001"], {"interface": "XS2A", "loginCredentials": demo}).json()
+    # When the user picks a two-step procedure, CollectCredentials resumes the waiting workflow
+    answered = user.api.answer_when_ready(update["updateId"], {"twoStepProcedureId": "901"})
+    # Then IAM refuses SendTaskSuccess on a state machine ARN (the action has no resource-level permissions)
+    assert answered.status_code == 500, answered.text
+    assert denials(stack, "states:SendTaskSuccess")
+
+
+def test_a_trigger_slower_than_the_api_limit_gets_api_gateways_bare_503(new_user: Any, sandbox: Any) -> None:
+    # Given finAPI answers the update after 7 s and the trigger waits for it (30 s finAPI timeout, 60 s Lambda)
+    user: BankUser = new_user()
+    connection = user.connections["DEMO0001"]
+    sandbox.world.add_fault(method="POST", path="/update", connection_id=connection, delay_seconds=7, times=1)
+    # When the user syncs, the HTTP API stops waiting at its (scaled) 30 s
+    answer = user.api.trigger(connection, {"interface": "XS2A"})
+    # Then the client gets API Gateway's bare 503, not our answer
+    assert answer.status_code == 503 and answer.json() == {"message": "Service Unavailable"}
+
+
+def test_the_variant_is_the_template_minus_the_fixes(tmp_path: Path) -> None:
+    path = template_variant(tmp_path, before_the_fixes)
+    assert "FindWorkflow" not in path.read_text() and "TablesKey" in path.read_text()
