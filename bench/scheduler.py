@@ -26,13 +26,13 @@ from moto.sqs.models import sqs_backends
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "layers" / "core"))
 
+from bankupdate.composition import Adapters, system_clock  # noqa: E402
 from bankupdate.domain.model import ConnectionRecord, ScheduleState  # noqa: E402
 from bankupdate.domain.scheduling import shard_of  # noqa: E402
 from bankupdate.settings import Settings  # noqa: E402
 from bankupdate.stores import aws  # noqa: E402
 from bankupdate.stores.items import to_item  # noqa: E402
-from bankupdate.usecases.schedule_due import enqueue_due_connections  # noqa: E402
-from bankupdate.usecases.services import Services  # noqa: E402
+from bankupdate.usecases.schedule_due import ScheduleDueConnections  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -53,7 +53,7 @@ def _table() -> None:
                     {"AttributeName": "gsi1pk", "KeyType": "HASH"},
                     {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
             }
         ],
     )
@@ -99,7 +99,8 @@ def measure(count: int) -> dict[str, Any]:
                 "SCHEDULE_SHARDS": str(SHARDS),
             }
         )
-        services = Services(settings)
+        adapters = Adapters(settings, system_clock())
+        schedule_due = ScheduleDueConnections(adapters.schedules, adapters.due_queue, adapters.clock)
         calls: Counter[str] = Counter()
 
         def count_call(event_name: str, **_: Any) -> None:
@@ -126,7 +127,7 @@ def measure(count: int) -> dict[str, Any]:
             events.register_first("before-parameter-build.*.*", call_started)
             events.register_last("after-call.*.*", call_ended)
         started = time.perf_counter()
-        run = enqueue_due_connections(services)
+        run = schedule_due()
         seconds = time.perf_counter() - started
         aws._client.cache_clear()
     if drained != count or run.enqueued != count:

@@ -44,8 +44,8 @@ def atomic_dynamodb_writes() -> list[Any]:
 def prompt_sqs_long_polls(interval_seconds: float = 0.05) -> list[Any]:
     original = Queue.wait_for_messages
 
-    def wait_for_messages(self: Queue, timeout: float) -> None:
-        original(self, min(timeout, interval_seconds))
+    def wait_for_messages(self: Queue, timeout: int) -> None:
+        original(self, min(timeout, interval_seconds))  # type: ignore[arg-type]  # moto waits on a Condition
 
     return [mock.patch.object(Queue, "wait_for_messages", wait_for_messages)]
 
@@ -56,7 +56,7 @@ def early_task_success() -> list[Any]:
     def setup_heartbeat_endpoint(self: CallbackEndpoint, heartbeat_seconds: int) -> HeartbeatEndpoint:
         endpoint: HeartbeatEndpoint = original(self, heartbeat_seconds)
         if self.get_outcome() is not None:
-            endpoint.notify()
+            endpoint.notify()  # type: ignore[no-untyped-call]
         return endpoint
 
     return [mock.patch.object(CallbackEndpoint, "setup_heartbeat_endpoint", setup_heartbeat_endpoint)]

@@ -502,9 +502,7 @@ class LocalStack:
         for message in messages:
             if message["MessageId"] in failed:
                 # Lambda leaves them until the visibility timeout ends; locally they come back after a second.
-                sqs.change_message_visibility(
-                    QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=1
-                )
+                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=1)
             else:
                 with self.authorizer.acting_as(function.principal):
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])

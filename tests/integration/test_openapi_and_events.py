@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from bankupdate.domain.schedule_messages import DueConnection, StartInput
-from bankupdate.domain.tasks import AwaitUserInput, FinalizeInput, PollInput
+from bankupdate.contract import DueConnection, FinalizeTask, LookMessage, SuperviseTask
 from scripts.openapi import DOCUMENT, render
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,17 +37,14 @@ def test_sample_events_fit_their_functions(event_file: str) -> None:
         assert route in documented and method.lower() in documented[route], event_file
         assert event["rawPath"].count("/") == route.count("/"), event_file
         return
-    models: dict[str, type[BaseModel]] = {
-        "poll_update_status": PollInput,
-        "await_user": AwaitUserInput,
-        "finalize": FinalizeInput,
-        "start_unattended_update": StartInput,
-    }
+    tasks: dict[str, type[BaseModel]] = {"supervise_update": SuperviseTask, "finalize": FinalizeTask}
+    queued: dict[str, type[BaseModel]] = {"start_scheduled_update": DueConnection, "poll_update_status": LookMessage}
     stem = event_file.removesuffix(".json").replace("_after_timeout", "")
-    if stem in models:
-        models[stem].model_validate(event)
-    elif stem == "start_scheduled_update":
+    if stem in tasks:
+        tasks[stem].model_validate(event)
+    elif stem in queued:
         for record in event["Records"]:
-            DueConnection.model_validate_json(record["body"])
+            queued[stem].model_validate_json(record["body"])
     else:
-        assert stem == "schedule_updates" and event["source"] == "aws.scheduler", event_file
+        assert stem in ("schedule_updates", "reconcile_stale_updates"), event_file
+        assert event["source"] == "aws.scheduler", event_file

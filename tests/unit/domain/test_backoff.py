@@ -1,8 +1,9 @@
 import math
+from typing import Any
 
 import pytest
 
-from bankupdate.domain.backoff import PollSchedule, WaitCost, plan_wait
+from bankupdate.domain.backoff import PollSchedule, WaitCost, WaitPlan, plan_wait
 
 SCHEDULE = PollSchedule(lag_ratio=0.12, min_gap_seconds=0.5, max_gap_seconds=300)
 
@@ -39,56 +40,57 @@ def test_break_even_gap_follows_memory_size() -> None:
     # Given list prices: 3 transitions + one request against arm64 GB-seconds
     # When the break-even gap is computed for two memory sizes
     small, large = WaitCost(128).break_even_gap_seconds(), WaitCost(512).break_even_gap_seconds()
-    # Then sleeping 45 s at 128 MB costs what one more loop costs, and 4x the memory quarters it
-    assert small == pytest.approx((3 * 0.000025 + 0.0000002) / (0.125 * 0.0000133334))
+    # Then at 128 MB sleeping costs as much as a timer look (three SQS requests, one invocation) after ~0.84 s,
+    # and 4x the memory quarters it
+    assert small == pytest.approx((3 * 0.0000004 + 0.0000002) / (0.125 * 0.0000133334))
     assert math.isclose(small / large, 4)
-    assert 44 < small < 46
+    assert 0.8 < small < 0.9
 
 
-def test_short_gaps_are_slept_inline_long_ones_in_the_wait_state() -> None:
-    # Given a 45 s break-even and plenty of invocation time
-    def plan(elapsed: float) -> bool:
-        return plan_wait(
-            SCHEDULE,
-            elapsed_seconds=elapsed,
-            until_deadline_seconds=900,
-            inline_max_gap_seconds=45,
-            invocation_seconds_left=800,
-        ).inline
+def plan(elapsed: float, *, deadline: float = 900, inline: float = 1.0, left: float = 800, longest: float = 300) -> Any:
+    return plan_wait(
+        SCHEDULE,
+        elapsed_seconds=elapsed,
+        until_deadline_seconds=deadline,
+        inline_max_gap_seconds=inline,
+        invocation_seconds_left=left,
+        longest_gap_seconds=longest,
+    )
 
-    # Then a gap of 12 s (100 s in) is slept inline, a gap of 60 s (500 s in) goes back to the state machine
-    assert plan(100)
-    assert not plan(500)
+
+def test_short_gaps_are_slept_inline_long_ones_on_the_timer() -> None:
+    # Given a 1 s break-even, then a 0.6 s gap (5 s in) is slept, a 12 s gap (100 s in) goes on the timer
+    assert plan(5).inline
+    assert not plan(100).inline
 
 
 def test_the_invocation_hands_back_before_its_timeout() -> None:
-    # Given a gap the invocation has no time left for
-    decision = plan_wait(
-        SCHEDULE, elapsed_seconds=100, until_deadline_seconds=900, inline_max_gap_seconds=45, invocation_seconds_left=5
-    )
-    # Then it goes to the Wait state, rounded up to whole seconds
+    # Given a short gap the invocation has no time left for
+    decision = plan(5, left=0.1)
+    # Then it goes on the timer, rounded up to whole seconds
     assert not decision.inline
-    assert decision.state_wait_seconds == 12
+    assert decision.timer_delay_seconds == 1
 
 
 def test_the_last_gap_ends_at_the_deadline() -> None:
-    # Given a deadline 3 s away and a schedule that would wait 60 s
-    decision = plan_wait(
-        SCHEDULE, elapsed_seconds=500, until_deadline_seconds=3, inline_max_gap_seconds=45, invocation_seconds_left=800
-    )
-    # Then the next look is at the deadline (so the timeout is noticed on time), slept inline
-    assert decision.gap_seconds == 3
-    assert decision.inline
+    # Given a deadline 3 s away and a schedule that would wait 60 s, then the next look is at the deadline
+    assert plan(500, deadline=3).gap_seconds == 3
 
 
-def test_inline_limit_zero_sends_every_gap_to_the_wait_state() -> None:
-    # Given an operator who set POLL_INLINE_MAX_GAP_SECONDS=0, when the shortest gap is planned
-    decision = plan_wait(
-        SCHEDULE, elapsed_seconds=0, until_deadline_seconds=900, inline_max_gap_seconds=0, invocation_seconds_left=800
-    )
-    # Then even that gap goes to the Wait state, as its one-second minimum
+def test_no_gap_is_longer_than_the_workflow_waits_for_a_sign_of_life() -> None:
+    # Given a workflow that gives up after 90 s of silence (each look may send a heartbeat), then no gap exceeds 30 s
+    assert plan(1000, longest=30).gap_seconds == 30
+
+
+def test_timer_delays_stay_within_what_sqs_can_delay() -> None:
+    assert WaitPlan(gap_seconds=5000, inline=False).timer_delay_seconds == 900
+
+
+def test_inline_limit_zero_sends_every_gap_to_the_timer() -> None:
+    # Given an operator who set POLL_INLINE_MAX_GAP_SECONDS=0, then even the shortest gap goes on the timer
+    decision = plan(0, inline=0)
     assert not decision.inline
-    assert decision.state_wait_seconds == 1
+    assert decision.timer_delay_seconds == 1
 
 
 def test_inconsistent_schedule_is_refused() -> None:

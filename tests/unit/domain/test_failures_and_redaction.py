@@ -1,26 +1,51 @@
 import json
 
-from bankupdate.domain.errors import AuthenticationExpired, BankUpdateError, UpstreamUnavailable
-from bankupdate.domain.failures import StateFailure, error_from_failure
+import pytest
+
+from bankupdate.contract import CatchFailure, error_from_failure
+from bankupdate.domain.errors import (
+    AuthenticationExpired,
+    UpdateStalled,
+    UpdateTimedOut,
+    UpstreamUnavailable,
+)
+from bankupdate.domain.model import UpdateStatus
 from bankupdate.domain.redaction import REDACTED, redact
 
 
-def test_callback_timeout_means_the_user_did_not_answer() -> None:
-    error = error_from_failure(StateFailure.from_catch({"Error": "States.Timeout", "Cause": ""}))
-    assert isinstance(error, AuthenticationExpired)
+def failure(error: str, cause: str = "") -> CatchFailure:
+    return CatchFailure.model_validate({"Error": error, "Cause": cause})
+
+
+@pytest.mark.parametrize("error", ["States.HeartbeatTimeout", "States.Timeout"])
+def test_silence_while_the_user_is_asked_means_the_user_did_not_answer(error: str) -> None:
+    # Given the workflow gave up while the update waited for the user, then the update expired
+    assert isinstance(error_from_failure(failure(error), UpdateStatus.AUTHENTICATION_REQUIRED), AuthenticationExpired)
+
+
+def test_silence_while_downloading_means_the_update_lost_track() -> None:
+    # Given no sign of life came from the looks (a lost timer message), then the update stalled (retryable)
+    error = error_from_failure(failure("States.HeartbeatTimeout"), UpdateStatus.IN_PROGRESS)
+    assert isinstance(error, UpdateStalled) and error.retryable
+
+
+def test_the_whole_update_running_out_of_time_is_a_timeout() -> None:
+    assert isinstance(error_from_failure(failure("States.Timeout"), UpdateStatus.IN_PROGRESS), UpdateTimedOut)
+
+
+@pytest.mark.parametrize("error", ["Sandbox.Timedout", "Lambda.Unknown", "Lambda.ServiceException", "KeyError"])
+def test_a_dead_worker_is_a_stalled_update_naming_the_error(error: str) -> None:
+    # Given the supervising Lambda failed past its retries (a timeout as AWS names it, or a crash)
+    found = error_from_failure(failure(error, "boom"), UpdateStatus.IN_PROGRESS)
+    # Then the update stalled, and the message says why
+    assert isinstance(found, UpdateStalled) and error in found.message
 
 
 def test_our_error_names_map_back_to_their_class_with_the_message() -> None:
     cause = json.dumps({"errorType": "UpstreamUnavailable", "errorMessage": "finAPI 503"})
-    error = error_from_failure(StateFailure.from_catch({"Error": "UpstreamUnavailable", "Cause": cause}))
+    error = error_from_failure(failure("UpstreamUnavailable", cause), UpdateStatus.IN_PROGRESS)
     assert isinstance(error, UpstreamUnavailable)
     assert error.message == "finAPI 503"
-
-
-def test_unknown_errors_become_internal_errors() -> None:
-    error = error_from_failure(StateFailure.from_catch({"Error": "KeyError", "Cause": "boom"}))
-    assert type(error) is BankUpdateError
-    assert "KeyError" in error.message
 
 
 def test_secrets_are_redacted_at_any_depth_and_any_spelling() -> None:

@@ -8,9 +8,9 @@ from pydantic import SecretStr
 
 from bankupdate.domain.answers import AuthenticationAnswer, Credential, redirect_query
 from bankupdate.domain.model import (
+    AccountOutcome,
     AccountType,
     BankingInterface,
-    AccountOutcome,
     Challenge,
     ChallengeStatus,
     TwoStepProcedureOption,
