@@ -17,6 +17,9 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "layers" / "core"))  # the layer's code, as Lambda puts it on the path
+
+from bankupdate.api.documented import HEADERS, SECURITY_SCHEMES  # noqa: E402
+
 DOCUMENT = ROOT / "docs" / "openapi.json"
 TITLE = "finAPI bank connection updates"
 VERSION = "1.0.0"
@@ -40,26 +43,79 @@ def http_resolvers() -> dict[str, APIGatewayHttpResolver]:
     return found
 
 
+DESCRIPTION = """\
+Keeps a user's bank connections fresh through finAPI. A front end needs four things:
+
+* **Sign-in**: user routes take the operator's end-user JWT as `Authorization: Bearer` (scheme `userJwt`); the
+  `/v1/admin` routes take AWS SigV4 (scheme `operatorSigV4`); finAPI's web form callbacks take nothing but the
+  unguessable token in their path. API Gateway refuses a missing or bad credential itself, with its own body
+  `{"message":"Unauthorized"}` (401) or `{"message":"Forbidden"}` (403); every other answer that is not a success
+  has the one shape `{"error": {"code", "message", "details"}}`, whose details always carry `userMessage`,
+  `retryable` and `userActionRequired`.
+* **Sync now**: `POST /v1/bank-connections/{connectionId}/updates` answers 202 with `Location: /v1/updates/{id}`.
+  A 409 UPDATE_ALREADY_RUNNING names the running update in `details.updateId`; 409 and 429 carry `Retry-After`
+  (seconds) whenever waiting helps.
+* **The bank's questions**: while `status` is AUTHENTICATION_REQUIRED, `authentication.status` says what to show
+  and `authentication.answerField` the one field to send to `POST /v1/updates/{updateId}/authentication`.
+  `previousAnswerRejected` marks a wrong TAN or wrong credentials, `roundsLeft` how many more rounds the update
+  allows. For the redirect approach, give `redirectUrl` when starting the update, send the user to
+  `authentication.redirectUrl`, and post what the bank sent them back with as `redirectCallback` (the full URL or
+  its query string).
+* **The outcome**: poll `GET /v1/updates/{updateId}` until SUCCEEDED (`result.accounts`, new ones with
+  `newAccount: true`), FAILED or EXPIRED (`error` with the user's remedy).
+
+Every answer carries `Cache-Control: no-store`. More in docs/api.md.
+"""
+
+
+def _prune(document: dict[str, Any]) -> None:
+    """Drop the component schemas nothing refers to: Powertools adds its own validation error schemas to every
+    document, but our 422 body is ErrorResponse."""
+    schemas = document["components"]["schemas"]
+    while True:
+        text = json.dumps(document["paths"]) + json.dumps(schemas)
+        unused = [name for name in schemas if f'"#/components/schemas/{name}"' not in text]
+        if not unused:
+            return
+        for name in unused:
+            del schemas[name]
+
+
+def _finish_operations(paths: dict[str, Any]) -> None:
+    for operations in paths.values():
+        for operation in operations.values():
+            # Powertools leaves out an empty requirement; say explicitly that no credential is needed.
+            operation.setdefault("security", [])
+            for status, response in operation["responses"].items():
+                if status == "204":
+                    response.pop("content", None)  # Powertools documents the handler's `None` as a JSON body
+
+
 def build_document() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
     for app in http_resolvers().values():
-        schema = app.get_openapi_schema(title=TITLE, version=VERSION).model_dump(
-            mode="json", by_alias=True, exclude_none=True
-        )
+        schema = app.get_openapi_schema(
+            title=TITLE,
+            version=VERSION,
+            security_schemes=SECURITY_SCHEMES,  # type: ignore[arg-type]  # plain dicts; Powertools validates them
+        ).model_dump(mode="json", by_alias=True, exclude_none=True)
         for path, operations in schema.get("paths", {}).items():
             paths.setdefault(path, {}).update(operations)
         schemas.update(schema.get("components", {}).get("schemas", {}))
-    return {
+    _finish_operations(paths)
+    document = {
         "openapi": "3.1.0",
-        "info": {
-            "title": TITLE,
-            "version": VERSION,
-            "description": "User routes need a JWT (Authorization: Bearer); /v1/admin routes need AWS IAM (SigV4).",
-        },
+        "info": {"title": TITLE, "version": VERSION, "description": DESCRIPTION},
         "paths": dict(sorted(paths.items())),
-        "components": {"schemas": dict(sorted(schemas.items()))},
+        "components": {
+            "schemas": dict(sorted(schemas.items())),
+            "headers": HEADERS,
+            "securitySchemes": SECURITY_SCHEMES,
+        },
     }
+    _prune(document)
+    return document
 
 
 def render() -> str:

@@ -10,7 +10,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bankupdate import composition
-from bankupdate.api.http import build_resolver, resolve, responses
+from bankupdate.api.documented import OPERATOR, documented
+from bankupdate.api.http import build_resolver, resolve
 from bankupdate.api.models import RegisterFinapiUserRequest, SyncedConnections
 from bankupdate.observability import logger, metrics, tracer
 
@@ -20,7 +21,7 @@ app = build_resolver()
 @app.put(
     "/v1/admin/users/<userId>/finapi-user",
     summary="Register (or replace) the finAPI user of one of our users",
-    responses=responses(204, "Registered"),
+    **documented(OPERATOR, 204, "Registered"),
     tags=["admin"],
 )
 def register(
@@ -34,7 +35,7 @@ def register(
 @app.post(
     "/v1/admin/users/<userId>/connections/sync",
     summary="Register the user's bank connections from finAPI's list",
-    responses=responses(200, "Synced connection ids", SyncedConnections),
+    **documented(OPERATOR, 200, "Synced connection ids", SyncedConnections),
     tags=["admin"],
 )
 def sync(

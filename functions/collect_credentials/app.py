@@ -10,7 +10,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bankupdate import composition
-from bankupdate.api.http import build_resolver, caller_id, request_psu, resolve, responses
+from bankupdate.api.documented import USER, documented
+from bankupdate.api.http import build_resolver, caller_id, request_psu, resolve
 from bankupdate.api.models import AuthenticationAnswerRequest, UpdateView
 from bankupdate.api.views import update_view
 from bankupdate.contract import UPDATE_ID_PATTERN
@@ -23,7 +24,9 @@ app = build_resolver()
 @app.post(
     "/v1/updates/<updateId>/authentication",
     summary="Answer the bank's authentication challenge of an update",
-    responses=responses(200, "Answer accepted", UpdateView),
+    **documented(
+        USER, 200, "Answer accepted: the update as it is now (the next challenge, or IN_PROGRESS)", UpdateView
+    ),
     tags=["updates"],
 )
 def answer(

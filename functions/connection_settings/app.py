@@ -10,7 +10,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bankupdate import composition
-from bankupdate.api.http import build_resolver, caller_id, resolve, responses
+from bankupdate.api.documented import USER, documented
+from bankupdate.api.http import build_resolver, caller_id, resolve
 from bankupdate.api.models import ConnectionView, ScheduleRequest
 from bankupdate.api.views import connection_view
 from bankupdate.observability import logger, metrics, tracer
@@ -22,7 +23,7 @@ app = build_resolver()
 @app.put(
     "/v1/bank-connections/<connectionId>/schedule",
     summary="Switch scheduled (unattended) updates of a connection on or off",
-    responses=responses(200, "The connection", ConnectionView),
+    **documented(USER, 200, "The connection", ConnectionView),
     tags=["connections"],
 )
 def put_schedule(

@@ -11,7 +11,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bankupdate import composition
-from bankupdate.api.http import build_resolver, caller_id, resolve, responses
+from bankupdate.api.documented import USER, documented
+from bankupdate.api.http import build_resolver, caller_id, resolve
 from bankupdate.api.models import ConnectionList, ConnectionView, UpdateView
 from bankupdate.api.views import connection_view, update_view
 from bankupdate.contract import UPDATE_ID_PATTERN
@@ -28,7 +29,7 @@ def _now() -> datetime:
 @app.get(
     "/v1/updates/<updateId>",
     summary="Status, challenge, result or error of an update",
-    responses=responses(200, "The update", UpdateView),
+    **documented(USER, 200, "The update", UpdateView),
     tags=["updates"],
 )
 def read_update(
@@ -41,7 +42,7 @@ def read_update(
 @app.get(
     "/v1/bank-connections/<connectionId>",
     summary="Health of a bank connection",
-    responses=responses(200, "The connection", ConnectionView),
+    **documented(USER, 200, "The connection", ConnectionView),
     tags=["connections"],
 )
 def read_connection(
@@ -54,7 +55,7 @@ def read_connection(
 @app.get(
     "/v1/bank-connections",
     summary="The caller's bank connections with their health",
-    responses=responses(200, "Connections", ConnectionList),
+    **documented(USER, 200, "Connections", ConnectionList),
     tags=["connections"],
 )
 def read_connections() -> Response[ConnectionList]:

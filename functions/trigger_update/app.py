@@ -10,7 +10,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bankupdate import composition
-from bankupdate.api.http import build_resolver, caller_id, request_psu, resolve, responses
+from bankupdate.api.documented import LOCATION, USER, documented
+from bankupdate.api.http import build_resolver, caller_id, request_psu, resolve
 from bankupdate.api.models import TriggerUpdateRequest, UpdateView
 from bankupdate.api.views import update_view
 from bankupdate.domain.answers import Credential
@@ -24,7 +25,7 @@ app = build_resolver()
 @app.post(
     "/v1/bank-connections/<connectionId>/updates",
     summary="Start a user-present update of a bank connection",
-    responses=responses(202, "Update started (Location: the update)", UpdateView),
+    **documented(USER, 202, "Update started; Location names it", UpdateView, headers=LOCATION),
     tags=["updates"],
 )
 def trigger_update(

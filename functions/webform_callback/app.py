@@ -12,7 +12,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bankupdate import composition
-from bankupdate.api.http import build_resolver, resolve, responses
+from bankupdate.api.documented import ANYONE, documented
+from bankupdate.api.http import build_resolver, resolve
 from bankupdate.observability import logger, metrics, tracer
 
 app = build_resolver()
@@ -21,7 +22,7 @@ app = build_resolver()
 @app.post(
     "/v1/webform-callbacks/<callbackToken>/<kind>",
     summary="finAPI Web Form 2.0 callback (called by finAPI, not by apps)",
-    responses=responses(204, "Noted: the update is looked at again"),
+    **documented(ANYONE, 204, "Noted: the update is looked at again"),
     tags=["callbacks"],
 )
 def callback(

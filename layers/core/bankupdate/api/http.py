@@ -6,8 +6,6 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from pydantic import BaseModel
 
 from bankupdate.api.guard import checked_event
 from bankupdate.api.models import ErrorDetail, ErrorResponse
@@ -17,37 +15,6 @@ from bankupdate.observability import logger
 
 # Answers carry account data and challenges: no cache (browser, proxy, CDN) may keep them.
 _NO_STORE = {"Cache-Control": "no-store"}
-
-# Every route documents these, so clients (and the fuzzer) know the error shape. API Gateway itself answers 401
-# (missing or invalid JWT) and 403 (IAM routes) with its own `{"message"}` body before our code runs: an HTTP API
-# cannot reshape those (documented in docs/api.md); everything our code answers has the ErrorResponse shape.
-_ERRORS: dict[int, str] = {
-    400: "Malformed request: not UTF-8, not JSON, or nested too deeply",
-    401: "Missing or invalid token",
-    404: "Not found (also for other users' resources)",
-    409: "Conflicts with the current state (Retry-After when waiting helps)",
-    410: "The authentication window has closed",
-    413: "The body is too large",
-    415: "The body is not application/json",
-    422: "Invalid input, or finAPI/the bank rejected it",
-    429: "Too early or too often (see Retry-After)",
-    500: "Unexpected error on our side",
-    502: "finAPI refused our own credentials or answered unexpectedly",
-    503: "finAPI is not reachable; try again",
-    504: "The bank took too long",
-}
-
-
-def responses(status: int, description: str, model: type[BaseModel] | None = None) -> dict[int, OpenAPIResponse]:
-    """The route's success answer plus the documented error answers."""
-    documented: dict[int, OpenAPIResponse] = {
-        code: {"description": text, "content": {"application/json": {"model": ErrorResponse}}}
-        for code, text in _ERRORS.items()
-    }
-    success: OpenAPIResponse = {"description": description}
-    if model is not None:
-        success["content"] = {"application/json": {"model": model}}
-    return documented | {status: success}
 
 
 class Unauthenticated(BankUpdateError):

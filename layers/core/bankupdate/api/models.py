@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, RootModel, SecretStr, StringConstraints
 from pydantic.alias_generators import to_camel
 
 from bankupdate.domain.model import AccountType, BankingInterface, ChallengeStatus, UpdateMode, UpdateStatus
@@ -54,19 +54,41 @@ class TriggerUpdateRequest(_Request):
 
 
 class AuthenticationAnswerRequest(_Request):
-    """Send exactly the field the pending challenge asks for (see ``authentication.answerField``)."""
+    """Send exactly the field the pending challenge asks for (``authentication.answerField``), nothing else."""
 
-    login_credentials: list[LoginCredentialIn] | None = Field(None, min_length=1, max_length=10)
-    challenge_response: SecretStr | None = Field(None, min_length=1, max_length=256)
-    two_step_procedure_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[\x20-\x7e]+$")
+    login_credentials: list[LoginCredentialIn] | None = Field(
+        None,
+        min_length=1,
+        max_length=10,
+        description="CREDENTIALS_REQUIRED: one entry per label in `authentication.credentialLabels`",
+    )
+    challenge_response: SecretStr | None = Field(
+        None, min_length=1, max_length=256, description="CHALLENGE_RESPONSE_REQUIRED: the TAN the user typed"
+    )
+    two_step_procedure_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[\x20-\x7e]+$",
+        description="TWO_STEP_PROCEDURE_REQUIRED: the `procedureId` of one of `authentication.twoStepProcedures`",
+    )
     redirect_callback: SecretStr | None = Field(
         None,
         min_length=1,
         max_length=4096,
-        description="The URL the bank redirected the user back to, or just its query string (`code=...&state=...`)",
+        description="REDIRECT_REQUIRED: where the bank sent the user back, as received: the full URL "
+        "(`https://app.example.com/bank-return?state=...&code=...`) or just its query string (`state=...&code=...`). "
+        "The bank appends it to the `redirectUrl` given when the update was started; send it even when it carries "
+        "`error=...` (the user cancelled at the bank), so the update ends at once",
     )
-    decoupled_callback: bool | None = None
-    store_secrets: bool | None = None
+    decoupled_callback: bool | None = Field(
+        None,
+        description="DECOUPLED_AUTH_REQUIRED / DECOUPLED_AUTH_IN_PROGRESS: `true` asks the bank whether the user "
+        "approved in the banking app; at most once every few seconds (429 TOO_EARLY with Retry-After otherwise)",
+    )
+    store_secrets: bool | None = Field(
+        None, description="With loginCredentials: let finAPI (never this service) keep the PIN for background updates"
+    )
 
 
 class RegisterFinapiUserRequest(_Request):
@@ -82,11 +104,13 @@ class TwoStepProcedureView(_Response):
 
 
 class AuthenticationView(_Response):
+    """What the bank asks for now. Render the screen from `status` and send back exactly `answerField`."""
+
     status: ChallengeStatus
     answer_field: str | None = Field(
         description="The one field the answer must carry; null for WEB_FORM_REQUIRED (answered in finAPI's web form)"
     )
-    message: str | None = None
+    message: str | None = Field(None, description="The bank's own text for the user (often German); show it as is")
     previous_answer_rejected: bool = Field(
         False, description="The bank asks again for what it just got (a wrong TAN, wrong credentials)"
     )
@@ -95,14 +119,22 @@ class AuthenticationView(_Response):
         [], description="CREDENTIALS_REQUIRED: the labels the bank wants (send each in loginCredentials)"
     )
     web_form_url: str | None = Field(None, description="WEB_FORM_REQUIRED: open this page of finAPI's web form")
-    answer_field_label: str | None = None
-    redirect_url: str | None = None
-    two_step_procedures: list[TwoStepProcedureView] = []
-    photo_tan_mime_type: str | None = None
-    photo_tan_data: str | None = None
-    optical_data: str | None = None
-    round: int
-    expires_at: datetime | None = None
+    answer_field_label: str | None = Field(None, description="The bank's label for the input, e.g. `TAN`")
+    redirect_url: str | None = Field(
+        None,
+        description="REDIRECT_REQUIRED: send the user's browser here (the bank's page); the bank sends them back to "
+        "the update's `redirectUrl` with a query string, which goes into `redirectCallback`",
+    )
+    two_step_procedures: list[TwoStepProcedureView] = Field(
+        [], description="TWO_STEP_PROCEDURE_REQUIRED: the procedures the bank offers; send one `procedureId`"
+    )
+    photo_tan_mime_type: str | None = Field(None, description="photoTAN: the image type of `photoTanData`")
+    photo_tan_data: str | None = Field(None, description="photoTAN: the image, base64; the user scans it")
+    optical_data: str | None = Field(
+        None, description="chipTAN optical: the flicker code the user's TAN generator reads off the screen"
+    )
+    round: int = Field(description="The authentication round of this update, from 1")
+    expires_at: datetime | None = Field(None, description="Answer before this; afterwards 410 AUTHENTICATION_EXPIRED")
 
 
 class AccountView(_Response):
@@ -173,13 +205,26 @@ class ErrorDetail(BaseModel):
     message: str = Field(description="What went wrong, for developers")
     details: dict[str, Any] = Field(
         {},
-        description="userMessage, retryable, userActionRequired; per code e.g. problems[{field, reason}], updateId, "
-        "retryAfterSeconds",
+        description="Always userMessage (for the user), retryable, userActionRequired; per code e.g. "
+        "problems[{field, reason}], updateId, retryAfterSeconds, expected",
     )
 
 
 class ErrorResponse(BaseModel):
+    """Every answer our code gives that is not a success (also 422 INVALID_REQUEST for bodies that do not validate)."""
+
     error: ErrorDetail
+
+
+class GatewayError(BaseModel):
+    """API Gateway's own refusal (its JWT and IAM authorizers answer before our code runs; an HTTP API cannot reshape
+    these bodies)."""
+
+    message: str = Field(description="`Unauthorized` or `Forbidden`")
+
+
+class Unauthorized(RootModel[GatewayError | ErrorResponse]):
+    """401: API Gateway's `{"message":"Unauthorized"}`, or ours (UNAUTHENTICATED) for a token without `sub`."""
 
 
 class ConnectionList(_Response):

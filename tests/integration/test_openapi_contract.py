@@ -1,0 +1,136 @@
+"""docs/openapi.json is a contract a front end can build on: valid OpenAPI 3.1, every schema it names defined and
+every property it requires declared, security as API Gateway enforces it, and the headers our answers carry."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate
+
+from scripts.openapi import DOCUMENT
+from tests.template.translated import translated_template
+
+# How the template's authorizer names map onto the document's security schemes.
+TEMPLATE_AUTH = {"UserJwt": [{"userJwt": []}], "AWS_IAM": [{"operatorSigV4": []}], "NONE": []}
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(DOCUMENT.read_text())
+    return loaded
+
+
+def _operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            yield method, path, operation
+
+
+def _schemas_in(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        if "properties" in node or "required" in node:
+            yield node
+        for value in node.values():
+            yield from _schemas_in(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _schemas_in(value)
+
+
+def test_the_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
+    assert document["openapi"].startswith("3.1.")
+    validate(document)  # raises with the first violation
+
+
+def test_every_required_property_is_declared(document: dict[str, Any]) -> None:
+    # Given every object schema in the document (components and inline)
+    undeclared = [
+        (schema.get("title"), sorted(set(schema.get("required", [])) - set(schema.get("properties", {}))))
+        for schema in _schemas_in(document["components"]["schemas"])
+        if schema.get("type") == "object" or "properties" in schema
+    ]
+    # Then none requires a property it does not define (Powertools' ValidationError required an undefined `msg`)
+    assert [u for u in undeclared if u[1]] == []
+
+
+def test_every_reference_resolves_and_every_component_is_used(document: dict[str, Any]) -> None:
+    text = json.dumps(document)
+    referenced = set(re.findall(r'"#/components/(\w+)/(\w+)"', text))
+    defined = {
+        (kind, name) for kind, items in document["components"].items() for name in items if kind != "securitySchemes"
+    }
+    assert referenced - defined == set(), "dangling references"
+    assert defined - referenced == set(), "components nothing refers to"
+
+
+def test_security_of_every_route_is_what_api_gateway_enforces(document: dict[str, Any]) -> None:
+    # Given the routes and authorizers of the template as CloudFormation gets it
+    template = translated_template()
+    body = next(r for r in template["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Api")["Properties"][
+        "Body"
+    ]
+    enforced = {
+        (method, path): TEMPLATE_AUTH[next(iter(operation["security"][0]))]
+        for path, operations in body["paths"].items()
+        for method, operation in operations.items()
+    }
+    # Then the document names exactly those routes, each with the matching scheme
+    documented = {(method, path): operation["security"] for method, path, operation in _operations(document)}
+    assert documented == enforced
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["userJwt"] == schemes["userJwt"] | {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    assert schemes["operatorSigV4"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+
+
+def test_refusals_by_api_gateway_have_its_own_shape(document: dict[str, Any]) -> None:
+    for method, path, operation in _operations(document):
+        responses = operation["responses"]
+        if operation["security"] == [{"userJwt": []}]:
+            assert responses["401"]["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/Unauthorized"
+            }, (method, path)
+        if operation["security"] == [{"operatorSigV4": []}]:
+            schema = responses["403"]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/GatewayError"}, (method, path)
+            assert "401" not in responses, (method, path)
+    unauthorized = document["components"]["schemas"]["Unauthorized"]["anyOf"]
+    assert {"$ref": "#/components/schemas/GatewayError"} in unauthorized
+    assert {"$ref": "#/components/schemas/ErrorResponse"} in unauthorized
+
+
+def test_our_errors_are_one_shape_and_422_is_ours(document: dict[str, Any]) -> None:
+    for method, path, operation in _operations(document):
+        for status in ("400", "404", "409", "422", "429", "500"):
+            response = operation["responses"][status]
+            assert response["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/ErrorResponse"
+            }, (method, path, status)
+            assert "Cache-Control" in response["headers"], (method, path, status)
+        for status in ("409", "429"):
+            assert operation["responses"][status]["headers"]["Retry-After"] == {
+                "$ref": "#/components/headers/RetryAfter"
+            }
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+def test_success_answers_say_no_store_and_a_started_update_says_where_it_is(document: dict[str, Any]) -> None:
+    for method, path, operation in _operations(document):
+        success = next(code for code in operation["responses"] if code.startswith("2"))
+        assert operation["responses"][success]["headers"]["Cache-Control"] == {"$ref": "#/components/headers/NoStore"}
+        if success == "204":
+            assert "content" not in operation["responses"][success], (method, path)
+    started = document["paths"]["/v1/bank-connections/{connectionId}/updates"]["post"]["responses"]["202"]
+    assert started["headers"]["Location"] == {"$ref": "#/components/headers/UpdateLocation"}
+    assert document["components"]["headers"]["UpdateLocation"]["required"] is True
+
+
+def test_the_answer_fields_a_screen_needs_are_described(document: dict[str, Any]) -> None:
+    view = document["components"]["schemas"]["AuthenticationView"]["properties"]
+    for field in ("previousAnswerRejected", "roundsLeft", "credentialLabels", "webFormUrl", "expiresAt", "redirectUrl"):
+        assert view[field].get("description"), field
+    callback = document["components"]["schemas"]["AuthenticationAnswerRequest"]["properties"]["redirectCallback"]
+    assert "full URL" in callback["description"] and "query string" in callback["description"]
