@@ -15,7 +15,11 @@ from scripts.openapi import DOCUMENT
 from tests.template.translated import translated_template
 
 # How the template's authorizer names map onto the document's security schemes.
-TEMPLATE_AUTH = {"UserJwt": [{"userJwt": []}], "AWS_IAM": [{"operatorSigV4": []}], "NONE": []}
+TEMPLATE_AUTH: dict[str, list[dict[str, list[str]]]] = {
+    "UserJwt": [{"userJwt": []}],
+    "AWS_IAM": [{"operatorSigV4": []}],
+    "NONE": [],
+}
 
 
 @pytest.fixture(scope="module")
