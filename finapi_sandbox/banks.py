@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from finapi_sandbox.photo_tan import photo_tan_png
+
 GERMAN_TIME = ZoneInfo("Europe/Berlin")
 
 
@@ -73,6 +75,5 @@ BANKS = {
 
 LOGIN_FIELDS = (("Onlinebanking-ID", False), ("PIN", True))  # (label, isSecret)
 
-# A 1x1 PNG: enough for a photoTAN the app can render.
-PHOTO_TAN_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+PHOTO_TAN_PNG = photo_tan_png()
 FLICKER_CODE = "0388A01239230520422D3132"

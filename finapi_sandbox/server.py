@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from finapi_sandbox import render
+from finapi_sandbox import bank_page, render
 from finapi_sandbox.config import FaultRule, SandboxConfig
 from finapi_sandbox.problems import FinapiProblem, bad_request
 from finapi_sandbox.updates import PSU_HEADERS, process_update
@@ -244,10 +244,31 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _control(self, method: str, path: str, query: dict[str, list[str]]) -> None:
         raw = self._body()
+        bank = re.match(r"^/sandbox/bank/(DEMO000[12])/authorize$", path)
+        if bank is not None and (method == "POST" or bank_page.wants_page(self.headers.get("Accept", ""))):
+            self._bank_page(method, path, bank.group(1), query, raw)
+            return
         try:
             self._send(*self._control_route(method, path, query, raw))
         except (ValidationError, ValueError, KeyError) as error:
             self._send(400, {"error": str(error)[:500]})
+
+    def _bank_page(self, method: str, path: str, blz: str, query: dict[str, list[str]], raw: bytes) -> None:
+        fields = query if method == "GET" else parse_qs(raw.decode(errors="replace"))
+        state, redirect = fields.get("state", [""])[0], fields.get("redirect", [""])[0]
+        if not state or not redirect.startswith(("http://", "https://")):
+            self._send(400, {"error": "the bank page needs a state and an http(s) redirect"})
+            return
+        if method == "GET":
+            data = bank_page.page(blz, path, state, redirect).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        approved = fields.get("decision", [""])[0] == "approve"
+        self._send(303, None, {"Location": bank_page.back_to_app(redirect, state, approved)})
 
     def _control_route(
         self, method: str, path: str, query: dict[str, list[str]], raw: bytes

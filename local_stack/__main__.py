@@ -4,7 +4,8 @@
                           [--wait-scale S]
 
 Without --finapi-url the finAPI sandbox starts too (port 8480) and a demo user is registered, so the printed
-curl commands work as they are.
+curl commands work as they are. The reference front end (frontend/) is served at the API's root; its "Sign in"
+button asks the local-only POST /_local/token for a token of the demo user.
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ import argparse
 import json
 import signal
 import threading
+from pathlib import Path
 
 import httpx
 
 from finapi_sandbox import SandboxConfig, SandboxServer
+from local_stack.frontend import FrontEnd
 from local_stack.stack import LocalStack
 
 DEMO_SUB = "demo-user-sub"
+ROOT = Path(__file__).resolve().parents[1]
 ISSUER, AUDIENCE = "https://issuer.local", "bank-app-local"
 
 
@@ -37,7 +41,10 @@ def main() -> int:
     if args.finapi_url is None:
         sandbox = SandboxServer(SandboxConfig.default(), port=args.finapi_port).start()
     finapi_url = args.finapi_url or (sandbox.base_url if sandbox else "")
+    # The bank sends the user back to the front end's own page (local only: the stack serves it).
+    own_pages = f"http://127.0.0.1:{args.port}/,http://localhost:{args.port}/"
     parameters = {"FinapiBaseUrl": finapi_url, "JwtIssuer": ISSUER, "JwtAudience": AUDIENCE}
+    parameters |= {"AllowedRedirectUrls": own_pages}
     parameters |= dict(p.split("=", 1) for p in args.param)
     secret = {"clientId": "sandbox-client-id", "clientSecret": "sandbox-client-secret"}
     stack = LocalStack(
@@ -48,10 +55,13 @@ def main() -> int:
         secrets={"FinapiClientSecret": json.dumps(secret)},
         env_overrides={"POWERTOOLS_TRACE_DISABLED": "true"},
         echo_logs=True,
+        front_end=FrontEnd(ROOT / "frontend", DEMO_SUB),
     ).start()
     api = stack.api_url
     token = stack.issue_token(sub=DEMO_SUB)
     if sandbox is not None:
+        # A third connection without consent or PIN: the bank asks for credentials, then for SCA.
+        sandbox.world.add_connection("demo-user", consent_expires_at=None)
         url = f"{api}/v1/admin/users/{DEMO_SUB}/finapi-user"
         body = json.dumps({"finapiUsername": "demo-user", "finapiPassword": "demo-password"}).encode()
         httpx.put(url, content=body, headers=stack.admin_headers("PUT", url, body)).raise_for_status()
@@ -60,10 +70,11 @@ def main() -> int:
     print(
         f"""
 Local stack running (Ctrl-C stops everything)
+  Front end       {api}/   (sign in as the demo user there)
   HTTP API        {api}
   finAPI          {finapi_url}
   moto (AWS)      {stack.endpoint}
-  demo user       sub={DEMO_SUB} (finAPI user demo-user, connections 1 and 2)
+  demo user       sub={DEMO_SUB} (finAPI user demo-user: connections 1 test bank, 2 redirect bank, 4 no consent)
 
 export TOKEN={token}
 

@@ -27,6 +27,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from local_stack.frontend import LocalSite
 from local_stack.lambdas import CallerGaveUp, FunctionError
 from local_stack.template import ACCOUNT_ID, REGION
 
@@ -98,6 +99,7 @@ class HttpApi:
         self.routes.sort(key=lambda r: ("+" in r.template, -r.template.count("/")))
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._server: ThreadingHTTPServer | None = None
+        self.site: LocalSite | None = None  # local only: the reference front end beside the API (make local)
 
     # ------------------------------------------------------------------------------------------------ tokens
 
@@ -154,6 +156,10 @@ class HttpApi:
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str, host: str
     ) -> tuple[int, dict[str, str], bytes]:
         url = urlsplit(raw_path)
+        if self.site is not None:
+            page = self.site.answer(method, url.path)
+            if page is not None:
+                return page
         route, parameters = self._match(method, url.path)
         if route is None:
             return 404, {"content-type": "application/json"}, b'{"message":"Not Found"}'

@@ -20,6 +20,7 @@ from moto.server import ThreadedMotoServer
 
 from local_stack import interception
 from local_stack.fidelity import atomic_dynamodb_writes, early_task_success, prompt_sqs_long_polls
+from local_stack.frontend import FrontEnd, LocalSite
 from local_stack.http_api import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, HttpApi
 from local_stack.iam.authorizer import AccessDenied, Authorizer
 from local_stack.iam.calls import Authorization, Directory
@@ -85,6 +86,7 @@ class LocalStack:
         stack_name: str = "local",
         echo_logs: bool = False,
         time_scale: float = 1.0,
+        front_end: FrontEnd | None = None,
     ) -> None:
         self.template_path = Path(template_path).resolve()
         self.parameter_overrides = {k: str(v) for k, v in (parameter_overrides or {}).items()}
@@ -94,6 +96,7 @@ class LocalStack:
         self.env_overrides = env_overrides or {}
         self.stack_name = stack_name
         self.time_scale = time_scale
+        self.front_end = front_end
         self.runtime = FunctionRuntime(echo_logs, time_scale)
         self.directory = Directory(ACCOUNT_ID, REGION)
         self.authorizer = Authorizer(self.directory)
@@ -574,6 +577,8 @@ class LocalStack:
     def _http_api(self, logical_id: str, props: dict[str, Any]) -> None:
         body = self.resolver.resolve(props.get("Body", {}))
         api = HttpApi(body, "localapi", self._invoke_arn, self._api_gateway_may_invoke, self.time_scale)
+        if self.front_end is not None:
+            api.site = LocalSite(self.front_end, api.issue_token)
         port = api.serve("127.0.0.1", self.api_port)
         self._apis.append(api)
         if not self.api_url:

@@ -61,6 +61,8 @@ def running_stack(
     template: Path = ROOT / "template.yaml",
     time_scale: float = 1.0,
     env: dict[str, str] | None = None,
+    api_port: int = 0,
+    front_end: Any = None,
     **parameters: str,
 ) -> Iterator[Any]:
     """The whole application on the local stack, pointed at the sandbox. One at a time per process.
@@ -81,12 +83,13 @@ def running_stack(
         template_path=str(template),
         time_scale=time_scale,
         parameter_overrides=overrides,
-        api_port=0,
+        api_port=api_port,
         wait_scale=0.05,
         secrets={
             "FinapiClientSecret": json.dumps({"clientId": sandbox.client_id, "clientSecret": sandbox.client_secret})
         },
         env_overrides=FAST_ENV | (env or {}),
+        front_end=front_end,
     ) as local:
         OBSERVED.append((Path(template), local.authorizer))
         composition.reset()

@@ -1,0 +1,77 @@
+// The HTTP API as docs/openapi.json describes it: JWT bearer on every user route, one error shape, Retry-After.
+const TOKEN = "bankupdate.token";
+const PENDING_REDIRECT = "bankupdate.redirect";
+
+export class ApiError extends Error {
+  constructor(status, body, retryAfter) {
+    const error = body && body.error;
+    super(error ? error.message : (body && body.message) || `HTTP ${status}`);
+    this.status = status;
+    // API Gateway's own refusals (401/403) have only {"message"}; everything else has {"error": {...}}.
+    this.code = error ? error.code : "GATEWAY_" + status;
+    this.details = (error && error.details) || {};
+    this.userMessage = this.details.userMessage || (status === 401 ? "Please sign in again." : this.message);
+    this.retryAfter = retryAfter ? Number(retryAfter) : null;
+  }
+}
+
+export const session = {
+  token: () => sessionStorage.getItem(TOKEN),
+  signOut: () => sessionStorage.removeItem(TOKEN),
+  // Local stack only: a token of its JWT stand-in for the demo user. A deployed front end signs in at its issuer.
+  async signInAsDemoUser() {
+    const answer = await fetch("/_local/token", { method: "POST" });
+    if (!answer.ok) throw new ApiError(answer.status, null, null);
+    sessionStorage.setItem(TOKEN, (await answer.json()).token);
+  },
+};
+
+// Where the bank's redirect comes back to, and which update waits for it (kept across the trip to the bank).
+export const redirect = {
+  returnUrl: () => new URL("/callback.html", location.origin).href,
+  remember: (updateId) => sessionStorage.setItem(PENDING_REDIRECT, updateId),
+  take() {
+    const updateId = sessionStorage.getItem(PENDING_REDIRECT);
+    sessionStorage.removeItem(PENDING_REDIRECT);
+    return updateId;
+  },
+};
+
+export const sleep = (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+
+async function call(method, path, body, headers = {}) {
+  const sent = { Authorization: `Bearer ${session.token()}`, ...headers };
+  if (body !== undefined) sent["Content-Type"] = "application/json";
+  const answer = await fetch(path, {
+    method,
+    headers: sent,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    cache: "no-store",
+  });
+  const text = await answer.text();
+  const parsed = text ? JSON.parse(text) : null;
+  if (!answer.ok) throw new ApiError(answer.status, parsed, answer.headers.get("Retry-After"));
+  return parsed;
+}
+
+export const api = {
+  connections: () => call("GET", "/v1/bank-connections"),
+  connection: (id) => call("GET", `/v1/bank-connections/${id}`),
+  setSchedule: (id, enabled) => call("PUT", `/v1/bank-connections/${id}/schedule`, { enabled }),
+  // A fresh Idempotency-Key per tap: a retried request cannot start a second update.
+  startUpdate: (id, options) =>
+    call("POST", `/v1/bank-connections/${id}/updates`, options, { "Idempotency-Key": crypto.randomUUID() }),
+  update: (updateId) => call("GET", `/v1/updates/${updateId}`),
+  async answer(updateId, body) {
+    // The workflow takes a moment to be ready for an answer (409 NOT_READY); decoupled checks are paced (429).
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await call("POST", `/v1/updates/${updateId}/authentication`, body);
+      } catch (error) {
+        const notReady = error instanceof ApiError && error.code === "NOT_READY" && attempt < 40;
+        if (!notReady) throw error;
+        await sleep(error.retryAfter || 0.25);
+      }
+    }
+  },
+};
