@@ -32,6 +32,7 @@ const ui = {
     }
     $("problem").replaceChildren(...parts);
   },
+  openUpdate: (updateId) => openUpdate(updateId),
   replaceCard(connection) {
     $(`connection-${connection.connectionId}`).replaceWith(connectionCard(connection, ui));
     $(`schedule-${connection.connectionId}`).focus();
@@ -68,6 +69,7 @@ async function showConnections() {
   openView("connections");
   try {
     const { connections } = await api.connections();
+    connections.sort((a, b) => a.connectionId - b.connectionId);
     $("connection-list").replaceChildren(...connections.map((connection) => connectionCard(connection, ui)));
     if (!connections.length) $("connection-list").append(h("li", {}, "No bank connections yet."));
   } catch (error) {

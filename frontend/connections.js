@@ -3,6 +3,7 @@ import { api } from "./api.js";
 import { checkbox, facts, h, when } from "./dom.js";
 
 function outcome(connection) {
+  if (connection.activeUpdateId) return h("span", { className: "badge" }, "Update running");
   if (connection.userActionRequired) return h("span", { className: "badge warn" }, "Needs you");
   if (connection.lastOutcome === "SUCCEEDED") return h("span", { className: "badge ok" }, "Up to date");
   if (connection.lastOutcome) return h("span", { className: "badge bad" }, connection.lastOutcome);
@@ -37,6 +38,8 @@ export function connectionCard(connection, ui) {
   sync.addEventListener("click", () =>
     ui.startUpdate(id, { importNewAccounts: importNew.querySelector("input").checked }, sync),
   );
+  const running = connection.activeUpdateId && h("button", { type: "button", id: `running-${id}`, className: "secondary" }, "Show the running update");
+  if (running) running.addEventListener("click", () => ui.openUpdate(connection.activeUpdateId));
   return h(
     "li",
     { className: "card", id: `connection-${id}` },
@@ -51,6 +54,6 @@ export function connectionCard(connection, ui) {
       schedule.lastSkipReason && ["Last skipped", `${when(schedule.lastSkipAt)} (${schedule.lastSkipReason})`],
       remedy && ["What to do", remedy],
     ]),
-    h("div", { className: "actions" }, sync, importNew, scheduleSwitch),
+    h("div", { className: "actions" }, running || sync, importNew, scheduleSwitch),
   );
 }

@@ -20,6 +20,7 @@ app = build_resolver()
 
 @app.put(
     "/v1/admin/users/<userId>/finapi-user",
+    operation_id="registerFinapiUser",
     summary="Register (or replace) the finAPI user of one of our users",
     **documented(OPERATOR, 204, "Registered"),
     tags=["admin"],
@@ -34,6 +35,7 @@ def register(
 
 @app.post(
     "/v1/admin/users/<userId>/connections/sync",
+    operation_id="syncConnections",
     summary="Register the user's bank connections from finAPI's list",
     **documented(OPERATOR, 200, "Synced connection ids", SyncedConnections),
     tags=["admin"],

@@ -23,6 +23,7 @@ app = build_resolver()
 
 @app.post(
     "/v1/updates/<updateId>/authentication",
+    operation_id="answerChallenge",
     summary="Answer the bank's authentication challenge of an update",
     **documented(
         USER, 200, "Answer accepted: the update as it is now (the next challenge, or IN_PROGRESS)", UpdateView

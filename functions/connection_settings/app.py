@@ -22,6 +22,7 @@ app = build_resolver()
 
 @app.put(
     "/v1/bank-connections/<connectionId>/schedule",
+    operation_id="setSchedule",
     summary="Switch scheduled (unattended) updates of a connection on or off",
     **documented(USER, 200, "The connection", ConnectionView),
     tags=["connections"],

@@ -28,6 +28,7 @@ def _now() -> datetime:
 
 @app.get(
     "/v1/updates/<updateId>",
+    operation_id="readUpdate",
     summary="Status, challenge, result or error of an update",
     **documented(USER, 200, "The update", UpdateView),
     tags=["updates"],
@@ -41,6 +42,7 @@ def read_update(
 
 @app.get(
     "/v1/bank-connections/<connectionId>",
+    operation_id="readConnection",
     summary="Health of a bank connection",
     **documented(USER, 200, "The connection", ConnectionView),
     tags=["connections"],
@@ -54,6 +56,7 @@ def read_connection(
 
 @app.get(
     "/v1/bank-connections",
+    operation_id="listConnections",
     summary="The caller's bank connections with their health",
     **documented(USER, 200, "Connections", ConnectionList),
     tags=["connections"],

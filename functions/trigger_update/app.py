@@ -24,6 +24,7 @@ app = build_resolver()
 
 @app.post(
     "/v1/bank-connections/<connectionId>/updates",
+    operation_id="startUpdate",
     summary="Start a user-present update of a bank connection",
     **documented(USER, 202, "Update started; Location names it", UpdateView, headers=LOCATION),
     tags=["updates"],

@@ -21,6 +21,7 @@ app = build_resolver()
 
 @app.post(
     "/v1/webform-callbacks/<callbackToken>/<kind>",
+    operation_id="webFormCallback",
     summary="finAPI Web Form 2.0 callback (called by finAPI, not by apps)",
     **documented(ANYONE, 204, "Noted: the update is looked at again"),
     tags=["callbacks"],
