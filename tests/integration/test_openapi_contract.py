@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
+from bankupdate.api import http
+from bankupdate.domain.errors import BankUpdateError
 from scripts.openapi import DOCUMENT
 from tests.template.translated import translated_template
 
@@ -138,3 +140,23 @@ def test_the_answer_fields_a_screen_needs_are_described(document: dict[str, Any]
         assert view[field].get("description"), field
     callback = document["components"]["schemas"]["AuthenticationAnswerRequest"]["properties"]["redirectCallback"]
     assert "full URL" in callback["description"] and "query string" in callback["description"]
+
+
+def _error_codes() -> set[str]:
+    found: set[str] = set()
+    pending: list[type[BankUpdateError]] = [BankUpdateError, http.Unauthenticated]
+    while pending:
+        error = pending.pop()
+        found.add(error.code)
+        pending.extend(error.__subclasses__())
+    return found
+
+
+def test_every_error_code_of_the_catalogue_is_documented(document: dict[str, Any]) -> None:
+    # Given every code our errors can carry
+    codes = _error_codes()
+    # Then the document names each in some answer, and the front-end guide says what to do about it
+    described = " ".join(r["description"] for _, _, o in _operations(document) for r in o["responses"].values())
+    guide = (DOCUMENT.parent / "api.md").read_text()
+    assert sorted(c for c in codes if c not in described) == []
+    assert sorted(c for c in codes if f"`{c}`" not in guide) == []

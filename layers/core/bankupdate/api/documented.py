@@ -71,17 +71,17 @@ _ERRORS: dict[int, str] = {
     404: "NOT_FOUND (also for other users' updates and connections), USER_NOT_REGISTERED",
     409: "Conflicts with the update's state: UPDATE_ALREADY_RUNNING (details.updateId names it), NOT_READY "
     "(try again in a moment), CHALLENGE_MISMATCH (details.expected names the field to send), "
-    "TOO_MANY_AUTHENTICATION_ROUNDS",
+    "TOO_MANY_AUTHENTICATION_ROUNDS, USER_ACTION_REQUIRED, WEB_FORM_ABORTED",
     410: "AUTHENTICATION_EXPIRED: the authentication window has closed; start a new update",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE: the body must be application/json",
-    422: "INVALID_REQUEST (details.problems lists {field, reason}), or finAPI or the bank refused: BANK_REJECTED, "
-    "CONSENT_INVALID, CREDENTIALS_REQUIRED, REQUEST_REJECTED_BY_FINAPI, IDEMPOTENCY_KEY_REUSED",
+    422: "INVALID_REQUEST (details.problems lists {field, reason}), IDEMPOTENCY_KEY_REUSED, or finAPI or the bank "
+    "refused: BANK_REJECTED, CONSENT_INVALID, CREDENTIALS_REQUIRED, BANK_UNSUPPORTED, REQUEST_REJECTED_BY_FINAPI",
     429: "TOO_MANY_UPDATES, TOO_EARLY (decoupled checks: at most one per few seconds), UNATTENDED_BUDGET_EXHAUSTED",
     500: "INTERNAL_ERROR: unexpected error on our side",
-    502: "finAPI refused our own credentials or answered unexpectedly",
-    503: "finAPI is not reachable, or the update stalled (UPDATE_STALLED); try again",
-    504: "The bank took too long",
+    502: "finAPI refused our own credentials (FINAPI_AUTHENTICATION_FAILED) or the download failed (DOWNLOAD_FAILED)",
+    503: "finAPI is not reachable (UPSTREAM_UNAVAILABLE), or the update stalled (UPDATE_STALLED); try again",
+    504: "TIMED_OUT: the bank took too long",
 }
 
 
