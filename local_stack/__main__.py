@@ -64,7 +64,8 @@ def main() -> int:
         sandbox.world.add_connection("demo-user", consent_expires_at=None)
         url = f"{api}/v1/admin/users/{DEMO_SUB}/finapi-user"
         body = json.dumps({"finapiUsername": "demo-user", "finapiPassword": "demo-password"}).encode()
-        httpx.put(url, content=body, headers=stack.admin_headers("PUT", url, body)).raise_for_status()
+        signed = stack.admin_headers("PUT", url, body) | {"content-type": "application/json"}
+        httpx.put(url, content=body, headers=signed).raise_for_status()
         sync = f"{api}/v1/admin/users/{DEMO_SUB}/connections/sync"
         httpx.post(sync, headers=stack.admin_headers("POST", sync, b"")).raise_for_status()
     print(
