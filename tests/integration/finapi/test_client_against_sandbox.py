@@ -265,10 +265,10 @@ def test_transient_faults_retry_reads_but_never_the_update(
     client: FinapiClient, make_user: Any, sandbox: SandboxServer
 ) -> None:
     user, connection = make_user()
-    sandbox.world.add_fault(method="GET", path=f"/bankConnections/{connection}", status=503, times=2)
+    sandbox.world.add_fault(method="GET", path=f"/bankConnections/{connection}", status=500, times=2)
     assert client.get_bank_connection(user.credentials, connection).id == connection  # third attempt succeeds
     sandbox.world.add_fault(
-        method="POST", path="/bankConnections/update", connection_id=connection, status=502, times=1
+        method="POST", path="/bankConnections/update", connection_id=connection, status=500, times=1
     )
     with pytest.raises(errors.UpstreamUnavailable):
         client.update_bank_connection(user.credentials, params(connection), psu=PSU)
