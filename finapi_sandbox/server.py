@@ -124,8 +124,8 @@ class _Handler(BaseHTTPRequestHandler):
         too_long = given_id is not None and len(given_id) > MAX_REQUEST_ID
         request_id = given_id if given_id and not too_long else render.self_generated_request_id()
         problems = request_problems(method, path, query, headers, raw) if is_v1(path) else []
-        exchange = _Exchange(method, path, request_id, problems)
         connection_id = _connection_id_of(path, raw)
+        exchange = _Exchange(method, path, request_id, problems, connection_id, psu_present(headers))
         try:
             if too_long:
                 raise bad_request(f"Header 'X-Request-Id' must have at most {MAX_REQUEST_ID} characters.")
@@ -152,37 +152,31 @@ class _Handler(BaseHTTPRequestHandler):
         except _Dropped:
             self._record(exchange, 0, [])
             raise
-        finally:
-            self.world.record_call(
-                Call(
-                    method,
-                    path,
-                    connection_id,
-                    psu_present(headers),
-                    exchange.status,
-                    self.world.now(),
-                )
-            )
 
     def _answer(self, exchange: _Exchange, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         data = b"" if payload is None else json.dumps(payload).encode()
         sent = {"X-Request-Id": exchange.request_id} | (headers or {})
         if payload is not None:
             sent["Content-Type"] = "application/json"
+        checked = self.server.conformance is not None and is_v1(exchange.path)
+        lowered = {name.lower(): value for name, value in sent.items()}
+        # Logged before the answer leaves: whoever reads the logs after getting the answer finds it there.
+        self._record(
+            exchange, status, answer_problems(exchange.method, exchange.path, status, lowered, data) if checked else []
+        )
         self.send_response(status)
         for name, value in sent.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
-        checked = self.server.conformance is not None and is_v1(exchange.path)
-        lowered = {name.lower(): value for name, value in sent.items()}
-        self._record(
-            exchange, status, answer_problems(exchange.method, exchange.path, status, lowered, data) if checked else []
-        )
 
     def _record(self, exchange: _Exchange, status: int, answered: list[Problem]) -> None:
-        exchange.status = status
+        """Both logs: the call log (every call) and the conformance log (V1, when it is on)."""
+        world = self.world
+        world.record_call(
+            Call(exchange.method, exchange.path, exchange.connection_id, exchange.psu_present, status, world.now())
+        )
         log = self.server.conformance
         if log is not None and is_v1(exchange.path):
             log.record(exchange.method, exchange.path, status, exchange.problems, answered)
@@ -344,7 +338,8 @@ class _Exchange:
     path: str
     request_id: str
     problems: list[Problem]
-    status: int = 500
+    connection_id: int | None
+    psu_present: bool
 
 
 def _require_media(headers: dict[str, str], expected: str) -> None:
