@@ -87,9 +87,10 @@ def test_query_path_and_header_parameters_are_typed_as_the_spec_types_them() -> 
 
 
 def test_each_documented_deviation_is_explained_in_the_docs() -> None:
-    fidelity = (ROOT / "docs" / "finapi-fidelity.md").read_text()
+    lines = (ROOT / "docs" / "finapi-fidelity.md").read_text().splitlines()
+    headings = {line.lstrip("#").strip() for line in lines if line.startswith("#")}
     for heading in DOCUMENTED_DEVIATIONS.values():
-        assert f"### {heading}" in fidelity, heading
+        assert heading in headings, heading
 
 
 def test_an_ipv6_psu_address_breaks_the_v1_file_and_is_let_through_as_documented() -> None:
