@@ -16,7 +16,7 @@ MAX_IDS = 1000
 def path_id(text: str) -> int:
     """finAPI's ids are int64: anything else in the path is a 400, not a 404."""
     if not text.isdigit() or int(text) >= 2**63:
-        raise bad_request(f"Path parameter 'id' must be an integer, got {len(text)} characters.")
+        raise bad_request("Path parameter 'id' must be an integer (int64).")
     return int(text)
 
 
