@@ -72,6 +72,19 @@ BANKS = {
 }
 
 LOGIN_FIELDS = (("Onlinebanking-ID", False), ("PIN", True))  # (label, isSecret)
+SECRET_LABELS = frozenset(label for label, secret in LOGIN_FIELDS if secret)
+
+# finAPI's (deprecated) account type ids, as the spec's `Account.accountTypeId` lists them.
+ACCOUNT_TYPE_IDS = {
+    "Checking": 1,
+    "Savings": 2,
+    "CreditCard": 3,
+    "Security": 4,
+    "Loan": 5,
+    "Pocket": 6,
+    "Membership": 7,
+    "Bausparen": 8,
+}
 
 # A 1x1 PNG: enough for a photoTAN the app can render.
 PHOTO_TAN_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
