@@ -43,6 +43,8 @@ STACK_SUITES = ("tests/workflow", "tests/reliability", "tests/local_stack")
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """Checks over what every stack saw run after all other tests."""
     items.sort(key=lambda item: item.get_closest_marker("after_every_stack") is not None)
+
+
 # The sandbox as every suite runs it: short downloads, each exchange checked against finAPI's spec, and the bank's
 # decoupled-poll limit matching the app's DECOUPLED_MIN_INTERVAL_SECONDS above.
 SANDBOX_TEST_SETTINGS = {"check_conformance": True, "decoupled_min_interval_seconds": 0.0}
