@@ -34,9 +34,9 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	touch $@
 
 # ministack (an AWS emulator with CloudFormation) pins its own botocore: it gets a virtualenv of its own.
-$(MINI_VENV)/.installed:
+$(MINI_VENV)/.installed: requirements-ministack.txt
 	$(PYTHON) -m venv $(MINI_VENV)
-	$(MINI_VENV)/bin/pip install -q --disable-pip-version-check ministack==1.5.33
+	$(MINI_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-ministack.txt
 	touch $@
 
 demo: $(VENV)/.installed ## the whole story against the local stack (no Docker, no AWS)

@@ -74,6 +74,19 @@ BANKS = {
 }
 
 LOGIN_FIELDS = (("Onlinebanking-ID", False), ("PIN", True))  # (label, isSecret)
+SECRET_LABELS = frozenset(label for label, secret in LOGIN_FIELDS if secret)
+
+# finAPI's (deprecated) account type ids, as the spec's `Account.accountTypeId` lists them.
+ACCOUNT_TYPE_IDS = {
+    "Checking": 1,
+    "Savings": 2,
+    "CreditCard": 3,
+    "Security": 4,
+    "Loan": 5,
+    "Pocket": 6,
+    "Membership": 7,
+    "Bausparen": 8,
+}
 
 PHOTO_TAN_PNG = photo_tan_png()
 FLICKER_CODE = "0388A01239230520422D3132"

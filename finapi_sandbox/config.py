@@ -13,12 +13,16 @@ class _Model(BaseModel):
 
 
 class FaultRule(_Model):
-    """An injected fault: requests matching method/path (substring)/connection fail this way."""
+    """An injected fault: requests matching method/path (substring)/connection fail this way.
+
+    ``status`` can only be 500: the one error finAPI's spec declares for every operation (an injected 502/503 would be
+    an answer finAPI never gives). Timeouts are ``delay_seconds``, broken connections ``drop``, 423 ``lock``.
+    """
 
     method: str | None = None
     path: str | None = None
     connection_id: int | None = None
-    status: int | None = Field(None, ge=400, le=599)
+    status: Literal[500] | None = None
     delay_seconds: float = Field(0.0, ge=0, le=120)
     drop: bool = False
     lock: bool = False
@@ -36,6 +40,8 @@ class ConnectionSeed(_Model):
     download_seconds: float | None = None
     failing_account_indexes: list[int] = []
     user_action_required: bool = False
+    # Stands for a mandator on finAPI's old (V1) Web Form: an update that needs the user answers 451 (V1 only).
+    legacy_web_form: bool = False
 
 
 class UserSeed(_Model):
@@ -51,12 +57,16 @@ class SandboxConfig(_Model):
     download_seconds: float = Field(2.0, ge=0)
     categorization_seconds: float = Field(1.0, ge=0)
     decoupled_in_progress_polls: int = Field(2, ge=0)
+    # finAPI: repeat a decoupled confirmation "at most every 5 seconds" (some banks limit requests per minute).
+    decoupled_min_interval_seconds: float = Field(5.0, ge=0)
     challenge_ttl_seconds: float = Field(600.0, gt=0)
     max_tan_attempts: int = Field(3, ge=1)
     unattended_daily_limit: int = Field(4, ge=0)
     consent_days: int = Field(90, ge=1)
     correct_tan: str = "123456"
     rng_seed: int = 7
+    # Keep every V1 exchange that breaks finAPI's official spec (finapi_sandbox/conformance.py); tests switch it on.
+    check_conformance: bool = False
     faults: list[FaultRule] = []
     users: list[UserSeed] = []
 

@@ -6,8 +6,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from finapi_sandbox.banks import GERMAN_TIME, LOGIN_FIELDS, PROCEDURES, Bank
-from finapi_sandbox.problems import FinapiProblem
+from finapi_sandbox.banks import ACCOUNT_TYPE_IDS, GERMAN_TIME, LOGIN_FIELDS, PROCEDURES, Bank
+from finapi_sandbox.problems import BadCredentials, FinapiProblem
 from finapi_sandbox.world import Account, Connection, UpdateResultState
 
 
@@ -178,7 +178,7 @@ def account(account: Account, connection: Connection, version: str) -> dict[str,
         "accountHolderName": "Max Mustermann",
         "accountHolderId": "XXXXX",
         "accountCurrency": "EUR",
-        "accountTypeId": {"Checking": 1, "Savings": 2}.get(account.account_type, 1),
+        "accountTypeId": ACCOUNT_TYPE_IDS[account.account_type],
         "accountTypeName": {"Checking": "Girokonto", "Savings": "Sparkonto"}.get(account.account_type, "Konto"),
         "accountType": account.account_type,
         "balance": account.balance,
@@ -218,6 +218,10 @@ def error_message(
         "authContext": auth_context,
         "bank": bank_label,
     }
+
+
+def bad_credentials(error: BadCredentials) -> dict[str, Any]:
+    return {"error": error.error, "error_description": error.description}
 
 
 def self_generated_request_id() -> str:

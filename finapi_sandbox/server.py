@@ -8,6 +8,7 @@ import re
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -15,13 +16,16 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from finapi_sandbox import bank_page, render
+from finapi_sandbox import bank_page, reads, render, tokens
 from finapi_sandbox.config import FaultRule, SandboxConfig
-from finapi_sandbox.problems import FinapiProblem, bad_request
-from finapi_sandbox.updates import PSU_HEADERS, process_update
+from finapi_sandbox.conformance import ConformanceLog, answer_problems, is_v1, request_problems
+from finapi_sandbox.openapi import Problem, access_spec
+from finapi_sandbox.problems import BadCredentials, FinapiProblem, bad_request, not_modelled, unauthorized_access
+from finapi_sandbox.updates import process_update, psu_present
 from finapi_sandbox.world import Call, World
 
-_API = re.compile(r"^/api/(v1|v2)/(bankConnections|accounts)(?:/(\d+|update))?$")
+_API = re.compile(r"^/api/(v1|v2)/(bankConnections|accounts)(?:/([^/]+))?$")
+MAX_REQUEST_ID = 255
 
 
 class _Dropped(Exception):
@@ -44,6 +48,7 @@ class _ConnectionIn(BaseModel):
     download_seconds: float | None = Field(None, ge=0)
     failing_account_indexes: list[int] = []
     user_action_required: bool = False
+    legacy_web_form: bool = False
 
 
 class _ClockIn(BaseModel):
@@ -93,6 +98,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._dispatch("DELETE")
 
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
     def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
         try:
@@ -106,23 +117,27 @@ class _Handler(BaseHTTPRequestHandler):
     # ----------------------------------------------------------------------------------------- finAPI
 
     def _finapi(self, method: str, path: str, query: dict[str, list[str]]) -> None:
-        request_id = (self.headers.get("X-Request-Id") or render.self_generated_request_id())[:255]
         raw = self._body()
         headers = {k.lower(): v for k, v in self.headers.items()}
         version = "v2" if path.startswith("/api/v2/") else "v1"
+        given_id = self.headers.get("X-Request-Id")
+        too_long = given_id is not None and len(given_id) > MAX_REQUEST_ID
+        request_id = given_id if given_id and not too_long else render.self_generated_request_id()
+        problems = request_problems(method, path, query, headers, raw) if is_v1(path) else []
         connection_id = _connection_id_of(path, raw)
-        status = 500
+        exchange = _Exchange(method, path, request_id, problems, connection_id, psu_present(headers))
         try:
+            if too_long:
+                raise bad_request(f"Header 'X-Request-Id' must have at most {MAX_REQUEST_ID} characters.")
             before = self.world.fault_for(method, path, connection_id, "before")
             if before is not None:
-                self._apply_fault(before, request_id)
-            status, payload = self._route(method, path, query, raw, headers, version)
+                self._apply_fault(before)
+            status, payload = self._route(method, path, query, raw, headers, version, problems)
             after = self.world.fault_for(method, path, connection_id, "after")
             if after is not None:
-                self._apply_fault(after, request_id)
-            self._send(status, payload, {"X-Request-Id": request_id})
+                self._apply_fault(after)
+            self._answer(exchange, status, payload)
         except FinapiProblem as problem:
-            status = problem.status
             body = render.error_message(
                 problem,
                 version=version,
@@ -131,20 +146,42 @@ class _Handler(BaseHTTPRequestHandler):
                 auth_context=f"1/{abs(hash(headers.get('authorization', ''))) % 1000}",
                 now=self.world.now(),
             )
-            self._send(problem.status, body, {"X-Request-Id": request_id})
-        except _BadToken as error:
-            status = 401
-            body = {"error": "invalid_token", "error_description": f"Invalid access token: {error.hint}"}
-            self._send(401, body, {"X-Request-Id": request_id})
+            self._answer(exchange, problem.status, body, problem.headers)
+        except BadCredentials as error:
+            self._answer(exchange, 401, render.bad_credentials(error))
         except _Dropped:
-            status = 0
+            self._record(exchange, 0, [])
             raise
-        finally:
-            self.world.record_call(
-                Call(method, path, connection_id, any(headers.get(h) for h in PSU_HEADERS), status, self.world.now())
-            )
 
-    def _apply_fault(self, rule: FaultRule, request_id: str) -> None:
+    def _answer(self, exchange: _Exchange, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = b"" if payload is None else json.dumps(payload).encode()
+        sent = {"X-Request-Id": exchange.request_id} | (headers or {})
+        if payload is not None:
+            sent["Content-Type"] = "application/json"
+        checked = self.server.conformance is not None and is_v1(exchange.path)
+        lowered = {name.lower(): value for name, value in sent.items()}
+        # Logged before the answer leaves: whoever reads the logs after getting the answer finds it there.
+        self._record(
+            exchange, status, answer_problems(exchange.method, exchange.path, status, lowered, data) if checked else []
+        )
+        self.send_response(status)
+        for name, value in sent.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _record(self, exchange: _Exchange, status: int, answered: list[Problem]) -> None:
+        """Both logs: the call log (every call) and the conformance log (V1, when it is on)."""
+        world = self.world
+        world.record_call(
+            Call(exchange.method, exchange.path, exchange.connection_id, exchange.psu_present, status, world.now())
+        )
+        log = self.server.conformance
+        if log is not None and is_v1(exchange.path):
+            log.record(exchange.method, exchange.path, status, exchange.problems, answered)
+
+    def _apply_fault(self, rule: FaultRule) -> None:
         if rule.delay_seconds:
             time.sleep(rule.delay_seconds)
         if rule.drop:
@@ -158,21 +195,40 @@ class _Handler(BaseHTTPRequestHandler):
         value = headers.get("authorization", "")
         token = value[7:] if value.lower().startswith("bearer ") else ""
         principal = self.world.principal_of(token)
-        if not principal:  # None, or the client's own token on a user endpoint
-            raise _BadToken(token[:6] + "..." if token else "<none>")
+        if principal is None:
+            hint = token[:6] + "..." if token else "<none>"
+            raise BadCredentials("invalid_token", f"Invalid access token: {hint}")
+        if not principal:
+            raise unauthorized_access()  # the client's own token on a user endpoint
         return principal
 
     def _route(
-        self, method: str, path: str, query: dict[str, list[str]], raw: bytes, headers: dict[str, str], version: str
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        raw: bytes,
+        headers: dict[str, str],
+        version: str,
+        problems: list[Problem],
     ) -> tuple[int, Any]:
-        if method == "POST" and path in ("/oauth/token", "/api/v2/oauth/token"):
-            return 200, self._token(raw)
+        if path in ("/oauth/token", "/api/v2/oauth/token") and method == "POST":
+            _require_media(headers, "application/x-www-form-urlencoded")
+            form = {key: values[0] for key, values in parse_qs(raw.decode("utf-8", "replace")).items()}
+            tokens.check_client(self.world, form)
+            _refuse(problems)
+            with self.world.lock:
+                return 200, tokens.grant(self.world, form)
         match = _API.match(path)
         if match is None:
+            if version == "v1" and access_spec().has_path(path):
+                raise not_modelled(method, path)
             raise FinapiProblem(404, "UNKNOWN_ENTITY", f"No endpoint {method} {path}.")
         username = self._user(headers)
-        version, resource, item = match.groups()
+        _, resource, item = match.groups()
         if resource == "bankConnections" and item == "update" and method == "POST":
+            _require_media(headers, "application/json")
+            _refuse(problems)
             try:
                 body = json.loads(raw or b"null")
             except ValueError:
@@ -181,64 +237,18 @@ class _Handler(BaseHTTPRequestHandler):
             with self.world.lock:
                 return 200, render.bank_connection(connection, version)
         if method != "GET":
+            if version == "v1" and access_spec().find(method, path) is not None:
+                raise not_modelled(method, path)
             raise FinapiProblem(405, "METHOD_NOT_ALLOWED", f"{method} is not allowed here.")
+        _refuse(problems)
         with self.world.lock:
-            if resource == "bankConnections" and item is None:
-                ids = [i for part in query.get("ids", []) for i in part.split(",") if i]
-                if len(ids) > 1000:
-                    raise FinapiProblem(400, "TOO_MANY_IDS", "At most 1000 ids are allowed.")
-                if not all(i.isdigit() for i in ids):
-                    raise bad_request("Parameter 'ids' must be a comma-separated list of integers.")
-                found = [self._owned(username, int(i)) for i in ids] if ids else self._all(username)
-                return 200, {"connections": [render.bank_connection(c, version) for c in found if c is not None]}
-            if resource == "bankConnections" and item is not None:
-                connection = self._owned(username, int(item))
-                if connection is None:
-                    raise FinapiProblem(404, "UNKNOWN_ENTITY", f"Bank connection {item} not found.")
-                return 200, render.bank_connection(connection, version)
-            if resource == "accounts" and item is not None:
-                for connection in self._all(username):
-                    for account in connection.accounts:
-                        if account.id == int(item):
-                            return 200, render.account(account, connection, version)
-                raise FinapiProblem(404, "UNKNOWN_ENTITY", f"Account {item} not found.")
-        raise FinapiProblem(404, "UNKNOWN_ENTITY", f"No endpoint {method} {path}.")
-
-    def _owned(self, username: str, connection_id: int) -> Any:
-        connection = self.world.connections.get(connection_id)
-        if connection is None or connection.owner != username:
-            return None
-        self.world.settle(connection)
-        return connection
-
-    def _all(self, username: str) -> list[Any]:
-        mine = [c for c in self.world.connections.values() if c.owner == username]
-        for connection in mine:
-            self.world.settle(connection)
-        return mine
-
-    def _token(self, raw: bytes) -> dict[str, Any]:
-        form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
-        config = self.world.config
-        if form.get("client_id") != config.client_id or form.get("client_secret") != config.client_secret:
-            raise _BadClient
-        grant = form.get("grant_type")
-        if grant == "client_credentials":
-            access, _ = self.world.issue_token("", refresh=False)
-            return _access_token(access.value, None, config.token_ttl_seconds)
-        if grant == "password":
-            user = self.world.users.get(form.get("username", ""))
-            if user is None or user.password != form.get("password"):
-                raise bad_request("Bad user credentials.")
-            access, refresh = self.world.issue_token(user.username, refresh=True)
-            return _access_token(access.value, refresh.value if refresh else None, config.token_ttl_seconds)
-        if grant == "refresh_token":
-            principal = self.world.principal_of(form.get("refresh_token", ""), refresh=True)
-            if not principal:
-                raise bad_request("Invalid refresh token.")
-            access, refresh = self.world.issue_token(principal, refresh=True)
-            return _access_token(access.value, refresh.value if refresh else None, config.token_ttl_seconds)
-        raise bad_request(f"Unsupported grant_type '{grant}'.")
+            if resource == "bankConnections":
+                if item is None:
+                    return 200, reads.bank_connections(self.world, username, query, version)
+                return 200, reads.bank_connection(self.world, username, item, version)
+            if item is None:
+                return 200, reads.accounts(self.world, username, query, version)
+            return 200, reads.account(self.world, username, item, version)
 
     # ----------------------------------------------------------------------------------------- control
 
@@ -291,6 +301,7 @@ class _Handler(BaseHTTPRequestHandler):
                 download_seconds=seed.download_seconds,
                 failing_account_indexes=seed.failing_account_indexes,
                 user_action_required=seed.user_action_required,
+                legacy_web_form=seed.legacy_web_form,
             )
             return 201, world.connection(connection_id)
         if method == "GET" and path.startswith("/sandbox/connections/"):
@@ -307,6 +318,11 @@ class _Handler(BaseHTTPRequestHandler):
                 }
                 for c in world.calls
             ]
+        if method == "GET" and path == "/sandbox/conformance":
+            log = self.server.conformance
+            if log is None:
+                return 404, {"error": "conformance checking is off (check_conformance in the scenario)"}
+            return 200, {"checked": log.checked, "findings": [str(f) for f in log.take()]}
         if method == "POST" and path == "/sandbox/faults":
             world.add_fault(**FaultRule.model_validate(body).model_dump())
             return 201, {"faults": len(world.faults)}
@@ -335,26 +351,34 @@ class _Handler(BaseHTTPRequestHandler):
         return 404, {"error": f"no control endpoint {method} {path}"}
 
 
-class _BadToken(Exception):
-    def __init__(self, hint: str) -> None:
-        super().__init__(hint)
-        self.hint = hint
+@dataclass
+class _Exchange:
+    """One finAPI request on its way through the sandbox, for the conformance log and the call log."""
+
+    method: str
+    path: str
+    request_id: str
+    problems: list[Problem]
+    connection_id: int | None
+    psu_present: bool
 
 
-class _BadClient(FinapiProblem):
-    def __init__(self) -> None:
-        super().__init__(401, "UNAUTHORIZED_ACCESS", "Bad client credentials.")
+def _require_media(headers: dict[str, str], expected: str) -> None:
+    given = headers.get("content-type", "").split(";")[0].strip().lower()
+    if given != expected:
+        # finAPI has the code; the status is a guess (the spec declares no 415), see docs/finapi-fidelity.md.
+        raise FinapiProblem(400, "UNSUPPORTED_MEDIA_TYPE", f"Content-Type must be {expected}.")
+
+
+def _refuse(problems: list[Problem]) -> None:
+    """A V1 request that breaks finAPI's spec gets finAPI's 400 (an operation the spec lacks is routed instead)."""
+    breaking = [p for p in problems if p.location != "operation"]
+    if breaking:
+        raise bad_request("Invalid request: " + "; ".join(str(p) for p in breaking[:5]))
 
 
 def _days(days: float) -> timedelta:
     return timedelta(days=days)
-
-
-def _access_token(token: str, refresh: str | None, ttl: int) -> dict[str, Any]:
-    body: dict[str, Any] = {"access_token": token, "token_type": "bearer", "expires_in": ttl, "scope": "all"}
-    if refresh:
-        body["refresh_token"] = refresh
-    return body
 
 
 def _connection_id_of(path: str, raw: bytes) -> int | None:
@@ -378,6 +402,7 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], world: World) -> None:
         super().__init__(address, _Handler)
         self.world = world
+        self.conformance = ConformanceLog() if world.config.check_conformance else None
 
 
 class SandboxServer:
@@ -385,6 +410,7 @@ class SandboxServer:
 
     def __init__(self, config: SandboxConfig | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.config = config or SandboxConfig.default()
+        access_spec()  # loaded now, so that the first request is not the one that waits for it
         self.world = World(self.config)
         self._server = _Server((host, port), self.world)
         self._thread: threading.Thread | None = None
@@ -395,6 +421,11 @@ class SandboxServer:
         address = self._server.server_address
         host = address[0].decode() if isinstance(address[0], bytes) else address[0]
         return f"http://{host}:{address[1]}"
+
+    @property
+    def conformance(self) -> ConformanceLog | None:
+        """The exchanges that broke finAPI's spec, when ``config.check_conformance`` is on."""
+        return self._server.conformance
 
     @property
     def client_id(self) -> str:

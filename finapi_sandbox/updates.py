@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from finapi_sandbox.banks import FLICKER_CODE, LOGIN_FIELDS, PHOTO_TAN_PNG, PROCEDURES, Procedure
+from finapi_sandbox.banks import FLICKER_CODE, LOGIN_FIELDS, PHOTO_TAN_PNG, PROCEDURES, SECRET_LABELS, Procedure
 from finapi_sandbox.problems import FinapiProblem, bad_request, illegal_field
 from finapi_sandbox.world import Connection, Download, PendingChallenge, UpdateResultState, World
 
-PSU_HEADERS = ("psu-ip-address", "psu-device-os", "psu-user-agent")
 ACCOUNT_TYPES = {"Checking", "Savings", "CreditCard", "Security", "Loan", "Pocket", "Membership", "Bausparen"}
 INTERFACES = {"WEB_SCRAPER", "FINTS_SERVER", "XS2A"}
+# The bank's limit on unattended accesses (4 a day) is PSD2's, so it applies to the XS2A interface only.
+PSD2_INTERFACE = "XS2A"
+# Loopback and thread scheduling can shift two polls' arrival by a little; the sandbox does not count that against
+# a client that waits the 5 seconds from its own send.
+DECOUPLED_JITTER_SECONDS = 0.5
 
 
 def _msa(world: World, connection: Connection, pending: PendingChallenge, **fields: Any) -> dict[str, Any]:
@@ -62,6 +65,7 @@ def _reject(connection: Connection, message: str, world: World) -> FinapiProblem
 
 
 def _validate(body: dict[str, Any], version: str) -> None:
+    """V1 bodies were checked against finAPI's spec already (server); V2 has no spec here, so these are by hand."""
     if not isinstance(body, dict):
         raise bad_request("Request body must be a JSON object.")
     connection_id = body.get("bankConnectionId")
@@ -89,24 +93,38 @@ def _validate(body: dict[str, Any], version: str) -> None:
         raise bad_request("Illegal value for 'loginCredentials'.")
 
 
-def _check_psu(headers: dict[str, str]) -> bool:
-    present = any(headers.get(name) for name in PSU_HEADERS)
-    address = headers.get("psu-ip-address")
-    if address:
-        try:
-            valid = ipaddress.ip_address(address).version == 4
-        except ValueError:
-            valid = False
-        if not valid:
-            # Real finAPI swaps a non-IPv4 address for its own; the sandbox is strict so client bugs show.
-            raise bad_request("Header 'PSU-IP-Address' must be an IPv4 address.")
-    return present
+def psu_present(headers: dict[str, str]) -> bool:
+    """The bank counts an access as the user's own iff it carries ``PSU-IP-Address`` (Berlin Group, as finAPI's XS2A
+    documentation states it); any value counts, since finAPI replaces a non-IPv4 one with its own IPv4 address."""
+    return bool(headers.get("psu-ip-address", "").strip())
+
+
+def _check_interface_with_credentials(connection: Connection, body: dict[str, Any], field: str) -> None:
+    """Spec: credentials "must be passed in combination with the 'interface' field, if the credentials have not been
+    previously stored"."""
+    labels = {c["label"] for c in body.get("loginCredentials") or []}
+    if body.get(field) is None and not labels <= set(connection.stored_credentials):
+        raise FinapiProblem(
+            422,
+            "MISSING_FIELD",
+            f"Field '{field}' is required together with 'loginCredentials' that are not stored yet.",
+            bank=connection.bank.label,
+        )
+
+
+def _check_bank_specific_fields(connection: Connection, body: dict[str, Any]) -> None:
+    """`redirectUrl` and `accountReferences` exist only for interfaces with the matching property (spec)."""
+    bank = connection.bank
+    if body.get("redirectUrl") is not None and not bank.redirect:
+        raise illegal_field("Field 'redirectUrl' must only be passed for REDIRECT_APPROACH interfaces.", bank.label)
+    if body.get("accountReferences") is not None and "DETAILED_CONSENT" not in bank.properties:
+        raise illegal_field("Field 'accountReferences' is allowed only for DETAILED_CONSENT interfaces.", bank.label)
 
 
 def process_update(world: World, username: str, body: Any, headers: dict[str, str], version: str) -> Connection:
     """Returns the connection whose download started, or raises the finAPI error answer."""
     _validate(body, version)
-    user_present = _check_psu(headers)
+    present = psu_present(headers)
     with world.lock:
         connection = world.connections.get(body["bankConnectionId"])
         if connection is None or connection.owner != username:
@@ -116,19 +134,22 @@ def process_update(world: World, username: str, body: Any, headers: dict[str, st
             raise FinapiProblem(
                 423, "LOCKED", "The bank connection is currently being updated.", bank=connection.bank.label
             )
-        interface = body.get("interface" if version == "v1" else "bankingInterface") or connection.bank.interfaces[0]
+        field = "interface" if version == "v1" else "bankingInterface"
+        interface = body.get(field) or connection.bank.interfaces[0]
         if interface not in connection.bank.interfaces:
             raise bad_request(f"Interface '{interface}' is not supported for this bank connection.")
+        _check_interface_with_credentials(connection, body, field)
+        _check_bank_specific_fields(connection, body)
         msa = body.get("multiStepAuthentication")
         if msa is not None:
             return _continue(world, connection, msa, body)
         if body.get("challengeResponse") is not None:
             raise FinapiProblem(422, "NO_EXISTING_CHALLENGE", "There is no pending challenge for this bank connection.")
-        return _start(world, connection, body, interface, user_present)
+        return _start(world, connection, body, interface, present, web_form=version == "v1")
 
 
-def _count_unattended(world: World, connection: Connection, user_present: bool) -> None:
-    if user_present:
+def _count_unattended(world: World, connection: Connection, interface: str, user_present: bool) -> None:
+    if user_present or interface != PSD2_INTERFACE:
         return
     day = world.bank_day()
     used = connection.unattended_by_day.get(day, 0)
@@ -143,8 +164,21 @@ def _count_unattended(world: World, connection: Connection, user_present: bool) 
     connection.unattended_by_day = {day: used + 1}
 
 
+def _web_form_required(world: World, connection: Connection) -> FinapiProblem:
+    """Deprecated 451 of finAPI's old Web Form: the web form's id as the message, its URL in ``Location`` (spec)."""
+    form_id = str(secrets.randbelow(900000) + 100000)
+    return FinapiProblem(
+        451,
+        "WEB_FORM_REQUIRED",
+        form_id,
+        error_type="BUSINESS",
+        bank=connection.bank.label,
+        headers={"Location": f"{world.base_url}/sandbox/webForms/{form_id}"},
+    )
+
+
 def _start(
-    world: World, connection: Connection, body: dict[str, Any], interface: str, user_present: bool
+    world: World, connection: Connection, body: dict[str, Any], interface: str, user_present: bool, *, web_form: bool
 ) -> Connection:
     bank = connection.bank
     if bank.redirect and not body.get("redirectUrl"):
@@ -153,7 +187,7 @@ def _start(
     labels = {label for label, _ in LOGIN_FIELDS}
     if not set(given) <= labels:
         raise illegal_field(f"Invalid credential label; expected {sorted(labels)}.", bank.label)
-    _count_unattended(world, connection, user_present)
+    _count_unattended(world, connection, interface, user_present)
     now = world.now()
     consent_valid = connection.consent_expires_at is not None and connection.consent_expires_at > now
     request = PendingChallenge(
@@ -170,6 +204,8 @@ def _start(
     )
     if not given and consent_valid and not connection.user_action_required:
         return _accept(world, connection, request)
+    if web_form and connection.legacy_web_form:
+        raise _web_form_required(world, connection)
     if not given and not consent_valid and not user_present:
         connection.user_action_required = True
         raise FinapiProblem(
@@ -245,11 +281,28 @@ def _continue(world: World, connection: Connection, msa: Any, body: dict[str, An
         return _accept(world, connection, pending)
     if msa.get("decoupledCallback") is not True:
         raise illegal_field("Field 'decoupledCallback' must be true.", bank)
+    _check_poll_interval(world, pending, bank)
     if pending.decoupled_polls < world.config.decoupled_in_progress_polls:
         step = _new_step(world, pending, "DECOUPLED_AUTH_IN_PROGRESS")
         step.decoupled_polls = pending.decoupled_polls + 1
         raise _ask(world, connection, step, "Die Freigabe in Ihrer Banking-App steht noch aus.")
     return _accept(world, connection, pending)
+
+
+def _check_poll_interval(world: World, pending: PendingChallenge, bank: str) -> None:
+    """finAPI: repeat the decoupled call "at most every 5 seconds"; what a bank answers to a faster one finAPI does not
+    document (the sandbox: the bank refuses this access, the authorization stays pending)."""
+    if pending.status != "DECOUPLED_AUTH_IN_PROGRESS":
+        return
+    waited = (world.now() - pending.created_at).total_seconds()
+    if waited + DECOUPLED_JITTER_SECONDS < world.config.decoupled_min_interval_seconds:
+        raise FinapiProblem(
+            422,
+            "BANK_SERVER_REJECTION",
+            "Zu viele Anfragen. Bitte fragen Sie den Status der Freigabe höchstens alle 5 Sekunden ab.",
+            error_type="BUSINESS",
+            bank=bank,
+        )
 
 
 def _choose_procedure(
@@ -298,8 +351,11 @@ def _check_tan(world: World, connection: Connection, pending: PendingChallenge, 
 def _accept(world: World, connection: Connection, request: PendingChallenge) -> Connection:
     now = world.now()
     connection.pending = None
-    if request.store_secrets and "PIN" in request.credentials:
-        connection.stored_credentials = connection.stored_credentials | {"PIN": request.credentials["PIN"]}
+    # A successful login keeps the non-secret fields it used; the secret ones only with `storeSecrets`.
+    kept = {label: value for label, value in request.credentials.items() if label not in SECRET_LABELS}
+    if request.store_secrets:
+        kept |= {label: value for label, value in request.credentials.items() if label in SECRET_LABELS}
+    connection.stored_credentials = connection.stored_credentials | kept
     if request.user_present or request.hash:
         # A login with the user (SCA or credentials) renews the consent and clears the need for the user.
         connection.consent_expires_at = now + timedelta(days=world.config.consent_days)

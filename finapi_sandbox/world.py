@@ -84,6 +84,7 @@ class Connection:
     user_action_required: bool = False
     update_status: str = "READY"
     categorization_status: str = "READY"
+    categorization_started_at: datetime | None = None
     categorization_ready_at: datetime | None = None
     download: Download | None = None
     last_manual_update: dict[str, UpdateResultState] = field(default_factory=dict)
@@ -91,6 +92,7 @@ class Connection:
     pending: PendingChallenge | None = None
     unattended_by_day: dict[str, int] = field(default_factory=dict)
     fail_next_update_with: str | None = None
+    legacy_web_form: bool = False
 
 
 @dataclass
@@ -105,11 +107,13 @@ class Token:
     principal: str  # username, or "" for the client
     expires_at: float
     refresh: bool = False
+    refresh_value: str | None = None  # an access token's refresh token, given back with it
 
 
 @dataclass(frozen=True)
 class Call:
-    """One request, as the call log keeps it: never a credential, TAN or token."""
+    """One request, as the call log keeps it: never a credential, TAN or token. ``psu_present``: it carried
+    ``PSU-IP-Address``, so the bank takes it as the user's own access."""
 
     method: str
     path: str
@@ -134,6 +138,7 @@ class World:
             self.users: dict[str, User] = {}
             self.connections: dict[int, Connection] = {}
             self.tokens: dict[str, Token] = {}
+            self._current_tokens: dict[str, str] = {}  # principal -> its access token while that is valid
             self.faults: list[FaultRule] = list(self.config.faults)
             self._fault_uses: dict[int, int] = {}
             self.call_log: list[Call] = []
@@ -169,6 +174,7 @@ class World:
         download_seconds: float | None = None,
         failing_account_indexes: list[int] | None = None,
         user_action_required: bool = False,
+        legacy_web_form: bool = False,
     ) -> int:
         """Add a connection; ``consent_expires_at=None`` means no consent, the default is a fresh 90-day one."""
         days: float | None
@@ -187,6 +193,7 @@ class World:
             download_seconds=download_seconds,
             failing_account_indexes=failing_account_indexes or [],
             user_action_required=user_action_required,
+            legacy_web_form=legacy_web_form,
         )
         return self._add(username, seed)
 
@@ -214,6 +221,7 @@ class World:
                 download_seconds=seed.download_seconds,
                 failing_account_indexes=set(seed.failing_account_indexes),
                 user_action_required=seed.user_action_required,
+                legacy_web_form=seed.legacy_web_form,
             )
             for index in range(seed.imported_account_count):
                 connection.accounts.append(self._new_account(connection, index))
@@ -277,14 +285,43 @@ class World:
     # ------------------------------------------------------------------------------------------------ tokens
 
     def issue_token(self, principal: str, *, refresh: bool) -> tuple[Token, Token | None]:
+        """finAPI: "As long as a token exists and has not expired, the service will always return the same token for
+        the same credentials" (with the same refresh token)."""
         with self.lock:
-            access = Token(secrets.token_hex(32), principal, time.monotonic() + self.config.token_ttl_seconds)
-            self.tokens[access.value] = access
-            refresh_token = None
-            if refresh:
-                refresh_token = Token(secrets.token_hex(32), principal, time.monotonic() + 86400, refresh=True)
-                self.tokens[refresh_token.value] = refresh_token
+            current = self.tokens.get(self._current_tokens.get(principal, ""))
+            if current is not None and current.expires_at > time.monotonic():
+                return current, self.tokens.get(current.refresh_value or "")
+            return self._new_access(principal, refresh_token=None if not refresh else self._new_refresh(principal))
+
+    def refresh_access(self, refresh_value: str) -> tuple[Token, Token] | None:
+        """``grant_type=refresh_token``: a new access token; the refresh token stays the same."""
+        with self.lock:
+            principal = self.principal_of(refresh_value, refresh=True)
+            if not principal:
+                return None
+            refresh_token = self.tokens[refresh_value]
+            access, _ = self._new_access(principal, refresh_token=refresh_token)
             return access, refresh_token
+
+    def _new_refresh(self, principal: str) -> Token:
+        token = Token(secrets.token_hex(32), principal, time.monotonic() + 86400, refresh=True)
+        self.tokens[token.value] = token
+        return token
+
+    def _new_access(self, principal: str, *, refresh_token: Token | None) -> tuple[Token, Token | None]:
+        access = Token(
+            secrets.token_hex(32),
+            principal,
+            time.monotonic() + self.config.token_ttl_seconds,
+            refresh_value=refresh_token.value if refresh_token else None,
+        )
+        self.tokens[access.value] = access
+        self._current_tokens[principal] = access.value
+        return access, refresh_token
+
+    @staticmethod
+    def seconds_left(token: Token) -> int:
+        return max(1, int(token.expires_at - time.monotonic()))
 
     def principal_of(self, token: str, *, refresh: bool = False) -> str | None:
         with self.lock:
@@ -337,11 +374,10 @@ class World:
             if now >= finished_at:
                 self._finish_download(connection, download, finished_at)
                 connection.download = None
-        if (
-            connection.categorization_status != "READY"
-            and connection.categorization_ready_at is not None
-            and now >= connection.categorization_ready_at
-        ):
+        started, ready = connection.categorization_started_at, connection.categorization_ready_at
+        if connection.categorization_status == "PENDING" and started is not None and now >= started:
+            connection.categorization_status = "IN_PROGRESS"
+        if connection.categorization_status == "IN_PROGRESS" and ready is not None and now >= ready:
             connection.categorization_status = "READY"
 
     def _finish_download(self, connection: Connection, download: Download, at: datetime) -> None:
@@ -365,8 +401,11 @@ class World:
                 if not download.skip_positions:
                     account.transactions += 3
                     account.balance = round(account.balance - 42.17 + 10.0 * (account.index + 1), 2)
+            # Scheduled (PENDING) for the first half of the categorization time, categorizing (IN_PROGRESS) after.
+            categorization = timedelta(seconds=self.config.categorization_seconds)
             connection.categorization_status = "PENDING"
-            connection.categorization_ready_at = at + timedelta(seconds=self.config.categorization_seconds)
+            connection.categorization_started_at = at + categorization / 2
+            connection.categorization_ready_at = at + categorization
         else:
             message = (
                 "Interner Fehler bei der Kommunikation mit der Bank."

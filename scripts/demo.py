@@ -189,7 +189,9 @@ def settle(stack: LocalStack) -> None:
 
 
 def main() -> int:
-    config = SandboxConfig.default().model_copy(update={"download_seconds": 3.0, "categorization_seconds": 1.0})
+    config = SandboxConfig.default().model_copy(
+        update={"download_seconds": 3.0, "categorization_seconds": 1.0, "check_conformance": True}
+    )
     step("Starting the finAPI sandbox and the local stack (moto, real handlers, real ASL)")
     with (
         SandboxServer(config) as sandbox,
@@ -214,6 +216,10 @@ def main() -> int:
         user_present_story(app, stack)
         stored = store_secrets_story(app, sandbox)
         scheduled_story(app, stack, sandbox, stored)
+        log = sandbox.conformance
+        findings = log.take() if log else ["conformance checking is off"]
+        expect(not findings, "every exchange with finAPI follows finAPI's official spec", findings)
+        say(f"all {log.checked if log else 0} exchanges with finAPI checked against finAPI's official spec: no finding")
     print(f"\nDemo finished in {time.monotonic() - STARTED:.1f} s: every step behaved.", flush=True)
     return 0
 

@@ -45,13 +45,39 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     items.sort(key=lambda item: item.get_closest_marker("after_every_stack") is not None)
 
 
+# The sandbox as every suite runs it: short downloads, each exchange checked against finAPI's spec, and the bank's
+# decoupled-poll limit matching the app's DECOUPLED_MIN_INTERVAL_SECONDS above.
+SANDBOX_TEST_SETTINGS = {"check_conformance": True, "decoupled_min_interval_seconds": 0.0}
+
+
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Any]:
     from finapi_sandbox import SandboxConfig, SandboxServer
 
-    config = SandboxConfig.default().model_copy(update={"download_seconds": 0.5, "categorization_seconds": 0.5})
+    config = SandboxConfig.default().model_copy(
+        update={"download_seconds": 0.5, "categorization_seconds": 0.5} | SANDBOX_TEST_SETTINGS
+    )
     with SandboxServer(config, host="127.0.0.1", port=0) as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def finapi_conformance(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every exchange with the finAPI sandbox during a test is checked against finAPI's official spec.
+
+    An answer that breaks the spec, or a request that breaks it and was accepted, fails any test; a request that
+    breaks it (and was refused) fails every test but those marked ``finapi_invalid_requests``, which send such
+    requests on purpose. See docs/finapi-fidelity.md.
+    """
+    if "sandbox" not in request.fixturenames:
+        yield
+        return
+    log = request.getfixturevalue("sandbox").conformance
+    assert log is not None, "every test sandbox checks conformance: build its config with SANDBOX_TEST_SETTINGS"
+    yield
+    on_purpose = request.node.get_closest_marker("finapi_invalid_requests") is not None
+    findings = [f for f in log.take() if f.kind == "answer" or f.accepted or not on_purpose]
+    assert not findings, "exchanges with the finAPI sandbox broke finAPI's spec:\n" + "\n".join(map(str, findings))
 
 
 @contextmanager

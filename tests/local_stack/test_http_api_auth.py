@@ -64,7 +64,13 @@ def test_malformed_requests_are_4xx_naming_the_field(new_user: Any) -> None:
     unknown = user.api.trigger(connection, {"pin": "1234"})
     assert unknown.status_code == 422 and "pin" in unknown.json()["error"]["message"]
     assert "1234" not in unknown.text
-    bad_ip = user.api.trigger(connection, {}, headers={"PSU-IP-Address": "::1"})
+    bad_ip = user.api.trigger(connection, {}, headers={"PSU-IP-Address": "not-an-ip"})
     assert bad_ip.status_code == 422 and "PSU-IP-Address" in bad_ip.json()["error"]["message"]
+    no_interface = user.api.trigger(connection, {"loginCredentials": [{"label": "PIN", "value": "4711"}]})
+    assert no_interface.status_code == 422, no_interface.text
+    assert no_interface.json()["error"]["details"]["problems"] == [
+        {"field": "interface", "reason": "required when loginCredentials are given"}
+    ]
+    assert "4711" not in no_interface.text
     bad_path = user.api.update("not-an-id")
     assert bad_path.status_code == 422

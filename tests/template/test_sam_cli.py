@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from samtranslator.yaml_helper import yaml_parse
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,11 +38,16 @@ def test_sam_build_produces_cp313_arm64_layer(sam_build: Path, tmp_path: Path) -
     assert compiled == ["_pydantic_core.cpython-313-aarch64-linux-gnu.so"], compiled
     assert not list(layer.rglob("*cpython-311*")), "wheels for the development Python leaked into the layer"
     # And every function artifact holds just its handler (the shared code comes from the layer)
-    for function_dir in (ROOT / "functions").iterdir():
-        if (function_dir / "app.py").exists():
-            logical_id = "".join(part.title() for part in function_dir.name.split("_")) + "Function"
-            artifact = build_dir / logical_id
-            assert (artifact / "app.py").read_text() == (function_dir / "app.py").read_text(), logical_id
+    resources = yaml_parse((ROOT / "template.yaml").read_text())["Resources"]
+    code_uris = {
+        logical_id: str(resource["Properties"]["CodeUri"]).strip("/")
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    assert sorted(code_uris.values()) == sorted(f"functions/{d.name}" for d in (ROOT / "functions").iterdir())
+    for logical_id, code_uri in code_uris.items():
+        artifact = build_dir / logical_id
+        assert (artifact / "app.py").read_text() == (ROOT / code_uri / "app.py").read_text(), logical_id
     # And the layer zips below Lambda's limits (250 MB unzipped, 50 MB zipped direct upload)
     archive = tmp_path / "layer.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:

@@ -10,11 +10,14 @@ from pydantic import SecretStr
 
 from bankupdate.finapi import ApiVersion, FinapiClient, FinapiUserCredentials
 from finapi_sandbox import SandboxConfig, SandboxServer
+from tests.conftest import SANDBOX_TEST_SETTINGS
 
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[SandboxServer]:
-    config = SandboxConfig.default().model_copy(update={"download_seconds": 0.3, "categorization_seconds": 0.3})
+    config = SandboxConfig.default().model_copy(
+        update={"download_seconds": 0.3, "categorization_seconds": 0.3} | SANDBOX_TEST_SETTINGS
+    )
     with SandboxServer(config) as server:
         yield server
 

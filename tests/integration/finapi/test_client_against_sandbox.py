@@ -265,10 +265,10 @@ def test_transient_faults_retry_reads_but_never_the_update(
     client: FinapiClient, make_user: Any, sandbox: SandboxServer
 ) -> None:
     user, connection = make_user()
-    sandbox.world.add_fault(method="GET", path=f"/bankConnections/{connection}", status=503, times=2)
+    sandbox.world.add_fault(method="GET", path=f"/bankConnections/{connection}", status=500, times=2)
     assert client.get_bank_connection(user.credentials, connection).id == connection  # third attempt succeeds
     sandbox.world.add_fault(
-        method="POST", path="/bankConnections/update", connection_id=connection, status=502, times=1
+        method="POST", path="/bankConnections/update", connection_id=connection, status=500, times=1
     )
     with pytest.raises(errors.UpstreamUnavailable):
         client.update_bank_connection(user.credentials, params(connection), psu=PSU)
@@ -302,10 +302,42 @@ def test_unattended_consent_expiry_and_daily_limit(
         sandbox.world.set_clock_offset(0)
 
 
-def test_psu_ip_must_be_ipv4_and_ipv6_is_dropped_by_the_client(
+def test_an_ipv6_user_is_passed_on_and_counts_as_present(
     client: FinapiClient, make_user: Any, sandbox: SandboxServer
 ) -> None:
-    user, connection = make_user()
+    # Given a connection whose four unattended accesses of the day are used up
+    user, connection = make_user(download_seconds=0)
+    for _ in range(4):
+        assert isinstance(client.update_bank_connection(user.credentials, params(connection)), UpdateAccepted)
+    # When the user triggers from an IPv6 network
     ipv6 = PsuMetadata(ip_address="2001:db8::1", device_os="iOS", user_agent="app")
-    assert isinstance(client.update_bank_connection(user.credentials, params(connection), psu=ipv6), UpdateAccepted)
+    outcome = client.update_bank_connection(user.credentials, params(connection), psu=ipv6)
+    # Then the address reaches finAPI (which replaces it with its own IPv4 one) and the bank sees the user present
+    assert isinstance(outcome, UpdateAccepted)
     assert sandbox.world.calls[-1].psu_present
+
+
+def test_credentials_without_an_interface_never_reach_finapi(
+    client: FinapiClient, make_user: Any, sandbox: SandboxServer
+) -> None:
+    user, connection = make_user(consent_expires_at=None)
+    without_interface = UpdateBankConnectionParams(bank_connection_id=connection, login_credentials=DEMO)
+    with pytest.raises(errors.InvalidRequest) as refused:
+        client.update_bank_connection(user.credentials, without_interface, psu=PSU)
+    assert refused.value.details == {"field": "interface"}
+    assert updates_sent(sandbox, connection) == 0
+
+
+def test_the_old_web_form_is_a_web_form_required_that_no_retry_fixes(make_user: Any, sandbox: SandboxServer) -> None:
+    # Given a V1 connection of a mandator on finAPI's old Web Form, and the bank needs the user
+    user, connection = make_user(consent_expires_at=None, legacy_web_form=True)
+    with FinapiClient(
+        base_url=sandbox.base_url, client_id=sandbox.client_id, client_secret=sandbox.client_secret
+    ) as finapi:
+        # When the update is triggered
+        with pytest.raises(errors.WebFormRequired) as web_form:
+            finapi.update_bank_connection(user.credentials, params(connection, login_credentials=DEMO), psu=PSU)
+    # Then the error is not retryable, the operator learns why, and finAPI was called once
+    assert not web_form.value.retryable and web_form.value.upstream_status == 451
+    assert "Web Form 2.0" in web_form.value.message
+    assert updates_sent(sandbox, connection) == 1

@@ -22,15 +22,33 @@ def test_values_come_from_the_request_when_headers_are_absent() -> None:
     assert psu.user_agent == IPHONE_UA
 
 
-def test_ipv6_source_is_not_sent_because_finapi_wants_ipv4() -> None:
+def test_an_ipv6_source_is_passed_on_because_finapi_replaces_it_itself() -> None:
+    # Given a user on an IPv6 network (most mobile networks) and no explicit header
+    # When PSU metadata is derived
     psu = derive_psu({}, source_ip="2001:db8::1", request_user_agent="curl/8")
-    assert psu.ip_address is None
+    # Then the address goes on: finAPI swaps a non-IPv4 address for its own, and the user still counts as present
+    assert psu.ip_address == "2001:db8::1"
 
 
-@pytest.mark.parametrize("bad", ["2001:db8::1", "999.1.1.1", "localhost", "1.2.3.4; DROP"])
-def test_explicit_non_ipv4_address_is_rejected(bad: str) -> None:
-    with pytest.raises(InvalidRequest, match="IPv4"):
+def test_an_explicit_ipv6_header_is_taken_in_canonical_form() -> None:
+    psu = derive_psu({"psu-ip-address": "2001:DB8:0:0::1"}, source_ip="198.51.100.1", request_user_agent=None)
+    assert psu.ip_address == "2001:db8::1"
+
+
+def test_an_ipv4_mapped_ipv6_address_becomes_the_ipv4_address() -> None:
+    psu = derive_psu({}, source_ip="::ffff:198.51.100.7", request_user_agent=None)
+    assert psu.ip_address == "198.51.100.7"
+
+
+@pytest.mark.parametrize("bad", ["999.1.1.1", "localhost", "1.2.3.4; DROP", "2001:db8::g"])
+def test_an_explicit_header_that_is_no_ip_address_is_rejected(bad: str) -> None:
+    with pytest.raises(InvalidRequest, match="PSU-IP-Address") as refused:
         derive_psu({"psu-ip-address": bad}, source_ip=None, request_user_agent=None)
+    assert refused.value.details == {"field": "PSU-IP-Address"}
+
+
+def test_a_source_that_is_no_ip_address_is_left_out() -> None:
+    assert derive_psu({}, source_ip="unknown", request_user_agent=None).ip_address is None
 
 
 def test_oversized_header_is_rejected() -> None:

@@ -120,14 +120,44 @@ def test_dates_of_both_versions_parse_to_the_same_instant() -> None:
     assert v1.timestamp == v2.timestamp == datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
 
-def test_psu_headers_drop_non_ipv4_addresses() -> None:
-    assert psu_headers(PsuMetadata(ip_address="10.1.2.3", device_os="iOS", user_agent="a")) == {
-        "PSU-IP-Address": "10.1.2.3",
-        "PSU-Device-OS": "iOS",
-        "PSU-User-Agent": "a",
-    }
-    assert "PSU-IP-Address" not in psu_headers(PsuMetadata(ip_address="::1", device_os="iOS", user_agent="a"))
+def test_psu_headers_pass_any_ip_address_on() -> None:
+    # Given PSU metadata with an IPv4, an IPv6 and something that is no address at all
+    ipv4 = PsuMetadata(ip_address="10.1.2.3", device_os="iOS", user_agent="a")
+    ipv6 = PsuMetadata(ip_address="2001:db8::1", device_os="iOS", user_agent="a")
+    garbage = PsuMetadata(ip_address="localhost", device_os="iOS", user_agent="a")
+    # When they become headers
+    # Then both addresses go to finAPI (it replaces a non-IPv4 one itself), and only the non-address is left out
+    assert psu_headers(ipv4) == {"PSU-IP-Address": "10.1.2.3", "PSU-Device-OS": "iOS", "PSU-User-Agent": "a"}
+    assert psu_headers(ipv6)["PSU-IP-Address"] == "2001:db8::1"
+    assert "PSU-IP-Address" not in psu_headers(garbage)
     assert psu_headers(None) == {}
+
+
+def test_credentials_without_an_interface_are_never_sent() -> None:
+    # Given login credentials and no interface
+    params = UpdateBankConnectionParams(
+        bank_connection_id=7, login_credentials=[LoginCredential(label="PIN", value=SecretStr("1234"))]
+    )
+    # When the V1 body is built, Then the client refuses: finAPI wants `interface` with credentials it has not stored
+    with pytest.raises(errors.InvalidRequest) as refused:
+        update_body(params, ApiVersion.V1)
+    assert refused.value.details == {"field": "interface"}
+    assert "1234" not in str(refused.value)
+    # And without credentials, no interface is fine (finAPI uses the connection's own)
+    assert "interface" not in update_body(params.model_copy(update={"login_credentials": None}), ApiVersion.V1)
+
+
+def test_451_web_form_required_is_not_retryable_and_tells_the_operator_what_to_do() -> None:
+    # Given finAPI's deprecated 451 with the web form's id as message
+    body = error_body("WEB_FORM_REQUIRED", "285736")
+    # When it is mapped
+    error = error_for(451, body, "req-1")
+    # Then it is its own error: no retry can succeed, and the operator learns to use Web Form 2.0
+    assert type(error) is errors.WebFormRequired
+    assert error.code == "WEB_FORM_REQUIRED" and not error.retryable
+    assert "Web Form 2.0" in error.message and "285736" in error.message
+    assert error.user_message == errors.WebFormRequired.default_user_message  # not the bare web form id
+    assert type(error_for(451, None, None)) is errors.WebFormRequired
 
 
 def test_token_cache_refreshes_near_expiry_and_falls_back_to_the_grant() -> None:

@@ -5,8 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, SecretStr, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    SecretStr,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from bankupdate.domain.model import AccountType, BankingInterface, ChallengeStatus, UpdateMode, UpdateStatus
 
@@ -51,6 +61,16 @@ class TriggerUpdateRequest(_Request):
     manage_saved_settings: list[Literal["CREDENTIALS", "DEFAULT_TWO_STEP_PROCEDURE"]] | None = Field(
         None, min_length=1, max_length=2, description="Web Form 2.0 mode only: let the user change what finAPI stored"
     )
+
+    @model_validator(mode="after")
+    def _interface_with_credentials(self) -> TriggerUpdateRequest:
+        # finAPI wants the interface together with credentials it has not stored (and we cannot know what it has).
+        if self.login_credentials and self.interface is None:
+            problem = PydanticCustomError("missing", "required when loginCredentials are given")
+            raise ValidationError.from_exception_data(
+                type(self).__name__, [InitErrorDetails(type=problem, loc=("interface",), input=None)]
+            )
+        return self
 
 
 class AuthenticationAnswerRequest(_Request):

@@ -264,6 +264,16 @@ class BankUnsupported(BankUpdateError):
     default_user_message = "This bank is currently not supported."
 
 
+class WebFormRequired(BankUpdateError):
+    """finAPI 451 ``WEB_FORM_REQUIRED`` (deprecated, finAPI's old V1 Web Form): finAPI will only go on with the user in
+    its Web Form, which this service's direct updates never show. No retry can succeed: the mandator's finAPI licence
+    wants the Web Form, so the deployment must run in its Web Form 2.0 mode."""
+
+    code = "WEB_FORM_REQUIRED"
+    http_status = 502
+    default_user_message = "This bank connection cannot be updated here at the moment. Please contact support."
+
+
 class UpstreamUnavailable(BankUpdateError):
     """finAPI 5xx, a timeout or a broken connection: transient, safe to retry for idempotent calls."""
 

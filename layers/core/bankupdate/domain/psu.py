@@ -2,6 +2,10 @@
 
 Explicit ``PSU-*`` headers from the app win; otherwise the values come from the HTTP request itself, because the
 caller of a user-present update is the user's own app.
+
+Any IP address is passed on, IPv6 too: finAPI replaces a non-IPv4 ``PSU-IP-Address`` with its own IPv4 address
+(finAPI Access V2 documentation, "User metadata"), and the call still counts as user-present. Dropping the address
+would make a user on an IPv6 network (most mobile networks) look absent.
 """
 
 from __future__ import annotations
@@ -36,14 +40,17 @@ class PsuContext(BaseModel):
     user_agent: str
 
 
-def _ipv4_or_none(value: str | None) -> str | None:
+def ip_or_none(value: str | None) -> str | None:
+    """The address in its canonical text, an IPv4-mapped IPv6 address as the IPv4 one it carries; None if not an IP."""
     if not value:
         return None
     try:
         address = ipaddress.ip_address(value.strip())
     except ValueError:
         return None
-    return str(address) if address.version == 4 else None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
 
 
 def _device_os_from(user_agent: str) -> str:
@@ -68,15 +75,15 @@ def _explicit(headers: Mapping[str, str], name: str) -> str | None:
 def derive_psu(headers: Mapping[str, str], *, source_ip: str | None, request_user_agent: str | None) -> PsuContext:
     """``headers`` must have lower-case names (as API Gateway HTTP APIs deliver them)."""
     explicit_ip = _explicit(headers, "PSU-IP-Address")
-    if explicit_ip is not None and _ipv4_or_none(explicit_ip) is None:
+    if explicit_ip is not None and ip_or_none(explicit_ip) is None:
         raise InvalidRequest(
-            "header PSU-IP-Address must be an IPv4 address (finAPI accepts no other)",
+            "header PSU-IP-Address must be an IP address (IPv4 or IPv6)",
             details={"field": "PSU-IP-Address"},
         )
     user_agent = _explicit(headers, "PSU-User-Agent") or (request_user_agent or "").strip()[:MAX_HEADER_LENGTH]
     device_os = _explicit(headers, "PSU-Device-OS") or _device_os_from(user_agent)
     return PsuContext(
-        ip_address=_ipv4_or_none(explicit_ip) or _ipv4_or_none(source_ip),
+        ip_address=ip_or_none(explicit_ip) or ip_or_none(source_ip),
         device_os=device_os,
         user_agent=user_agent if user_agent and user_agent.isprintable() else UNKNOWN,
     )

@@ -99,4 +99,5 @@ class ConnectionFacts:
     account_ids: tuple[int, ...]
     consent_expires_at: datetime | None
     user_action_required: bool
-    credential_labels: tuple[str, ...] = ()
+    credential_labels: tuple[str, ...] = ()  # the login fields of ``interfaces[0]``
+    interfaces: tuple[str, ...] = ()  # the connection's banking interfaces, the one to ask credentials for first

@@ -138,13 +138,20 @@ def judge(connection: BankConnection, watch: Watch, now: datetime) -> LookOutcom
     )
 
 
+# Credentials are asked for one interface; XS2A (PSD2) first, where a connection has it.
+_PREFERRED_INTERFACES = ("XS2A", "FINTS_SERVER", "WEB_SCRAPER")
+
+
 def facts_of(connection: BankConnection) -> ConnectionFacts:
     snapshot = snapshot_from(connection)
+    names = [i.interface for i in snapshot.interfaces]
+    interfaces = tuple(sorted(names, key=lambda n: _PREFERRED_INTERFACES.index(n) if n in _PREFERRED_INTERFACES else 9))
     consents = [i.consent_expires_at for i in snapshot.interfaces if i.consent_expires_at is not None]
     return ConnectionFacts(
         connection_id=connection.id,
         account_ids=tuple(connection.account_ids),
         consent_expires_at=min(consents) if consents else None,
         user_action_required=any(i.user_action_required for i in snapshot.interfaces),
-        credential_labels=credential_labels(connection, None),
+        credential_labels=credential_labels(connection, interfaces[0] if interfaces else None),
+        interfaces=interfaces,
     )

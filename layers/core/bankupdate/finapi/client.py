@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import random
 import time
 import uuid
@@ -12,6 +11,7 @@ from typing import Any, Protocol
 import httpx
 
 from bankupdate.domain.errors import BankUpdateError, UpstreamAuthFailed, UpstreamUnavailable
+from bankupdate.domain.psu import ip_or_none
 from bankupdate.finapi.auth import TokenCache
 from bankupdate.finapi.errors import error_for, parse_error_message
 from bankupdate.finapi.models import (
@@ -43,24 +43,15 @@ MAX_IDS_PER_CALL = 1000
 _CLIENT_KEY = "\x00client"
 
 
-def _ipv4(value: str | None) -> str | None:
-    """finAPI takes only IPv4 for PSU-IP-Address (it swaps anything else for its own address), so we drop it."""
-    if not value:
-        return None
-    try:
-        address = ipaddress.ip_address(value)
-    except ValueError:
-        return None
-    return str(address) if address.version == 4 else None
-
-
 def psu_headers(psu: PsuMetadata | None) -> dict[str, str]:
+    """Any IP address goes on, IPv6 too: finAPI replaces a non-IPv4 one with its own IPv4 address, and the user still
+    counts as present (domain/psu.py). Only something that is no IP address at all is left out."""
     if psu is None:
         return {}
     headers = {
         "PSU-Device-OS": psu.device_os,
         "PSU-User-Agent": psu.user_agent,
-        "PSU-IP-Address": _ipv4(psu.ip_address),
+        "PSU-IP-Address": ip_or_none(psu.ip_address),
     }
     return {name: value for name, value in headers.items() if value}
 

@@ -41,8 +41,23 @@ def parse_error_message(body: Any) -> ErrorMessage | None:
     return message if message.errors else None
 
 
+def _web_form_required(status: int, message: ErrorMessage | None, request_id: str | None) -> errors.WebFormRequired:
+    # The error's message is the web form's id; its URL (`Location`) is left out: the user never goes there from us.
+    form_id = message.errors[0].message if message is not None else None
+    return errors.WebFormRequired(
+        f"finAPI answered {status} WEB_FORM_REQUIRED (web form {form_id or 'unknown'}): this connection can only be "
+        "updated through finAPI's Web Form, which direct updates never show; run the deployment in its Web Form 2.0 "
+        "mode for this mandator",
+        upstream_status=status,
+        upstream_code="WEB_FORM_REQUIRED",
+        request_id=request_id or (message.request_id if message is not None else None),
+    )
+
+
 def error_for(status: int, body: Any, request_id: str | None) -> errors.BankUpdateError:
     message = parse_error_message(body)
+    if status == 451 or (message is not None and message.errors[0].code == "WEB_FORM_REQUIRED"):
+        return _web_form_required(status, message, request_id)
     if message is not None:
         first = message.errors[0]
         error_class = _BY_CODE.get(first.code) or _BY_STATUS.get(status) or errors.UpstreamUnavailable

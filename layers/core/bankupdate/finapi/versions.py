@@ -36,6 +36,12 @@ def update_body(params: UpdateBankConnectionParams, version: ApiVersion) -> dict
         body[interface_field] = params.interface.value
     elif version is ApiVersion.V2:
         raise InvalidRequest("finAPI V2 requires the banking interface", details={"field": "interface"})
+    elif params.login_credentials:
+        # Spec: credentials "must be passed in combination with the 'interface' field, if the credentials have not
+        # been previously stored" (and we cannot know what finAPI has stored).
+        raise InvalidRequest(
+            "finAPI needs the banking interface together with login credentials", details={"field": "interface"}
+        )
     if version is ApiVersion.V2 and params.skip_balances_download:
         body["skipBalancesDownload"] = True
     if params.login_credentials:

@@ -23,6 +23,7 @@ from bankupdate.domain.errors import (
     UpstreamUnavailable,
 )
 from bankupdate.domain.model import (
+    BankingInterface,
     Challenge,
     ChallengeStatus,
     ConnectionHealth,
@@ -139,7 +140,12 @@ class TriggerUpdate:
             if request.credentials:
                 self._fail(update_id, error)
             # None sent and finAPI needs them (none stored, or the consent must be renewed): ask the user.
-            outcome = UserNeeded(self._credentials_challenge(request, error))
+            challenge, interface = self._credentials_challenge(request, error)
+            if record.options.interface is None and interface is not None:
+                # finAPI takes credentials only together with the interface they are for.
+                options = record.options.model_copy(update={"interface": BankingInterface(interface)})
+                stored = StoredUpdate(record.model_copy(update={"options": options}))
+            outcome = UserNeeded(challenge)
         except UpstreamUnavailable as error:
             if error.upstream_status is not None:
                 self._fail(update_id, error)  # finAPI answered (5xx): it did not start anything
@@ -201,15 +207,19 @@ class TriggerUpdate:
             callbacks=callbacks,
         )
 
-    def _credentials_challenge(self, request: TriggerRequest, error: BankUpdateError) -> Challenge:
+    def _credentials_challenge(self, request: TriggerRequest, error: BankUpdateError) -> tuple[Challenge, str | None]:
+        """The challenge, with the labels the bank wants, and the interface they are for."""
         labels: tuple[str, ...] = ()
+        interface = request.options.interface.value if request.options.interface else None
         try:
-            labels = self.gateway.connection_facts(request.owner_id, request.connection_id).credential_labels
+            facts = self.gateway.connection_facts(request.owner_id, request.connection_id)
+            labels, interface = facts.credential_labels, interface or next(iter(facts.interfaces), None)
         except BankUpdateError:
             logger.warning("could not read which credentials the bank wants")
-        return Challenge(
+        challenge = Challenge(
             status=ChallengeStatus.CREDENTIALS_REQUIRED, message=error.user_message, credential_labels=labels
         )
+        return challenge, interface
 
     def _go(self, stored: StoredUpdate, outcome: StartOutcome, *, confirmed: bool) -> UpdateRecord:
         transition = self.progress.transition_for(stored.record, outcome, confirmed=confirmed)
