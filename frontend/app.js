@@ -1,5 +1,5 @@
 // The reference front end: the signed-in user's connections, and one update at a time driven by the API's answers.
-import { api, ApiError, redirect, session } from "./api.js";
+import { api, ApiError, session } from "./api.js";
 import { connectionCard } from "./connections.js";
 import { h } from "./dom.js";
 import { UpdateFlow } from "./update.js";
@@ -41,8 +41,7 @@ const ui = {
     button.disabled = true;
     ui.clearProblem();
     try {
-      // Sent always: the bank uses it only if it logs users in on its own page (redirect approach).
-      const update = await api.startUpdate(connectionId, { ...options, redirectUrl: redirect.returnUrl() });
+      const update = await api.startUpdateWithRedirect(connectionId, options);
       openView("update");
       flow.show(update);
     } catch (error) {

@@ -137,10 +137,11 @@ def test_the_generated_client_reads_every_documented_refusal(
         connection,
         client=client,
         body=models.TriggerUpdateRequest(
+            interface=models.BankingInterface.XS2A,
             login_credentials=[
                 models.LoginCredentialIn(label="Onlinebanking-ID", value="demo"),
                 models.LoginCredentialIn(label="PIN", value="demo"),
-            ]
+            ],
         ),
     )
     assert first.status_code == 202, first.content

@@ -79,7 +79,8 @@ _ERRORS: dict[int, str] = {
     "refused: BANK_REJECTED, CONSENT_INVALID, CREDENTIALS_REQUIRED, BANK_UNSUPPORTED, REQUEST_REJECTED_BY_FINAPI",
     429: "TOO_MANY_UPDATES, TOO_EARLY (decoupled checks: at most one per few seconds), UNATTENDED_BUDGET_EXHAUSTED",
     500: "INTERNAL_ERROR: unexpected error on our side",
-    502: "finAPI refused our own credentials (FINAPI_AUTHENTICATION_FAILED) or the download failed (DOWNLOAD_FAILED)",
+    502: "finAPI refused our own credentials (FINAPI_AUTHENTICATION_FAILED), the download failed (DOWNLOAD_FAILED), or "
+    "finAPI wants its old web form (WEB_FORM_REQUIRED: the deployment must run in Web Form 2.0 mode)",
     503: "finAPI is not reachable (UPSTREAM_UNAVAILABLE), or the update stalled (UPDATE_STALLED); try again",
     504: "TIMED_OUT: the bank took too long",
 }
