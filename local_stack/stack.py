@@ -62,11 +62,9 @@ class ScheduleNotDelivered(RuntimeError):
 def _forget_cached_environments() -> None:
     """In AWS every function starts in a fresh process; here the handlers share this one, so a new stack must not
     find the previous stack's settings and clients cached in the shared code."""
-    try:
-        from bankupdate import composition
-    except ImportError:  # a template without the bank update layer
-        return
-    composition.reset()
+    composition = sys.modules.get("bankupdate.composition")
+    if composition is not None:
+        composition.reset()
 
 
 def _free_port() -> int:
