@@ -42,8 +42,14 @@ $(MINI_VENV)/.installed: requirements-ministack.txt
 demo: $(VENV)/.installed ## the whole story against the local stack (no Docker, no AWS)
 	POWERTOOLS_TRACE_DISABLED=true $(PY) -W ignore::UserWarning -m scripts.demo
 
-local: $(VENV)/.installed ## run the stack in the foreground on 127.0.0.1:3000 with the finAPI sandbox
-	POWERTOOLS_TRACE_DISABLED=true $(PY) -W ignore::UserWarning -m local_stack --port 3000
+LOCAL_PORT ?= 3000
+FINAPI_PORT ?= 8480
+WEBFORM_PORT ?= 8481
+INTEGRATION ?= ACCESS
+
+local: $(VENV)/.installed ## the stack in the foreground (LOCAL_PORT=3000, FINAPI_PORT, WEBFORM_PORT, INTEGRATION=ACCESS|WEB_FORM)
+	POWERTOOLS_TRACE_DISABLED=true $(PY) -m local_stack --port $(LOCAL_PORT) --finapi-port $(FINAPI_PORT) \
+		--webform-port $(WEBFORM_PORT) --integration $(INTEGRATION)
 
 reliability: $(VENV)/.installed ## larger fault-injection (100 updates, 30 % faults) and fuzz (1,000 cases) runs
 	FAULT_UPDATES=100 FAULT_RATE=0.3 FUZZ_EXAMPLES=1000 $(PY) -m pytest -s -q -W ignore::UserWarning \

@@ -1,11 +1,11 @@
 """`make local`: the application in the foreground on 127.0.0.1:3000, with the finAPI sandbox, until Ctrl-C.
 
-    python -m local_stack [--template template.yaml] [--port 3000] [--finapi-url URL] [--param K=V ...]
-                          [--wait-scale S]
+    python -m local_stack [--template template.yaml] [--port 3000] [--finapi-url URL] [--finapi-port 8480]
+                          [--integration ACCESS|WEB_FORM] [--webform-port 8481] [--param K=V ...] [--wait-scale S]
 
-Without --finapi-url the finAPI sandbox starts too (port 8480) and a demo user is registered, so the printed
-curl commands work as they are. The reference front end (frontend/) is served at the API's root; its "Sign in"
-button asks the local-only POST /_local/token for a token of the demo user.
+Without --finapi-url the finAPI sandbox starts too (and, with --integration WEB_FORM, its Web Form 2.0 server) and a
+demo user is registered, so the printed curl commands work as they are. The reference front end (frontend/) is served
+at the API's root; its "Sign in" button asks the local-only POST /_local/token for a token of the demo user.
 """
 
 from __future__ import annotations
@@ -19,12 +19,62 @@ from pathlib import Path
 import httpx
 
 from finapi_sandbox import SandboxConfig, SandboxServer
+from finapi_sandbox.webform import WebFormConfig, WebFormServer
 from local_stack.frontend import FrontEnd
+from local_stack.http_api import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
 from local_stack.stack import LocalStack
+from local_stack.template import REGION
 
 DEMO_SUB = "demo-user-sub"
 ROOT = Path(__file__).resolve().parents[1]
 ISSUER, AUDIENCE = "https://issuer.local", "bank-app-local"
+
+
+def walkthrough(stack: LocalStack, finapi_url: str, webform_url: str | None, token: str, integration: str) -> str:
+    api = stack.api_url
+    auth = '-H "Authorization: Bearer $TOKEN" -H "content-type: application/json"'
+    keep_id = "| tee /dev/stderr | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"updateId\"])')"
+    head = f"""
+Local stack running (Ctrl-C stops everything)
+  Front end       {api}/   (sign in as the demo user there)
+  HTTP API        {api}
+  finAPI          {finapi_url}{f"  (Web Form 2.0: {webform_url})" if webform_url else ""}
+  integration     {integration}
+  moto (AWS)      {stack.endpoint}
+  demo user       sub={DEMO_SUB} (finAPI user demo-user: connections 1 test bank, 2 redirect bank, 4 no consent)
+
+export TOKEN={token}
+# admin routes are IAM (SigV4) signed; the local stack's credentials:
+export AWS_ACCESS_KEY_ID={LOCAL_ACCESS_KEY} AWS_SECRET_ACCESS_KEY={LOCAL_SECRET_KEY}
+curl -s -X POST {api}/v1/admin/users/{DEMO_SUB}/connections/sync --aws-sigv4 "aws:amz:{REGION}:execute-api" \\
+     --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"
+"""
+    if integration == "WEB_FORM":
+        return (
+            head
+            + f"""
+# 1. sync now: finAPI's background update task runs (a connection whose bank needs the user shows a web form)
+export UPDATE_ID=$(curl -s -X POST {api}/v1/bank-connections/1/updates {auth} -d '{{}}' {keep_id}
+# 2. watch it; for a connection that needs the user, open authentication.webFormUrl in a browser
+curl -s {api}/v1/updates/$UPDATE_ID -H "Authorization: Bearer $TOKEN"
+curl -s {api}/v1/bank-connections/1 -H "Authorization: Bearer $TOKEN"
+"""
+        )
+    return (
+        head
+        + f"""
+# 1. sync now: the test bank asks for a two-step procedure (UPDATE_ID is kept for the next steps)
+export UPDATE_ID=$(curl -s -X POST {api}/v1/bank-connections/1/updates {auth} -d '{{"interface":"XS2A",
+     "loginCredentials":[{{"label":"Onlinebanking-ID","value":"demo"}},{{"label":"PIN","value":"demo"}}]}}' \\
+     {keep_id}
+# 2. choose smsTAN, then send the TAN
+curl -s -X POST {api}/v1/updates/$UPDATE_ID/authentication {auth} -d '{{"twoStepProcedureId":"901"}}'
+curl -s -X POST {api}/v1/updates/$UPDATE_ID/authentication {auth} -d '{{"challengeResponse":"123456"}}'
+# 3. watch it finish, then look at the connection's health
+curl -s {api}/v1/updates/$UPDATE_ID -H "Authorization: Bearer $TOKEN"
+curl -s {api}/v1/bank-connections/1 -H "Authorization: Bearer $TOKEN"
+"""
+    )
 
 
 def main() -> int:
@@ -35,16 +85,24 @@ def main() -> int:
     parser.add_argument("--finapi-port", type=int, default=8480)
     parser.add_argument("--param", action="append", default=[], help="template parameter override K=V")
     parser.add_argument("--wait-scale", type=float, default=1.0, help="speed up Wait states (0.1 = ten times)")
+    parser.add_argument("--integration", choices=["ACCESS", "WEB_FORM"], default="ACCESS")
+    parser.add_argument("--webform-port", type=int, default=8481)
     args = parser.parse_args()
 
-    sandbox = None
+    sandbox = webform = None
     if args.finapi_url is None:
         sandbox = SandboxServer(SandboxConfig.default(), port=args.finapi_port).start()
+        if args.integration == "WEB_FORM":
+            # The local HTTP API is plain http on loopback: the Web Form sandbox may call it back there.
+            webform = WebFormServer(sandbox, WebFormConfig(allow_http_loopback_urls=True), port=args.webform_port)
+            webform.start()
     finapi_url = args.finapi_url or (sandbox.base_url if sandbox else "")
+    parameters = {"FinapiBaseUrl": finapi_url, "JwtIssuer": ISSUER, "JwtAudience": AUDIENCE}
     # The bank sends the user back to the front end's own page (local only: the stack serves it).
     own_pages = f"http://127.0.0.1:{args.port}/,http://localhost:{args.port}/"
-    parameters = {"FinapiBaseUrl": finapi_url, "JwtIssuer": ISSUER, "JwtAudience": AUDIENCE}
-    parameters |= {"AllowedRedirectUrls": own_pages}
+    parameters |= {"Integration": args.integration, "AllowedRedirectUrls": own_pages}
+    if webform is not None:
+        parameters["WebFormBaseUrl"] = webform.base_url
     parameters |= dict(p.split("=", 1) for p in args.param)
     secret = {"clientId": "sandbox-client-id", "clientSecret": "sandbox-client-secret"}
     stack = LocalStack(
@@ -64,36 +122,11 @@ def main() -> int:
         sandbox.world.add_connection("demo-user", consent_expires_at=None)
         url = f"{api}/v1/admin/users/{DEMO_SUB}/finapi-user"
         body = json.dumps({"finapiUsername": "demo-user", "finapiPassword": "demo-password"}).encode()
-        signed = stack.admin_headers("PUT", url, body) | {"content-type": "application/json"}
-        httpx.put(url, content=body, headers=signed).raise_for_status()
+        headers = stack.admin_headers("PUT", url, body) | {"content-type": "application/json"}
+        httpx.put(url, content=body, headers=headers).raise_for_status()
         sync = f"{api}/v1/admin/users/{DEMO_SUB}/connections/sync"
         httpx.post(sync, headers=stack.admin_headers("POST", sync, b"")).raise_for_status()
-    print(
-        f"""
-Local stack running (Ctrl-C stops everything)
-  Front end       {api}/   (sign in as the demo user there)
-  HTTP API        {api}
-  finAPI          {finapi_url}
-  moto (AWS)      {stack.endpoint}
-  demo user       sub={DEMO_SUB} (finAPI user demo-user: connections 1 test bank, 2 redirect bank, 4 no consent)
-
-export TOKEN={token}
-
-# 1. sync now: the test bank asks for a two-step procedure
-curl -s -X POST {api}/v1/bank-connections/1/updates -H "Authorization: Bearer $TOKEN" \\
-     -H 'content-type: application/json' -d '{{"interface":"XS2A","loginCredentials":[
-        {{"label":"Onlinebanking-ID","value":"demo"}},{{"label":"PIN","value":"demo"}}]}}'
-# 2. choose smsTAN, then send the TAN (use the updateId from step 1)
-curl -s -X POST {api}/v1/updates/$UPDATE_ID/authentication -H "Authorization: Bearer $TOKEN" \\
-     -H 'content-type: application/json' -d '{{"twoStepProcedureId":"901"}}'
-curl -s -X POST {api}/v1/updates/$UPDATE_ID/authentication -H "Authorization: Bearer $TOKEN" \\
-     -H 'content-type: application/json' -d '{{"challengeResponse":"123456"}}'
-# 3. watch it finish, then look at the connection's health
-curl -s {api}/v1/updates/$UPDATE_ID -H "Authorization: Bearer $TOKEN"
-curl -s {api}/v1/bank-connections/1 -H "Authorization: Bearer $TOKEN"
-""",
-        flush=True,
-    )
+    print(walkthrough(stack, finapi_url, webform.base_url if webform else None, token, args.integration), flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:
@@ -102,6 +135,8 @@ curl -s {api}/v1/bank-connections/1 -H "Authorization: Bearer $TOKEN"
         pass
     finally:
         stack.stop()
+        if webform is not None:
+            webform.stop()
         if sandbox is not None:
             sandbox.stop()
         print("stopped", flush=True)

@@ -60,6 +60,14 @@ class ScheduleNotDelivered(RuntimeError):
     """The scheduler could not invoke its target (the event went to the dead-letter queue, if there is one)."""
 
 
+def _forget_cached_environments() -> None:
+    """In AWS every function starts in a fresh process; here the handlers share this one, so a new stack must not
+    find the previous stack's settings and clients cached in the shared code."""
+    composition = sys.modules.get("bankupdate.composition")
+    if composition is not None:
+        composition.reset()
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -124,6 +132,7 @@ class LocalStack:
         template, sources = translate(self.template_path)
         self.resolver = Resolver(template, self.parameter_overrides, self.stack_name)
         self._start_moto()
+        _forget_cached_environments()
         fidelity = [*atomic_dynamodb_writes(), *prompt_sqs_long_polls(), *early_task_success()]
         for patch in [*patches(self.wait_scale), *fidelity]:
             patch.start()
@@ -150,6 +159,7 @@ class LocalStack:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
+        _forget_cached_environments()
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,10 @@ class _NoManagedPolicyLookup:
 
     def load(self) -> dict[str, str]:
         return {}
+
+
+# The translator counts its own usage for AWS and warns at exit that nobody published the count: nothing to publish.
+logging.getLogger("samtranslator.metrics.metrics").setLevel(logging.ERROR)
 
 
 def translate(template_path: Path) -> tuple[dict[str, Any], dict[str, Path]]:

@@ -6,6 +6,7 @@ Exits non-zero as soon as a step does not behave. Takes about a minute.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "layers" / "core"))
 
 from finapi_sandbox import SandboxConfig, SandboxServer  # noqa: E402
+from finapi_sandbox.webform import WebFormConfig, WebFormServer  # noqa: E402
 from local_stack import LocalStack  # noqa: E402
 
 USER = "demo-user-sub"
@@ -60,11 +62,7 @@ class App:
         return result
 
     def answer(self, update_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        for _ in range(50):  # the workflow parks its callback a moment after the challenge was shown
-            answer = self.http.post(f"/v1/updates/{update_id}/authentication", json=body)
-            if answer.status_code != 409 or answer.json()["error"]["code"] != "NOT_READY":
-                break
-            time.sleep(0.1)
+        answer = self.http.post(f"/v1/updates/{update_id}/authentication", json=body)
         expect(answer.status_code == 200, f"answer to {update_id} answered {answer.status_code}", answer.text)
         result: dict[str, Any] = answer.json()
         return result
@@ -118,7 +116,7 @@ def user_present_story(app: App, stack: LocalStack) -> None:
         maxResults=1000,
     )["events"]
     path = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
-    say(f"workflow: {' -> '.join(path)}")
+    say(f"workflow: {' -> '.join(path)} (one supervising task, however many rounds the bank asks for)")
 
     step("4. Sync again with importNewAccounts=true")
     started = app.call("POST", "/v1/bank-connections/1/updates", {"interface": "XS2A", "importNewAccounts": True}, 202)
@@ -181,6 +179,52 @@ def scheduled_story(app: App, stack: LocalStack, sandbox: SandboxServer, stored:
     say(f"connection {needs_sca} needs SCA: not updated in the background; event 'BankConnection UserActionRequired'")
 
 
+def web_form_story(sandbox: SandboxServer) -> None:
+    step("7. Web Form 2.0 mode: the same service for a fintech without its own finAPI licence")
+    with (
+        WebFormServer(sandbox, WebFormConfig(allow_http_loopback_urls=True, decoupled_poll_seconds=0)) as webform,
+        local_stack(sandbox, {"Integration": "WEB_FORM", "WebFormBaseUrl": webform.base_url}) as stack,
+    ):
+        say(f"finAPI Web Form 2.0 sandbox {webform.base_url}, HTTP API {stack.api_url} (Integration=WEB_FORM)")
+        register(stack)
+        app = App(stack)
+        started = app.call("POST", "/v1/bank-connections/1/updates", {}, 202)
+        say(f"sync now on connection 1: finAPI's background update task {started['status']}")
+        done = app.watch(started["updateId"], {"SUCCEEDED"})
+        say(f"SUCCEEDED without the user ({len(done['result']['accounts'])} accounts; finAPI's callback said so)")
+        connection = sandbox.world.add_connection("demo-user", consent_expires_at=None)
+        body = {"redirectUrl": "https://app.example.com/synced"}
+        started = app.call("POST", f"/v1/bank-connections/{connection}/updates", body, 202)
+        waiting = app.watch(started["updateId"], {"AUTHENTICATION_REQUIRED"})
+        form = waiting["authentication"]
+        expect(form["status"] == "WEB_FORM_REQUIRED" and form["webFormUrl"], "the bank needs the user", waiting)
+        say(f"connection {connection} needs the user: the app opens finAPI's web form {form['webFormUrl'][:60]}...")
+        complete_web_form(form["webFormUrl"])
+        say("the user logs in, picks smsTAN and types 123456 in finAPI's web form")
+        done = app.watch(started["updateId"], {"SUCCEEDED"})
+        say(f"SUCCEEDED: finAPI's callbacks woke the workflow; {len(done['result']['accounts'])} accounts read")
+        forged = httpx.post(f"{stack.api_url}/v1/webform-callbacks/{'x' * 43}/finalised", json={"status": "COMPLETED"})
+        expect(forged.status_code == 404, "a forged callback is refused", forged.text)
+        say("a forged callback (unknown token) gets 404 and changes nothing")
+
+
+def complete_web_form(url: str) -> None:
+    """What the user does in finAPI's web form (each step a form post; the page carries a CSRF token)."""
+    form_id = url.split("/wf/", 1)[1].split("?", 1)[0]
+    base = url.split("/wf/", 1)[0]
+    with httpx.Client(follow_redirects=True, timeout=15) as browser:
+        page = browser.get(url)
+        for action, fields in (
+            ("credentials", {"userId": "demo", "pin": "demo"}),
+            ("procedure", {"procedureId": "901"}),
+            ("challenge", {"challengeResponse": "123456"}),
+        ):
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            expect(csrf is not None, f"the web form shows the {action} step", page.text[:300])
+            assert csrf is not None
+            page = browser.post(f"{base}/wf/{form_id}/{action}", data={"csrf": csrf.group(1)} | fields)
+
+
 def settle(stack: LocalStack) -> None:
     try:
         stack.settle(timeout=30)
@@ -188,34 +232,49 @@ def settle(stack: LocalStack) -> None:
         raise DemoFailed("scheduled work did not finish") from error
 
 
+def local_stack(sandbox: SandboxServer, parameters: dict[str, str] | None = None) -> LocalStack:
+    return LocalStack(
+        ROOT / "template.yaml",
+        parameter_overrides={"FinapiBaseUrl": sandbox.base_url, "JwtIssuer": ISSUER, "JwtAudience": AUDIENCE}
+        | {"AllowedRedirectUrls": "https://app.example.com/"}
+        | (parameters or {}),
+        api_port=0,
+        wait_scale=0.5,
+        secrets={
+            "FinapiClientSecret": json.dumps({"clientId": sandbox.client_id, "clientSecret": sandbox.client_secret})
+        },
+        env_overrides={
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "WEBFORM_FALLBACK_MIN_GAP_SECONDS": "2",
+        },
+    )
+
+
+def register(stack: LocalStack) -> None:
+    url = f"{stack.api_url}/v1/admin/users/{USER}/finapi-user"
+    body = json.dumps({"finapiUsername": "demo-user", "finapiPassword": "demo-password"}).encode()
+    registered = httpx.put(
+        url, content=body, headers=stack.admin_headers("PUT", url, body) | {"content-type": "application/json"}
+    )
+    expect(registered.status_code == 204, "operator registers the demo user (IAM-signed)", registered.text)
+
+
 def main() -> int:
     config = SandboxConfig.default().model_copy(
         update={"download_seconds": 3.0, "categorization_seconds": 1.0, "check_conformance": True}
     )
     step("Starting the finAPI sandbox and the local stack (moto, real handlers, real ASL)")
-    with (
-        SandboxServer(config) as sandbox,
-        LocalStack(
-            ROOT / "template.yaml",
-            parameter_overrides={"FinapiBaseUrl": sandbox.base_url, "JwtIssuer": ISSUER, "JwtAudience": AUDIENCE},
-            api_port=0,
-            wait_scale=0.5,
-            secrets={
-                "FinapiClientSecret": json.dumps({"clientId": sandbox.client_id, "clientSecret": sandbox.client_secret})
-            },
-            env_overrides={"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"},
-        ) as stack,
-    ):
-        say(f"finAPI sandbox {sandbox.base_url}, HTTP API {stack.api_url}")
-        url = f"{stack.api_url}/v1/admin/users/{USER}/finapi-user"
-        body = json.dumps({"finapiUsername": "demo-user", "finapiPassword": "demo-password"}).encode()
-        registered = httpx.put(url, content=body, headers=stack.admin_headers("PUT", url, body))
-        expect(registered.status_code == 204, "operator registers the demo user (IAM-signed)", registered.text)
-        say("operator registered the user's finAPI user (password stored KMS-encrypted)")
-        app = App(stack)
-        user_present_story(app, stack)
-        stored = store_secrets_story(app, sandbox)
-        scheduled_story(app, stack, sandbox, stored)
+    with SandboxServer(config) as sandbox:
+        with local_stack(sandbox) as stack:
+            say(f"finAPI sandbox {sandbox.base_url}, HTTP API {stack.api_url}")
+            register(stack)
+            say("operator registered the user's finAPI user (password stored KMS-encrypted)")
+            app = App(stack)
+            user_present_story(app, stack)
+            stored = store_secrets_story(app, sandbox)
+            scheduled_story(app, stack, sandbox, stored)
+        web_form_story(sandbox)
         log = sandbox.conformance
         findings = log.take() if log else ["conformance checking is off"]
         expect(not findings, "every exchange with finAPI follows finAPI's official spec", findings)

@@ -29,6 +29,8 @@ FAST_ENV = {
     "DECOUPLED_MIN_INTERVAL_SECONDS": "0",
     # The workflow gives up on a silent update one authentication window plus this grace after the last sign of life
     "HEARTBEAT_GRACE_SECONDS": "5",
+    # Web Form 2.0: finAPI's callbacks say when to look; the fallback looks (for a lost callback) come every 2 s here
+    "WEBFORM_FALLBACK_MIN_GAP_SECONDS": "2",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_NAMESPACE": "BankConnectionUpdatesTests",
 }
@@ -58,6 +60,17 @@ def sandbox() -> Iterator[Any]:
         update={"download_seconds": 0.5, "categorization_seconds": 0.5} | SANDBOX_TEST_SETTINGS
     )
     with SandboxServer(config, host="127.0.0.1", port=0) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def webform_sandbox(sandbox: Any) -> Iterator[Any]:
+    """finAPI Web Form 2.0 beside the Access sandbox (same users, tokens and connections). The local stack listens on
+    plain http, so loopback callback URLs are allowed; the web form asks about decoupled approvals at each refresh."""
+    from finapi_sandbox.webform import WebFormConfig, WebFormServer
+
+    config = WebFormConfig(allow_http_loopback_urls=True, decoupled_poll_seconds=0)
+    with WebFormServer(sandbox, config) as server:
         yield server
 
 

@@ -13,7 +13,7 @@ from bankupdate import composition
 from bankupdate.api.documented import OPERATOR, documented
 from bankupdate.api.http import build_resolver, resolve
 from bankupdate.api.models import RegisterFinapiUserRequest, SyncedConnections
-from bankupdate.observability import logger, metrics, tracer
+from bankupdate.observability import logger, publish_metrics, tracer
 
 app = build_resolver()
 
@@ -48,7 +48,7 @@ def sync(
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@metrics.log_metrics
+@publish_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return resolve(app, event, context)

@@ -16,7 +16,7 @@ from bankupdate.api.models import AuthenticationAnswerRequest, UpdateView
 from bankupdate.api.views import update_view
 from bankupdate.contract import UPDATE_ID_PATTERN
 from bankupdate.domain.answers import AuthenticationAnswer, Credential
-from bankupdate.observability import logger, metrics, tracer
+from bankupdate.observability import logger, publish_metrics, tracer
 
 app = build_resolver()
 
@@ -54,7 +54,7 @@ def answer(
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@metrics.log_metrics
+@publish_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return resolve(app, event, context)

@@ -14,7 +14,7 @@ from bankupdate.api.documented import USER, documented
 from bankupdate.api.http import build_resolver, caller_id, resolve
 from bankupdate.api.models import ConnectionView, ScheduleRequest
 from bankupdate.api.views import connection_view
-from bankupdate.observability import logger, metrics, tracer
+from bankupdate.observability import logger, publish_metrics, tracer
 from bankupdate.settings import get_settings
 
 app = build_resolver()
@@ -39,7 +39,7 @@ def put_schedule(
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@metrics.log_metrics
+@publish_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return resolve(app, event, context)

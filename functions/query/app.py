@@ -16,7 +16,7 @@ from bankupdate.api.http import build_resolver, caller_id, resolve
 from bankupdate.api.models import ConnectionList, ConnectionView, UpdateView
 from bankupdate.api.views import connection_view, update_view
 from bankupdate.contract import UPDATE_ID_PATTERN
-from bankupdate.observability import logger, metrics, tracer
+from bankupdate.observability import logger, publish_metrics, tracer
 from bankupdate.settings import get_settings
 
 app = build_resolver()
@@ -69,7 +69,7 @@ def read_connections() -> Response[ConnectionList]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@metrics.log_metrics
+@publish_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return resolve(app, event, context)

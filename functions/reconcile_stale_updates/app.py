@@ -7,11 +7,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bankupdate import composition
-from bankupdate.observability import logger, metrics, tracer
+from bankupdate.observability import logger, publish_metrics, tracer
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@publish_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     run = composition.reconcile_stale_updates()()

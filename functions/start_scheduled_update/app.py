@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bankupdate import composition
 from bankupdate.contract import DueConnection
-from bankupdate.observability import logger, metrics, tracer
+from bankupdate.observability import logger, publish_metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -21,7 +21,7 @@ def _start(record: SQSRecord) -> str:
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@publish_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=_start, processor=processor, context=context)

@@ -8,12 +8,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bankupdate import composition
 from bankupdate.contract import SuperviseTask
-from bankupdate.observability import logger, metrics, tracer
+from bankupdate.observability import logger, publish_metrics, tracer
 from bankupdate.ports import Invocation
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@publish_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
     task = SuperviseTask.model_validate(event)

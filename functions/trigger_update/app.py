@@ -16,7 +16,7 @@ from bankupdate.api.models import TriggerUpdateRequest, UpdateView
 from bankupdate.api.views import update_view
 from bankupdate.domain.answers import Credential
 from bankupdate.domain.model import UpdateOptions
-from bankupdate.observability import logger, metrics, tracer
+from bankupdate.observability import logger, publish_metrics, tracer
 from bankupdate.usecases.trigger_update import TriggerRequest
 
 app = build_resolver()
@@ -64,7 +64,7 @@ def trigger_update(
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@metrics.log_metrics
+@publish_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     composition.remember_invocation(context)  # a killed invocation's idempotency record then expires with it

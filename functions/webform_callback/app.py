@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bankupdate import composition
 from bankupdate.api.documented import ANYONE, documented
 from bankupdate.api.http import build_resolver, resolve
-from bankupdate.observability import logger, metrics, tracer
+from bankupdate.observability import logger, publish_metrics, tracer
 
 app = build_resolver()
 
@@ -35,7 +35,7 @@ def callback(
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@publish_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # The body is finAPI's claim about the task; it is never believed, so it is never parsed either.

@@ -207,6 +207,15 @@ def _lambda(directory: Directory, operation: str, params: Mapping[str, Any]) -> 
     yield Authorization(Request("lambda:InvokeFunction", arn), resource_arn=unqualified)
 
 
+def _ssm(directory: Directory, operation: str, params: Mapping[str, Any]) -> Iterator[Authorization]:
+    if operation != "GetParameter":
+        raise UnmodelledCall(f"ssm {operation}")
+    name = str(params["Name"])
+    # A parameter's ARN has no slash between "parameter" and a name that starts with one.
+    arn = name if name.startswith("arn:") else directory.arn("ssm", f"parameter/{name.lstrip('/')}")
+    yield Authorization(Request("ssm:GetParameter", arn))
+
+
 def _unauthenticated(directory: Directory, operation: str, params: Mapping[str, Any]) -> Iterator[Authorization]:
     return iter(())  # sts:GetCallerIdentity needs no permission
 
@@ -219,6 +228,7 @@ _SERVICES: dict[str, Callable[[Directory, str, Mapping[str, Any]], Iterator[Auth
     "states": _states,
     "events": _events,
     "lambda": _lambda,
+    "ssm": _ssm,
     "sts": _unauthenticated,
 }
 

@@ -14,7 +14,10 @@ from tests.support.webform import FinapiUser, Receiver, new_finapi_user, running
 
 @pytest.fixture(scope="module")
 def access() -> Iterator[SandboxServer]:
-    config = SandboxConfig.default().model_copy(update={"download_seconds": 0.3, "categorization_seconds": 0.1})
+    # The web form asks about decoupled approvals at every page refresh here (make_webform below), so the Access
+    # sandbox's 5 s pace for decoupled polls is off, as in every other suite (tests/conftest.py).
+    settings = {"download_seconds": 0.3, "categorization_seconds": 0.1, "decoupled_min_interval_seconds": 0.0}
+    config = SandboxConfig.default().model_copy(update=settings)
     with SandboxServer(config) as server:
         yield server
 

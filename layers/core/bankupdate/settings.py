@@ -93,9 +93,8 @@ class Settings(BaseModel):
     @property
     def poll_schedule(self) -> PollSchedule:
         if self.integration is Integration.WEB_FORM:
-            return PollSchedule(
-                self.webform_fallback_ratio, self.webform_fallback_min_gap_seconds, self.poll_max_gap_seconds
-            )
+            low = self.webform_fallback_min_gap_seconds
+            return PollSchedule(self.webform_fallback_ratio, low, max(low, self.poll_max_gap_seconds))
         return PollSchedule(self.poll_lag_ratio, self.poll_min_gap_seconds, self.poll_max_gap_seconds)
 
     @property

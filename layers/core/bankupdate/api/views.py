@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlencode
 
 from bankupdate.api.models import (
     AccountView,
@@ -34,6 +35,14 @@ def _error(error: UpdateError | None) -> ErrorView | None:
     )
 
 
+def _with_return(web_form_url: str | None, redirect_url: str | None) -> str | None:
+    """finAPI's web form sends the user on to ``redirectUrl`` given on its URL when it is done."""
+    if web_form_url is None or redirect_url is None:
+        return web_form_url
+    separator = "&" if "?" in web_form_url else "?"
+    return f"{web_form_url}{separator}{urlencode({'redirectUrl': redirect_url})}"
+
+
 def update_view(record: UpdateRecord, max_rounds: int) -> UpdateView:
     challenge = record.challenge
     authentication = None
@@ -45,7 +54,7 @@ def update_view(record: UpdateRecord, max_rounds: int) -> UpdateView:
             previous_answer_rejected=challenge.previous_answer_rejected,
             rounds_left=max(0, max_rounds - record.auth_round),
             credential_labels=list(challenge.credential_labels),
-            web_form_url=challenge.web_form_url,
+            web_form_url=_with_return(challenge.web_form_url, record.options.redirect_url),
             answer_field_label=challenge.answer_field_label,
             redirect_url=challenge.redirect_url,
             two_step_procedures=[

@@ -41,6 +41,8 @@ _ACCOUNT_TYPES = {
 
 
 def task_body(request: StartRequest) -> dict[str, Any]:
+    """The background update task. No ``redirectUrl``: finAPI forbids it for mandators without a licence (the users
+    of Web Form 2.0 mode); the app's return address goes onto the web form's URL instead (``api.views``)."""
     options = request.options
     body: dict[str, Any] = {
         "bankConnectionId": request.connection_id,
@@ -57,8 +59,6 @@ def task_body(request: StartRequest) -> dict[str, Any]:
         body["accountTypes"] = [_ACCOUNT_TYPES[t] for t in options.account_types]
     if options.manage_saved_settings:
         body["manageSavedSettings"] = list(options.manage_saved_settings)
-    if options.redirect_url:
-        body["redirectUrl"] = options.redirect_url
     if request.callbacks is not None:
         body["callbacks"] = {
             "finalised": request.callbacks.finalised,
