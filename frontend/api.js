@@ -27,16 +27,8 @@ export const session = {
 };
 
 // Where the bank's redirect comes back to, and which update waits for it (kept across the trip to the bank).
-const REDIRECT_BANKS = "bankupdate.redirect-connections";
 export const redirect = {
   returnUrl: () => new URL("/callback.html", location.origin).href,
-  // finAPI takes `redirectUrl` only for banks that log users in on their own page, and the API does not say which
-  // connections those are: a refusal naming the field teaches it, remembered per connection in this browser.
-  usedBy: (connectionId) => JSON.parse(localStorage.getItem(REDIRECT_BANKS) || "[]").includes(connectionId),
-  learn(connectionId) {
-    const known = JSON.parse(localStorage.getItem(REDIRECT_BANKS) || "[]");
-    localStorage.setItem(REDIRECT_BANKS, JSON.stringify([...new Set([...known, connectionId])]));
-  },
   remember: (updateId) => sessionStorage.setItem(PENDING_REDIRECT, updateId),
   take() {
     const updateId = sessionStorage.getItem(PENDING_REDIRECT);
@@ -69,38 +61,9 @@ export const api = {
   // A fresh Idempotency-Key per tap: a retried request cannot start a second update.
   startUpdate: (id, options) =>
     call("POST", `/v1/bank-connections/${id}/updates`, options, { "Idempotency-Key": crypto.randomUUID() }),
-  async startUpdateWithRedirect(id, options) {
-    const withRedirect = { ...options, redirectUrl: redirect.returnUrl() };
-    if (redirect.usedBy(id)) return api.startUpdate(id, withRedirect);
-    try {
-      return await api.startUpdate(id, options);
-    } catch (error) {
-      const needsRedirect = error instanceof ApiError && error.code === "REQUEST_REJECTED_BY_FINAPI" && /redirectUrl/.test(error.message);
-      if (!needsRedirect) throw error;
-      redirect.learn(id);
-      // The refused update is still being closed for a moment (409 naming it); then the new one starts.
-      for (let attempt = 0; ; attempt += 1) {
-        try {
-          return await api.startUpdate(id, withRedirect);
-        } catch (busy) {
-          const closing = busy instanceof ApiError && busy.details.updateId === error.details.updateId && attempt < 40;
-          if (!closing) throw busy;
-          await sleep(0.25);
-        }
-      }
-    }
-  },
+  // The return address goes with every update: the service passes it on only for banks that log users in on their
+  // own website (finAPI refuses it for the others), so the app never needs to know which ones those are.
+  startUpdateWithRedirect: (id, options) => api.startUpdate(id, { ...options, redirectUrl: redirect.returnUrl() }),
   update: (updateId) => call("GET", `/v1/updates/${updateId}`),
-  async answer(updateId, body) {
-    // The workflow takes a moment to be ready for an answer (409 NOT_READY); decoupled checks are paced (429).
-    for (let attempt = 0; ; attempt += 1) {
-      try {
-        return await call("POST", `/v1/updates/${updateId}/authentication`, body);
-      } catch (error) {
-        const notReady = error instanceof ApiError && error.code === "NOT_READY" && attempt < 40;
-        if (!notReady) throw error;
-        await sleep(error.retryAfter || 0.25);
-      }
-    }
-  },
+  answer: (updateId, body) => call("POST", `/v1/updates/${updateId}/authentication`, body),
 };

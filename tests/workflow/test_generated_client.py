@@ -49,16 +49,7 @@ def _module(name: str) -> Any:
 
 
 def _answer(client: Any, update_id: str, body: Any) -> Any:
-    """Answer, and again while the workflow is not ready for it yet (409 NOT_READY, a matter of a moment)."""
-    answer_challenge = _module("api.updates.answer_challenge")
-    error_response = _module("models").ErrorResponse
-    deadline = time.monotonic() + 10
-    while True:
-        answered = answer_challenge.sync_detailed(update_id, client=client, body=body)
-        not_ready = isinstance(answered.parsed, error_response) and answered.parsed.error.code == "NOT_READY"
-        if not not_ready or time.monotonic() > deadline:
-            return answered
-        time.sleep(0.1)
+    return _module("api.updates.answer_challenge").sync_detailed(update_id, client=client, body=body)
 
 
 def test_a_generated_client_drives_a_whole_update(client_package: ModuleType, new_user: Any, stack: Any) -> None:

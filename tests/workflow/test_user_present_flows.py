@@ -212,3 +212,22 @@ def test_finapi_locked_connection_fails_retryably_and_releases_our_lock(new_user
     assert started.json()["error"]["details"]["retryable"] is True
     again = user.api.trigger(connection, {"interface": "XS2A"})
     assert again.status_code == 202, again.text
+
+
+def test_a_redirect_url_is_passed_on_only_for_banks_that_log_in_on_their_website(new_user: Any, sandbox: Any) -> None:
+    # Given an app that always offers its return address, and a bank that logs users in through finAPI (embedded)
+    user: BankUser = new_user("DEMO0001")
+    redirect_bank = sandbox.world.add_connection(user.finapi_username, bank_blz="DEMO0002", consent_expires_at=None)
+    body = {"interface": "XS2A", "redirectUrl": "https://app.example.com/back"}
+    # When it syncs the embedded bank
+    embedded = user.api.trigger(user.connections["DEMO0001"], body)
+    # Then finAPI never sees the redirectUrl (it refuses one for such an interface) and the update runs
+    assert embedded.status_code == 202, embedded.text
+    user.api.wait_for(embedded.json()["updateId"], {"SUCCEEDED"})
+    update_calls = [c for c in sandbox.world.calls if c.connection_id == user.connections["DEMO0001"]]
+    assert [c.status for c in update_calls if c.path.endswith("/update")] == [200]
+    # And the connections say which bank wants the redirect, so an app can know without trying
+    assert user.api.connection(user.connections["DEMO0001"]).json()["redirectApproach"] is False
+    redirected = user.api.trigger(redirect_bank, body)
+    assert redirected.json()["authentication"]["status"] == "REDIRECT_REQUIRED", redirected.text
+    assert user.api.connection(redirect_bank).json()["redirectApproach"] is True

@@ -69,8 +69,8 @@ LOCATION = {"Location": _header("UpdateLocation")}
 _ERRORS: dict[int, str] = {
     400: "MALFORMED_REQUEST: the body is not UTF-8, not JSON, or nested too deeply",
     404: "NOT_FOUND (also for other users' updates and connections), USER_NOT_REGISTERED",
-    409: "Conflicts with the update's state: UPDATE_ALREADY_RUNNING (details.updateId names it), NOT_READY "
-    "(try again in a moment), CHALLENGE_MISMATCH (details.expected names the field to send), "
+    409: "Conflicts with the update's state: UPDATE_ALREADY_RUNNING (details.updateId names it), "
+    "CHALLENGE_MISMATCH (details.expected names the field to send), "
     "TOO_MANY_AUTHENTICATION_ROUNDS, USER_ACTION_REQUIRED, WEB_FORM_ABORTED",
     410: "AUTHENTICATION_EXPIRED: the authentication window has closed; start a new update",
     413: "PAYLOAD_TOO_LARGE",

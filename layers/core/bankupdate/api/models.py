@@ -218,6 +218,11 @@ class ConnectionView(_Response):
     last_error: ErrorView | None = None
     consent_expires_at: datetime | None = None
     user_action_required: bool
+    redirect_approach: bool | None = Field(
+        None,
+        description="The bank's login happens on its website (send redirectUrl with updates); null: not known yet. "
+        "A redirectUrl sent for a connection that does not use it is left out, as finAPI requires.",
+    )
 
 
 class ErrorDetail(BaseModel):

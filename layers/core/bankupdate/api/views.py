@@ -125,4 +125,5 @@ def connection_view(record: ConnectionRecord, budget: UnattendedBudget, now: dat
         last_error=_error(health.last_error),
         consent_expires_at=health.consent_expires_at,
         user_action_required=health.user_action_required,
+        redirect_approach=bool(record.redirect_interfaces) if record.redirect_interfaces is not None else None,
     )

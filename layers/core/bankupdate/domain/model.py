@@ -201,6 +201,9 @@ class ConnectionRecord(_Frozen):
     health: ConnectionHealth = Field(default_factory=ConnectionHealth)
     schedule: ScheduleState = Field(default_factory=ScheduleState)
     unattended: dict[str, int] = Field(default_factory=dict)  # bank day (ISO date) -> unattended accesses
+    # Interfaces that log in through the bank's website: only for them may an update carry a redirectUrl (finAPI).
+    # None: not known (the connection was recorded before this was).
+    redirect_interfaces: tuple[str, ...] | None = None
     user_trigger_window: int | None = None  # the rate window (epoch seconds) the count below belongs to
     user_trigger_count: int = 0  # user-present updates started in that window
     version: int = 0

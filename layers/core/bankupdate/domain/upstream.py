@@ -101,3 +101,4 @@ class ConnectionFacts:
     user_action_required: bool
     credential_labels: tuple[str, ...] = ()  # the login fields of ``interfaces[0]``
     interfaces: tuple[str, ...] = ()  # the connection's banking interfaces, the one to ask credentials for first
+    redirect_interfaces: tuple[str, ...] = ()  # those that log in through the bank's website (REDIRECT_APPROACH)

@@ -154,4 +154,16 @@ def facts_of(connection: BankConnection) -> ConnectionFacts:
         user_action_required=any(i.user_action_required for i in snapshot.interfaces),
         credential_labels=credential_labels(connection, interfaces[0] if interfaces else None),
         interfaces=interfaces,
+        redirect_interfaces=redirect_interfaces(connection),
     )
+
+
+def redirect_interfaces(connection: BankConnection) -> tuple[str, ...]:
+    """From the bank's interfaces in the connection (finAPI: "redirectUrl must only be passed when the used
+    interface has the property REDIRECT_APPROACH")."""
+    found = []
+    for interface in (connection.bank or {}).get("interfaces") or []:
+        name = interface.get("interface") or interface.get("bankingInterface")
+        if name and "REDIRECT_APPROACH" in (interface.get("properties") or []):
+            found.append(str(name))
+    return tuple(found)

@@ -190,6 +190,7 @@ class DynamoConnectionStore:
             owner_id=owner_id,
             connection_id=facts.connection_id,
             created_at=now,
+            redirect_interfaces=facts.redirect_interfaces,
             health=ConnectionHealth(
                 consent_expires_at=facts.consent_expires_at,
                 user_action_required=facts.user_action_required,
@@ -206,8 +207,11 @@ class DynamoConnectionStore:
         except ClientError as error:
             if not is_condition_failure(error):
                 raise
-        values: dict[str, Any] = {":uar": {"BOOL": facts.user_action_required}}
-        expression = "SET health.user_action_required = :uar"
+        values: dict[str, Any] = {
+            ":uar": {"BOOL": facts.user_action_required},
+            ":redirect": to_value(list(facts.redirect_interfaces)),
+        }
+        expression = "SET health.user_action_required = :uar, redirect_interfaces = :redirect"
         if facts.consent_expires_at is not None:
             values[":expires"] = {"S": facts.consent_expires_at.isoformat()}
             expression += ", health.consent_expires_at = :expires"

@@ -67,6 +67,17 @@ class TriggerRequest:
     idempotency_key: str | None = None
 
 
+def _for_connection(options: UpdateOptions, connection: ConnectionRecord | None) -> UpdateOptions:
+    """The app may always offer its redirectUrl; finAPI takes it only for interfaces that log in through the bank's
+    website, and refuses it for the others."""
+    known = connection.redirect_interfaces if connection else None
+    if options.redirect_url is None or known is None:
+        return options
+    wanted = options.interface.value if options.interface else None
+    usable = wanted in known if wanted else bool(known)
+    return options if usable else options.model_copy(update={"redirect_url": None})
+
+
 def callback_digest(token: str) -> str:
     """Callback tokens are kept only as digests: the table never holds what would let someone forge a callback."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -124,7 +135,7 @@ class TriggerUpdate:
             update_id=update_id,
             owner_id=request.owner_id,
             connection_id=request.connection_id,
-            options=request.options,
+            options=_for_connection(request.options, connection),
             integration=self.settings.integration,
             known_account_ids=connection.health.known_account_ids if connection else (),
             execution_arn=self.workflow.execution_arn(update_id),
@@ -135,7 +146,7 @@ class TriggerUpdate:
         logger.append_keys(update_id=update_id, connection_id=request.connection_id)
         stored = StoredUpdate(record)
         try:
-            outcome: StartOutcome = self.gateway.start(request.owner_id, self._start_request(request, update_id))
+            outcome: StartOutcome = self.gateway.start(request.owner_id, self._start_request(request, record))
         except (CredentialsRequired, ConsentInvalid) as error:
             if request.credentials:
                 self._fail(update_id, error)
@@ -166,6 +177,7 @@ class TriggerUpdate:
                 owner_id=owner,
                 connection_id=connection_id,
                 created_at=self.clock.now(),
+                redirect_interfaces=facts.redirect_interfaces,
                 health=ConnectionHealth(
                     consent_expires_at=facts.consent_expires_at,
                     user_action_required=facts.user_action_required,
@@ -190,17 +202,17 @@ class TriggerUpdate:
             )
         return lock
 
-    def _start_request(self, request: TriggerRequest, update_id: str) -> StartRequest:
+    def _start_request(self, request: TriggerRequest, record: UpdateRecord) -> StartRequest:
         callbacks = None
         if self.settings.integration is Integration.WEB_FORM:
             token = secrets.token_urlsafe(CALLBACK_TOKEN_BYTES)
             expires = self.clock.now() + timedelta(seconds=self.settings.update_timeout_seconds)
-            self.updates.link_callback(callback_digest(token), update_id, expires_at=expires)
+            self.updates.link_callback(callback_digest(token), record.update_id, expires_at=expires)
             base = f"{self.callback_base_url().rstrip('/')}/v1/webform-callbacks/{token}"
             callbacks = CallbackUrls(finalised=f"{base}/finalised", web_form_required=f"{base}/web-form-required")
         return StartRequest(
             connection_id=request.connection_id,
-            options=request.options,
+            options=record.options,
             credentials=request.credentials,
             psu=request.psu,
             request_id=request.request_id,
