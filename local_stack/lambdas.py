@@ -27,6 +27,7 @@ from types import ModuleType
 from typing import Any, TextIO
 from unittest import mock
 
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from local_stack.iam.authorizer import Authorizer
@@ -198,14 +199,15 @@ class FunctionRuntime:
         raise KeyError(logical_id)
 
     def _route_streams(self) -> None:
-        """Loggers created before the stack started (Powertools keeps its stream) write to the capture too."""
+        """Loggers created before the stack started write to the capture too: Powertools keeps the stream it found
+        when its Logger was made (the console, or a test runner's capture if the code was first imported there);
+        in Lambda that stream is the function's log."""
         for logger in [logging.getLogger(), *(logging.getLogger(n) for n in list(logging.root.manager.loggerDict))]:
             for handler in getattr(logger, "handlers", []):
-                if isinstance(handler, logging.StreamHandler) and handler.stream in (
-                    sys.__stdout__,
-                    sys.__stderr__,
-                    self._original[0] if self._original else None,
-                ):
+                if not isinstance(handler, logging.StreamHandler) or handler.stream is self.capture:
+                    continue
+                consoles = (sys.__stdout__, sys.__stderr__, self._original[0] if self._original else None)
+                if handler.stream in consoles or isinstance(handler.formatter, LambdaPowertoolsFormatter):
                     handler.setStream(self.capture)
 
     def invoke(self, function: LocalFunction, event: Any, *, caller_limit: float | None = None) -> Any:
