@@ -68,8 +68,8 @@ class TriggerRequest:
 
 
 def _for_connection(options: UpdateOptions, connection: ConnectionRecord | None) -> UpdateOptions:
-    """The app may always offer its redirectUrl; finAPI takes it only for interfaces that log in through the bank's
-    website, and refuses it for the others."""
+    """The app may always offer its redirectUrl; finAPI's update endpoint takes it only for interfaces that log in
+    through the bank's website, and refuses it for the others."""
     known = connection.redirect_interfaces if connection else None
     if options.redirect_url is None or known is None:
         return options
@@ -135,7 +135,7 @@ class TriggerUpdate:
             update_id=update_id,
             owner_id=request.owner_id,
             connection_id=request.connection_id,
-            options=_for_connection(request.options, connection),
+            options=self._for_connection(request.options, connection),
             integration=self.settings.integration,
             known_account_ids=connection.health.known_account_ids if connection else (),
             execution_arn=self.workflow.execution_arn(update_id),
@@ -165,6 +165,11 @@ class TriggerUpdate:
         except BankUpdateError as error:
             self._fail(update_id, error)
         return self._go(stored, outcome, confirmed=True)
+
+    def _for_connection(self, options: UpdateOptions, connection: ConnectionRecord | None) -> UpdateOptions:
+        if self.settings.integration is Integration.WEB_FORM:
+            return options  # the app's return address after finAPI's web form (api.views puts it on the form's URL)
+        return _for_connection(options, connection)
 
     def _lock(self, request: TriggerRequest, update_id: str) -> LockAttempt:
         rate = TriggerRate(self.settings.user_updates_per_window, self.settings.user_update_window_seconds)
