@@ -58,6 +58,18 @@ def test_the_bank_day_ends_at_midnight_in_the_banks_time_zone(stores: Stores) ->
     assert stores.schedules.consume_unattended(OWNER, 1, budget=BUDGET, now=late + timedelta(minutes=2))
 
 
+def test_a_budget_the_reserve_uses_up_grants_nothing(stores: Stores) -> None:
+    # Given a deployment that keeps all four daily accesses for the user (reserve = limit)
+    stores.connections.record_facts(OWNER, facts(1), NOW)
+    reserved = UnattendedBudget(daily_limit=4, reserve=4, time_zone="Europe/Berlin")
+    # When an unattended start asks for a unit
+    granted = stores.schedules.consume_unattended(OWNER, 1, budget=reserved, now=NOW)
+    # Then none is granted
+    assert granted is False
+    record = stores.connections.get(OWNER, 1)
+    assert record is not None and record.unattended.get("2026-11-24", 0) == 0
+
+
 def test_an_unknown_connection_gets_no_budget(stores: Stores) -> None:
     assert stores.schedules.consume_unattended(OWNER, 99, budget=BUDGET, now=NOW) is False
     assert stores.connections.get(OWNER, 99) is None

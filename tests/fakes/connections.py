@@ -155,11 +155,11 @@ class InMemoryScheduleStore:
             found = self._items.records.get(key)
             if found is None:
                 return False
-            used = found.unattended.get(today)
-            if used is not None and used >= budget.usable_per_day:
+            used = found.unattended.get(today, 0)
+            if used >= budget.usable_per_day:
                 return False
             counts = {day: n for day, n in found.unattended.items() if day != yesterday}
-            counts[today] = (used or 0) + 1
+            counts[today] = used + 1
             self._items.records[key] = found.model_copy(update={"unattended": counts})
             return True
 
