@@ -92,11 +92,11 @@ def step_functions(monkeypatch: pytest.MonkeyPatch) -> Iterator[WorkflowUnderTes
 
         def fail(update_id: str) -> None:
             # Started with a one-second timeout (see FAILING): the task times out, Finalize fails, the execution fails.
-            arn = workflow.execution_arn(update_id)
+            arn = adapter.execution_arn(update_id)
             _eventually(lambda: sfn.describe_execution(executionArn=arn)["status"] == "FAILED")
 
-        workflow = StepFunctionsWorkflow(machine)
-        yield WorkflowUnderTest(workflow, supervise_token, fail)
+        adapter = StepFunctionsWorkflow(machine)
+        yield WorkflowUnderTest(adapter, supervise_token, fail)
         for execution in sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]:
             sfn.stop_execution(executionArn=execution["executionArn"])
     _client.cache_clear()
