@@ -41,6 +41,7 @@ class FakeWorkflow:
         self.keep_alives: list[str] = []
         self.releases: list[tuple[str, WorkflowOutput]] = []  # accepted releases only
         self.refused: list[str] = []  # tokens a keep-alive or release was refused for
+        self.start_error: Exception | None = None  # set: Step Functions refuses to start (throttled, down)
 
     # ------------------------------------------------------------------------------------------ the port
 
@@ -48,6 +49,8 @@ class FakeWorkflow:
         return STATE_MACHINE_ARN.replace(":stateMachine:", ":execution:") + f":{update_id}"
 
     def start(self, payload: WorkflowInput) -> None:
+        if self.start_error is not None:
+            raise self.start_error
         with self._lock:
             self.starts.append(payload)
             if payload.update_id not in self.executions:
