@@ -39,6 +39,7 @@ class FakeWorkflow:
         self.executions: dict[str, Execution] = {}
         self.starts: list[WorkflowInput] = []  # every start asked for, repeats included
         self.keep_alives: list[str] = []
+        self.signs_of_life: dict[str, list[datetime]] = {}  # per update: when its task heard from it (accepted)
         self.releases: list[tuple[str, WorkflowOutput]] = []  # accepted releases only
         self.refused: list[str] = []  # tokens a keep-alive or release was refused for
         self.start_error: Exception | None = None  # set: Step Functions refuses to start (throttled, down)
@@ -72,6 +73,7 @@ class FakeWorkflow:
                 return False
             execution.keep_alives += 1
             self.keep_alives.append(task_token)
+            self.signs_of_life.setdefault(execution.update_id, []).append(self._clock.now())
             return True
 
     def release(self, task_token: str, output: WorkflowOutput) -> bool:

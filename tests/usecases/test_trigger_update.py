@@ -160,10 +160,11 @@ def test_a_trigger_waits_for_an_update_that_is_finishing(system: System) -> None
         lifecycle.finish(system.record(first.update_id), system.clock.now()), expected_version=1
     )
     assert finished.status is UpdateStatus.FAILED
-    # (the finish releases the lock while the trigger waits)
-    system.clock.on_advance.append(
-        lambda _: system.connections.release(user.owner_id, user.connection, update_id=first.update_id, outcome=None)
-    )
+
+    def finish_releases_the_lock(_: float) -> None:  # while the trigger waits
+        system.connections.release(user.owner_id, user.connection, update_id=first.update_id, outcome=None)
+
+    system.clock.on_advance.append(finish_releases_the_lock)
     # When the user triggers again
     second = system.trigger(user, credentials=NO_SCA)
     # Then the trigger waited a moment and got the lock instead of a conflict
