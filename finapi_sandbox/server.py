@@ -114,7 +114,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         version = "v2" if path.startswith("/api/v2/") else "v1"
         connection_id = _connection_id_of(path, raw)
-        status = 500
+        status, answer = 500, None
         try:
             before = self.world.fault_for(method, path, connection_id, "before")
             if before is not None:
@@ -123,10 +123,10 @@ class _Handler(BaseHTTPRequestHandler):
             after = self.world.fault_for(method, path, connection_id, "after")
             if after is not None:
                 self._apply_fault(after, request_id)
-            self._send(status, payload, {"X-Request-Id": request_id})
+            answer = payload
         except FinapiProblem as problem:
             status = problem.status
-            body = render.error_message(
+            answer = render.error_message(
                 problem,
                 version=version,
                 request_id=request_id,
@@ -134,18 +134,18 @@ class _Handler(BaseHTTPRequestHandler):
                 auth_context=f"1/{abs(hash(headers.get('authorization', ''))) % 1000}",
                 now=self.world.now(),
             )
-            self._send(problem.status, body, {"X-Request-Id": request_id})
         except _BadToken as error:
             status = 401
-            body = {"error": "invalid_token", "error_description": f"Invalid access token: {error.hint}"}
-            self._send(401, body, {"X-Request-Id": request_id})
+            answer = {"error": "invalid_token", "error_description": f"Invalid access token: {error.hint}"}
         except _Dropped:
             status = 0
             raise
         finally:
+            # Logged before the answer leaves: a client that reads the call log after its answer finds the call.
             self.world.record_call(
                 Call(method, path, connection_id, any(headers.get(h) for h in PSU_HEADERS), status, self.world.now())
             )
+        self._send(status, answer, {"X-Request-Id": request_id})
 
     def _apply_fault(self, rule: FaultRule, request_id: str) -> None:
         if rule.delay_seconds:
