@@ -6,6 +6,7 @@ the Catch calls Finalize)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -290,6 +291,16 @@ class System:
                 delivered += 1
             assert delivered <= at_most, "the looks never end"
         return delivered
+
+    def deliver_looks_until(self, done: Callable[[UpdateRecord], bool], update_id: str, *, at_most: int = 50) -> None:
+        """Deliver delayed looks one due time after another until the update's record satisfies ``done``."""
+        for _ in range(at_most):
+            if done(self.record(update_id)):
+                return
+            assert self.timer.pending, "no look is left to deliver"
+            for message in self.timer.advance_to_next():
+                self.look(message)
+        raise AssertionError("the update never got there")
 
     def look(self, message: LookMessage) -> None:
         self.look_at_update()(message, INVOCATION)
