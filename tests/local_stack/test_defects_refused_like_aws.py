@@ -69,7 +69,7 @@ def test_send_task_success_scoped_to_the_state_machine_is_refused(new_user: Any,
     user: BankUser = new_user()
     update = user.api.trigger(user.connections["DEMO0001"], {"interface": "XS2A", "loginCredentials": demo}).json()
     # When the user picks a two-step procedure, CollectCredentials resumes the waiting workflow
-    answered = user.api.answer_when_ready(update["updateId"], {"twoStepProcedureId": "901"})
+    answered = user.api.answer(update["updateId"], {"twoStepProcedureId": "901"})
     # Then IAM refuses SendTaskSuccess on a state machine ARN (the action has no resource-level permissions)
     assert answered.status_code == 500, answered.text
     assert denials(stack, "states:SendTaskSuccess")

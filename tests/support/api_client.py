@@ -71,13 +71,3 @@ class BankUpdateApi:
                 raise AssertionError(f"update ended {body['status']} while waiting for {sorted(wanted)}: {body}")
             time.sleep(0.1)
         raise AssertionError(f"update {update_id} did not reach {sorted(wanted)} within {timeout} s: {body}")
-
-    def answer_when_ready(self, update_id: str, body: dict[str, Any], timeout: float = 10.0) -> httpx.Response:
-        """Answer, retrying while the workflow is still on its way to the callback (409 NOT_READY)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            answer = self.answer(update_id, body)
-            not_ready = answer.status_code == 409 and answer.json()["error"]["code"] == "NOT_READY"
-            if not not_ready or time.monotonic() > deadline:
-                return answer
-            time.sleep(0.1)

@@ -149,15 +149,6 @@ class AnswerTooEarly(BankUpdateError):
     default_user_message = "Please wait a few seconds before checking again."
 
 
-class UpdateNotReady(BankUpdateError):
-    """The workflow has not reached the point where it can take the answer yet (a matter of a second)."""
-
-    code = "NOT_READY"
-    http_status = 409
-    retryable = True
-    default_user_message = "Please try again in a moment."
-
-
 class AuthenticationExpired(BankUpdateError):
     code = "AUTHENTICATION_EXPIRED"
     http_status = 410
