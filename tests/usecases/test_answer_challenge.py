@@ -14,6 +14,7 @@ from bankupdate.domain.errors import (
     AuthenticationExpired,
     BankRejected,
     ChallengeMismatch,
+    CredentialsRequired,
     NotFound,
     UpstreamUnavailable,
 )
@@ -226,3 +227,18 @@ def test_an_answer_whose_reply_got_lost_is_taken_as_a_download_the_looks_confirm
     assert answered.status is UpdateStatus.IN_PROGRESS and answered.start_confirmed is False
     system.deliver_looks()
     assert system.record(update.update_id).status is UpdateStatus.SUCCEEDED
+
+
+def test_credentials_finapi_finds_incomplete_can_be_completed(system: System) -> None:
+    # Given an update asking for credentials without naming the fields (finAPI could not be asked which)
+    user = system.new_user(consent_expires_at=None)
+    system.sync_connections()(owner_id=user.owner_id)
+    system.sandbox.world.add_fault(method="GET", path=f"/bankConnections/{user.connection}", status=503, times=3)
+    started = system.trigger(user)
+    assert started.challenge is not None and started.challenge.credential_labels == ()
+    # When the user sends only part of them
+    with pytest.raises(CredentialsRequired):
+        system.answer(user, started.update_id, login_credentials=DEMO[:1])
+    # Then the update still asks, and the complete credentials go through
+    assert system.record(started.update_id).status is UpdateStatus.AUTHENTICATION_REQUIRED
+    assert system.answer(user, started.update_id, login_credentials=DEMO).auth_round == 2

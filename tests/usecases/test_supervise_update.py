@@ -154,3 +154,25 @@ def test_a_user_present_update_interrupted_after_calling_finapi_is_looked_at_not
     # Then finAPI's (non-idempotent) update is not called again: the looks decide, and find no fresh result
     assert len(system.update_calls(user.connection)) == calls
     assert system.record(started.update_id).status is UpdateStatus.FAILED
+
+
+def test_an_unattended_update_finapi_fails_with_5xx_fails_retryably(system: System) -> None:
+    user = opted_in(system)
+    update_id = started_unattended(system, user)
+    system.sandbox.world.add_fault(path="/bankConnections/update", status=503, times=1)
+    system.supervise(update_id)
+    failed = system.record(update_id)
+    assert failed.status is UpdateStatus.FAILED and failed.error is not None
+    assert (failed.error.code, failed.error.retryable) == ("UPSTREAM_UNAVAILABLE", True)
+
+
+def test_an_unattended_update_whose_answer_got_lost_is_looked_at(system: System) -> None:
+    # Given finAPI's answer to the scheduled update call getting lost after it started the download
+    user = opted_in(system)
+    update_id = started_unattended(system, user)
+    system.sandbox.world.add_fault(path="/bankConnections/update", drop=True, when="after", times=1)
+    # When the scheduled update runs
+    system.supervise(update_id)
+    # Then the looks find finAPI's fresh result, and finAPI was called only once
+    assert system.record(update_id).status is UpdateStatus.SUCCEEDED
+    assert len(system.update_calls(user.connection)) == 1
