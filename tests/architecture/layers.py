@@ -10,7 +10,9 @@ Rules (``bankupdate`` is ``layers/core/bankupdate``, handlers are ``functions/*/
 * the HTTP boundary (``api``) imports neither use cases, flow, adapters nor the composition root;
 * only handlers import the composition root;
 * a handler imports from ``bankupdate`` only ``api``, ``contract``, ``observability``, ``settings``, ``ports``,
-  ``composition``, ``domain`` (the use case's input values) and at most one ``usecases`` module.
+  ``composition``, ``domain`` (the use case's input values) and at most one ``usecases`` module;
+* nothing in ``bankupdate`` calls ``time.sleep``: every wait goes through the Clock port (``time.sleep`` may only be
+  handed over, as the system clock's and the finAPI clients' default).
 """
 
 from __future__ import annotations
@@ -122,4 +124,31 @@ def violations(imports: Iterable[Import]) -> list[str]:
         )
         if len(cases) > 1:
             found.append(f"{handler}: imports {len(cases)} use case modules {cases} (a handler runs one use case)")
+    return found
+
+
+def direct_sleeps(core: Path, shown_from: Path) -> list[str]:
+    """Calls of ``time.sleep`` (or of ``sleep`` imported from ``time``) in the ``bankupdate`` package."""
+    found: list[str] = []
+    for path in sorted((core / "bankupdate").rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        local_names = {
+            alias.asname or alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module == "time"
+            for alias in node.names
+            if alias.name == "sleep"
+        }
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            by_module = (
+                isinstance(func, ast.Attribute)
+                and func.attr == "sleep"
+                and isinstance(func.value, ast.Name)
+                and func.value.id == "time"
+            )
+            if by_module or (isinstance(func, ast.Name) and func.id in local_names):
+                found.append(f"{path.relative_to(shown_from)}:{node.lineno}: sleeps without the Clock port")
     return found

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.architecture.layers import collect, violations
+from tests.architecture.layers import collect, direct_sleeps, violations
 from tests.conftest import ROOT
 
 CORE, FUNCTIONS = ROOT / "layers" / "core", ROOT / "functions"
@@ -82,3 +82,14 @@ def test_a_handler_running_two_use_cases_is_caught(copy: Path) -> None:
         "functions/query/app.py: imports 2 use case modules "
         "['bankupdate.usecases.queries', 'bankupdate.usecases.register_user'] (a handler runs one use case)"
     ]
+
+
+def test_every_wait_goes_through_the_clock_port() -> None:
+    assert direct_sleeps(CORE, ROOT) == []
+
+
+@pytest.mark.parametrize("line", ["import time\ntime.sleep(1)", "from time import sleep as pause\npause(1)"])
+def test_a_direct_sleep_is_caught(copy: Path, line: str) -> None:
+    _add(copy / "core/bankupdate/flow/locks.py", line)
+    (found,) = direct_sleeps(copy / "core", copy)
+    assert found.startswith("core/bankupdate/flow/locks.py:") and "Clock port" in found
