@@ -152,3 +152,12 @@ def direct_sleeps(core: Path, shown_from: Path) -> list[str]:
             if by_module or (isinstance(func, ast.Name) and func.id in local_names):
                 found.append(f"{path.relative_to(shown_from)}:{node.lineno}: sleeps without the Clock port")
     return found
+
+
+def imports_under(folder: Path, shown_from: Path) -> list[Import]:
+    """Every import in the Python files under ``folder`` (test code: absolute imports only)."""
+    found: list[Import] = []
+    for path in sorted(folder.rglob("*.py")):
+        shown = str(path.relative_to(shown_from))
+        found += _imports_of(path, shown, "", set(), shown)
+    return found

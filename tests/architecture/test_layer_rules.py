@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.architecture.layers import collect, direct_sleeps, violations
+from tests.architecture.layers import collect, direct_sleeps, imports_under, violations, within
 from tests.conftest import ROOT
 
 CORE, FUNCTIONS = ROOT / "layers" / "core", ROOT / "functions"
@@ -93,3 +93,11 @@ def test_a_direct_sleep_is_caught(copy: Path, line: str) -> None:
     _add(copy / "core/bankupdate/flow/locks.py", line)
     (found,) = direct_sleeps(copy / "core", copy)
     assert found.startswith("core/bankupdate/flow/locks.py:") and "Clock port" in found
+
+
+def test_the_use_case_suite_and_the_fakes_need_no_aws() -> None:
+    # The use-case suite runs on the in-memory ports: no moto, no boto3, no AWS adapter (finAPI is the sandbox)
+    aws = ("moto", "boto3", "botocore", "bankupdate.stores", "local_stack")
+    imports = [i for folder in ("tests/usecases", "tests/fakes") for i in imports_under(ROOT / folder, ROOT)]
+    assert any(i.imported == "bankupdate.usecases.trigger_update" for i in imports)  # the walk sees the suite
+    assert [f"{i.where}: {i.imported}" for i in imports if within(i.imported, *aws)] == []
