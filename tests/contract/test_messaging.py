@@ -81,7 +81,9 @@ def bus(request: pytest.FixtureRequest) -> Sent:
     url = sqs.create_queue(QueueName="events")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.create_event_bus(Name="bank-updates")
-    events.put_rule(Name="all", EventBusName="bank-updates", EventPattern=json.dumps({"source": ["finapi.bank-update"]}))
+    events.put_rule(
+        Name="all", EventBusName="bank-updates", EventPattern=json.dumps({"source": ["finapi.bank-update"]})
+    )
     events.put_targets(Rule="all", EventBusName="bank-updates", Targets=[{"Id": "queue", "Arn": arn}])
 
     def arrived() -> list[str]:
