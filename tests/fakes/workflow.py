@@ -90,6 +90,8 @@ class FakeWorkflow:
             return True
 
     def recently_failed(self, *, stopped_since: datetime, started_since: datetime) -> Iterator[str]:
+        # ``started_since`` only bounds how far the adapter pages back through Step Functions' list; it filters
+        # nothing the adapter would yield, so the fake ignores it.
         with self._lock:
             failed = [
                 e.update_id
