@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help demo local reliability bench dev browser lint format typecheck unit test build validate openapi \
+.PHONY: help demo local reliability bench dev browser lint format typecheck unit usecases test build validate openapi \
 	deploy-check clean
 
 help: ## list the targets
@@ -85,8 +85,13 @@ typecheck: $(VENV)/.installed ## mypy --strict
 unit: $(VENV)/.installed ## unit tests only (no network)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-test: $(VENV)/.installed $(SAM_VENV)/.installed $(MINI_VENV)/.installed $(CHROMIUM) lint typecheck ## the README's test command: lint, types, every test suite
-	SAM_BIN=$(SAM) $(PY) -m pytest $(PYTEST_ARGS)
+usecases: $(VENV)/.installed ## the use cases over in-memory ports and the finAPI sandbox, and the layer rules (no moto; seconds)
+	$(PY) -m pytest tests/usecases tests/architecture $(PYTEST_ARGS)
+
+# The whole suite, with coverage of layers/core/bankupdate and the handlers; below the floor in pyproject.toml
+# ([tool.coverage.report] fail_under) the run fails. The layer rules run as tests/architecture.
+test: $(VENV)/.installed $(SAM_VENV)/.installed $(MINI_VENV)/.installed $(CHROMIUM) lint typecheck ## the README's test command: lint, types, layer rules, every test suite, coverage floor
+	SAM_BIN=$(SAM) $(PY) -m pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 validate: $(SAM_VENV)/.installed ## sam validate --lint
 	$(SAM) validate --lint
@@ -101,4 +106,4 @@ build: $(SAM_VENV)/.installed ## sam build (offline, cross-platform arm64 wheels
 	$(SAM) build --parallel
 
 clean: ## remove build output and virtualenvs
-	rm -rf .aws-sam .samcli $(VENV) $(SAM_VENV) $(MINI_VENV) .mypy_cache .ruff_cache .pytest_cache test-artifacts
+	rm -rf .aws-sam .samcli $(VENV) $(SAM_VENV) $(MINI_VENV) .mypy_cache .ruff_cache .pytest_cache test-artifacts .coverage

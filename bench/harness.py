@@ -70,11 +70,7 @@ class BankUser:
         return answer
 
     def answer(self, update_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        for _ in range(200):
-            answer = self.http.post(f"/v1/updates/{update_id}/authentication", json=body)
-            if answer.status_code != 409 or answer.json()["error"]["code"] != "NOT_READY":
-                break
-            time.sleep(0.05)
+        answer = self.http.post(f"/v1/updates/{update_id}/authentication", json=body)
         result: dict[str, Any] = answer.json()
         return result
 

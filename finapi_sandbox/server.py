@@ -59,6 +59,9 @@ class _ClockIn(BaseModel):
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle's algorithm the body waits for the client's delayed ACK
+    # (about 40 ms on Linux) on every kept-alive request.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: tests and the demo print what matters

@@ -286,6 +286,9 @@ class HttpApi:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body are separate writes: with Nagle's algorithm each kept-alive answer would wait ~40 ms
+            # for the client's delayed ACK.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

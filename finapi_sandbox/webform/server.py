@@ -45,6 +45,7 @@ class _Dropped(Exception):
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # see finapi_sandbox/server.py: no 40 ms wait for a delayed ACK per answer
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

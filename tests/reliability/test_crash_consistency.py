@@ -35,10 +35,10 @@ def test_lost_answer_to_the_tan_is_found_by_the_poll_loop(new_user: Any, sandbox
     user: BankUser = new_user()
     connection = user.connections["DEMO0001"]
     update = user.api.trigger(connection, {"interface": "XS2A", "loginCredentials": demo}).json()
-    user.api.answer_when_ready(update["updateId"], {"twoStepProcedureId": "901"})
+    user.api.answer(update["updateId"], {"twoStepProcedureId": "901"})
     # Given finAPI takes the TAN and starts downloading, but its answer is lost
     sandbox.world.add_fault(method="POST", path="/update", connection_id=connection, drop=True, when="after", times=1)
-    answered = user.api.answer_when_ready(update["updateId"], {"challengeResponse": "123456"})
+    answered = user.api.answer(update["updateId"], {"challengeResponse": "123456"})
     # Then the update goes on to the poll loop and succeeds, instead of asking for a TAN finAPI already consumed
     assert answered.status_code == 200 and answered.json()["status"] == "IN_PROGRESS", answered.text
     assert user.api.wait_for(update["updateId"], {"SUCCEEDED"})["status"] == "SUCCEEDED"

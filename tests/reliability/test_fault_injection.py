@@ -75,6 +75,9 @@ def test_updates_under_injected_faults_all_end_cleanly(new_user: Any, sandbox: A
     codes = Counter((o["status"], (o.get("error") or {}).get("code")) for o in outcomes)
     assert {code for _, code in codes} <= EXPECTED_CODES, codes
     for user in users:
+        if user in unrecorded:
+            assert user.api.connection(user.connections["DEMO0001"]).status_code == 404
+            continue
         assert user.api.wait_until_unlocked(user.connections["DEMO0001"])["activeUpdateId"] is None
     sfn = stack.boto3_client("stepfunctions")
     machine = stack.physical_id("UpdateConnectionStateMachine")

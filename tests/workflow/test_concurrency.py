@@ -67,15 +67,13 @@ def test_duplicate_tan_submissions_are_harmless(new_user: Any, sandbox: Any) -> 
     connection = user.connections["DEMO0001"]
     update = user.api.trigger(connection, {"interface": "XS2A", "loginCredentials": demo}).json()
     procedure = update["authentication"]["twoStepProcedures"][0]["procedureId"]
-    user.api.answer_when_ready(update["updateId"], {"twoStepProcedureId": procedure})
+    user.api.answer(update["updateId"], {"twoStepProcedureId": procedure})
     user.api.wait_for(update["updateId"], {"AUTHENTICATION_REQUIRED"})
     before = finapi_update_calls(sandbox, connection)
     # When the app sends the TAN five times at once (double taps, retries)
     with ThreadPoolExecutor(max_workers=5) as pool:
         answers = list(
-            pool.map(
-                lambda _: user.api.answer_when_ready(update["updateId"], {"challengeResponse": "123456"}), range(5)
-            )
+            pool.map(lambda _: user.api.answer(update["updateId"], {"challengeResponse": "123456"}), range(5))
         )
     # Then finAPI saw the TAN once, the others were turned away, and the update succeeds
     assert [a.status_code for a in answers].count(200) == 1, [a.text for a in answers]

@@ -73,9 +73,9 @@ def test_canary_secrets_appear_nowhere(new_user: Any, stack: Any, sandbox: Any) 
     responses.append(started.text)
     update = started.json()
     procedure = update["authentication"]["twoStepProcedures"][0]["procedureId"]
-    responses.append(api.answer_when_ready(update["updateId"], {"twoStepProcedureId": procedure}).text)
-    responses.append(api.answer_when_ready(update["updateId"], {"challengeResponse": wrong_tan}).text)
-    responses.append(api.answer_when_ready(update["updateId"], {"challengeResponse": "123456"}).text)
+    responses.append(api.answer(update["updateId"], {"twoStepProcedureId": procedure}).text)
+    responses.append(api.answer(update["updateId"], {"challengeResponse": wrong_tan}).text)
+    responses.append(api.answer(update["updateId"], {"challengeResponse": "123456"}).text)
     responses.append(json.dumps(api.wait_for(update["updateId"], {"SUCCEEDED"})))
     malformed = api.trigger(connection, {"loginCredentials": [{"label": "PIN", "value": wrong_pin, "extra": 1}]})
     assert malformed.status_code == 422
@@ -83,7 +83,7 @@ def test_canary_secrets_appear_nowhere(new_user: Any, stack: Any, sandbox: Any) 
     redirect = api.trigger(redirect_connection, {"interface": "XS2A", "redirectUrl": "https://app.example.com/cb"})
     responses.append(redirect.text)
     redirect_answer = f"state=wrong&code={canary}-redirect-code"
-    responses.append(api.answer_when_ready(redirect.json()["updateId"], {"redirectCallback": redirect_answer}).text)
+    responses.append(api.answer(redirect.json()["updateId"], {"redirectCallback": redirect_answer}).text)
     # ... and the scheduled path (admin sync, opt-in, unattended run with the stored finAPI password)
     sync_url = f"{stack.api_url}/v1/admin/users/{sub}/connections/sync"
     responses.append(httpx.post(sync_url, headers=stack.admin_headers("POST", sync_url, b"")).text)

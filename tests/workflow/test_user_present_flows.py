@@ -63,12 +63,12 @@ def test_procedure_choice_then_tan(new_user: Any, stack: Any) -> None:
     assert update["authentication"]["status"] == "TWO_STEP_PROCEDURE_REQUIRED"
     assert update["authentication"]["answerField"] == "twoStepProcedureId"
     # When the user picks an embedded procedure
-    chosen = user.api.answer_when_ready(update["updateId"], {"twoStepProcedureId": embedded_procedure(update)})
+    chosen = user.api.answer(update["updateId"], {"twoStepProcedureId": embedded_procedure(update)})
     # Then the bank asks for a TAN
     assert chosen.status_code == 200, chosen.text
     assert chosen.json()["authentication"]["status"] == "CHALLENGE_RESPONSE_REQUIRED"
     # When the user enters the TAN
-    answered = user.api.answer_when_ready(update["updateId"], {"challengeResponse": "123456"})
+    answered = user.api.answer(update["updateId"], {"challengeResponse": "123456"})
     assert answered.status_code == 200, answered.text
     # Then the download runs and the update succeeds
     done = user.api.wait_for(update["updateId"], {"SUCCEEDED"})
@@ -80,16 +80,16 @@ def test_procedure_choice_then_tan(new_user: Any, stack: Any) -> None:
 def test_wrong_tan_then_right_tan(new_user: Any) -> None:
     user: BankUser = new_user()
     update = user.api.trigger(user.connections["DEMO0001"], {"interface": "XS2A", "loginCredentials": DEMO}).json()
-    user.api.answer_when_ready(update["updateId"], {"twoStepProcedureId": embedded_procedure(update)})
+    user.api.answer(update["updateId"], {"twoStepProcedureId": embedded_procedure(update)})
     # When the first TAN is wrong
-    wrong = user.api.answer_when_ready(update["updateId"], {"challengeResponse": "000000"})
+    wrong = user.api.answer(update["updateId"], {"challengeResponse": "000000"})
     # Then the bank asks again (a new round), and the right TAN completes the update
     assert wrong.status_code == 200, wrong.text
     assert wrong.json()["authentication"]["status"] == "CHALLENGE_RESPONSE_REQUIRED"
     assert wrong.json()["authentication"]["round"] == 3
     # And the app can tell, without reading the bank's free text, that the last answer was refused
     assert wrong.json()["authentication"]["previousAnswerRejected"] is True
-    right = user.api.answer_when_ready(update["updateId"], {"challengeResponse": "123456"})
+    right = user.api.answer(update["updateId"], {"challengeResponse": "123456"})
     assert right.status_code == 200, right.text
     user.api.wait_for(update["updateId"], {"SUCCEEDED"})
 
@@ -97,12 +97,12 @@ def test_wrong_tan_then_right_tan(new_user: Any) -> None:
 def test_decoupled_confirmation_in_rounds(new_user: Any, stack: Any) -> None:
     user: BankUser = new_user()
     update = user.api.trigger(user.connections["DEMO0001"], {"interface": "XS2A", "loginCredentials": DEMO}).json()
-    chosen = user.api.answer_when_ready(update["updateId"], {"twoStepProcedureId": decoupled_procedure(update)})
+    chosen = user.api.answer(update["updateId"], {"twoStepProcedureId": decoupled_procedure(update)})
     assert chosen.json()["authentication"]["status"] == "DECOUPLED_AUTH_REQUIRED"
     # When the app keeps confirming until the bank has the user's approval
     statuses = []
     for _ in range(10):
-        answer = user.api.answer_when_ready(update["updateId"], {"decoupledCallback": True})
+        answer = user.api.answer(update["updateId"], {"decoupledCallback": True})
         assert answer.status_code == 200, answer.text
         statuses.append(answer.json()["status"])
         if answer.json()["status"] != "AUTHENTICATION_REQUIRED":
@@ -126,7 +126,7 @@ def test_redirect_bank(new_user: Any) -> None:
     bank = httpx.get(update["authentication"]["redirectUrl"], follow_redirects=False)
     assert bank.status_code == 302
     # (the app hands over the whole URL the bank sent the user back to; the query string alone works too)
-    answered = user.api.answer_when_ready(update["updateId"], {"redirectCallback": bank.headers["location"]})
+    answered = user.api.answer(update["updateId"], {"redirectCallback": bank.headers["location"]})
     # Then the update continues to success
     assert answered.status_code == 200, answered.text
     user.api.wait_for(update["updateId"], {"SUCCEEDED"})

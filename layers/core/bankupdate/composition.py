@@ -97,6 +97,7 @@ class Adapters:
             client_secret=credentials.clientSecret.get_secret_value(),
             api_version=ApiVersion(self.settings.finapi_api_version),
             timeout_seconds=self.settings.finapi_timeout_seconds,
+            sleep=self.clock.sleep,  # retry backoff waits through the Clock port, like every other wait
         )
 
         def load_user(owner_id: str) -> FinapiUserCredentials | None:
@@ -117,6 +118,7 @@ class Adapters:
             base_url=self.settings.webform_base_url,
             user_token=lambda owner_id: access.client.user_token(access.principal(owner_id)),
             timeout_seconds=self.settings.finapi_timeout_seconds,
+            sleep=self.clock.sleep,  # finAPI's once-a-second pace waits through the Clock port
         )
         return WebFormGateway(webform, access)
 

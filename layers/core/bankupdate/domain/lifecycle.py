@@ -203,7 +203,7 @@ def needs_user(record: UpdateRecord, challenge: Challenge, now: datetime, timing
             "challenge": challenge.model_copy(update={"previous_answer_rejected": rejected}),
             "auth_round": record.auth_round + 1,
             "auth_window_ends_at": window_ends,
-            "last_answer_at": None,
+            # ``last_answer_at`` stays: the next decoupled confirmation is paced from the answer that led here.
             "updated_at": now,
         }
     )

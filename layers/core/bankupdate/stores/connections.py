@@ -281,6 +281,8 @@ class DynamoScheduleStore:
 
     def consume_unattended(self, owner_id: str, connection_id: int, *, budget: UnattendedBudget, now: datetime) -> bool:
         """Take one unit of today's unattended budget, atomically; False when the day's budget is used up."""
+        if budget.usable_per_day <= 0:
+            return False  # the condition below lets the day's first unit through whatever the limit
         try:
             self._ddb.update_item(
                 TableName=self._table,

@@ -1,0 +1,137 @@
+"""The message ports: DueQueue and LookTimer on SQS, EventBus on EventBridge (moto), and the fakes the use-case suite
+reads instead, held to what the use cases rely on."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from bankupdate.contract import DueConnection, LookMessage
+from bankupdate.domain.events import ConsentExpiringSoon
+from bankupdate.ports import DueQueue, EventBus, LookTimer
+from tests.contract.conftest import REGION
+from tests.fakes import HeldLookTimer, ManualClock, RecordingDueQueue, RecordingEventBus
+
+NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+
+def _drain(sqs: Any, url: str) -> list[str]:
+    bodies: list[str] = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        bodies += [m["Body"] for m in messages]
+        sqs.delete_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+        )
+    return bodies
+
+
+@dataclass
+class Sent:
+    """A port and what its receiving side sees now (JSON bodies as they arrive)."""
+
+    port: Any
+    arrived: Callable[[], list[str]]
+
+
+@pytest.fixture(params=["in-memory", "sqs"])
+def due_queue(request: pytest.FixtureRequest) -> Sent:
+    if request.param == "in-memory":
+        fake = RecordingDueQueue()
+        return Sent(fake, lambda: [m.model_dump_json(by_alias=True) for m in fake.sent])
+    from bankupdate.stores.queue import SqsDueQueue
+
+    request.getfixturevalue("aws")
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="schedule")["QueueUrl"]
+    return Sent(SqsDueQueue(url), lambda: _drain(sqs, url))
+
+
+def test_due_connections_go_out_in_batches_of_ten(due_queue: Sent) -> None:
+    port: DueQueue = due_queue.port
+    # Given 25 due connections
+    due = [DueConnection(owner_id="user-1", connection_id=n, slot=NOW) for n in range(1, 26)]
+    # When they are sent
+    sent, calls = port.send_all(iter(due))
+    # Then all arrive, each once, in three calls
+    assert (sent, calls) == (25, 3)
+    arrived = sorted(DueConnection.model_validate_json(body).connection_id for body in due_queue.arrived())
+    assert arrived == list(range(1, 26))
+
+
+def test_nothing_due_sends_nothing(due_queue: Sent) -> None:
+    assert due_queue.port.send_all(iter([])) == (0, 0)
+    assert due_queue.arrived() == []
+
+
+@pytest.fixture(params=["in-memory", "eventbridge"])
+def bus(request: pytest.FixtureRequest) -> Sent:
+    if request.param == "in-memory":
+        fake = RecordingEventBus()
+        return Sent(fake, lambda: [json.dumps({"detail-type": t, "detail": d}) for t, d in fake.details])
+    from bankupdate.stores.events import EventBridgeBus
+
+    request.getfixturevalue("aws")
+    sqs, events = boto3.client("sqs", region_name=REGION), boto3.client("events", region_name=REGION)
+    url = sqs.create_queue(QueueName="events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.create_event_bus(Name="bank-updates")
+    events.put_rule(
+        Name="all", EventBusName="bank-updates", EventPattern=json.dumps({"source": ["finapi.bank-update"]})
+    )
+    events.put_targets(Rule="all", EventBusName="bank-updates", Targets=[{"Id": "queue", "Arn": arn}])
+
+    def arrived() -> list[str]:
+        return [json.dumps({k: json.loads(b)[k] for k in ("detail-type", "detail")}) for b in _drain(sqs, url)]
+
+    return Sent(EventBridgeBus("bank-updates", "finapi.bank-update"), arrived)
+
+
+def test_an_event_arrives_with_its_detail_type_and_camel_case_detail(bus: Sent) -> None:
+    port: EventBus = bus.port
+    # When an event is published
+    port.publish(ConsentExpiringSoon(owner_id="user-1", connection_id=7, consent_expires_at=NOW))
+    # Then consumers get it under its detail type, the detail in the API's camelCase
+    (arrived,) = [json.loads(body) for body in bus.arrived()]
+    assert arrived["detail-type"] == "BankConnection ConsentExpiring"
+    assert arrived["detail"] == {"ownerId": "user-1", "connectionId": 7, "consentExpiresAt": "2026-11-24T10:00:00Z"}
+
+
+def _look(n: int) -> LookMessage:
+    return LookMessage(
+        update_id=f"{n:032x}",
+        owner_id="user-1",
+        connection_id=n,
+        triggered_at=NOW,
+        deadline_at=NOW + timedelta(minutes=15),
+        alive_at=NOW,
+    )
+
+
+@pytest.fixture(params=["in-memory", "sqs"])
+def timer(request: pytest.FixtureRequest) -> Sent:
+    if request.param == "in-memory":
+        fake = HeldLookTimer(ManualClock(NOW))
+        return Sent(fake, lambda: [m.model_dump_json(by_alias=True) for m in fake.take_due()])
+    from bankupdate.stores.timer import SqsLookTimer
+
+    request.getfixturevalue("aws")
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="looks")["QueueUrl"]
+    return Sent(SqsLookTimer(url), lambda: _drain(sqs, url))
+
+
+def test_a_look_without_delay_is_there_at_once_and_a_delayed_one_is_not(timer: Sent) -> None:
+    port: LookTimer = timer.port
+    # When one look is scheduled now and one in a minute, and one past SQS's fifteen-minute limit
+    port.schedule(_look(1), 0)
+    port.schedule(_look(2), 60)
+    port.schedule(_look(3), 3600)
+    # Then only the first can be received now, whole
+    (body,) = timer.arrived()
+    assert LookMessage.model_validate_json(body) == _look(1)

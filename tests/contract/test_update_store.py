@@ -1,0 +1,208 @@
+"""UpdateStore: the in-memory fake and DynamoDB behave alike in everything the use cases rely on."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+
+from bankupdate.domain.model import UpdateStatus
+from bankupdate.ports import StaleUpdate
+from tests.contract.conftest import Stores
+from tests.contract.records import NOW, waiting_update
+
+LEASE = timedelta(seconds=60)
+
+
+def test_a_created_record_reads_back_unchanged_and_without_a_task_token(stores: Stores) -> None:
+    # Given a new update
+    record = waiting_update()
+    # When it is created
+    created = stores.updates.create(record)
+    # Then it reads back field for field, with no workflow token yet
+    stored = stores.updates.get(record.update_id)
+    assert created is True
+    assert stored is not None and stored.record == record and stored.task_token is None
+
+
+def test_creating_an_existing_update_again_is_refused_and_keeps_the_first(stores: Stores) -> None:
+    # Given an update
+    first = waiting_update()
+    stores.updates.create(first)
+    # When a record with the same id is created again
+    again = stores.updates.create(first.model_copy(update={"poll_count": 7}))
+    # Then the second create is refused and the first record stays
+    stored = stores.updates.get(first.update_id)
+    assert again is False
+    assert stored is not None and stored.record.poll_count == 0
+
+
+def test_an_unknown_update_is_none(stores: Stores) -> None:
+    assert stores.updates.get("f" * 32) is None
+
+
+def test_a_save_raises_the_version_and_a_stale_writer_is_refused(stores: Stores) -> None:
+    # Given an update that two writers read at version 0
+    record = waiting_update()
+    stores.updates.create(record)
+    # When the first saves, then the second saves what it read
+    first = stores.updates.save(record.model_copy(update={"poll_count": 1}), expected_version=0)
+    with pytest.raises(StaleUpdate):
+        stores.updates.save(record.model_copy(update={"poll_count": 9}), expected_version=0)
+    # Then only the first write is stored, at version 1
+    stored = stores.updates.get(record.update_id)
+    assert first.version == 1
+    assert stored is not None and stored.record == first
+
+
+def test_saving_an_update_that_was_never_created_is_stale(stores: Stores) -> None:
+    with pytest.raises(StaleUpdate):
+        stores.updates.save(waiting_update(), expected_version=0)
+
+
+def test_a_save_that_clears_a_field_clears_it_in_the_store(stores: Stores) -> None:
+    # Given an update with a challenge
+    record = waiting_update()
+    stores.updates.create(record)
+    # When it is saved without the challenge (the user answered, the download runs)
+    running = record.model_copy(update={"status": UpdateStatus.IN_PROGRESS, "challenge": None})
+    stores.updates.save(running, expected_version=0)
+    # Then the challenge is gone from the stored record
+    stored = stores.updates.get(record.update_id)
+    assert stored is not None and stored.record.challenge is None and stored.record.status is UpdateStatus.IN_PROGRESS
+
+
+def test_the_task_token_is_parked_on_an_open_update_and_kept_by_its_saves(stores: Stores) -> None:
+    # Given an open update
+    record = waiting_update()
+    stores.updates.create(record)
+    # When the workflow parks its token, and the update is saved afterwards
+    parked = stores.updates.park_task_token(record.update_id, "token-1")
+    stores.updates.save(record.model_copy(update={"poll_count": 1}), expected_version=0)
+    # Then the token is still there
+    stored = stores.updates.get(record.update_id)
+    assert parked is True
+    assert stored is not None and stored.task_token == "token-1"
+
+
+def test_a_terminal_save_drops_the_task_token_and_a_finished_update_takes_none(stores: Stores) -> None:
+    # Given an update with a parked token
+    record = waiting_update()
+    stores.updates.create(record)
+    stores.updates.park_task_token(record.update_id, "token-1")
+    # When it is saved as finished
+    stores.updates.save(record.model_copy(update={"status": UpdateStatus.FAILED}), expected_version=0)
+    # Then its token is gone, and a late workflow cannot park one
+    stored = stores.updates.get(record.update_id)
+    assert stored is not None and stored.task_token is None
+    assert stores.updates.park_task_token(record.update_id, "token-2") is False
+    again = stores.updates.get(record.update_id)
+    assert again is not None and again.task_token is None
+
+
+def test_no_token_is_parked_on_an_update_that_does_not_exist(stores: Stores) -> None:
+    assert stores.updates.park_task_token("e" * 32, "token-1") is False
+    assert stores.updates.get("e" * 32) is None
+
+
+def test_only_one_of_many_concurrent_answers_claims_the_round(stores: Stores) -> None:
+    # Given an update waiting for round 1
+    record = waiting_update()
+    stores.updates.create(record)
+
+    # When ten duplicate submissions race for round 1
+    def claim(_: int) -> bool:
+        return stores.updates.claim_round(record.update_id, auth_round=1, now=NOW, lease=LEASE)
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        claims = list(pool.map(claim, range(10)))
+    # Then exactly one may talk to finAPI
+    assert claims.count(True) == 1
+
+
+def test_a_released_round_can_be_claimed_again(stores: Stores) -> None:
+    # Given a claimed round (an answer on its way to finAPI)
+    record = waiting_update()
+    stores.updates.create(record)
+    assert stores.updates.claim_round(record.update_id, auth_round=1, now=NOW, lease=LEASE)
+    # When the claim is released (finAPI was unreachable: the same answer may be sent again)
+    stores.updates.release_round(record.update_id, auth_round=1)
+    # Then the round can be claimed again
+    assert stores.updates.claim_round(record.update_id, auth_round=1, now=NOW, lease=LEASE)
+
+
+def test_releasing_another_round_leaves_the_claim(stores: Stores) -> None:
+    record = waiting_update(auth_round=2)
+    stores.updates.create(record)
+    assert stores.updates.claim_round(record.update_id, auth_round=2, now=NOW, lease=LEASE)
+    stores.updates.release_round(record.update_id, auth_round=1)
+    assert not stores.updates.claim_round(record.update_id, auth_round=2, now=NOW, lease=LEASE)
+
+
+def test_a_claim_whose_lease_ran_out_can_be_taken_over(stores: Stores) -> None:
+    # Given a claim whose answerer died (never released)
+    record = waiting_update()
+    stores.updates.create(record)
+    assert stores.updates.claim_round(record.update_id, auth_round=1, now=NOW, lease=LEASE)
+    # When another answer comes within the lease, and one after it
+    within = stores.updates.claim_round(record.update_id, auth_round=1, now=NOW + LEASE, lease=LEASE)
+    after = stores.updates.claim_round(record.update_id, auth_round=1, now=NOW + LEASE * 2, lease=LEASE)
+    # Then the first is turned away and the second takes over
+    assert (within, after) == (False, True)
+
+
+def test_a_round_the_update_is_not_in_cannot_be_claimed(stores: Stores) -> None:
+    # Given an update in round 2
+    record = waiting_update(auth_round=2)
+    stores.updates.create(record)
+    # Then an answer to round 1 (an old page) or 3 claims nothing, nor does one for an unknown update
+    assert not stores.updates.claim_round(record.update_id, auth_round=1, now=NOW, lease=LEASE)
+    assert not stores.updates.claim_round(record.update_id, auth_round=3, now=NOW, lease=LEASE)
+    assert not stores.updates.claim_round("d" * 32, auth_round=1, now=NOW, lease=LEASE)
+
+
+def test_a_new_round_can_be_claimed_after_the_last_one_was(stores: Stores) -> None:
+    # Given round 1 claimed and answered, and the bank asking a second round
+    record = waiting_update()
+    stores.updates.create(record)
+    assert stores.updates.claim_round(record.update_id, auth_round=1, now=NOW, lease=LEASE)
+    stores.updates.save(record.model_copy(update={"auth_round": 2}), expected_version=0)
+    # Then round 2 is free for its answer
+    assert stores.updates.claim_round(record.update_id, auth_round=2, now=NOW, lease=LEASE)
+
+
+def test_open_updates_are_the_unfinished_ones_created_before_the_moment(stores: Stores) -> None:
+    # Given updates created an hour ago (open, and finished) and one just now
+    hour_ago = NOW - timedelta(hours=1)
+    old_open = waiting_update("1" * 32, created_at=hour_ago)
+    old_done = waiting_update("2" * 32, created_at=hour_ago)
+    recent = waiting_update("3" * 32, created_at=NOW)
+    for record in (old_open, old_done, recent):
+        stores.updates.create(record)
+    stores.updates.save(old_done.model_copy(update={"status": UpdateStatus.SUCCEEDED}), expected_version=0)
+    # When the reconciler asks for open updates older than ten minutes
+    found = list(stores.updates.open_updates(created_before=NOW - timedelta(minutes=10)))
+    # Then only the old open one is listed
+    assert found == [old_open.update_id]
+
+
+def test_open_updates_span_every_shard(stores: Stores) -> None:
+    # Given open updates of many connections (spread over the index's shards)
+    records = [
+        waiting_update(f"{n:032x}", created_at=NOW - timedelta(minutes=n)).model_copy(update={"connection_id": n})
+        for n in range(1, 21)
+    ]
+    for record in records:
+        stores.updates.create(record)
+    # Then every one created before now is found, each once
+    found = list(stores.updates.open_updates(created_before=NOW))
+    assert sorted(found) == sorted(r.update_id for r in records)
+
+
+def test_a_callback_link_finds_its_update(stores: Stores) -> None:
+    # Given a callback token linked to an update (by its digest)
+    stores.updates.link_callback("digest-1", "a" * 32, expires_at=NOW + timedelta(hours=1))
+    # Then the digest finds the update, and another digest finds nothing
+    assert stores.updates.find_by_callback("digest-1") == "a" * 32
+    assert stores.updates.find_by_callback("digest-2") is None
