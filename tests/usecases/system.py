@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from bankupdate.contract import CatchFailure, DueConnection, LookMessage, WorkflowOutput
 from bankupdate.domain.answers import AuthenticationAnswer, Credential
-from bankupdate.domain.model import UpdateOptions, UpdateRecord
+from bankupdate.domain.model import BankingInterface, UpdateOptions, UpdateRecord
 from bankupdate.domain.psu import PsuContext
 from bankupdate.finapi import ApiVersion, FinapiClient
 from bankupdate.finapi.access_gateway import AccessGateway
@@ -244,10 +244,14 @@ class System:
         idempotency_key: str | None = None,
         connection_id: int | None = None,
     ) -> TriggerRequest:
+        chosen = options or UpdateOptions()
+        if credentials and chosen.interface is None:
+            # Our API refuses credentials without the interface they are for, as finAPI does (the app sends both).
+            chosen = chosen.model_copy(update={"interface": BankingInterface.XS2A})
         return TriggerRequest(
             owner_id=user.owner_id,
             connection_id=connection_id if connection_id is not None else user.connection,
-            options=options or UpdateOptions(interface=None),
+            options=chosen,
             credentials=credentials,
             psu=APP_PSU,
             request_id=None,

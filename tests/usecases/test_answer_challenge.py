@@ -204,9 +204,9 @@ def test_someone_elses_update_does_not_exist(system: System) -> None:
 
 
 def test_finapi_failing_with_5xx_lets_the_same_answer_be_sent_again(system: System) -> None:
-    # Given finAPI failing the answer with 503 once
+    # Given finAPI failing the answer with 500 once
     user, update = waiting_for_procedure(system)
-    system.sandbox.world.add_fault(path="/bankConnections/update", status=503, times=1)
+    system.sandbox.world.add_fault(path="/bankConnections/update", status=500, times=1)
     # When the user answers
     with pytest.raises(UpstreamUnavailable):
         system.answer(user, update.update_id, two_step_procedure_id=SMS_TAN)
@@ -233,7 +233,7 @@ def test_credentials_finapi_finds_incomplete_can_be_completed(system: System) ->
     # Given an update asking for credentials without naming the fields (finAPI could not be asked which)
     user = system.new_user(consent_expires_at=None)
     system.sync_connections()(owner_id=user.owner_id)
-    system.sandbox.world.add_fault(method="GET", path=f"/bankConnections/{user.connection}", status=503, times=3)
+    system.sandbox.world.add_fault(method="GET", path=f"/bankConnections/{user.connection}", status=500, times=3)
     started = system.trigger(user)
     assert started.challenge is not None and started.challenge.credential_labels == ()
     # When the user sends only part of them

@@ -100,9 +100,9 @@ def test_the_looks_stop_once_the_workflow_gave_up(system: System) -> None:
     assert system.record(update_id).status is UpdateStatus.IN_PROGRESS
 
 
-@pytest.mark.parametrize("fault", [{"status": 503, "times": 3}, {"lock": True, "times": 1}])
+@pytest.mark.parametrize("fault", [{"status": 500, "times": 3}, {"lock": True, "times": 1}])
 def test_a_look_finapi_cannot_answer_is_simply_tried_again(system: System, fault: dict[str, object]) -> None:
-    # Given finAPI failing reads of the connection for a moment (503s through the retries, or locked)
+    # Given finAPI failing reads of the connection for a moment (500s through the retries, or locked)
     user = system.new_user(download_seconds=4)
     started = system.trigger(user, credentials=NO_SCA)
     system.sandbox.world.add_fault(method="GET", path=f"/bankConnections/{user.connection}", **fault)

@@ -159,7 +159,7 @@ def test_a_user_present_update_interrupted_after_calling_finapi_is_looked_at_not
 def test_an_unattended_update_finapi_fails_with_5xx_fails_retryably(system: System) -> None:
     user = opted_in(system)
     update_id = started_unattended(system, user)
-    system.sandbox.world.add_fault(path="/bankConnections/update", status=503, times=1)
+    system.sandbox.world.add_fault(path="/bankConnections/update", status=500, times=1)
     system.supervise(update_id)
     failed = system.record(update_id)
     assert failed.status is UpdateStatus.FAILED and failed.error is not None

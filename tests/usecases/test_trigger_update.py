@@ -100,9 +100,9 @@ def test_wrong_credentials_fail_the_update_at_once_without_a_workflow(system: Sy
 
 
 def test_finapi_failing_with_5xx_fails_the_update_and_starts_nothing(system: System) -> None:
-    # Given finAPI answering its update endpoint with 503
+    # Given finAPI answering its update endpoint with 500
     user = system.new_user()
-    system.sandbox.world.add_fault(path="/bankConnections/update", status=503, times=1)
+    system.sandbox.world.add_fault(path="/bankConnections/update", status=500, times=1)
     # When the user syncs
     with pytest.raises(UpstreamUnavailable) as refused:
         system.trigger(user, credentials=NO_SCA)

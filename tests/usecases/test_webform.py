@@ -147,11 +147,6 @@ def test_a_bank_that_needs_the_user_shows_the_web_form_and_goes_on_once_it_is_co
     assert webform.engine.poll_violations == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core and simulator disagree: while the form's download runs the form stays IN_PROGRESS (simulator), and "
-    "domain.webform.decide_task expires an open form at its expiresAt whatever it is doing (reported to the lead)",
-)
 def test_a_download_the_user_started_in_the_form_may_outlast_the_forms_expiry(
     system: System, webform: WebFormServer
 ) -> None:

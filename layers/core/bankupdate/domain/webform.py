@@ -106,7 +106,8 @@ def decide_task(task: TaskSnapshot, *, deadline_at: datetime, now: datetime, wai
         form = task.web_form
         if form.status == "ABORTED":
             return TaskDecision(TaskVerdict.FAILED, error=WebFormAborted("the user cancelled finAPI's web form"))
-        if form.status == "EXPIRED" or (form.expires_at is not None and now >= form.expires_at):
+        if form.status == "EXPIRED":
+            # Only finAPI's word counts: a form the user is still in (or whose download runs) may outlast its expiresAt
             return TaskDecision(TaskVerdict.FAILED, error=AuthenticationExpired("finAPI's web form expired"))
         if form.status == "COMPLETED_WITH_ERROR":
             return TaskDecision(TaskVerdict.FAILED, error=error_for_code(form.error_code, action_url=form.url))

@@ -21,7 +21,7 @@ from bankupdate.domain.errors import (
     UpdateLockedUpstream,
     UpstreamUnavailable,
 )
-from bankupdate.domain.model import ChallengeStatus, UpdateRecord, UpdateStatus
+from bankupdate.domain.model import BankingInterface, ChallengeStatus, UpdateOptions, UpdateRecord, UpdateStatus
 from bankupdate.domain.psu import PsuContext
 from bankupdate.domain.upstream import Accepted, AnswerRequest, StartOutcome
 from bankupdate.flow.finish import Completion
@@ -53,6 +53,7 @@ class AnswerChallenge:
         challenge = record.challenge
         assert challenge is not None  # _check_pending made sure
         check_answer_fits(challenge, answer)
+        options = self._options_for(owner_id, record)
         if not self.updates.claim_round(
             update_id, auth_round=record.auth_round, now=self.clock.now(), lease=_CLAIM_LEASE
         ):
@@ -63,7 +64,7 @@ class AnswerChallenge:
             self.workflow.keep_alive(stored.task_token)  # the answer is on its way: the workflow keeps waiting
         answering = StoredUpdate(lifecycle.answered(record, self.clock.now()), stored.task_token)
         request = AnswerRequest(
-            connection_id=record.connection_id, options=record.options, challenge=challenge, answer=answer, psu=psu
+            connection_id=record.connection_id, options=options, challenge=challenge, answer=answer, psu=psu
         )
         try:
             outcome: StartOutcome = self.gateway.answer(owner_id, request)
@@ -88,6 +89,17 @@ class AnswerChallenge:
     ) -> UpdateRecord:
         transition = self.progress.transition_for(answered, outcome, confirmed=confirmed)
         return self.progress.apply(stored, transition, from_api=True)
+
+    def _options_for(self, owner_id: str, record: UpdateRecord) -> UpdateOptions:
+        """finAPI takes credentials only with the interface they are for; an update started without one (and whose
+        trigger could not find out) learns it now."""
+        options = record.options
+        if record.challenge is None or record.challenge.status is not ChallengeStatus.CREDENTIALS_REQUIRED:
+            return options
+        if options.interface is not None:
+            return options
+        interfaces = self.gateway.connection_facts(owner_id, record.connection_id).interfaces
+        return options.model_copy(update={"interface": BankingInterface(interfaces[0])}) if interfaces else options
 
     def _check_pending(self, record: UpdateRecord) -> None:
         now = self.clock.now()
