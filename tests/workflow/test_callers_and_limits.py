@@ -59,9 +59,10 @@ def test_the_same_idempotency_key_with_other_options_is_refused_naming_the_confl
     assert other.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
 
 
-def test_back_to_back_updates_of_one_connection_are_limited_with_retry_after(new_user: Any) -> None:
+def test_back_to_back_updates_of_one_connection_are_limited_with_retry_after(new_user: Any, sandbox: Any) -> None:
     # Given a user who syncs one connection again and again (each update reaches the bank)
-    me: BankUser = new_user("DEMO0001", "DEMO0002")
+    me: BankUser = new_user()
+    second = sandbox.world.add_connection(me.finapi_username)
     connection = me.connections["DEMO0001"]
     for _ in range(LIMIT):
         started = me.api.trigger(connection, {"interface": "XS2A"})
@@ -75,7 +76,7 @@ def test_back_to_back_updates_of_one_connection_are_limited_with_retry_after(new
     assert refused.json()["error"]["code"] == "TOO_MANY_UPDATES"
     assert int(refused.headers["Retry-After"]) >= 1
     # And another connection of theirs is not affected
-    assert me.api.trigger(me.connections["DEMO0002"], {"interface": "XS2A"}).status_code == 202
+    assert me.api.trigger(second, {"interface": "XS2A"}).status_code == 202
 
 
 def test_a_redirect_url_outside_the_allow_list_is_refused(new_user: Any) -> None:
