@@ -51,9 +51,9 @@ local: $(VENV)/.installed ## the stack in the foreground (LOCAL_PORT=3000, FINAP
 	POWERTOOLS_TRACE_DISABLED=true $(PY) -m local_stack --port $(LOCAL_PORT) --finapi-port $(FINAPI_PORT) \
 		--webform-port $(WEBFORM_PORT) --integration $(INTEGRATION)
 
-reliability: $(VENV)/.installed ## larger fault-injection (100 updates, 30 % faults) and fuzz (1,000 cases) runs
-	FAULT_UPDATES=100 FAULT_RATE=0.3 FUZZ_EXAMPLES=1000 $(PY) -m pytest -s -q -W ignore::UserWarning \
-		tests/reliability/test_fault_injection.py tests/reliability/test_fuzz_api.py
+reliability: $(VENV)/.installed ## larger runs: 100 updates at 30 % faults, 1,000 fuzzed and 2,400 generated requests
+	FAULT_UPDATES=100 FAULT_RATE=0.3 FUZZ_EXAMPLES=1000 OUTSIDE_IN_CASES=2400 $(PY) -m pytest -s -q \
+		tests/reliability/test_fault_injection.py tests/reliability/test_fuzz_api.py tests/reliability/test_outside_in.py
 
 bench: $(VENV)/.installed ## measure cold starts, warm overhead, poll loop, scheduler, cost (~30 min) -> bench/results/
 	$(PY) -m bench.cold_start
