@@ -12,12 +12,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 
 from tests.support.browser import CHROMIUM, LAUNCH_ARGS, BrowserPage, screenshot_folder
 from tests.support.webform_fixtures import access, make_user, make_webform, receiver, webform
 
 __all__ = ["access", "browser", "make_user", "make_webform", "receiver", "web", "webform"]
+
+
+# What the page shows after the system has worked (a download watched to its end) can take seconds on a busy
+# machine: assertions wait as long as actions do, instead of Playwright's 5 s.
+expect.set_options(timeout=20_000)
 
 
 @pytest.fixture(scope="session")
