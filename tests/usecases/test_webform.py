@@ -100,7 +100,8 @@ def test_an_update_finapi_completes_without_the_user_succeeds_on_its_callback(
     system: System, webform: WebFormServer, receiver: Receiver
 ) -> None:
     # Given a background update task for a connection finAPI can update alone
-    _, record = started(system, download_seconds=0.5)
+    # (downloads last longer than finAPI's 1 s between reads of a task: the simulator's clock is the wall's)
+    _, record = started(system, download_seconds=1.5)
     assert record.status is UpdateStatus.IN_PROGRESS and record.upstream_ref is not None
     # When the task completes and finAPI calls back
     system.clock.advance(1)
@@ -124,7 +125,7 @@ def test_a_bank_that_needs_the_user_shows_the_web_form_and_goes_on_once_it_is_co
     system: System, webform: WebFormServer, receiver: Receiver
 ) -> None:
     # Given a connection whose consent is gone
-    _, record = started(system, consent_expires_at=None, download_seconds=0.5)
+    _, record = started(system, consent_expires_at=None, download_seconds=1.5)
     # When finAPI's task asks for the web form and calls back
     reaches(webform, record, "WEB_FORM_REQUIRED")
     system.webform_callback()(wait_for_callback(receiver, record, "web-form-required"))
