@@ -1,0 +1,101 @@
+"""The reference front end on a Web Form 2.0 deployment (`Integration=WEB_FORM`), clicked through in headless
+Chromium: the user-present flows of the demo's Web Form chapter as the end user sees them. The app offers finAPI's
+web form when the bank needs the user, the user answers the bank there (in a tab of its own), and the app notices by
+itself that the update went on."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from local_stack import FrontEnd
+from tests.browser.test_frontend import NO_CONSENT, DemoUser, _free_port
+from tests.conftest import ROOT, register_finapi_user, running_stack
+from tests.support.browser import BrowserPage
+
+
+@pytest.fixture(scope="module")
+def demo(sandbox: Any, webform_sandbox: Any) -> Iterator[DemoUser]:
+    port = _free_port()
+    suffix = uuid.uuid4().hex[:8]
+    sub, username, password = f"webform-{suffix}", f"finapi-webform-{suffix}", f"pw-{suffix}"
+    with running_stack(
+        sandbox,
+        api_port=port,
+        front_end=FrontEnd(ROOT / "frontend", sub),
+        Integration="WEB_FORM",
+        WebFormBaseUrl=webform_sandbox.base_url,
+        AllowedRedirectUrls=f"http://127.0.0.1:{port}/",
+    ) as stack:
+        sandbox.world.create_user(username, password)
+        register_finapi_user(stack, sub, username, password)
+        yield DemoUser(sub, username, stack, sandbox)
+
+
+def _sync(web: BrowserPage, demo: DemoUser, connection: int) -> Page:
+    page = web.page
+    page.goto(demo.url)
+    page.click("#sign-in-button")
+    expect(page.locator(f"#connection-{connection}")).to_be_visible()
+    web.step("connections")
+    page.click(f"#sync-{connection}")
+    return page
+
+
+def test_an_update_finapi_runs_alone_shows_the_accounts(demo: DemoUser, web: BrowserPage) -> None:
+    # Given a connection whose consent is valid
+    connection = demo.add_connection()
+    # When the user syncs it
+    page = _sync(web, demo, connection)
+    # Then finAPI's background task runs it without asking anything, and the app shows the updated accounts
+    expect(page.locator("#accounts")).to_be_visible()
+    expect(page.locator("#web-form")).to_have_count(0)
+    web.step("accounts")
+
+
+def test_a_bank_that_needs_the_user_is_answered_in_finapis_web_form(demo: DemoUser, web: BrowserPage) -> None:
+    # Given a connection whose consent is gone
+    connection = demo.add_connection(**NO_CONSENT)
+    # When the user syncs it, the app offers finAPI's web form
+    page = _sync(web, demo, connection)
+    expect(page.locator("#web-form")).to_be_visible()
+    web.step("web-form-offered")
+    # And the user opens it in a tab of its own and answers the bank there: login, TAN procedure, TAN
+    with page.context.expect_page() as opened:
+        page.click("#web-form")
+    form = opened.value
+    expect(form.locator("h1")).to_have_text("Log in to your bank")
+    form.fill("#user-id", "demo")
+    form.fill("#pin", "demo")
+    form.click("#submit")
+    expect(form.locator("h1")).to_have_text("Choose a TAN procedure")
+    form.click("#procedure-901")
+    form.click("#submit")
+    expect(form.locator("h1")).to_have_text("Enter your TAN")
+    form.fill("#tan", "123456")
+    form.screenshot(path=str(web.folder / "web-form-tan.png"))
+    form.click("#submit")
+    # Then, without the user doing anything more in the app, it shows the updated accounts
+    expect(page.locator("#accounts")).to_be_visible()
+    expect(page.locator("#web-form")).to_have_count(0)
+    web.step("accounts-after-web-form")
+
+
+def test_aborting_the_web_form_ends_the_update_with_a_reason(demo: DemoUser, web: BrowserPage) -> None:
+    # Given a connection whose consent is gone, and the web form offered
+    connection = demo.add_connection(**NO_CONSENT)
+    page = _sync(web, demo, connection)
+    with page.context.expect_page() as opened:
+        page.click("#web-form")
+    form = opened.value
+    expect(form.locator("h1")).to_have_text("Log in to your bank")
+    # When the user gives up in the web form
+    form.click("#abort")
+    # Then the app shows that the update did not happen and why
+    expect(page.locator("#failure")).to_contain_text("cancelled in the bank's form")
+    expect(page.locator("#failure")).to_contain_text("WEB_FORM_ABORTED")
+    web.step("aborted")
