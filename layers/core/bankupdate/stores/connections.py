@@ -14,7 +14,7 @@ from bankupdate.domain.model import ConnectionHealth, ConnectionRecord, SkipReas
 from bankupdate.domain.scheduling import shard_of
 from bankupdate.domain.upstream import ConnectionFacts
 from bankupdate.ports import ConnectionOutcome, LockAttempt, LockRefusal, TriggerRate
-from bankupdate.stores.aws import client, is_condition_failure
+from bankupdate.stores.aws import ServiceClient, is_condition_failure
 from bankupdate.stores.items import from_item, to_item, to_value
 
 _RECORD_FIELDS = frozenset(ConnectionRecord.model_fields)
@@ -42,10 +42,11 @@ def _due_keys(owner_id: str, connection_id: int, due: datetime, shards: int) -> 
 
 
 class DynamoConnectionStore:
+    _ddb = ServiceClient("dynamodb")
+
     def __init__(self, table_name: str, shards: int) -> None:
         self._table = table_name
         self._shards = shards
-        self._ddb = client("dynamodb")
 
     def get(self, owner_id: str, connection_id: int) -> ConnectionRecord | None:
         answer = self._ddb.get_item(TableName=self._table, Key=_key(owner_id, connection_id), ConsistentRead=True)
@@ -227,10 +228,11 @@ class DynamoConnectionStore:
 class DynamoScheduleStore:
     """The scheduling side of connection items: the sparse due index (gsi1) and the unattended budget counters."""
 
+    _ddb = ServiceClient("dynamodb")
+
     def __init__(self, table_name: str, shards: int) -> None:
         self._table = table_name
         self._shards = shards
-        self._ddb = client("dynamodb")
 
     def set_schedule(self, owner_id: str, connection_id: int, *, enabled: bool, next_due_at: datetime | None) -> None:
         """Opt in (the connection enters the due index) or out (it leaves it)."""
