@@ -58,6 +58,7 @@ class Adapters:
     def __init__(self, settings: Settings, clock: Clock) -> None:
         self.settings = settings
         self.clock = clock
+        self._api_base_url: str | None = None
 
     @cached_property
     def updates(self) -> DynamoUpdateStore:
@@ -154,9 +155,12 @@ class Adapters:
         return PowertoolsIdempotencyStore(self.settings.idempotency_table_name, self.settings.idempotency_ttl_seconds)
 
     def api_base_url(self) -> str:
-        from bankupdate.stores.parameters import api_base_url
+        """Read once per process: the API's URL does not change while the stack stands."""
+        if self._api_base_url is None:
+            from bankupdate.stores.parameters import api_base_url
 
-        return api_base_url(self.settings.api_url_parameter)
+            self._api_base_url = api_base_url(self.settings.api_url_parameter)
+        return self._api_base_url
 
     # ------------------------------------------------------------------------------- shared flow
 
@@ -263,6 +267,7 @@ def supervise_update() -> SuperviseUpdate:
         completion=a.completion(),
         clock=a.clock,
         settings=a.settings,
+        callback_base_url=a.api_base_url,
     )
 
 

@@ -6,6 +6,7 @@ Whoever finishes the update releases the task; the task's heartbeat and timeout 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bankupdate.contract import WorkflowOutput
@@ -20,6 +21,7 @@ from bankupdate.domain.errors import (
 )
 from bankupdate.domain.model import UpdateMode, UpdateRecord, UpdateStatus
 from bankupdate.domain.upstream import Accepted, StartOutcome, StartRequest
+from bankupdate.flow.callbacks import CallbackLinks
 from bankupdate.flow.finish import Completion
 from bankupdate.flow.locks import ConnectionLocks
 from bankupdate.flow.looking import LookLoop
@@ -40,6 +42,8 @@ class SuperviseUpdate:
     completion: Completion
     clock: Clock
     settings: Settings
+    # Where finAPI's Web Form 2.0 callbacks reach the API: a scheduled update gets them like a user-present one.
+    callback_base_url: Callable[[], str] | None = None
 
     def __call__(self, update_id: str, task_token: str, invocation: Invocation) -> None:
         stored = self.updates.get(update_id)
@@ -95,7 +99,11 @@ class SuperviseUpdate:
             lifecycle.calling_upstream(record, now, self.settings.timing), expected_version=record.version
         )
         stored = StoredUpdate(calling, stored.task_token)
-        request = StartRequest(connection_id=record.connection_id, options=record.options)
+        callbacks = None
+        if self.callback_base_url is not None:
+            links = CallbackLinks(self.updates, self.clock, self.settings, self.callback_base_url)
+            callbacks = links.for_update(record)
+        request = StartRequest(connection_id=record.connection_id, options=record.options, callbacks=callbacks)
         try:
             outcome = self.gateway.start(record.owner_id, request)
         except UpstreamUnavailable as error:
