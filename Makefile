@@ -55,11 +55,10 @@ reliability: $(VENV)/.installed ## larger fault-injection (100 updates, 30 % fau
 	FAULT_UPDATES=100 FAULT_RATE=0.3 FUZZ_EXAMPLES=1000 $(PY) -m pytest -s -q -W ignore::UserWarning \
 		tests/reliability/test_fault_injection.py tests/reliability/test_fuzz_api.py
 
-bench: $(VENV)/.installed ## measure cold starts, warm overhead, poll loop, scheduler, cost (~30 min) -> bench/results/
-	$(PY) -m bench.cold_start
-	$(PY) -W ignore::UserWarning -m bench.warm
-	$(PY) -W ignore::UserWarning -m bench.transitions
-	$(PY) -W ignore::UserWarning -m bench.polling
+bench: $(VENV)/.installed ## cold starts, our latency above finAPI's, cost per update per flow in both integrations, scheduler (~40 min) -> bench/results/
+	$(PY) -W ignore::UserWarning -m bench.cold_start
+	$(PY) -W ignore::UserWarning -m bench.latency
+	$(PY) -W ignore::UserWarning -m bench.flows
 	$(PY) -m bench.scheduler 10000 100000
 	$(PY) -m bench.report
 
