@@ -1,8 +1,10 @@
-"""boto3 clients, created once per process and per endpoint (the local stack points AWS_ENDPOINT_URL at moto).
+"""AWS clients, created once per process and per endpoint (the local stack points AWS_ENDPOINT_URL at moto).
 
-All clients of an endpoint come from one boto3 session: a session loads botocore's endpoint, partition and retry data
-once, and every further client then costs a few milliseconds instead of the 40-100 ms of a client made from a fresh
-session (bench/results/cold_start.md). Sessions are not thread-safe, so clients are made under a lock; clients are.
+The clients are botocore's own: boto3 only wraps them, and importing it (with s3transfer and the resource layer it
+brings) costs a cold start ~50 ms of CPU that no function here needs. All clients of an endpoint come from one
+session: a session loads the endpoint, partition and retry data once, and every further client then costs a few
+milliseconds instead of the 40-100 ms of a client made from a fresh session (bench/results/cold_start.md). Sessions
+are not thread-safe, so clients are made under a lock; clients are.
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ _MAKING = threading.Lock()
 
 @lru_cache(maxsize=4)
 def _session(endpoint_url: str | None) -> Any:
-    # boto3 loads with the first client (not at import): a cold start only pays for it when AWS is really called.
-    import boto3
+    # botocore loads with the first client (not at import): a cold start only pays for it when AWS is really called.
+    import botocore.session
 
-    return boto3.session.Session()
+    return botocore.session.Session()
 
 
 @lru_cache(maxsize=32)
@@ -32,7 +34,9 @@ def _client(service: str, endpoint_url: str | None, region: str | None) -> Any:
 
     config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
     with _MAKING:
-        return _session(endpoint_url).client(service, endpoint_url=endpoint_url, region_name=region, config=config)
+        return _session(endpoint_url).create_client(
+            service, endpoint_url=endpoint_url, region_name=region, config=config
+        )
 
 
 def client(service: str) -> Any:
