@@ -105,4 +105,4 @@ build: $(SAM_VENV)/.installed ## sam build (offline, cross-platform arm64 wheels
 	$(SAM) build --parallel
 
 clean: ## remove build output and virtualenvs
-	rm -rf .aws-sam .samcli $(VENV) $(SAM_VENV) $(MINI_VENV) .mypy_cache .ruff_cache .pytest_cache test-artifacts .coverage
+	rm -rf .aws-sam .samcli .bench-layer $(VENV) $(SAM_VENV) $(MINI_VENV) .mypy_cache .ruff_cache .pytest_cache test-artifacts .coverage

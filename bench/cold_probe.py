@@ -1,7 +1,9 @@
 """One cold start in a fresh interpreter, as Lambda runs it: INIT (import the handler module), then the first
 invocation with a real event against the local stack. Run by bench/cold_start.py, one process per sample.
 
-``python bench/cold_probe.py <function dir | floor> <layer dir> <event.json> <result.json> <memory MB>``
+``python -I -S bench/cold_probe.py <function dir | floor> <layer paths> <event.json> <result.json> <memory MB>``
+
+(``<layer paths>``: the layer's code and its packages, ``os.pathsep``-separated, put first on ``sys.path``.)
 
 The floor is ``import boto3; boto3.client("dynamodb")``: what any Python function that talks to AWS pays at least.
 Timed inside the process, so the interpreter's own start-up (the same for every subject) is left out. CPU time is the
@@ -57,8 +59,9 @@ def _loaded() -> list[str]:
 
 
 def main() -> None:
-    function_dir, layer_dir, event_path, result_path, memory = sys.argv[1:6]
+    function_dir, layer_paths, event_path, result_path, memory = sys.argv[1:6]
     out: dict[str, Any] = {}
+    sys.path[:0] = layer_paths.split(os.pathsep)
     started, cpu = time.perf_counter(), time.process_time()
     if function_dir == "floor":
         import boto3
@@ -66,7 +69,7 @@ def main() -> None:
         boto3.client("dynamodb")
         module = None
     else:
-        sys.path[:0] = [function_dir, layer_dir]
+        sys.path.insert(0, function_dir)
         module = importlib.import_module("app")
     out["init_ms"] = (time.perf_counter() - started) * 1000
     out["init_cpu_ms"] = (time.process_time() - cpu) * 1000
