@@ -65,11 +65,12 @@ class DynamoConnectionStore:
     ) -> LockAttempt:
         """One conditional write takes the lock, counts the trigger and (with ``create``) creates the connection.
 
-        The trigger count lives in the rate window it was made in: the common case continues the current window
-        (one write); the first trigger of a new window starts it (the first attempt fails, a second one starts it).
+        The trigger count lives in the rate window it was made in. The first attempt starts a new window: a user
+        rarely syncs a connection twice within one (10 minutes by default), so one write is the common case; a
+        second trigger in the same window finds the window taken and continues it with a second write.
         """
         window = rate.window_of(now) if rate else None
-        continues = create is None
+        continues = False
         for _ in range(_ATTEMPTS):
             sets = ["active_update_id = :id", "lock_expires_at = :until", "lock_until_epoch = :epoch"]
             conditions = [_LOCK_FREE]
