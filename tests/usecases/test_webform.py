@@ -219,3 +219,19 @@ def test_a_scheduled_update_is_noticed_by_its_callback_like_a_user_present_one(
     for message in system.timer.take_due():
         system.look(message)
     assert system.record(update_id).status is UpdateStatus.SUCCEEDED
+
+
+def test_the_supervising_task_leaves_a_new_task_to_its_callbacks_and_parks_only_the_fallback_look(
+    system: System, webform: WebFormServer
+) -> None:
+    # Given a user-present Web Form 2.0 update whose task finAPI just created
+    user = system.new_user(download_seconds=30)
+    record = system.trigger(user)
+    # When the workflow's supervising task takes it over
+    system.supervise(record.update_id)
+    # Then it does not ask finAPI about the task (finAPI calls back when it needs the user or is done; asking now
+    # would only fetch the user's finAPI token for nothing), and the fallback look waits on the timer
+    polls = [path for (_, path) in webform.engine._last_poll if record.upstream_ref and record.upstream_ref in path]
+    assert polls == []
+    (fallback,) = [h for h in system.timer.scheduled if h.message.update_id == record.update_id]
+    assert fallback.delay_seconds == system.settings.webform_fallback_min_gap_seconds

@@ -68,6 +68,19 @@ class LookLoop:
                 return
             self.clock.sleep(plan.gap_seconds)
 
+    def park(self, message: LookMessage) -> None:
+        """Put the next look on the timer without looking now (nothing is slept: the gap is the poll schedule's)."""
+        now = self.clock.now()
+        plan = plan_wait(
+            self.settings.poll_schedule,
+            elapsed_seconds=(now - message.triggered_at).total_seconds(),
+            until_deadline_seconds=(message.deadline_at - now).total_seconds(),
+            inline_max_gap_seconds=0,
+            invocation_seconds_left=0,
+            longest_gap_seconds=self.settings.longest_gap_seconds,
+        )
+        self.timer.schedule(message, plan.timer_delay_seconds)
+
     def _inline_limit(self, invocation: Invocation) -> float:
         configured = self.settings.poll_inline_max_gap_seconds
         return configured if configured is not None else WaitCost(invocation.memory_mb).break_even_gap_seconds()

@@ -19,7 +19,7 @@ from bankupdate.domain.errors import (
     UpstreamUnavailable,
     UserActionRequired,
 )
-from bankupdate.domain.model import UpdateMode, UpdateRecord, UpdateStatus
+from bankupdate.domain.model import Integration, UpdateMode, UpdateRecord, UpdateStatus
 from bankupdate.domain.upstream import Accepted, StartOutcome, StartRequest
 from bankupdate.flow.callbacks import CallbackLinks
 from bankupdate.flow.finish import Completion
@@ -59,7 +59,7 @@ class SuperviseUpdate:
         if record.error is not None or record.result is not None:
             self.completion.finish(stored)
         elif record.status is UpdateStatus.IN_PROGRESS:
-            self.looks.run(look_message(record, alive_at=self.clock.now()), invocation)
+            self._watch(record, invocation)
         elif record.status is UpdateStatus.PENDING:
             self._start(stored, invocation)
         # AUTHENTICATION_REQUIRED: the user's answer (or finAPI's web form) moves the update on.
@@ -123,7 +123,17 @@ class SuperviseUpdate:
         transition = self.progress.transition_for(stored.record, outcome, confirmed=confirmed)
         saved = self.progress.apply(stored, transition, from_api=False)
         if saved.status is UpdateStatus.IN_PROGRESS and saved.error is None:
-            self.looks.run(look_message(saved, alive_at=self.clock.now()), invocation)
+            self._watch(saved, invocation)
+
+    def _watch(self, record: UpdateRecord, invocation: Invocation) -> None:
+        """Start the looks at a running update. finAPI's Web Form 2.0 task calls back when it needs the user or ends,
+        so there the first look is only the fallback for a lost callback and waits on the timer; an Access download
+        is looked at right away."""
+        message = look_message(record, alive_at=self.clock.now())
+        if record.integration is Integration.WEB_FORM:
+            self.looks.park(message)
+        else:
+            self.looks.run(message, invocation)
 
 
 def _unattended(error: BankUpdateError) -> BankUpdateError:
