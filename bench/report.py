@@ -12,6 +12,7 @@ from typing import Any
 
 from bench import cost
 from bench.harness import RESULTS, ROOT
+from bench.pricing import PRICES
 
 CHEAPEST = "user-present, no SCA"
 # Issue 15's budgets, US dollars per million updates.
@@ -46,11 +47,27 @@ def cost_rows(
     for row in updates:
         usd = cost.update_cost(row, cold, scheduler)
         total = sum(usd.values())
+        functions = row["functions"]
+        inputs = {
+            "transitions": row["transitions"],
+            "invocations": sum(f["invocations"] for f in functions.values()),
+            "billed_gb_seconds": cost.billed_gb_seconds(functions),
+            "read_units": row.get("read_units", 0.0),
+            "write_units": row.get("write_units", 0.0),
+            "index_write_units": row.get("index_write_units", 0.0),
+            "sqs_requests": row.get("sqs_chunks", 0.0) + row.get("sqs_consumer_requests", 0.0),
+            "event_chunks": row.get("event_chunks", 0.0),
+            "kms_calls": sum(v for k, v in row["aws_calls"].items() if k.startswith("kms.")),
+            "http_requests": row.get("http_requests", 0.0),
+            "log_bytes": row.get("log_bytes", 0.0),
+            "looks": row.get("looks", 0.0),
+        }
         rows.append(
             {
                 "integration": row["integration"],
                 "flow": row["flow"],
                 "download_seconds": row["download_seconds"],
+                "inputs": inputs,
                 "usd": usd,
                 "total_usd": total,
                 "finapi_100ms_usd": cost.finapi_latency_usd(row),
@@ -60,9 +77,32 @@ def cost_rows(
     return rows
 
 
+def inputs_markdown(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "The measured inputs per update (medians over the replicates; `bench/results/flows.json`). T: transitions; "
+        "n: Lambda invocations; B: billed GB-seconds as modelled; RRU / WRU / GSI: DynamoDB request units, index "
+        "writes apart; Q: SQS requests (messages sent, in 64 KB chunks, plus the poller's receive and delete); E: "
+        "EventBridge events (64 KB chunks); K: KMS calls; H: HTTP API requests; L: log bytes our code wrote; looks: "
+        "finAPI status reads.",
+        "",
+        "| integration | update | download | T | n | B (GB-s) | RRU | WRU | GSI | Q | E | K | H | L (KB) | looks |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        i = r["inputs"]
+        lines.append(
+            f"| {r['integration']} | {r['flow']} | {_duration(r['download_seconds'])} | {i['transitions']:g} "
+            f"| {i['invocations']:.2f} | {i['billed_gb_seconds']:.3f} | {i['read_units']:g} | {i['write_units']:g} "
+            f"| {i['index_write_units']:g} | {i['sqs_requests']:.2f} | {i['event_chunks']:g} | {i['kms_calls']:g} "
+            f"| {i['http_requests']:g} | {i['log_bytes'] / 1024:.1f} | {i['looks']:g} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def cost_markdown(rows: list[dict[str, Any]]) -> str:
     services = list(cost.SERVICES)
     lines = [
+        inputs_markdown(rows),
         "US dollars **per million updates**, eu-central-1 list prices (`bench/pricing.py`), from the measurements of "
         "the last `make bench` (`bench/results/flows.json`, medians over the replicates). finAPI's own latency is "
         "not in these figures: the last column is what 100 ms more per finAPI call would add (the functions wait "
@@ -102,6 +142,18 @@ def cost_markdown(rows: list[dict[str, Any]]) -> str:
                 f"| {_usd(e['express_usd'])} | Express {abs(saving) * 100:.0f} % {direction} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def prices_markdown() -> str:
+    lines = ["| price | US dollars | per | source | note |", "|---|---|---|---|---|"]
+    for name, price in PRICES.items():
+        lines.append(f"| `{name}` | {price.usd:.10g} | {price.unit} | {price.source} | {price.note} |")
+    return "\n".join(lines) + "\n"
+
+
+def rewrite_block(text: str, name: str, content: str) -> str:
+    block = f"<!-- bench:{name} -->\n{content}<!-- /bench:{name} -->"
+    return re.sub(rf"<!-- bench:{name} -->.*?<!-- /bench:{name} -->", lambda _: block, text, flags=re.S)
 
 
 def _verdict(measured: float, limit: float, unit: str, fmt: str = "{:.2f}") -> str:
@@ -243,9 +295,8 @@ def main() -> None:
     (RESULTS / "summary.md").write_text(summary)
     (RESULTS / "cost.json").write_text(json.dumps({"per_update": rows}, indent=2) + "\n")
     doc = ROOT / "docs" / "cost-model.md"
-    text = doc.read_text()
-    block = f"<!-- bench:cost -->\n{cost_md}<!-- /bench:cost -->"
-    doc.write_text(re.sub(r"<!-- bench:cost -->.*?<!-- /bench:cost -->", lambda _: block, text, flags=re.S))
+    text = rewrite_block(doc.read_text(), "cost", cost_md)
+    doc.write_text(rewrite_block(text, "prices", prices_markdown()))
     print(summary)
 
 

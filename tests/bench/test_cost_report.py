@@ -27,6 +27,9 @@ def test_cost_model_document_matches_the_committed_results() -> None:
     block = re.search(r"<!-- bench:cost -->\n(.*?)<!-- /bench:cost -->", text, flags=re.S)
     assert block is not None
     assert block.group(1) == expected
+    # And the prices it used, with their sources
+    prices = re.search(r"<!-- bench:prices -->\n(.*?)<!-- /bench:prices -->", text, flags=re.S)
+    assert prices is not None and prices.group(1) == report.prices_markdown()
 
 
 def test_the_summary_has_a_verdict_for_every_budget_of_the_issue_in_both_integrations() -> None:
