@@ -65,10 +65,11 @@ def billed_gb_seconds(
     return sum(billed_seconds(f, finapi_call_seconds) * f["memory_mb"] / 1024 for f in functions.values())
 
 
-def _init_gb_seconds(cold: dict[str, Any], function: str, warm_cpu_seconds: float) -> float:
+def _init_gb_seconds(cold: dict[str, Any], function: str, warm_cpu_seconds: float, integration: str) -> float:
     """One cold start of ``function``: INIT at full speed, plus the first invocation's CPU beyond a warm one's,
-    stretched by the memory's CPU share."""
-    for run in cold.get("runs", []):
+    stretched by the memory's CPU share (measured in the same integration where it was, else in the other)."""
+    runs = sorted(cold.get("runs", []), key=lambda run: run["integration"] != integration)
+    for run in runs:
         for row in run["functions"]:
             if _logical(row["function"]) == function:
                 memory = float(row["memory_mb"])
@@ -115,7 +116,7 @@ def update_cost(
     if cold is not None:
         for name, f in functions.items():
             warm_cpu = f["cpu_seconds"] / f["invocations"] if f["invocations"] else 0.0
-            init = _init_gb_seconds(cold, name, warm_cpu)
+            init = _init_gb_seconds(cold, name, warm_cpu, row["integration"])
             cost["lambda INIT"] += f["invocations"] * COLD_START_SHARE * lambda_usd(0, init)
     cost["dynamodb"] = (
         row.get("read_units", 0.0) * PRICES_USD["dynamodb.read_request_unit"]
