@@ -4,12 +4,15 @@ DynamoDB request units and SQS chunks they bill), events, HTTP requests, log byt
 
 Each integration runs on its own local stack (real handlers, the real state machine on moto, the finAPI sandbox, and
 finAPI Web Form 2.0 in that mode), in its own process, in real time: the detection lag is one of the things measured.
-All updates of an integration run side by side; every invocation is booked to the update(s) whose id it touched
-(bench/metering.py), an invocation that served several (a batch of due connections) split evenly between them.
+The updates of an integration run side by side (the ten-minute ones in the background while the shorter ones run);
+every invocation is booked to the update(s) whose id it touched (bench/metering.py), an invocation that served several
+(a batch of due connections) split evenly between them.
 
-The app behind the user reads the update twice through the API (once after the trigger, once for the result; in
-Web Form mode once more, for the web form's address): those reads are part of the flow and measured with it. The bench
-waits for states by reading DynamoDB itself, which no function is charged for.
+Every connection is known to the service (the operator synced the user's connections), as it is for all but a
+connection's very first update. The app behind the user reads the update twice through the API (once after the
+trigger, once for the result; in Web Form mode with SCA once more, for the web form's address): those reads are part
+of the flow and measured with it. The bench waits for states by reading DynamoDB itself, which no function is charged
+for.
 
 Detection lag: from the moment the sandbox's download ended (its READY) to the look that saw it, as recorded on the
 update (``result.finishedAt``).
@@ -108,7 +111,7 @@ class Flow:
         connection: dict[str, Any] = {"download_seconds": duration, "stored_pin": flow == SCHEDULED_FLOW}
         if needs_user and web_form:
             connection["consent_expires_at"] = None  # no consent: finAPI's task asks for the user in its web form
-        self.user = BankUser(stack, sandbox, **connection)
+        self.user = BankUser(stack, sandbox, **connection).sync()  # a connection the service knows
         self.update_id = ""
         self.failure: BaseException | None = None
 

@@ -83,6 +83,12 @@ class BankUser:
         self.http = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
         self.stack = stack
 
+    def sync(self) -> BankUser:
+        """The operator registers the user's connections (the service then knows them: the usual case of a trigger)."""
+        url = f"{self.stack.api_url}/v1/admin/users/{self.sub}/connections/sync"
+        httpx.post(url, headers=self.stack.admin_headers("POST", url, b"")).raise_for_status()
+        return self
+
     def trigger(self, body: dict[str, Any]) -> dict[str, Any]:
         answer: dict[str, Any] = self.http.post(f"/v1/bank-connections/{self.connection}/updates", json=body).json()
         return answer

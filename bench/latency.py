@@ -1,6 +1,7 @@
 """Our own latency above finAPI's, per API call, as the app sees it over HTTP on the local stack (warm functions).
 
-Every call the API offers is made round after round by fresh users: the trigger (one that starts the download, one
+Every call the API offers is made round after round by fresh users whose connections the service knows (the
+operator synced them): the trigger (one that starts the download, one
 that gets a challenge), each kind of answer (an instant procedure choice, sent the moment the trigger answered; a TAN;
 a decoupled confirmation; a redirect's return; credentials asked for by us), the reads, the schedule switch; in Web
 Form 2.0 mode the trigger, the reads and finAPI's callbacks. For each request: the wall-clock time the client waited,
@@ -88,7 +89,7 @@ def access_round(stack: Any, sandbox: Any, record: Recorder) -> None:
         "ConnectionSettingsFunction",
     )
     # A sync that starts the download at once, then the reads and the schedule switch.
-    plain = BankUser(stack, sandbox, download_seconds=1)
+    plain = BankUser(stack, sandbox, download_seconds=1).sync()
     url = f"/v1/bank-connections/{plain.connection}/updates"
     body = {"interface": "XS2A", "loginCredentials": NO_SCA}
     started = record.call("trigger → 202 IN_PROGRESS", trigger, lambda: plain.http.post(url, json=body)).json()
@@ -100,7 +101,7 @@ def access_round(stack: Any, sandbox: Any, record: Recorder) -> None:
     record.call("schedule switch", settings, lambda: plain.http.put(schedule, json={"enabled": True}))
     record.call("schedule switch", settings, lambda: plain.http.put(schedule, json={"enabled": False}))
     # The bank asks for a TAN procedure; the user picks one the moment the answer is there, then types the TAN.
-    tan = BankUser(stack, sandbox, download_seconds=1)
+    tan = BankUser(stack, sandbox, download_seconds=1).sync()
     url = f"/v1/bank-connections/{tan.connection}/updates"
     body = {"interface": "XS2A", "loginCredentials": DEMO}
     update_id = record.call("trigger → 202 challenge", trigger, lambda: tan.http.post(url, json=body)).json()[
@@ -111,7 +112,7 @@ def access_round(stack: Any, sandbox: Any, record: Recorder) -> None:
     record.call("answer: procedure choice (instant)", answer, lambda: tan.http.post(path, json=choice))
     record.call("answer: TAN", answer, lambda: tan.http.post(path, json={"challengeResponse": "123456"}))
     # Decoupled: the user confirms in the bank's app and says so.
-    decoupled = BankUser(stack, sandbox, download_seconds=1)
+    decoupled = BankUser(stack, sandbox, download_seconds=1).sync()
     url = f"/v1/bank-connections/{decoupled.connection}/updates"
     update_id = decoupled.trigger({"interface": "XS2A", "loginCredentials": DEMO})["updateId"]
     path = f"/v1/updates/{update_id}/authentication"
@@ -119,14 +120,14 @@ def access_round(stack: Any, sandbox: Any, record: Recorder) -> None:
     confirm = {"decoupledCallback": True}
     record.call("answer: decoupled confirmation", answer, lambda: decoupled.http.post(path, json=confirm))
     # The redirect bank: the user comes back from the bank's page.
-    redirect = BankUser(stack, sandbox, bank_blz="DEMO0002", consent_expires_at=None, download_seconds=1)
+    redirect = BankUser(stack, sandbox, bank_blz="DEMO0002", consent_expires_at=None, download_seconds=1).sync()
     started = redirect.trigger({"interface": "XS2A", "redirectUrl": "https://app.example/cb"})
     bank = httpx.get(started["authentication"]["redirectUrl"], follow_redirects=False)
     back = {"redirectCallback": httpx.URL(bank.headers["location"]).query.decode()}
     path = f"/v1/updates/{started['updateId']}/authentication"
     record.call("answer: redirect return", answer, lambda: redirect.http.post(path, json=back))
     # No consent and no stored PIN: we ask for the credentials, the user sends them once.
-    asked = BankUser(stack, sandbox, consent_expires_at=None, download_seconds=1)
+    asked = BankUser(stack, sandbox, consent_expires_at=None, download_seconds=1).sync()
     started = asked.trigger({"interface": "XS2A"})
     path = f"/v1/updates/{started['updateId']}/authentication"
     credentials = {"loginCredentials": NO_SCA, "storeSecrets": True}
@@ -136,7 +137,7 @@ def access_round(stack: Any, sandbox: Any, record: Recorder) -> None:
 
 
 def web_form_round(stack: Any, sandbox: Any, record: Recorder) -> None:
-    user = BankUser(stack, sandbox, download_seconds=0.5)
+    user = BankUser(stack, sandbox, download_seconds=0.5).sync()
     url = f"/v1/bank-connections/{user.connection}/updates"
     started = record.call("trigger → 202 IN_PROGRESS", "TriggerUpdateFunction", lambda: user.http.post(url, json={}))
     update_id = started.json()["updateId"]
