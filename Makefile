@@ -55,11 +55,10 @@ reliability: $(VENV)/.installed ## larger runs: 100 updates at 30 % faults, 1,00
 	FAULT_UPDATES=100 FAULT_RATE=0.3 FUZZ_EXAMPLES=1000 OUTSIDE_IN_CASES=2400 $(PY) -m pytest -s -q \
 		tests/reliability/test_fault_injection.py tests/reliability/test_fuzz_api.py tests/reliability/test_outside_in.py
 
-bench: $(VENV)/.installed ## measure cold starts, warm overhead, poll loop, scheduler, cost (~30 min) -> bench/results/
-	$(PY) -m bench.cold_start
-	$(PY) -W ignore::UserWarning -m bench.warm
-	$(PY) -W ignore::UserWarning -m bench.transitions
-	$(PY) -W ignore::UserWarning -m bench.polling
+bench: $(VENV)/.installed ## cold starts, our latency above finAPI's, cost per update per flow in both integrations, scheduler (~40 min) -> bench/results/
+	$(PY) -W ignore::UserWarning -m bench.cold_start
+	$(PY) -W ignore::UserWarning -m bench.latency
+	$(PY) -W ignore::UserWarning -m bench.flows
 	$(PY) -m bench.scheduler 10000 100000
 	$(PY) -m bench.report
 
@@ -106,4 +105,4 @@ build: $(SAM_VENV)/.installed ## sam build (offline, cross-platform arm64 wheels
 	$(SAM) build --parallel
 
 clean: ## remove build output and virtualenvs
-	rm -rf .aws-sam .samcli $(VENV) $(SAM_VENV) $(MINI_VENV) .mypy_cache .ruff_cache .pytest_cache test-artifacts .coverage
+	rm -rf .aws-sam .samcli .bench-layer $(VENV) $(SAM_VENV) $(MINI_VENV) .mypy_cache .ruff_cache .pytest_cache test-artifacts .coverage

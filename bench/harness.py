@@ -7,7 +7,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "layers" / "core"))
 
 from finapi_sandbox import SandboxConfig, SandboxServer  # noqa: E402
+from finapi_sandbox.webform import WebFormConfig, WebFormServer  # noqa: E402
 from local_stack import LocalStack  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -26,27 +27,43 @@ NO_SCA = [{"label": "Onlinebanking-ID", "value": "demo_no_msa"}, {"label": "PIN"
 
 @contextmanager
 def running_system(
-    *, wait_scale: float, env: dict[str, str] | None = None, sandbox_config: dict[str, Any] | None = None, **params: str
+    *,
+    wait_scale: float,
+    env: dict[str, str] | None = None,
+    sandbox_config: dict[str, Any] | None = None,
+    integration: str = "ACCESS",
+    **params: str,
 ) -> Iterator[tuple[LocalStack, SandboxServer]]:
+    """The finAPI sandbox (and, for ``integration="WEB_FORM"``, finAPI Web Form 2.0 beside it) and the local stack."""
     config = SandboxConfig.default().model_copy(update=sandbox_config or {})
-    with (
-        SandboxServer(config) as sandbox,
-        LocalStack(
-            ROOT / "template.yaml",
-            parameter_overrides={
-                "FinapiBaseUrl": sandbox.base_url,
-                "JwtIssuer": "https://issuer.bench",
-                "JwtAudience": "bench",
-                **params,
-            },
-            api_port=0,
-            wait_scale=wait_scale,
-            secrets={
-                "FinapiClientSecret": json.dumps({"clientId": sandbox.client_id, "clientSecret": sandbox.client_secret})
-            },
-            env_overrides={"POWERTOOLS_LOG_LEVEL": "WARNING", **(env or {})},
-        ) as stack,
-    ):
+    with ExitStack() as running:
+        sandbox = running.enter_context(SandboxServer(config))
+        integration_params: dict[str, str] = {"Integration": integration}
+        if integration == "WEB_FORM":
+            webform = running.enter_context(
+                WebFormServer(sandbox, WebFormConfig(allow_http_loopback_urls=True, decoupled_poll_seconds=0))
+            )
+            integration_params["WebFormBaseUrl"] = webform.base_url
+        stack = running.enter_context(
+            LocalStack(
+                ROOT / "template.yaml",
+                parameter_overrides={
+                    "FinapiBaseUrl": sandbox.base_url,
+                    "JwtIssuer": "https://issuer.bench",
+                    "JwtAudience": "bench",
+                    **integration_params,
+                    **params,
+                },
+                api_port=0,
+                wait_scale=wait_scale,
+                secrets={
+                    "FinapiClientSecret": json.dumps(
+                        {"clientId": sandbox.client_id, "clientSecret": sandbox.client_secret}
+                    )
+                },
+                env_overrides={"POWERTOOLS_LOG_LEVEL": "WARNING", **(env or {})},
+            )
+        )
         yield stack, sandbox
 
 
@@ -60,10 +77,17 @@ class BankUser:
         self.connection = sandbox.world.add_connection(username, **connection)
         url = f"{stack.api_url}/v1/admin/users/{self.sub}/finapi-user"
         body = json.dumps({"finapiUsername": username, "finapiPassword": "pw"}).encode()
-        httpx.put(url, content=body, headers=stack.admin_headers("PUT", url, body)).raise_for_status()
+        headers = stack.admin_headers("PUT", url, body) | {"content-type": "application/json"}
+        httpx.put(url, content=body, headers=headers).raise_for_status()
         token = stack.issue_token(sub=self.sub)
         self.http = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
         self.stack = stack
+
+    def sync(self) -> BankUser:
+        """The operator registers the user's connections (the service then knows them: the usual case of a trigger)."""
+        url = f"{self.stack.api_url}/v1/admin/users/{self.sub}/connections/sync"
+        httpx.post(url, headers=self.stack.admin_headers("POST", url, b"")).raise_for_status()
+        return self
 
     def trigger(self, body: dict[str, Any]) -> dict[str, Any]:
         answer: dict[str, Any] = self.http.post(f"/v1/bank-connections/{self.connection}/updates", json=body).json()

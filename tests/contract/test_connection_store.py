@@ -261,3 +261,29 @@ def test_facts_create_a_connection_or_refresh_what_finapi_says(stores: Stores) -
     assert refreshed.health.user_action_required is True
     assert refreshed.health.consent_expires_at == consent
     assert refreshed.created_at == NOW and refreshed.health.known_account_ids == (11, 12)
+
+
+def test_a_users_first_trigger_in_a_window_takes_the_lock_in_one_write(state_table: str) -> None:
+    # Given a known connection on DynamoDB whose last trigger was in an earlier window (the usual case: users rarely
+    # sync a connection twice within ten minutes)
+    from bankupdate.stores.aws import client
+    from bankupdate.stores.connections import DynamoConnectionStore
+
+    store = DynamoConnectionStore(state_table, 4)
+    store.record_facts(OWNER, facts(7), NOW)
+    earlier = NOW - timedelta(hours=1)
+    store.acquire_lock(OWNER, 7, update_id="a", now=earlier, lease_until=earlier + timedelta(minutes=1), rate=RATE)
+    store.release(OWNER, 7, update_id="a", outcome=None)
+    writes: list[str] = []
+    client("dynamodb").meta.events.register("before-call.dynamodb.UpdateItem", lambda **_: writes.append("write"))
+    # When the user triggers now
+    taken = store.acquire_lock(OWNER, 7, update_id="b", now=NOW, lease_until=LEASE, rate=RATE)
+    # Then the lock is taken and the new window started in one conditional write
+    assert taken.refused is None and writes == ["write"]
+    # And a second trigger in the same window continues it (a second write, after the first attempt's refusal)
+    store.release(OWNER, 7, update_id="b", outcome=None)
+    writes.clear()
+    again = store.acquire_lock(OWNER, 7, update_id="c", now=NOW, lease_until=LEASE, rate=RATE)
+    assert again.refused is None and len(writes) == 2
+    stored = store.get(OWNER, 7)
+    assert stored is not None and stored.user_trigger_count == 2

@@ -185,6 +185,7 @@ class System:
             completion=self.completion(),
             clock=self.clock.port,
             settings=self.settings,
+            callback_base_url=lambda: self.callback_base_url,
         )
 
     def look_at_update(self) -> LookAtUpdate:

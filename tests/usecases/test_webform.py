@@ -18,6 +18,7 @@ from finapi_sandbox.webform import WebFormConfig, WebFormServer
 from tests.fakes import InMemoryUserStore
 from tests.support.webform import PageDriver, Receiver, running_receiver
 from tests.usecases.conftest import clock_following
+from tests.usecases.scheduled import opted_in, started_unattended
 from tests.usecases.system import BankUser, System, access_gateway, settings_for, webform_gateway
 
 CALLBACK = re.compile(r"^/v1/webform-callbacks/(?P<token>[^/]+)/(?P<kind>finalised|web-form-required)$")
@@ -198,3 +199,40 @@ def test_a_callback_with_an_unknown_token_is_not_found_and_does_nothing(system: 
     with pytest.raises(NotFound):
         system.webform_callback()("no-such-token")
     assert system.timer.scheduled == []
+
+
+def test_a_scheduled_update_is_noticed_by_its_callback_like_a_user_present_one(
+    system: System, webform: WebFormServer, receiver: Receiver
+) -> None:
+    # Given a scheduled update whose task finAPI runs alone (no user at hand)
+    user = opted_in(system, download_seconds=0.5, stored_pin=True)
+    update_id = started_unattended(system, user)
+    system.supervise(update_id)
+    record = system.record(update_id)
+    assert record.status is UpdateStatus.IN_PROGRESS and record.upstream_ref is not None
+    # When the task completes
+    system.clock.advance(1)
+    reaches(webform, record, "COMPLETED")
+    # Then finAPI calls back (the task was created with our callback URLs), and that callback's one look ends the
+    # update before the slow fallback look is due
+    token = wait_for_callback(receiver, record, "finalised")
+    system.webform_callback()(token)
+    for message in system.timer.take_due():
+        system.look(message)
+    assert system.record(update_id).status is UpdateStatus.SUCCEEDED
+
+
+def test_the_supervising_task_leaves_a_new_task_to_its_callbacks_and_parks_only_the_fallback_look(
+    system: System, webform: WebFormServer
+) -> None:
+    # Given a user-present Web Form 2.0 update whose task finAPI just created
+    user = system.new_user(download_seconds=30)
+    record = system.trigger(user)
+    # When the workflow's supervising task takes it over
+    system.supervise(record.update_id)
+    # Then it does not ask finAPI about the task (finAPI calls back when it needs the user or is done; asking now
+    # would only fetch the user's finAPI token for nothing), and the fallback look waits on the timer
+    polls = [path for (_, path) in webform.engine._last_poll if record.upstream_ref and record.upstream_ref in path]
+    assert polls == []
+    (fallback,) = [h for h in system.timer.scheduled if h.message.update_id == record.update_id]
+    assert fallback.delay_seconds == system.settings.webform_fallback_min_gap_seconds

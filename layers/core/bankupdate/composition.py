@@ -14,29 +14,17 @@ from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
 
 from bankupdate.domain.model import Integration
-from bankupdate.flow.finish import Completion
-from bankupdate.flow.locks import ConnectionLocks
-from bankupdate.flow.looking import LookLoop
-from bankupdate.flow.progress import Progress
-from bankupdate.flow.recovery import Recovery
-from bankupdate.ports import BankGateway, Clock
+from bankupdate.ports import Clock
 from bankupdate.settings import Settings, get_settings
-from bankupdate.usecases.answer_challenge import AnswerChallenge
-from bankupdate.usecases.connection_settings import SetSchedule
-from bankupdate.usecases.finalize_update import FinalizeUpdate
-from bankupdate.usecases.look_at_update import LookAtUpdate
-from bankupdate.usecases.queries import ReadUpdates
-from bankupdate.usecases.reconcile_stale import ReconcileStaleUpdates
-from bankupdate.usecases.register_user import RegisterFinapiUser
-from bankupdate.usecases.schedule_due import ScheduleDueConnections
-from bankupdate.usecases.start_scheduled import StartScheduledUpdate
-from bankupdate.usecases.supervise_update import SuperviseUpdate
-from bankupdate.usecases.sync_connections import SyncConnections
-from bankupdate.usecases.trigger_update import TriggerUpdate
-from bankupdate.usecases.webform_callback import HandleWebFormCallback
 
 if TYPE_CHECKING:
     from bankupdate.finapi.access_gateway import AccessGateway
+    from bankupdate.flow.finish import Completion
+    from bankupdate.flow.locks import ConnectionLocks
+    from bankupdate.flow.looking import LookLoop
+    from bankupdate.flow.progress import Progress
+    from bankupdate.flow.recovery import Recovery
+    from bankupdate.ports import BankGateway
     from bankupdate.stores.connections import DynamoConnectionStore, DynamoScheduleStore
     from bankupdate.stores.events import EventBridgeBus
     from bankupdate.stores.idempotency import PowertoolsIdempotencyStore
@@ -45,6 +33,19 @@ if TYPE_CHECKING:
     from bankupdate.stores.updates import DynamoUpdateStore
     from bankupdate.stores.users import DynamoUserStore
     from bankupdate.stores.workflow import StepFunctionsWorkflow
+    from bankupdate.usecases.answer_challenge import AnswerChallenge
+    from bankupdate.usecases.connection_settings import SetSchedule
+    from bankupdate.usecases.finalize_update import FinalizeUpdate
+    from bankupdate.usecases.look_at_update import LookAtUpdate
+    from bankupdate.usecases.queries import ReadUpdates
+    from bankupdate.usecases.reconcile_stale import ReconcileStaleUpdates
+    from bankupdate.usecases.register_user import RegisterFinapiUser
+    from bankupdate.usecases.schedule_due import ScheduleDueConnections
+    from bankupdate.usecases.start_scheduled import StartScheduledUpdate
+    from bankupdate.usecases.supervise_update import SuperviseUpdate
+    from bankupdate.usecases.sync_connections import SyncConnections
+    from bankupdate.usecases.trigger_update import TriggerUpdate
+    from bankupdate.usecases.webform_callback import HandleWebFormCallback
 
 
 def system_clock() -> Clock:
@@ -57,6 +58,7 @@ class Adapters:
     def __init__(self, settings: Settings, clock: Clock) -> None:
         self.settings = settings
         self.clock = clock
+        self._api_base_url: str | None = None
 
     @cached_property
     def updates(self) -> DynamoUpdateStore:
@@ -153,27 +155,40 @@ class Adapters:
         return PowertoolsIdempotencyStore(self.settings.idempotency_table_name, self.settings.idempotency_ttl_seconds)
 
     def api_base_url(self) -> str:
-        from bankupdate.stores.parameters import api_base_url
+        """Read once per process: the API's URL does not change while the stack stands."""
+        if self._api_base_url is None:
+            from bankupdate.stores.parameters import api_base_url
 
-        return api_base_url(self.settings.api_url_parameter)
+            self._api_base_url = api_base_url(self.settings.api_url_parameter)
+        return self._api_base_url
 
     # ------------------------------------------------------------------------------- shared flow
 
     def completion(self) -> Completion:
+        from bankupdate.flow.finish import Completion
+
         return Completion(self.updates, self.connections, self.events, self.workflow, self.clock, self.settings)
 
     def progress(self) -> Progress:
+        from bankupdate.flow.progress import Progress
+
         return Progress(
             self.updates, self.events, self.workflow, self.timer, self.completion(), self.clock, self.settings
         )
 
     def locks(self) -> ConnectionLocks:
+        from bankupdate.flow.locks import ConnectionLocks
+
         return ConnectionLocks(self.connections, self.updates, self.clock, self.settings)
 
     def recovery(self) -> Recovery:
+        from bankupdate.flow.recovery import Recovery
+
         return Recovery(self.updates, self.connections, self.workflow, self.completion(), self.clock, self.settings)
 
     def look_loop(self) -> LookLoop:
+        from bankupdate.flow.looking import LookLoop
+
         return LookLoop(
             self.gateway,
             self.updates,
@@ -212,6 +227,8 @@ def reset() -> None:
 
 
 def trigger_update() -> TriggerUpdate:
+    from bankupdate.usecases.trigger_update import TriggerUpdate
+
     a = adapters()
     return TriggerUpdate(
         updates=a.updates,
@@ -229,11 +246,15 @@ def trigger_update() -> TriggerUpdate:
 
 
 def answer_challenge() -> AnswerChallenge:
+    from bankupdate.usecases.answer_challenge import AnswerChallenge
+
     a = adapters()
     return AnswerChallenge(a.updates, a.gateway, a.workflow, a.progress(), a.completion(), a.clock, a.settings)
 
 
 def supervise_update() -> SuperviseUpdate:
+    from bankupdate.usecases.supervise_update import SuperviseUpdate
+
     a = adapters()
     return SuperviseUpdate(
         updates=a.updates,
@@ -246,53 +267,74 @@ def supervise_update() -> SuperviseUpdate:
         completion=a.completion(),
         clock=a.clock,
         settings=a.settings,
+        callback_base_url=a.api_base_url,
     )
 
 
 def look_at_update() -> LookAtUpdate:
+    from bankupdate.usecases.look_at_update import LookAtUpdate
+
     return LookAtUpdate(adapters().look_loop())
 
 
 def finalize_update() -> FinalizeUpdate:
+    from bankupdate.usecases.finalize_update import FinalizeUpdate
+
     a = adapters()
     return FinalizeUpdate(a.updates, a.completion())
 
 
 def webform_callback() -> HandleWebFormCallback:
+    from bankupdate.usecases.webform_callback import HandleWebFormCallback
+
     a = adapters()
     return HandleWebFormCallback(a.updates, a.timer, a.clock)
 
 
 def read_updates() -> ReadUpdates:
+    from bankupdate.usecases.queries import ReadUpdates
+
     a = adapters()
     return ReadUpdates(a.updates, a.connections, a.schedules)
 
 
 def set_schedule() -> SetSchedule:
+    from bankupdate.usecases.connection_settings import SetSchedule
+
     a = adapters()
     return SetSchedule(a.connections, a.schedules, a.clock)
 
 
 def schedule_due_connections() -> ScheduleDueConnections:
+    from bankupdate.usecases.schedule_due import ScheduleDueConnections
+
     a = adapters()
     return ScheduleDueConnections(a.schedules, a.due_queue, a.clock)
 
 
 def start_scheduled_update() -> StartScheduledUpdate:
+    from bankupdate.usecases.start_scheduled import StartScheduledUpdate
+
     a = adapters()
     return StartScheduledUpdate(a.connections, a.schedules, a.updates, a.workflow, a.events, a.clock, a.settings)
 
 
 def register_finapi_user() -> RegisterFinapiUser:
+    from bankupdate.usecases.register_user import RegisterFinapiUser
+
     a = adapters()
     return RegisterFinapiUser(a.users, a.clock)
 
 
 def sync_connections() -> SyncConnections:
+    from bankupdate.usecases.sync_connections import SyncConnections
+
     a = adapters()
     return SyncConnections(a.gateway, a.connections, a.clock)
 
 
 def reconcile_stale_updates() -> ReconcileStaleUpdates:
+    from bankupdate.usecases.reconcile_stale import ReconcileStaleUpdates
+
     a = adapters()
     return ReconcileStaleUpdates(a.updates, a.workflow, a.recovery(), a.completion(), a.clock, a.settings)

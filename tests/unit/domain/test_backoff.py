@@ -82,6 +82,25 @@ def test_no_gap_is_longer_than_the_workflow_waits_for_a_sign_of_life() -> None:
     assert plan(1000, longest=30).gap_seconds == 30
 
 
+def test_the_gap_counts_from_the_start_of_the_last_look() -> None:
+    # Given a look that itself took 0.2 s, 5 s into a download (a 0.6 s gap)
+    decision = plan_wait(
+        SCHEDULE,
+        elapsed_seconds=5,
+        until_deadline_seconds=900,
+        inline_max_gap_seconds=1.0,
+        invocation_seconds_left=800,
+        longest_gap_seconds=300,
+        since_look_seconds=0.2,
+    )
+    # Then only the rest of the gap is slept: the looks stay 12 % of the elapsed time apart
+    assert decision.inline and decision.sleep_seconds == pytest.approx(0.4)
+    # And a look that took longer than the gap is followed by the next one at once
+    assert WaitPlan(gap_seconds=0.6, inline=True, waited_seconds=0.9).sleep_seconds == 0
+    # And on the timer, the delay is what remains, in whole seconds
+    assert WaitPlan(gap_seconds=10, inline=False, waited_seconds=2.5).timer_delay_seconds == 8
+
+
 def test_timer_delays_stay_within_what_sqs_can_delay() -> None:
     assert WaitPlan(gap_seconds=5000, inline=False).timer_delay_seconds == 900
 

@@ -64,11 +64,17 @@ class WaitCost:
 class WaitPlan:
     gap_seconds: float
     inline: bool
+    # The gap runs from the start of the last look: what that look itself took is already waited.
+    waited_seconds: float = 0.0
+
+    @property
+    def sleep_seconds(self) -> float:
+        return max(0.0, self.gap_seconds - self.waited_seconds)
 
     @property
     def timer_delay_seconds(self) -> int:
         """SQS delays are whole seconds (at most 15 minutes); rounding up never looks before the planned moment."""
-        return min(SQS_MAX_DELAY_SECONDS, max(1, math.ceil(self.gap_seconds)))
+        return min(SQS_MAX_DELAY_SECONDS, max(1, math.ceil(self.sleep_seconds)))
 
 
 def plan_wait(
@@ -79,14 +85,16 @@ def plan_wait(
     inline_max_gap_seconds: float,
     invocation_seconds_left: float,
     longest_gap_seconds: float,
+    since_look_seconds: float = 0.0,
 ) -> WaitPlan:
     """The next gap (never past the deadline, so a timeout is noticed on time, and never longer than the workflow
     may go without a sign of life) and whether to sleep it inline: only when it is below the break-even and the
-    invocation has time for it and one more look."""
+    invocation has time for it and one more look. The gap counts from the start of the last look
+    (``since_look_seconds`` ago): looks are ``lag_ratio`` of the elapsed time apart, however long each one took."""
     gap = min(
         schedule.gap_after(elapsed_seconds),
         max(until_deadline_seconds, schedule.min_gap_seconds),
         longest_gap_seconds,
     )
     inline = gap <= inline_max_gap_seconds and gap < invocation_seconds_left
-    return WaitPlan(gap_seconds=gap, inline=inline)
+    return WaitPlan(gap_seconds=gap, inline=inline, waited_seconds=max(0.0, since_look_seconds))

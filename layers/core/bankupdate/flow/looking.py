@@ -44,7 +44,7 @@ class LookLoop:
         inline_limit = self._inline_limit(invocation)
         current: LookMessage | None = message
         while current is not None:
-            now = self.clock.now()
+            now, look_started = self.clock.now(), self.clock.monotonic()
             outcome = self._look(current, now)
             current = self._follow(current.model_copy(update={"looks": current.looks + 1}), outcome, now)
             if current is None or not current.chain:
@@ -59,6 +59,7 @@ class LookLoop:
                 - self.settings.finapi_timeout_seconds
                 - _LOOK_RESERVE_SECONDS,
                 longest_gap_seconds=self.settings.longest_gap_seconds,
+                since_look_seconds=self.clock.monotonic() - look_started,
             )
             current = self._keep_workflow_waiting(current, now, plan.gap_seconds)
             if current is None:
@@ -66,7 +67,20 @@ class LookLoop:
             if not plan.inline:
                 self.timer.schedule(current, plan.timer_delay_seconds)
                 return
-            self.clock.sleep(plan.gap_seconds)
+            self.clock.sleep(plan.sleep_seconds)
+
+    def park(self, message: LookMessage) -> None:
+        """Put the next look on the timer without looking now (nothing is slept: the gap is the poll schedule's)."""
+        now = self.clock.now()
+        plan = plan_wait(
+            self.settings.poll_schedule,
+            elapsed_seconds=(now - message.triggered_at).total_seconds(),
+            until_deadline_seconds=(message.deadline_at - now).total_seconds(),
+            inline_max_gap_seconds=0,
+            invocation_seconds_left=0,
+            longest_gap_seconds=self.settings.longest_gap_seconds,
+        )
+        self.timer.schedule(message, plan.timer_delay_seconds)
 
     def _inline_limit(self, invocation: Invocation) -> float:
         configured = self.settings.poll_inline_max_gap_seconds

@@ -1,27 +1,57 @@
-"""boto3 clients, created once per process and per endpoint (the local stack points AWS_ENDPOINT_URL at moto)."""
+"""AWS clients, created once per process and per endpoint (the local stack points AWS_ENDPOINT_URL at moto).
+
+The clients are botocore's own: boto3 only wraps them, and importing it (with s3transfer and the resource layer it
+brings) costs a cold start ~50 ms of CPU that no function here needs. All clients of an endpoint come from one
+session: a session loads the endpoint, partition and retry data once, and every further client then costs a few
+milliseconds instead of the 40-100 ms of a client made from a fresh session (bench/results/cold_start.md). Sessions
+are not thread-safe, so clients are made under a lock; clients are.
+"""
 
 from __future__ import annotations
 
 import os
+import threading
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from botocore.exceptions import ClientError
 
+_MAKING = threading.Lock()
+
+
+@lru_cache(maxsize=4)
+def _session(endpoint_url: str | None) -> Any:
+    # botocore loads with the first client (not at import): a cold start only pays for it when AWS is really called.
+    import botocore.session
+
+    return botocore.session.Session()
+
 
 @lru_cache(maxsize=32)
 def _client(service: str, endpoint_url: str | None, region: str | None) -> Any:
-    # boto3 loads with the first client (not at import): a cold start only pays for it when AWS is really called.
-    import boto3
     from botocore.config import Config
 
     config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
-    return boto3.session.Session().client(service, endpoint_url=endpoint_url, region_name=region, config=config)
+    with _MAKING:
+        return _session(endpoint_url).create_client(
+            service, endpoint_url=endpoint_url, region_name=region, config=config
+        )
 
 
 def client(service: str) -> Any:
     return _client(service, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_REGION") or None)
+
+
+class ServiceClient:
+    """A class attribute that is the service's client, made the first time an adapter calls it (an adapter that is
+    built but never used, like the look timer of a trigger that needs no look, costs nothing)."""
+
+    def __init__(self, service: str) -> None:
+        self._service = service
+
+    def __get__(self, owner: object, kind: type | None = None) -> Any:
+        return client(self._service)
 
 
 def error_code(error: ClientError) -> str:

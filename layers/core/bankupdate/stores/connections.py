@@ -14,7 +14,7 @@ from bankupdate.domain.model import ConnectionHealth, ConnectionRecord, SkipReas
 from bankupdate.domain.scheduling import shard_of
 from bankupdate.domain.upstream import ConnectionFacts
 from bankupdate.ports import ConnectionOutcome, LockAttempt, LockRefusal, TriggerRate
-from bankupdate.stores.aws import client, is_condition_failure
+from bankupdate.stores.aws import ServiceClient, is_condition_failure
 from bankupdate.stores.items import from_item, to_item, to_value
 
 _RECORD_FIELDS = frozenset(ConnectionRecord.model_fields)
@@ -42,10 +42,11 @@ def _due_keys(owner_id: str, connection_id: int, due: datetime, shards: int) -> 
 
 
 class DynamoConnectionStore:
+    _ddb = ServiceClient("dynamodb")
+
     def __init__(self, table_name: str, shards: int) -> None:
         self._table = table_name
         self._shards = shards
-        self._ddb = client("dynamodb")
 
     def get(self, owner_id: str, connection_id: int) -> ConnectionRecord | None:
         answer = self._ddb.get_item(TableName=self._table, Key=_key(owner_id, connection_id), ConsistentRead=True)
@@ -64,11 +65,12 @@ class DynamoConnectionStore:
     ) -> LockAttempt:
         """One conditional write takes the lock, counts the trigger and (with ``create``) creates the connection.
 
-        The trigger count lives in the rate window it was made in: the common case continues the current window
-        (one write); the first trigger of a new window starts it (the first attempt fails, a second one starts it).
+        The trigger count lives in the rate window it was made in. The first attempt starts a new window: a user
+        rarely syncs a connection twice within one (10 minutes by default), so one write is the common case; a
+        second trigger in the same window finds the window taken and continues it with a second write.
         """
         window = rate.window_of(now) if rate else None
-        continues = create is None
+        continues = False
         for _ in range(_ATTEMPTS):
             sets = ["active_update_id = :id", "lock_expires_at = :until", "lock_until_epoch = :epoch"]
             conditions = [_LOCK_FREE]
@@ -227,10 +229,11 @@ class DynamoConnectionStore:
 class DynamoScheduleStore:
     """The scheduling side of connection items: the sparse due index (gsi1) and the unattended budget counters."""
 
+    _ddb = ServiceClient("dynamodb")
+
     def __init__(self, table_name: str, shards: int) -> None:
         self._table = table_name
         self._shards = shards
-        self._ddb = client("dynamodb")
 
     def set_schedule(self, owner_id: str, connection_id: int, *, enabled: bool, next_due_at: datetime | None) -> None:
         """Opt in (the connection enters the due index) or out (it leaves it)."""

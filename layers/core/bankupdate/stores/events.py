@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from bankupdate.domain.events import OutcomeEvent
-from bankupdate.stores.aws import client
+from bankupdate.stores.aws import ServiceClient
 
 
 class EventBridgeBus:
+    _events = ServiceClient("events")
+
     def __init__(self, bus_name: str, source: str) -> None:
         self._bus = bus_name
         self._source = source
-        self._events = client("events")
 
     def publish(self, event: OutcomeEvent) -> None:
         answer = self._events.put_events(

@@ -7,7 +7,7 @@ from itertools import islice
 
 from pydantic import BaseModel
 
-from bankupdate.stores.aws import client
+from bankupdate.stores.aws import ServiceClient
 
 SQS_BATCH = 10  # SendMessageBatch's maximum
 
@@ -19,9 +19,10 @@ def _batches(messages: Iterable[BaseModel]) -> Iterator[list[BaseModel]]:
 
 
 class SqsDueQueue:
+    _sqs = ServiceClient("sqs")
+
     def __init__(self, queue_url: str) -> None:
         self._url = queue_url
-        self._sqs = client("sqs")
 
     def send_all(self, messages: Iterable[BaseModel]) -> tuple[int, int]:
         """Send in batches of ten; returns (messages sent, API calls made). Raises if SQS refused any."""

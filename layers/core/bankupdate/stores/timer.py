@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from bankupdate.contract import LookMessage
 from bankupdate.domain.backoff import SQS_MAX_DELAY_SECONDS
-from bankupdate.stores.aws import client
+from bankupdate.stores.aws import ServiceClient
 
 
 class SqsLookTimer:
+    _sqs = ServiceClient("sqs")
+
     def __init__(self, queue_url: str) -> None:
         self._url = queue_url
-        self._sqs = client("sqs")
 
     def schedule(self, message: LookMessage, delay_seconds: int) -> None:
         self._sqs.send_message(

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from bankupdate.domain.model import UpdateRecord
 from bankupdate.domain.scheduling import shard_of
 from bankupdate.ports import StaleUpdate, StoredUpdate
-from bankupdate.stores.aws import client, is_condition_failure
+from bankupdate.stores.aws import ServiceClient, is_condition_failure
 from bankupdate.stores.items import from_item, to_item, to_value
 
 _RECORD_FIELDS = frozenset(UpdateRecord.model_fields)
@@ -33,11 +33,12 @@ def _callback_key(digest: str) -> dict[str, Any]:
 
 
 class DynamoUpdateStore:
+    _ddb = ServiceClient("dynamodb")
+
     def __init__(self, table_name: str, retention: timedelta, shards: int) -> None:
         self._table = table_name
         self._retention = retention
         self._shards = shards
-        self._ddb = client("dynamodb")
 
     def _attributes(self, record: UpdateRecord) -> dict[str, Any]:
         data = record.model_dump(mode="json", exclude_none=True)

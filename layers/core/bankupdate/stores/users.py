@@ -8,15 +8,16 @@ from datetime import datetime
 from pydantic import SecretStr
 
 from bankupdate.ports import FinapiUserRecord
-from bankupdate.stores.aws import client
+from bankupdate.stores.aws import ServiceClient
 
 
 class PasswordVault:
     """KMS with the owner id as encryption context: a ciphertext copied onto another user's item cannot decrypt."""
 
+    _kms = ServiceClient("kms")
+
     def __init__(self, key_id: str) -> None:
         self._key_id = key_id
-        self._kms = client("kms")
 
     def encrypt(self, owner_id: str, password: SecretStr) -> str:
         answer = self._kms.encrypt(
@@ -34,10 +35,11 @@ class PasswordVault:
 
 
 class DynamoUserStore:
+    _ddb = ServiceClient("dynamodb")
+
     def __init__(self, table_name: str, vault: PasswordVault) -> None:
         self._table = table_name
         self._vault = vault
-        self._ddb = client("dynamodb")
 
     def put(self, owner_id: str, username: str, password: SecretStr, now: datetime) -> None:
         self._ddb.put_item(

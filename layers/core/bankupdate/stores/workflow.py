@@ -9,16 +9,17 @@ from botocore.exceptions import ClientError
 
 from bankupdate.contract import WorkflowInput, WorkflowOutput
 from bankupdate.ports import ExecutionState
-from bankupdate.stores.aws import client, error_code
+from bankupdate.stores.aws import ServiceClient, error_code
 
 _CLOSED_TASK_ERRORS = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
 _ENDED_BADLY = ("FAILED", "TIMED_OUT", "ABORTED")
 
 
 class StepFunctionsWorkflow:
+    _sfn = ServiceClient("stepfunctions")
+
     def __init__(self, state_machine_arn: str) -> None:
         self._arn = state_machine_arn
-        self._sfn = client("stepfunctions")
 
     def execution_arn(self, update_id: str) -> str:
         return self._arn.replace(":stateMachine:", ":execution:") + f":{update_id}"

@@ -6,6 +6,7 @@ Whoever finishes the update releases the task; the task's heartbeat and timeout 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bankupdate.contract import WorkflowOutput
@@ -18,8 +19,9 @@ from bankupdate.domain.errors import (
     UpstreamUnavailable,
     UserActionRequired,
 )
-from bankupdate.domain.model import UpdateMode, UpdateRecord, UpdateStatus
+from bankupdate.domain.model import Integration, UpdateMode, UpdateRecord, UpdateStatus
 from bankupdate.domain.upstream import Accepted, StartOutcome, StartRequest
+from bankupdate.flow.callbacks import CallbackLinks
 from bankupdate.flow.finish import Completion
 from bankupdate.flow.locks import ConnectionLocks
 from bankupdate.flow.looking import LookLoop
@@ -40,6 +42,8 @@ class SuperviseUpdate:
     completion: Completion
     clock: Clock
     settings: Settings
+    # Where finAPI's Web Form 2.0 callbacks reach the API: a scheduled update gets them like a user-present one.
+    callback_base_url: Callable[[], str] | None = None
 
     def __call__(self, update_id: str, task_token: str, invocation: Invocation) -> None:
         stored = self.updates.get(update_id)
@@ -55,7 +59,7 @@ class SuperviseUpdate:
         if record.error is not None or record.result is not None:
             self.completion.finish(stored)
         elif record.status is UpdateStatus.IN_PROGRESS:
-            self.looks.run(look_message(record, alive_at=self.clock.now()), invocation)
+            self._watch(record, invocation)
         elif record.status is UpdateStatus.PENDING:
             self._start(stored, invocation)
         # AUTHENTICATION_REQUIRED: the user's answer (or finAPI's web form) moves the update on.
@@ -95,7 +99,11 @@ class SuperviseUpdate:
             lifecycle.calling_upstream(record, now, self.settings.timing), expected_version=record.version
         )
         stored = StoredUpdate(calling, stored.task_token)
-        request = StartRequest(connection_id=record.connection_id, options=record.options)
+        callbacks = None
+        if self.callback_base_url is not None:
+            links = CallbackLinks(self.updates, self.clock, self.settings, self.callback_base_url)
+            callbacks = links.for_update(record)
+        request = StartRequest(connection_id=record.connection_id, options=record.options, callbacks=callbacks)
         try:
             outcome = self.gateway.start(record.owner_id, request)
         except UpstreamUnavailable as error:
@@ -115,7 +123,17 @@ class SuperviseUpdate:
         transition = self.progress.transition_for(stored.record, outcome, confirmed=confirmed)
         saved = self.progress.apply(stored, transition, from_api=False)
         if saved.status is UpdateStatus.IN_PROGRESS and saved.error is None:
-            self.looks.run(look_message(saved, alive_at=self.clock.now()), invocation)
+            self._watch(saved, invocation)
+
+    def _watch(self, record: UpdateRecord, invocation: Invocation) -> None:
+        """Start the looks at a running update. finAPI's Web Form 2.0 task calls back when it needs the user or ends,
+        so there the first look is only the fallback for a lost callback and waits on the timer; an Access download
+        is looked at right away."""
+        message = look_message(record, alive_at=self.clock.now())
+        if record.integration is Integration.WEB_FORM:
+            self.looks.park(message)
+        else:
+            self.looks.run(message, invocation)
 
 
 def _unattended(error: BankUpdateError) -> BankUpdateError:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import NoReturn
 
 from bankupdate.domain import lifecycle
@@ -33,7 +30,8 @@ from bankupdate.domain.model import (
     UpdateRecord,
 )
 from bankupdate.domain.psu import PsuContext
-from bankupdate.domain.upstream import Accepted, CallbackUrls, StartOutcome, StartRequest, UserNeeded
+from bankupdate.domain.upstream import Accepted, StartOutcome, StartRequest, UserNeeded
+from bankupdate.flow.callbacks import CALLBACK_TOKEN_BYTES, CallbackLinks, callback_digest
 from bankupdate.flow.finish import Completion
 from bankupdate.flow.locks import ConnectionLocks
 from bankupdate.flow.progress import Progress
@@ -53,7 +51,7 @@ from bankupdate.ports import (
 )
 from bankupdate.settings import Settings
 
-CALLBACK_TOKEN_BYTES = 32
+__all__ = ["CALLBACK_TOKEN_BYTES", "TriggerRequest", "TriggerUpdate", "callback_digest"]
 
 
 @dataclass(frozen=True)
@@ -76,11 +74,6 @@ def _for_connection(options: UpdateOptions, connection: ConnectionRecord | None)
     wanted = options.interface.value if options.interface else None
     usable = wanted in known if wanted else bool(known)
     return options if usable else options.model_copy(update={"redirect_url": None})
-
-
-def callback_digest(token: str) -> str:
-    """Callback tokens are kept only as digests: the table never holds what would let someone forge a callback."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass
@@ -208,13 +201,8 @@ class TriggerUpdate:
         return lock
 
     def _start_request(self, request: TriggerRequest, record: UpdateRecord) -> StartRequest:
-        callbacks = None
-        if self.settings.integration is Integration.WEB_FORM:
-            token = secrets.token_urlsafe(CALLBACK_TOKEN_BYTES)
-            expires = self.clock.now() + timedelta(seconds=self.settings.update_timeout_seconds)
-            self.updates.link_callback(callback_digest(token), record.update_id, expires_at=expires)
-            base = f"{self.callback_base_url().rstrip('/')}/v1/webform-callbacks/{token}"
-            callbacks = CallbackUrls(finalised=f"{base}/finalised", web_form_required=f"{base}/web-form-required")
+        links = CallbackLinks(self.updates, self.clock, self.settings, self.callback_base_url)
+        callbacks = links.for_update(record)
         return StartRequest(
             connection_id=request.connection_id,
             options=record.options,
