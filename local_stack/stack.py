@@ -477,6 +477,10 @@ class LocalStack:
             def run(messages: list[dict[str, Any]] = messages) -> None:
                 try:
                     self._deliver(sqs, url, arn, function, messages, response_types)
+                except Exception:
+                    if not self._stop.is_set():
+                        raise
+                    # The stack stopped while this batch ran: the queue is gone, nothing is left to settle.
                 finally:
                     slots.release()
 
