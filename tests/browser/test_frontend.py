@@ -5,80 +5,21 @@ for labels."""
 
 from __future__ import annotations
 
-import socket
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from local_stack import FrontEnd
-from tests.conftest import ROOT, register_finapi_user, running_stack
-from tests.support.api_client import BankUpdateApi
 from tests.support.browser import BrowserPage, press_on, tab_to, type_into
-
-NO_CONSENT: dict[str, Any] = {"consent_expires_at": None}
-
-
-@dataclass
-class DemoUser:
-    """The user the front end signs in as, with a finAPI user of their own in the sandbox."""
-
-    sub: str
-    finapi_username: str
-    stack: Any
-    sandbox: Any
-
-    @property
-    def url(self) -> str:
-        return f"{self.stack.api_url}/"
-
-    def add_connection(self, **options: Any) -> int:
-        """A new connection at finAPI, synced by the operator so the user's list shows it."""
-        connection: int = self.sandbox.world.add_connection(self.finapi_username, **options)
-        url = f"{self.stack.api_url}/v1/admin/users/{self.sub}/connections/sync"
-        synced = httpx.post(url, headers=self.stack.admin_headers("POST", url, b""))
-        assert synced.status_code == 200 and connection in synced.json()["connectionIds"], synced.text
-        return connection
-
-    def api(self) -> BankUpdateApi:
-        return BankUpdateApi(self.stack.api_url, self.stack.issue_token(sub=self.sub))
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.support.front_end import NO_CONSENT, DemoUser, demo_user, signed_in
 
 
 @pytest.fixture(scope="module")
 def demo(sandbox: Any) -> Iterator[DemoUser]:
-    # The bank's redirect comes back to the front end's own page: its origin must be on the allow-list.
-    port = _free_port()
-    suffix = uuid.uuid4().hex[:8]
-    sub, username, password = f"frontend-{suffix}", f"finapi-frontend-{suffix}", f"pw-{suffix}"
-    with running_stack(
-        sandbox,
-        api_port=port,
-        front_end=FrontEnd(ROOT / "frontend", sub),
-        # Decoupled checks at most every 2 s: the page must follow the API's Retry-After.
-        env={"DECOUPLED_MIN_INTERVAL_SECONDS": "2"},
-        AllowedRedirectUrls=f"http://127.0.0.1:{port}/",
-    ) as stack:
-        sandbox.world.create_user(username, password)
-        register_finapi_user(stack, sub, username, password)
-        yield DemoUser(sub, username, stack, sandbox)
-
-
-def _sign_in(web: BrowserPage, demo: DemoUser, connection: int) -> Page:
-    page = web.page
-    page.goto(demo.url)
-    page.click("#sign-in-button")
-    expect(page.locator(f"#connection-{connection}")).to_be_visible()
-    return page
+    # Decoupled checks at most every 2 s: the page must follow the API's Retry-After.
+    with demo_user(sandbox, "frontend", env={"DECOUPLED_MIN_INTERVAL_SECONDS": "2"}) as user:
+        yield user
 
 
 def _credentials(page: Page, user_id: str, pin: str) -> None:
@@ -174,7 +115,7 @@ def test_photo_tan_flow_by_keyboard_only(demo: DemoUser, web: BrowserPage) -> No
 def test_import_new_accounts_marks_the_new_one(demo: DemoUser, web: BrowserPage) -> None:
     # Given a connection with a valid consent whose bank holds one account more than finAPI imported
     connection = demo.add_connection(imported_account_count=2)
-    page = _sign_in(web, demo, connection)
+    page = signed_in(web, demo, connection)
 
     # When the user syncs with "import new accounts"
     page.check(f"#import-{connection}")
@@ -195,7 +136,7 @@ def test_import_new_accounts_marks_the_new_one(demo: DemoUser, web: BrowserPage)
 def test_credentials_asked_once_and_kept_by_finapi(demo: DemoUser, web: BrowserPage) -> None:
     # Given a connection whose consent is gone and whose download takes a while
     connection = demo.add_connection(consent_expires_at=None, download_seconds=3)
-    page = _sign_in(web, demo, connection)
+    page = signed_in(web, demo, connection)
 
     # When the bank asks for the login and the user lets finAPI keep the PIN
     page.click(f"#sync-{connection}")
@@ -215,7 +156,7 @@ def test_credentials_asked_once_and_kept_by_finapi(demo: DemoUser, web: BrowserP
 def test_schedule_switch(demo: DemoUser, web: BrowserPage) -> None:
     # Given a connection with background updates off
     connection = demo.add_connection()
-    page = _sign_in(web, demo, connection)
+    page = signed_in(web, demo, connection)
     switch = page.locator(f"#schedule-{connection}")
     expect(switch).not_to_be_checked()
     expect(switch).to_have_attribute("role", "switch")
@@ -243,7 +184,7 @@ def test_schedule_switch(demo: DemoUser, web: BrowserPage) -> None:
 def test_decoupled_approval_is_awaited_at_the_apis_pace(demo: DemoUser, web: BrowserPage) -> None:
     # Given a login that needs SCA, and the bank's app approval reported after two checks
     connection = demo.add_connection(**NO_CONSENT)
-    page = _sign_in(web, demo, connection)
+    page = signed_in(web, demo, connection)
     page.click(f"#sync-{connection}")
     _credentials(page, "demo", "demo")
     page.click("#submit")
@@ -269,7 +210,7 @@ def test_decoupled_approval_is_awaited_at_the_apis_pace(demo: DemoUser, web: Bro
 def test_redirect_to_the_bank_and_back(demo: DemoUser, web: BrowserPage) -> None:
     # Given a connection at the redirect bank without consent
     connection = demo.add_connection(bank_blz="DEMO0002", **NO_CONSENT)
-    page = _sign_in(web, demo, connection)
+    page = signed_in(web, demo, connection)
 
     # When the user syncs and follows the link to the bank, and allows access there
     page.click(f"#sync-{connection}")
@@ -289,7 +230,7 @@ def test_redirect_to_the_bank_and_back(demo: DemoUser, web: BrowserPage) -> None
 
 def test_cancelling_at_the_bank_shows_why_the_update_failed(demo: DemoUser, web: BrowserPage) -> None:
     connection = demo.add_connection(bank_blz="DEMO0002", **NO_CONSENT)
-    page = _sign_in(web, demo, connection)
+    page = signed_in(web, demo, connection)
     page.click(f"#sync-{connection}")
     page.click("#to-bank")
     page.click("#cancel")
@@ -301,7 +242,7 @@ def test_cancelling_at_the_bank_shows_why_the_update_failed(demo: DemoUser, web:
 def test_an_update_started_elsewhere_is_offered_instead_of_a_second_one(demo: DemoUser, web: BrowserPage) -> None:
     # Given the page is open, and meanwhile the user starts an update on another device
     connection = demo.add_connection(**NO_CONSENT)
-    page = _sign_in(web, demo, connection)
+    page = signed_in(web, demo, connection)
     api = demo.api()
     started = api.trigger(connection, {})
     assert started.status_code == 202, started.text

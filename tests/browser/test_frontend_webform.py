@@ -5,42 +5,24 @@ itself that the update went on."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from local_stack import FrontEnd
-from tests.browser.test_frontend import NO_CONSENT, DemoUser, _free_port
-from tests.conftest import ROOT, register_finapi_user, running_stack
 from tests.support.browser import BrowserPage
+from tests.support.front_end import NO_CONSENT, DemoUser, demo_user, signed_in
 
 
 @pytest.fixture(scope="module")
 def demo(sandbox: Any, webform_sandbox: Any) -> Iterator[DemoUser]:
-    port = _free_port()
-    suffix = uuid.uuid4().hex[:8]
-    sub, username, password = f"webform-{suffix}", f"finapi-webform-{suffix}", f"pw-{suffix}"
-    with running_stack(
-        sandbox,
-        api_port=port,
-        front_end=FrontEnd(ROOT / "frontend", sub),
-        Integration="WEB_FORM",
-        WebFormBaseUrl=webform_sandbox.base_url,
-        AllowedRedirectUrls=f"http://127.0.0.1:{port}/",
-    ) as stack:
-        sandbox.world.create_user(username, password)
-        register_finapi_user(stack, sub, username, password)
-        yield DemoUser(sub, username, stack, sandbox)
+    with demo_user(sandbox, "webform", Integration="WEB_FORM", WebFormBaseUrl=webform_sandbox.base_url) as user:
+        yield user
 
 
 def _sync(web: BrowserPage, demo: DemoUser, connection: int) -> Page:
-    page = web.page
-    page.goto(demo.url)
-    page.click("#sign-in-button")
-    expect(page.locator(f"#connection-{connection}")).to_be_visible()
+    page = signed_in(web, demo, connection)
     web.step("connections")
     page.click(f"#sync-{connection}")
     return page
