@@ -30,6 +30,7 @@ from unittest import mock
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
+from local_stack.environ import PerInvocationEnviron
 from local_stack.iam.authorizer import Authorizer
 from local_stack.iam.policy import Principal
 from local_stack.template import ACCOUNT_ID, REGION
@@ -187,6 +188,7 @@ class FunctionRuntime:
         self._original: tuple[TextIO, TextIO] | None = None
         self._http_turns = threading.Lock()
         self._patch: Any = None
+        self._environ: PerInvocationEnviron | None = None
         self.invocations: dict[str, int] = defaultdict(int)  # by logical id, like CloudWatch's Invocations metric
 
     def add(self, function: LocalFunction) -> None:
@@ -252,7 +254,10 @@ class FunctionRuntime:
             self.capture.current.function = function.logical_id
             _INVOCATION.abandoned = abandoned
             try:
-                with self.authorizer.acting_as(function.principal) if self.authorizer else contextlib.nullcontext():
+                with (
+                    self.authorizer.acting_as(function.principal) if self.authorizer else contextlib.nullcontext(),
+                    self._environment_of(function),
+                ):
                     self._route_streams()
                     outcome["result"] = function.run(event, context, abandoned)
             except InvocationAbandoned:
@@ -275,7 +280,16 @@ class FunctionRuntime:
             raise outcome["error"]
         return _within_response_limit(outcome.get("result"))
 
+    def _environment_of(self, function: LocalFunction) -> contextlib.AbstractContextManager[None]:
+        if self._environ is None:
+            return contextlib.nullcontext()
+        others = frozenset(name for f in self.functions.values() for name in f.environment)
+        return self._environ.of_function(function.environment, others)
+
     def start(self) -> None:
+        if not isinstance(os.environ, PerInvocationEnviron):
+            self._environ = PerInvocationEnviron(os.environ)
+            os.environ = self._environ  # type: ignore[assignment]  # noqa: B003 (a view, not a clearing)
         self._original = (sys.stdout, sys.stderr)
         sys.stdout = self.capture
         runtime = self
@@ -314,6 +328,9 @@ class FunctionRuntime:
         self._patch.start()
 
     def stop(self) -> None:
+        if self._environ is not None and os.environ is self._environ:
+            os.environ = self._environ.process  # type: ignore[assignment]  # noqa: B003
+        self._environ = None
         if self._patch is not None:
             self._patch.stop()
             self._patch = None

@@ -36,9 +36,9 @@ FAST_ENV = {
 }
 
 
-# (template, authorizer) of every stack this session ran: what each role was seen to use and refused
+# (template, authorizer, resolver) of every stack this session ran: what each role was seen to use and refused
 # (tests/template/test_least_privilege.py).
-OBSERVED: list[tuple[Path, Any]] = []
+OBSERVED: list[tuple[Path, Any, Any]] = []
 STACK_SUITES = ("tests/workflow", "tests/reliability", "tests/local_stack")
 
 
@@ -130,7 +130,7 @@ def running_stack(
         env_overrides=FAST_ENV | (env or {}),
         front_end=front_end,
     ) as local:
-        OBSERVED.append((Path(template), local.authorizer))
+        OBSERVED.append((Path(template), local.authorizer, local.resolver))
         composition.reset()
         try:
             yield local

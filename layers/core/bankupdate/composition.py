@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from bankupdate.domain.model import Integration
 from bankupdate.ports import Clock
-from bankupdate.settings import Settings, get_settings
+from bankupdate.settings import Settings, forget_settings, get_settings
 
 if TYPE_CHECKING:
     from bankupdate.finapi.access_gateway import AccessGateway
@@ -201,13 +201,16 @@ class Adapters:
         )
 
 
-@lru_cache(maxsize=4)
-def _adapters(settings: Settings, endpoint: str | None) -> Adapters:
+@lru_cache(maxsize=32)
+def _adapters(settings: Settings, endpoint: str | None, function_name: str | None) -> Adapters:
     return Adapters(settings, system_clock())
 
 
 def adapters() -> Adapters:
-    return _adapters(get_settings(), os.environ.get("AWS_ENDPOINT_URL"))
+    """The adapters of the function this process serves. What they cache (the finAPI client's credentials and
+    tokens, the API's URL) was read with that function's role: in the local stack, where every function shares one
+    process, another function must not find it."""
+    return _adapters(get_settings(), os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
 
 
 def remember_invocation(lambda_context: object) -> None:
@@ -220,7 +223,7 @@ def remember_invocation(lambda_context: object) -> None:
 def reset() -> None:
     """Forget every cached adapter and setting (tests and the local stack start new environments)."""
     _adapters.cache_clear()
-    get_settings.cache_clear()
+    forget_settings()
 
 
 # ----------------------------------------------------------------------------------- use cases

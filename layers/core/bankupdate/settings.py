@@ -129,6 +129,19 @@ class Settings(BaseModel):
         return tuple(p.strip() for p in self.allowed_redirect_urls.split(",") if p.strip())
 
 
-@lru_cache(maxsize=1)
 def get_settings() -> Settings:
+    """The settings of the function this process serves, read from its environment once.
+
+    Keyed by the function's name: in Lambda a process serves one function, so this is one entry; the local stack runs
+    every function in one process, each with its own environment, and must not hand one function another's."""
+    return _settings_of(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+
+
+@lru_cache(maxsize=32)
+def _settings_of(function_name: str | None) -> Settings:
     return Settings.model_validate(dict(os.environ))
+
+
+def forget_settings() -> None:
+    """Read the environment again on the next call (tests and the local stack start new environments)."""
+    _settings_of.cache_clear()
