@@ -88,7 +88,15 @@ def step_functions(monkeypatch: pytest.MonkeyPatch) -> Iterator[WorkflowUnderTes
                     tokens[body["updateId"]] = body["taskToken"]
                 return tokens.get(update_id)
 
-            return str(_eventually(arrived))
+            token = str(_eventually(arrived))
+            # moto sends the token before it registers the task's callback (a busy machine widens the gap): wait
+            # until the task answers a heartbeat (harmless: a sign of life) while the execution runs.
+            deadline = time.monotonic() + WAIT_SECONDS
+            while time.monotonic() < deadline and adapter.state(update_id) is ExecutionState.RUNNING:
+                if adapter.keep_alive(token):
+                    break
+                time.sleep(0.02)
+            return token
 
         def fail(update_id: str) -> None:
             # Started with a one-second timeout (see FAILING): the task times out, Finalize fails, the execution fails.
