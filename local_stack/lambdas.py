@@ -189,10 +189,12 @@ class FunctionRuntime:
         self._http_turns = threading.Lock()
         self._patch: Any = None
         self._environ: PerInvocationEnviron | None = None
+        self._defined: frozenset[str] = frozenset()  # every name some function's environment defines
         self.invocations: dict[str, int] = defaultdict(int)  # by logical id, like CloudWatch's Invocations metric
 
     def add(self, function: LocalFunction) -> None:
         self.functions[function.name] = function
+        self._defined |= frozenset(function.environment)
 
     def by_logical_id(self, logical_id: str) -> LocalFunction:
         for function in self.functions.values():
@@ -283,8 +285,7 @@ class FunctionRuntime:
     def _environment_of(self, function: LocalFunction) -> contextlib.AbstractContextManager[None]:
         if self._environ is None:
             return contextlib.nullcontext()
-        others = frozenset(name for f in self.functions.values() for name in f.environment)
-        return self._environ.of_function(function.environment, others)
+        return self._environ.of_function(function.environment, self._defined)
 
     def start(self) -> None:
         if not isinstance(os.environ, PerInvocationEnviron):

@@ -28,6 +28,15 @@ def _sync(web: BrowserPage, demo: DemoUser, connection: int) -> Page:
     return page
 
 
+def _open_web_form(page: Page) -> Page:
+    """The user opens finAPI's web form from the app: it opens in a tab of its own, at the bank's login."""
+    with page.context.expect_page() as opened:
+        page.click("#web-form")
+    form = opened.value
+    expect(form.locator("h1")).to_have_text("Log in to your bank")
+    return form
+
+
 def test_an_update_finapi_runs_alone_shows_the_accounts(demo: DemoUser, web: BrowserPage) -> None:
     # Given a connection whose consent is valid
     connection = demo.add_connection()
@@ -47,10 +56,7 @@ def test_a_bank_that_needs_the_user_is_answered_in_finapis_web_form(demo: DemoUs
     expect(page.locator("#web-form")).to_be_visible()
     web.step("web-form-offered")
     # And the user opens it in a tab of its own and answers the bank there: login, TAN procedure, TAN
-    with page.context.expect_page() as opened:
-        page.click("#web-form")
-    form = opened.value
-    expect(form.locator("h1")).to_have_text("Log in to your bank")
+    form = _open_web_form(page)
     form.fill("#user-id", "demo")
     form.fill("#pin", "demo")
     form.click("#submit")
@@ -71,10 +77,7 @@ def test_aborting_the_web_form_ends_the_update_with_a_reason(demo: DemoUser, web
     # Given a connection whose consent is gone, and the web form offered
     connection = demo.add_connection(**NO_CONSENT)
     page = _sync(web, demo, connection)
-    with page.context.expect_page() as opened:
-        page.click("#web-form")
-    form = opened.value
-    expect(form.locator("h1")).to_have_text("Log in to your bank")
+    form = _open_web_form(page)
     # When the user gives up in the web form
     form.click("#abort")
     # Then the app shows that the update did not happen and why

@@ -90,7 +90,10 @@ def test_every_statement_of_every_role_was_used_and_nothing_was_refused(request:
     # Nothing a function did on the real template was refused
     assert [reason for authorizer, _ in real for reason in authorizer.denied] == []
     # And every action/resource pair we granted was used by some call, in any stack of the session
-    used = {_logical(resolver)(u) for _, authorizer, resolver in OBSERVED for u in authorizer.used}
+    used: set[Use] = set()
+    for _, authorizer, resolver in OBSERVED:
+        logical = _logical(resolver)
+        used |= {logical(u) for u in authorizer.used}
     first, first_resolver = real[0]
     granted = {_logical(first_resolver)(u) for u in _granted(first)}
     unused = {
