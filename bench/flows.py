@@ -39,7 +39,17 @@ from typing import Any
 import httpx
 
 from bench.cost import billed_gb_seconds
-from bench.harness import DEMO, NO_SCA, RESULTS, ROOT, BankUser, enable_schedule, executions, running_system
+from bench.harness import (
+    DEMO,
+    NO_SCA,
+    RESULTS,
+    ROOT,
+    BankUser,
+    duration_label,
+    enable_schedule,
+    executions,
+    running_system,
+)
 from bench.harness import states_entered as history_states
 from bench.metering import Invocation, Meter, metered
 from local_stack import LocalStack
@@ -415,10 +425,6 @@ def aggregate(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _duration(seconds: float) -> str:
-    return f"{seconds / 60:g} min" if seconds >= 120 else f"{seconds:g} s"
-
-
 def markdown(rows: list[dict[str, Any]]) -> str:
     lines = [
         "Per update, measured on the local stack (all updates of an integration side by side, in real time; "
@@ -439,7 +445,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         lag = f"{r['lag_seconds']} s" if r["lag_seconds"] is not None else "—"
         share = f"{r['lag_share'] * 100:.1f} %" if r["lag_share"] is not None else "—"
         lines.append(
-            f"| {r['integration']} | {r['flow']} | {_duration(r['download_seconds'])} ×{r['replicates']} "
+            f"| {r['integration']} | {r['flow']} | {duration_label(r['download_seconds'])} ×{r['replicates']} "
             f"| {r['status']} "
             f"| {r['transitions']} | {lag} | {share} | {invocations:.2f} | {billed:.3f} | {local:.3f} "
             f"| {sum(r['aws_calls'].values()):.2f} | {r.get('read_units', 0):g} / {r.get('write_units', 0):g} / "

@@ -141,3 +141,8 @@ def enable_schedule(stack: LocalStack, user: BankUser) -> None:
     url = f"{stack.api_url}/v1/admin/users/{user.sub}/connections/sync"
     httpx.post(url, headers=stack.admin_headers("POST", url, b"")).raise_for_status()
     user.http.put(f"/v1/bank-connections/{user.connection}/schedule", json={"enabled": True}).raise_for_status()
+
+
+def duration_label(seconds: float) -> str:
+    """A download's length as the reports name it (5 s, 60 s, 10 min)."""
+    return f"{seconds / 60:g} min" if seconds >= 120 else f"{seconds:g} s"

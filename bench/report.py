@@ -12,7 +12,7 @@ import statistics
 from typing import Any
 
 from bench import cost
-from bench.harness import RESULTS, ROOT
+from bench.harness import RESULTS, ROOT, duration_label
 from bench.pricing import PRICES
 
 CHEAPEST = "user-present, no SCA"
@@ -31,10 +31,6 @@ LATENCY_TARGET_MS = 50.0
 
 def load(name: str) -> Any:
     return json.loads((RESULTS / name).read_text())
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds / 60:g} min" if seconds >= 120 else f"{seconds:g} s"
 
 
 def _usd(usd: float) -> str:
@@ -92,7 +88,7 @@ def inputs_markdown(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         i = r["inputs"]
         lines.append(
-            f"| {r['integration']} | {r['flow']} | {_duration(r['download_seconds'])} | {i['transitions']:g} "
+            f"| {r['integration']} | {r['flow']} | {duration_label(r['download_seconds'])} | {i['transitions']:g} "
             f"| {i['invocations']:.2f} | {i['billed_gb_seconds']:.3f} | {i['read_units']:g} | {i['write_units']:g} "
             f"| {i['index_write_units']:g} | {i['sqs_requests']:.2f} | {i['event_chunks']:g} | {i['kms_calls']:g} "
             f"| {i['http_requests']:g} | {i['log_bytes'] / 1024:.1f} | {i['looks']:g} |"
@@ -115,7 +111,7 @@ def cost_markdown(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         cells = " | ".join(_usd(r["usd"].get(s, 0.0)) for s in services)
         lines.append(
-            f"| {r['integration']} | {r['flow']} | {_duration(r['download_seconds'])} | {cells} "
+            f"| {r['integration']} | {r['flow']} | {duration_label(r['download_seconds'])} | {cells} "
             f"| **{_usd(r['total_usd'])}** | +{_usd(r['finapi_100ms_usd'])} |"
         )
     express = [r for r in rows if r["express"] is not None]
@@ -132,14 +128,14 @@ def cost_markdown(rows: list[dict[str, Any]]) -> str:
             e = r["express"]
             if not e["possible"]:
                 lines.append(
-                    f"| {r['integration']} | {_duration(r['download_seconds'])} | {_usd(r['total_usd'])} "
+                    f"| {r['integration']} | {duration_label(r['download_seconds'])} | {_usd(r['total_usd'])} "
                     "| not possible (an Express execution runs at most 5 minutes) | — |"
                 )
                 continue
             saving = e["saving_share"]
             direction = "cheaper" if saving >= 0 else "dearer"
             lines.append(
-                f"| {r['integration']} | {_duration(r['download_seconds'])} | {_usd(e['standard_usd'])} "
+                f"| {r['integration']} | {duration_label(r['download_seconds'])} | {_usd(e['standard_usd'])} "
                 f"| {_usd(e['express_usd'])} | Express {abs(saving) * 100:.0f} % {direction} |"
             )
     return "\n".join(lines) + "\n"
@@ -170,11 +166,12 @@ def budget_lines(rows: list[dict[str, Any]]) -> list[str]:
         for flow, duration, limit in BUDGETS:
             row = by.get((integration, flow, duration))
             if row is None:
-                lines.append(f"| {integration}: {flow}, {_duration(duration)} ≤ ${limit:g} | not measured | MISSED |")
+                label = duration_label(duration)
+                lines.append(f"| {integration}: {flow}, {label} ≤ ${limit:g} | not measured | MISSED |")
                 continue
             total = cost.per_million(row["total_usd"])
             lines.append(
-                f"| {integration}: {flow}, {_duration(duration)} ≤ ${limit:g} per million | ${total:,.2f} "
+                f"| {integration}: {flow}, {duration_label(duration)} ≤ ${limit:g} per million | ${total:,.2f} "
                 f"(+${cost.per_million(row['finapi_100ms_usd']):,.2f} per 100 ms of finAPI latency per call) "
                 f"| {_verdict(total, limit, '$')} |"
             )
@@ -189,7 +186,7 @@ def lag_lines(updates: list[dict[str, Any]]) -> list[str]:
             lines.append(f"| detection lag ≤ 15 %: {row['integration']}, {row['flow']} | no result | MISSED |")
             continue
         lines.append(
-            f"| detection lag ≤ 15 %: {row['integration']}, {row['flow']}, {_duration(row['download_seconds'])} "
+            f"| detection lag ≤ 15 %: {row['integration']}, {row['flow']}, {duration_label(row['download_seconds'])} "
             f"| {row['lag_seconds']} s ({share * 100:.1f} %) | "
             + ("met" if share <= LAG_TARGET else f"MISSED by {(share - LAG_TARGET) * 100:.1f} points")
             + " |"
@@ -264,7 +261,8 @@ def misses_markdown(rows: list[dict[str, Any]], cold: dict[str, Any], latency: d
             top = sorted(row["usd"].items(), key=lambda kv: -kv[1])[:4]
             parts = ", ".join(f"{service} ${cost.per_million(usd):.2f}" for service, usd in top)
             lines.append(
-                f"* **Cost, {integration} {flow} {_duration(duration)}**: ${cost.per_million(row['total_usd']):.2f} "
+                f"* **Cost, {integration} {flow} {duration_label(duration)}**: "
+                f"${cost.per_million(row['total_usd']):.2f} "
                 f"against ${limit:g}; the largest parts: {parts}."
             )
     cold_misses = [
