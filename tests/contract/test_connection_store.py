@@ -90,7 +90,7 @@ def test_a_connection_seen_for_the_first_time_is_created_by_the_write_that_locks
     assert attempt.connection is not None and attempt.connection == stores.connections.get(OWNER, 8)
     assert (attempt.connection.created_at, attempt.connection.active_update_id) == (NOW, "a")
     assert attempt.connection.health.known_account_ids == (11, 12)
-    assert (attempt.connection.user_trigger_window, attempt.connection.user_trigger_count) == (RATE.window_of(NOW), 1)
+    assert (attempt.connection.user_trigger_window, attempt.connection.user_trigger_count) == (int(NOW.timestamp()), 1)
     # And the later nested writes find what they rely on
     stores.connections.record_facts(OWNER, facts(8, user_action_required=True), NOW)
     stored = stores.connections.get(OWNER, 8)
@@ -132,23 +132,43 @@ def test_the_users_triggers_are_limited_per_rate_window(stores: Stores) -> None:
         taken = stores.connections.acquire_lock(OWNER, 7, update_id=f"u{n}", now=NOW, lease_until=LEASE, rate=RATE)
         assert taken.refused is None
         stores.connections.release(OWNER, 7, update_id=f"u{n}", outcome=None)
-    # When a third comes in the same window
-    third = stores.connections.acquire_lock(OWNER, 7, update_id="u2", now=NOW, lease_until=LEASE, rate=RATE)
-    # Then it is refused for the rate, and the lock stays free
+    # When a third comes just before the window that the first opened closes
+    late = NOW + timedelta(seconds=RATE.window_seconds - 1)
+    third = stores.connections.acquire_lock(OWNER, 7, update_id="u2", now=late, lease_until=LEASE, rate=RATE)
+    # Then it is refused for the rate, the lock stays free, and the record says when the window opened
     assert third.refused is LockRefusal.RATE
+    assert third.connection is not None and third.connection.user_trigger_window == int(NOW.timestamp())
     stored = stores.connections.get(OWNER, 7)
     assert stored is not None and stored.active_update_id is None and stored.user_trigger_count == 2
-    # When the next window begins
-    next_window = RATE.next_window(NOW)
+    # When that window has closed
+    closed = RATE.closes_at(int(NOW.timestamp()), NOW.tzinfo)
     fourth = stores.connections.acquire_lock(
-        OWNER, 7, update_id="u3", now=next_window, lease_until=next_window + timedelta(minutes=1), rate=RATE
+        OWNER, 7, update_id="u3", now=closed, lease_until=closed + timedelta(minutes=1), rate=RATE
     )
-    # Then the count starts again in that window
+    # Then the count starts again in a window opened by this trigger
     assert fourth.refused is None and fourth.connection is not None
     assert (fourth.connection.user_trigger_window, fourth.connection.user_trigger_count) == (
-        RATE.window_of(next_window),
+        int(closed.timestamp()),
         1,
     )
+
+
+def test_a_burst_of_triggers_is_limited_even_across_a_round_minute(stores: Stores) -> None:
+    # Given a connection whose user starts syncing a second before a round ten minutes of the clock
+    stores.connections.record_facts(OWNER, facts(7), NOW)
+    epoch = int(NOW.timestamp())
+    before_round = NOW + timedelta(seconds=RATE.window_seconds - epoch % RATE.window_seconds - 1)
+    refusals = []
+    # When they trigger four times within three seconds, across that round time
+    for n in range(4):
+        at = before_round + timedelta(seconds=n)
+        attempt = stores.connections.acquire_lock(
+            OWNER, 7, update_id=f"u{n}", now=at, lease_until=at + timedelta(minutes=1), rate=RATE
+        )
+        refusals.append(attempt.refused)
+        stores.connections.release(OWNER, 7, update_id=f"u{n}", outcome=None)
+    # Then only two reach the bank: the clock's boundary does not split the burst into two windows
+    assert refusals == [None, None, LockRefusal.RATE, LockRefusal.RATE]
 
 
 def test_a_lock_refused_as_held_does_not_count_a_trigger(stores: Stores) -> None:

@@ -53,7 +53,6 @@ class InMemoryConnectionStore:
         rate: TriggerRate | None = None,
     ) -> LockAttempt:
         key = (owner_id, connection_id)
-        window = rate.window_of(now) if rate else None
         with self._items.lock:
             found = self._items.records.get(key)
             if found is None and create is None:
@@ -63,8 +62,8 @@ class InMemoryConnectionStore:
                 held = found.active_update_id is not None and lease_epoch >= _epoch(now)
                 if held:
                     return LockAttempt(LockRefusal.HELD, found.active_update_id, found)
-                spent = rate is not None and found.user_trigger_count >= rate.limit
-                if spent and found.user_trigger_window == window:
+                window = rate.open_window(found.user_trigger_window, now) if rate else None
+                if window is not None and rate is not None and found.user_trigger_count >= rate.limit:
                     return LockAttempt(LockRefusal.RATE, found.active_update_id, found)
             base = found
             if base is None:
@@ -73,9 +72,9 @@ class InMemoryConnectionStore:
                 base = create.model_copy(update={"user_trigger_window": None, "user_trigger_count": 0})
             changes: dict[str, object] = {"active_update_id": update_id, "lock_expires_at": lease_until}
             if rate is not None:
-                same_window = base.user_trigger_window == window
-                changes["user_trigger_window"] = window
-                changes["user_trigger_count"] = base.user_trigger_count + 1 if same_window else 1
+                window = rate.open_window(base.user_trigger_window, now)
+                changes["user_trigger_window"] = int(now.timestamp()) if window is None else window
+                changes["user_trigger_count"] = 1 if window is None else base.user_trigger_count + 1
             locked = base.model_copy(update=changes)
             self._items.records[key] = locked
             return LockAttempt(None, None, locked)

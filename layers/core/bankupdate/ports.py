@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -61,17 +61,23 @@ class LockAttempt:
 
 @dataclass(frozen=True)
 class TriggerRate:
-    """At most ``limit`` user-present updates of one connection per ``window_seconds``."""
+    """At most ``limit`` user-present updates of one connection per ``window_seconds``.
+
+    A window opens with the first trigger counted in it (not on the clock's boundaries): a burst of triggers is never
+    split over two windows, so it can never reach the bank twice ``limit`` times in a few seconds.
+    """
 
     limit: int
     window_seconds: int
 
-    def window_of(self, now: datetime) -> int:
-        return int(now.timestamp()) // self.window_seconds * self.window_seconds
+    def open_window(self, started: int | None, now: datetime) -> int | None:
+        """The start (epoch seconds) of the window that began at ``started``, while it is still open at ``now``."""
+        if started is None or started + self.window_seconds <= int(now.timestamp()):
+            return None
+        return started
 
-    def next_window(self, now: datetime) -> datetime:
-        start = self.window_of(now) + self.window_seconds
-        return datetime.fromtimestamp(start, tz=now.tzinfo)
+    def closes_at(self, started: int, tz: tzinfo | None) -> datetime:
+        return datetime.fromtimestamp(started + self.window_seconds, tz=tz)
 
 
 @dataclass(frozen=True)

@@ -204,6 +204,6 @@ class ConnectionRecord(_Frozen):
     # Interfaces that log in through the bank's website: only for them may an update carry a redirectUrl (finAPI).
     # None: not known (the connection was recorded before this was).
     redirect_interfaces: tuple[str, ...] | None = None
-    user_trigger_window: int | None = None  # the rate window (epoch seconds) the count below belongs to
+    user_trigger_window: int | None = None  # when (epoch seconds) the rate window the count below belongs to opened
     user_trigger_count: int = 0  # user-present updates started in that window
     version: int = 0

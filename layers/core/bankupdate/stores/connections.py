@@ -65,12 +65,11 @@ class DynamoConnectionStore:
     ) -> LockAttempt:
         """One conditional write takes the lock, counts the trigger and (with ``create``) creates the connection.
 
-        The trigger count lives in the rate window it was made in. The first attempt starts a new window: a user
+        The trigger count lives in the rate window it was made in. The first attempt opens a new window: a user
         rarely syncs a connection twice within one (10 minutes by default), so one write is the common case; a
-        second trigger in the same window finds the window taken and continues it with a second write.
+        second trigger while the window is open finds it and continues it with a second write.
         """
-        window = rate.window_of(now) if rate else None
-        continues = False
+        window: int | None = None  # the open window found on the record; None: this write opens one
         for _ in range(_ATTEMPTS):
             sets = ["active_update_id = :id", "lock_expires_at = :until", "lock_until_epoch = :epoch"]
             conditions = [_LOCK_FREE]
@@ -89,15 +88,16 @@ class DynamoConnectionStore:
             else:
                 conditions.append("attribute_exists(pk)")
             if rate is not None:
-                values[":window"] = {"N": str(window)}
                 values[":one"] = {"N": "1"}
-                if continues:
+                if window is not None:
+                    values[":window"] = {"N": str(window)}
                     values[":limit"] = {"N": str(rate.limit)}
                     sets.append("user_trigger_count = user_trigger_count + :one")
                     conditions.append("user_trigger_window = :window AND user_trigger_count < :limit")
                 else:
-                    sets += ["user_trigger_window = :window", "user_trigger_count = :one"]
-                    conditions.append("(attribute_not_exists(user_trigger_window) OR user_trigger_window <> :window)")
+                    values[":closed"] = {"N": str(int(now.timestamp()) - rate.window_seconds)}
+                    sets += ["user_trigger_window = :now", "user_trigger_count = :one"]
+                    conditions.append("(attribute_not_exists(user_trigger_window) OR user_trigger_window <= :closed)")
             try:
                 answer = self._ddb.update_item(
                     TableName=self._table,
@@ -113,11 +113,12 @@ class DynamoConnectionStore:
                 if not is_condition_failure(error):
                     raise
                 found = from_item(error.response.get("Item") or {})
+                started = found.get("user_trigger_window")
+                window = rate.open_window(None if started is None else int(started), now) if rate else None
                 refusal = self._refusal(found, now, window, rate, create is not None)
                 if refusal is not None:
                     return LockAttempt(refusal, found.get("active_update_id"), _record(error.response.get("Item")))
-                continues = found.get("user_trigger_window") == window  # the window moved (or a racer started it)
-                continue
+                continue  # the window was open (or a racer opened or closed it): try again as the record is now
             return LockAttempt(None, None, _record(answer.get("Attributes")))
         return LockAttempt(LockRefusal.HELD, None, None)
 
@@ -132,8 +133,7 @@ class DynamoConnectionStore:
         )
         if held:
             return LockRefusal.HELD
-        spent = rate is not None and int(found.get("user_trigger_count", 0)) >= rate.limit
-        if spent and found.get("user_trigger_window") == window:
+        if window is not None and rate is not None and int(found.get("user_trigger_count", 0)) >= rate.limit:
             return LockRefusal.RATE
         return None
 

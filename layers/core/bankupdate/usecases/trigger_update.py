@@ -186,8 +186,10 @@ class TriggerUpdate:
         if lock.refused is LockRefusal.MISSING:
             raise NotFound(f"bank connection {connection_id} is not known for this user")
         if lock.refused is LockRefusal.RATE:
-            retry_at = rate.next_window(self.clock.now())
-            wait = max(1, int((retry_at - self.clock.now()).total_seconds()) + 1)
+            now = self.clock.now()
+            started = lock.connection.user_trigger_window if lock.connection else None
+            retry_at = rate.closes_at(started, now.tzinfo) if started is not None else now
+            wait = max(1, int((retry_at - now).total_seconds()) + 1)
             raise TooManyUpdates(
                 f"at most {rate.limit} updates of a connection per {rate.window_seconds} s",
                 details={"retryAfterSeconds": wait},
