@@ -74,6 +74,14 @@ def wait_for_callback(receiver: Receiver, record: UpdateRecord, kind: str) -> st
     return token
 
 
+def calls_back(system: System, receiver: Receiver, record: UpdateRecord, kind: str) -> str:
+    """finAPI's callback of ``kind`` reaches our callback function, and the looks due by now run (the clock stays)."""
+    token = wait_for_callback(receiver, record, kind)
+    system.webform_callback()(token)
+    system.deliver_due_looks()
+    return token
+
+
 def started(system: System, **connection: Any) -> tuple[BankUser, UpdateRecord]:
     """A user-present Web Form 2.0 update, created at finAPI and handed to its workflow (its looks on the timer)."""
     user = system.new_user(**connection)
@@ -107,11 +115,8 @@ def test_an_update_finapi_completes_without_the_user_succeeds_on_its_callback(
     # When the task completes and finAPI calls back
     system.clock.advance(1)
     reaches(webform, record, "COMPLETED")
-    token = wait_for_callback(receiver, record, "finalised")
-    system.webform_callback()(token)
+    token = calls_back(system, receiver, record, "finalised")
     # Then the one look the callback asked for finishes the update, before the fallback look was due
-    for message in system.timer.take_due():
-        system.look(message)
     done = system.record(record.update_id)
     assert done.status is UpdateStatus.SUCCEEDED and done.result is not None and len(done.result.accounts) == 2
     # And the fallback look and a repeated callback change nothing
@@ -129,9 +134,7 @@ def test_a_bank_that_needs_the_user_shows_the_web_form_and_goes_on_once_it_is_co
     _, record = started(system, consent_expires_at=None, download_seconds=1.5)
     # When finAPI's task asks for the web form and calls back
     reaches(webform, record, "WEB_FORM_REQUIRED")
-    system.webform_callback()(wait_for_callback(receiver, record, "web-form-required"))
-    for message in system.timer.take_due():
-        system.look(message)
+    calls_back(system, receiver, record, "web-form-required")
     # Then the update waits for the user with the form's address, and the app is told where to send them
     waiting = system.record(record.update_id)
     assert waiting.status is UpdateStatus.AUTHENTICATION_REQUIRED and waiting.challenge is not None
@@ -215,10 +218,7 @@ def test_a_scheduled_update_is_noticed_by_its_callback_like_a_user_present_one(
     reaches(webform, record, "COMPLETED")
     # Then finAPI calls back (the task was created with our callback URLs), and that callback's one look ends the
     # update before the slow fallback look is due
-    token = wait_for_callback(receiver, record, "finalised")
-    system.webform_callback()(token)
-    for message in system.timer.take_due():
-        system.look(message)
+    calls_back(system, receiver, record, "finalised")
     assert system.record(update_id).status is UpdateStatus.SUCCEEDED
 
 
