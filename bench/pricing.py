@@ -5,13 +5,15 @@ not be read by a script from here: the ones marked "as published for eu-central-
 selector when this model was written, the others are the same in every commercial region the page lists or are
 marked with the region they come from. Check them before quoting a figure: AWS changes prices.
 
-The poll loop's own break-even (``bankupdate.domain.backoff``) uses the Lambda and SQS prices too;
-tests/bench/test_cost_report.py holds the two to the same numbers.
+The Step Functions prices the running system decides by (where a poll gap is waited) have their one home in
+``bankupdate.domain.prices``; they are taken from there.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from bankupdate.domain.prices import EXPRESS_GB_SECOND_USD, EXPRESS_REQUEST_USD, STANDARD_TRANSITION_USD
 
 
 @dataclass(frozen=True)
@@ -34,10 +36,10 @@ _APIGW = "https://aws.amazon.com/api-gateway/pricing/"
 _LOGS = "https://aws.amazon.com/cloudwatch/pricing/"
 
 PRICES: dict[str, Price] = {
-    "stepfunctions.standard_transition": Price(0.025 / 1000, "state transition (retries count)", _SFN),
-    "stepfunctions.express_request": Price(1.00 / 1e6, "execution started", _SFN),
+    "stepfunctions.standard_transition": Price(STANDARD_TRANSITION_USD, "state transition (retries count)", _SFN),
+    "stepfunctions.express_request": Price(EXPRESS_REQUEST_USD, "execution started", _SFN),
     "stepfunctions.express_gb_second": Price(
-        0.06 / 3600, "GB-second of execution (64 MB steps, 100 ms steps)", _SFN, "first 1,000 GB-hours a month"
+        EXPRESS_GB_SECOND_USD, "GB-second of execution (64 MB steps, 100 ms steps)", _SFN, "first 1,000 GB-hours a month"
     ),
     "lambda.request": Price(0.20 / 1e6, "invocation", _LAMBDA),
     "lambda.arm_gb_second": Price(

@@ -7,6 +7,12 @@
   heartbeat only after the Lambda invocation returned, and a success that arrived during the invocation (the
   supervising task often finishes a short update inside its own invocation) then waits for a heartbeat timeout.
   The heartbeat is set up already notified when an outcome is there.
+* Step Functions finds a task token's execution whatever else runs. moto looks through every running execution for
+  it, and one that has just started has no evaluation environment yet: the search failed (HTTP 500) whenever a
+  SendTask* call met an execution in its first milliseconds. Executions without one are passed over.
+* A task whose heartbeat runs out fails with ``States.HeartbeatTimeout``, which a Catch or Retry on
+  ``States.Timeout`` matches too (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
+  moto names every timeout ``States.Timeout``, so a Catch on ``States.HeartbeatTimeout`` never matched.
 * An SQS long poll returns as soon as a message is visible; moto's wakes up for new messages, but a delayed message
   that becomes visible is only noticed at the end of a one-second wait. The look timer's delays are the poll gaps, so
   its long polls look again every 50 ms.
@@ -22,7 +28,18 @@ from unittest import mock
 
 from moto.dynamodb.models import DynamoDBBackend
 from moto.sqs.models import Queue
-from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint, HeartbeatEndpoint
+from moto.stepfunctions.parser.api import HistoryEventType
+from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import StateTask
+from moto.stepfunctions.parser.asl.eval.callback.callback import (
+    CallbackEndpoint,
+    HeartbeatEndpoint,
+    HeartbeatTimeoutError,
+)
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 _WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
 _LOCK = threading.RLock()
@@ -60,3 +77,44 @@ def early_task_success() -> list[Any]:
         return endpoint
 
     return [mock.patch.object(CallbackEndpoint, "setup_heartbeat_endpoint", setup_heartbeat_endpoint)]
+
+
+def task_tokens_found_while_executions_start() -> list[Any]:
+    original = StepFunctionsParserBackend._get_executions
+
+    def get_executions(self: StepFunctionsParserBackend, execution_status: Any = None) -> list[Any]:
+        found = original(self, execution_status)
+        return [e for e in found if e.exec_worker is not None and e.exec_worker.env is not None]
+
+    return [mock.patch.object(StepFunctionsParserBackend, "_get_executions", get_executions)]
+
+
+_HEARTBEAT = StatesErrorName(typ=StatesErrorNameType.StatesHeartbeatTimeout)
+_TIMEOUT = StatesErrorName(typ=StatesErrorNameType.StatesTimeout)
+
+
+def heartbeat_timeouts_named_as_aws() -> list[Any]:
+    original_from_error = StateTask._from_error
+    original_matches = ErrorEqualsDecl._eval_body
+
+    def from_error(self: StateTask, env: Any, ex: Exception) -> FailureEvent:
+        if isinstance(ex, HeartbeatTimeoutError):
+            timed_out: Any = self._get_timed_out_failure_event(env)  # the task's own TaskTimedOut event, renamed
+            details = dict(timed_out.event_details["taskTimedOutEventDetails"], error=_HEARTBEAT.error_name)
+            event_details: Any = {"taskTimedOutEventDetails": details}
+            return FailureEvent(
+                env=env, error_name=_HEARTBEAT, event_type=HistoryEventType.TaskTimedOut, event_details=event_details
+            )
+        return original_from_error(self, env, ex)
+
+    def matches(self: ErrorEqualsDecl, env: Any) -> None:
+        if env.stack and env.stack[-1] == _HEARTBEAT and _TIMEOUT in self.error_names:
+            env.stack.pop()
+            env.stack.append(True)
+            return
+        original_matches(self, env)
+
+    return [
+        mock.patch.object(StateTask, "_from_error", from_error),
+        mock.patch.object(ErrorEqualsDecl, "_eval_body", matches),
+    ]

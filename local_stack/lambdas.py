@@ -46,6 +46,12 @@ class FunctionError(Exception):
     error_type = "Unhandled"
 
 
+class InjectedFailure(FunctionError):
+    def __init__(self, error_type: str) -> None:
+        super().__init__(f"{error_type}: injected by the test")
+        self.error_type = error_type
+
+
 class FunctionTimedOut(FunctionError):
     error_type = "Sandbox.Timedout"
 
@@ -191,6 +197,17 @@ class FunctionRuntime:
         self._environ: PerInvocationEnviron | None = None
         self._defined: frozenset[str] = frozenset()  # every name some function's environment defines
         self.invocations: dict[str, int] = defaultdict(int)  # by logical id, like CloudWatch's Invocations metric
+        self._failures: dict[str, list[str]] = defaultdict(list)  # by logical id: Lambda errors still to come
+
+    def _count_and_fail(self, function: LocalFunction) -> None:
+        self.invocations[function.logical_id] += 1
+        if self._failures[function.logical_id]:
+            raise InjectedFailure(self._failures[function.logical_id].pop(0))
+
+    def fail_next(self, logical_id: str, error_type: str = "Lambda.Unknown", times: int = 1) -> None:
+        """The function's next ``times`` invocations fail as Lambda fails them, before the handler runs (a crashed
+        runtime is ``Lambda.Unknown`` to Step Functions; a throttle ``Lambda.TooManyRequestsException``)."""
+        self._failures[logical_id] += [error_type] * times
 
     def add(self, function: LocalFunction) -> None:
         self.functions[function.name] = function
@@ -229,7 +246,7 @@ class FunctionRuntime:
         # per process), wrong for threads in one process. HTTP invocations therefore take turns here; the turn ends
         # when the invocation does (or is abandoned), not when its caller stops waiting.
         turn = self._http_turns if isinstance(event, dict) and "requestContext" in event else None
-        self.invocations[function.logical_id] += 1
+        self._count_and_fail(function)
         if turn is not None:
             turn.acquire()
         os.environ.update(function.environment)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import secrets as random_secrets
 import socket
 import sys
@@ -17,9 +18,16 @@ from typing import Any
 import boto3
 import requests
 from moto.server import ThreadedMotoServer
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-from local_stack import interception
-from local_stack.fidelity import atomic_dynamodb_writes, early_task_success, prompt_sqs_long_polls
+from local_stack import express, interception
+from local_stack.fidelity import (
+    atomic_dynamodb_writes,
+    early_task_success,
+    heartbeat_timeouts_named_as_aws,
+    prompt_sqs_long_polls,
+    task_tokens_found_while_executions_start,
+)
 from local_stack.frontend import FrontEnd, LocalSite
 from local_stack.http_api import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, HttpApi
 from local_stack.iam.authorizer import AccessDenied, Authorizer
@@ -95,6 +103,8 @@ class LocalStack:
         echo_logs: bool = False,
         time_scale: float = 1.0,
         front_end: FrontEnd | None = None,
+        express_duplicate_rate: float = 0.0,
+        express_max_seconds: float | None = None,
     ) -> None:
         self.template_path = Path(template_path).resolve()
         self.parameter_overrides = {k: str(v) for k, v in (parameter_overrides or {}).items()}
@@ -105,6 +115,9 @@ class LocalStack:
         self.stack_name = stack_name
         self.time_scale = time_scale
         self.front_end = front_end
+        self.express_duplicate_rate = express_duplicate_rate
+        # Express's five minutes, at the stack's time scale unless a test gives its own
+        self.express_max_seconds = express_max_seconds or express.EXPRESS_MAX_SECONDS * time_scale
         self.runtime = FunctionRuntime(echo_logs, time_scale)
         self.directory = Directory(ACCOUNT_ID, REGION)
         self.authorizer = Authorizer(self.directory)
@@ -129,12 +142,30 @@ class LocalStack:
         self.stop()
 
     def start(self) -> LocalStack:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()  # a refused deployment leaves nothing running or patched behind
+            raise
+
+    def _start(self) -> LocalStack:
         template, sources = translate(self.template_path)
         self.resolver = Resolver(template, self.parameter_overrides, self.stack_name)
         self._start_moto()
         _forget_cached_environments()
-        fidelity = [*atomic_dynamodb_writes(), *prompt_sqs_long_polls(), *early_task_success()]
+        fidelity = [
+            *atomic_dynamodb_writes(),
+            *prompt_sqs_long_polls(),
+            *early_task_success(),
+            *task_tokens_found_while_executions_start(),
+            *heartbeat_timeouts_named_as_aws(),
+        ]
         for patch in [*patches(self.wait_scale), *fidelity]:
+            patch.start()
+            self._patches.append(patch)
+        # On top of the name and quota patches: Express's own rules (at-least-once starts seeded per stack name).
+        rng = random.Random(self.stack_name)  # noqa: S311 - a test's duplicate starts, not cryptography
+        for patch in express.patches(self.express_max_seconds, self.express_duplicate_rate, rng):
             patch.start()
             self._patches.append(patch)
         self.runtime.start()
@@ -151,7 +182,8 @@ class LocalStack:
         for api in self._apis:
             api.stop()
         for thread in self._threads:
-            thread.join(timeout=5)
+            if thread.ident is not None:  # a refused deployment stops before its pollers started
+                thread.join(timeout=5)
         self.runtime.stop()
         for patch in reversed(self._patches):
             patch.stop()
@@ -412,7 +444,12 @@ class LocalStack:
             text = text.replace("${" + key + "}", str(value))
         name = self.resolver.attributes[(logical_id, "Name")]
         role = str(self.resolver.resolve(props["RoleArn"]))
-        self.boto3_client("stepfunctions").create_state_machine(name=name, definition=text, roleArn=role)
+        kind = str(self.resolver.resolve(props.get("StateMachineType", "STANDARD")))
+        if kind == "EXPRESS" and (refused := express.refused_integrations(json.loads(text))):
+            raise DeploymentRefused(  # CreateStateMachine's InvalidDefinition
+                f"{logical_id}: Express state machines support neither .sync nor .waitForTaskToken: {refused}"
+            )
+        self.boto3_client("stepfunctions").create_state_machine(name=name, definition=text, roleArn=role, type=kind)
         if self.resolver.resolve(props.get("LoggingConfiguration", {})).get("Destinations"):
             self._machines_logging.append((logical_id, role))
 
@@ -711,6 +748,11 @@ class LocalStack:
     def admin_headers(self, method: str, url: str, body: bytes | str = b"") -> dict[str, str]:
         data = body.encode() if isinstance(body, str) else body
         return HttpApi.sign(method, url, data)
+
+    def express_history(self, logical_id: str) -> list[dict[str, Any]]:
+        """Every execution of an Express state machine with its events (the stand-in for its CloudWatch log)."""
+        backend = stepfunctions_parser_backends[ACCOUNT_ID][REGION]
+        return list(express.express_history(backend, self.physical_id(logical_id)))
 
     def published_events(self) -> list[dict[str, Any]]:
         sqs = self.boto3_client("sqs")

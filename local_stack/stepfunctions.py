@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import types
 import uuid
 from typing import Any
 from unittest import mock
 
+from moto.core.exceptions import AWSError
+from moto.core.responses import EmptyResult
 from moto.stepfunctions.exceptions import ValidationException
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+    StateTaskServiceSfn,
+)
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+from moto.stepfunctions.responses import StepFunctionResponse
 
 # Step Functions' payload quota for execution input and task output (moto checks the state output itself).
 MAX_PAYLOAD_BYTES = 262_144
+# SendTaskFailure: the error is at most 256 characters, the cause at most 32,768.
+MAX_ERROR_LENGTH = 256
+MAX_CAUSE_LENGTH = 32_768
 
 
 def _within_payload_quota(field: str, value: Any) -> None:
@@ -25,11 +36,33 @@ def _within_payload_quota(field: str, value: Any) -> None:
         )
 
 
+class TaskTimedOut(AWSError):
+    TYPE = "TaskTimedOut"
+
+    def __init__(self) -> None:
+        super().__init__("Task Timed Out: the task has had its outcome, or timed out")
+
+
+def _within_length(field: str, value: Any, limit: int) -> None:
+    if value is not None and len(str(value)) > limit:
+        raise ValidationException(
+            f"1 validation error detected: Value at '{field}' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {limit}"
+        )
+
+
 def patches(wait_scale: float) -> list[Any]:
     """Wait states and Retry intervals scaled by ``wait_scale``; executions started without a name get one; the
-    256 KB payload quota on execution input and task output."""
+    256 KB payload quota on execution input and task output, and SendTaskFailure's limits; the Step Functions
+    integration (``arn:aws:states:::states:startExecution``) taking its parameters by their ASL names; SendTaskFailure
+    keeping its cause (moto's HTTP layer dropped it: a Catch saw ``"Cause": null``); a task that has had its outcome
+    refusing another (and a heartbeat) with TaskTimedOut, as Step Functions does (moto took a second outcome for a
+    token whose execution had moved on to another task)."""
     original_start = StepFunctionsParserBackend.start_execution
     original_success = StepFunctionsParserBackend.send_task_success
+    original_failure = StepFunctionsParserBackend.send_task_failure
+    original_heartbeat = StepFunctionsParserBackend.send_task_heartbeat
+    original_normalise = StateTaskServiceSfn._normalise_parameters
 
     def start_execution(
         self: Any, state_machine_arn: str, name: Any = None, execution_input: Any = None, trace_header: Any = None
@@ -37,9 +70,51 @@ def patches(wait_scale: float) -> list[Any]:
         _within_payload_quota("input", execution_input)
         return original_start(self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
 
+    closed: set[str] = set()  # tokens of tasks that ended, however (an outcome, a timeout, a heartbeat timeout)
+    closing = threading.Lock()
+    original_interrupt = CallbackEndpoint.interrupt_all
+
+    def task_ended(endpoint: CallbackEndpoint) -> None:
+        with closing:
+            closed.add(endpoint.callback_id)
+        original_interrupt(endpoint)
+
+    def once(task_token: Any, send: Any) -> Any:
+        with closing:
+            if task_token in closed:
+                raise TaskTimedOut()
+            answer = send()
+            closed.add(task_token)
+            return answer
+
     def send_task_success(self: Any, task_token: Any, outcome: str) -> Any:
         _within_payload_quota("output", outcome)
-        return original_success(self, task_token, outcome)
+        return once(task_token, lambda: original_success(self, task_token, outcome))
+
+    def send_task_failure(self: Any, task_token: Any, error: Any = None, cause: Any = None) -> Any:
+        _within_length("error", error, MAX_ERROR_LENGTH)
+        _within_length("cause", cause, MAX_CAUSE_LENGTH)
+        return once(task_token, lambda: original_failure(self, task_token, error, cause))
+
+    def send_task_heartbeat(self: Any, task_token: Any) -> Any:
+        if task_token in closed:
+            raise TaskTimedOut()
+        return original_heartbeat(self, task_token)
+
+    def send_task_failure_request(self: Any) -> Any:
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    def normalise_parameters(
+        self: Any, parameters: dict[str, Any], boto_service_name: Any = None, service_action_name: Any = None
+    ) -> None:
+        # ASL names the optimised integration's parameters as the API does (StateMachineArn, Input, Name); moto's
+        # port hands them to boto3 unchanged, which knows them as stateMachineArn, input, name.
+        original_normalise(self, parameters, boto_service_name, service_action_name)
+        for key in list(parameters):
+            parameters[key[:1].lower() + key[1:]] = parameters.pop(key)
 
     def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
         if wait_seconds > 0:
@@ -50,6 +125,11 @@ def patches(wait_scale: float) -> list[Any]:
     return [
         mock.patch.object(StepFunctionsParserBackend, "start_execution", start_execution),
         mock.patch.object(StepFunctionsParserBackend, "send_task_success", send_task_success),
+        mock.patch.object(StepFunctionsParserBackend, "send_task_failure", send_task_failure),
+        mock.patch.object(StepFunctionsParserBackend, "send_task_heartbeat", send_task_heartbeat),
+        mock.patch.object(CallbackEndpoint, "interrupt_all", task_ended),
+        mock.patch.object(StepFunctionResponse, "send_task_failure", send_task_failure_request),
+        mock.patch.object(StateTaskServiceSfn, "_normalise_parameters", normalise_parameters),
         mock.patch.object(WaitFunction, "_wait_interval", wait_interval),
         mock.patch.object(retrier_decl, "time", scaled_time),
     ]

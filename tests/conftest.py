@@ -22,15 +22,14 @@ JWT_AUDIENCE = "bank-app-tests"
 
 # Short windows so that deadlines, authentication timeouts and backoff play out in seconds.
 FAST_ENV = {
-    # Gaps of 0.2 s slept inside PollUpdateStatus, longer ones (from ~2.5 s into a download) in the Wait state.
-    "POLL_MIN_GAP_SECONDS": "0.2",
+    # The poll loop's Wait states last a twentieth of what the gaps say (the stack's wait_scale below).
     "POLL_MAX_GAP_SECONDS": "2",
-    "POLL_INLINE_MAX_GAP_SECONDS": "0.3",
     "DECOUPLED_MIN_INTERVAL_SECONDS": "0",
     # The workflow gives up on a silent update one authentication window plus this grace after the last sign of life
     "HEARTBEAT_GRACE_SECONDS": "5",
-    # Web Form 2.0: finAPI's callbacks say when to look; the fallback looks (for a lost callback) come every 2 s here
+    # Web Form 2.0: finAPI's callbacks say when to poll; the fallback polls (for a lost callback) come every 2 s here
     "WEBFORM_FALLBACK_MIN_GAP_SECONDS": "2",
+    "WEBFORM_USER_FALLBACK_SECONDS": "2",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_NAMESPACE": "BankConnectionUpdatesTests",
 }
@@ -102,6 +101,8 @@ def running_stack(
     env: dict[str, str] | None = None,
     api_port: int = 0,
     front_end: Any = None,
+    express_duplicate_rate: float = 0.0,
+    express_max_seconds: float | None = None,
     **parameters: str,
 ) -> Iterator[Any]:
     """The whole application on the local stack, pointed at the sandbox. One at a time per process.
@@ -129,6 +130,8 @@ def running_stack(
         },
         env_overrides=FAST_ENV | (env or {}),
         front_end=front_end,
+        express_duplicate_rate=express_duplicate_rate,
+        express_max_seconds=express_max_seconds,
     ) as local:
         OBSERVED.append((Path(template), local.authorizer, local.resolver))
         composition.reset()

@@ -7,6 +7,8 @@ talking to Access for it) is skipped until the next tick.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import secrets
 import threading
 import uuid
@@ -82,6 +84,7 @@ class WebFormEngine:
             self.redirect_contexts: dict[str, str] = {}  # bank `state` -> web form id
             self.forced_errors: dict[int, TaskErrorCode] = {}
             self.poll_violations: list[PollViolation] = []
+            self.reads: Counter[str] = Counter()  # polls of each task or web form, by path
             self._last_poll: dict[tuple[str, str], datetime] = {}
             self._scheduled: set[str] = set()
         self.callbacks.clear()
@@ -164,6 +167,7 @@ class WebFormEngine:
         """finAPI asks for at most one poll a second; closer polls are recorded (not refused: the spec has no 429)."""
         now = self.now()
         with self._lock:
+            self.reads[path] += 1
             last = self._last_poll.get((principal, path))
             self._last_poll[(principal, path)] = now
             if last is not None and (now - last).total_seconds() < self.config.min_poll_interval_seconds:

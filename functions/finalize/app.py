@@ -1,4 +1,4 @@
-"""Finalize: reached through the workflow's Catch — end an update the supervising task could not see through."""
+"""Finalize: reached through a Catch — end an update its workflow could not see through."""
 
 from __future__ import annotations
 
@@ -17,4 +17,5 @@ from bankupdate.observability import logger, publish_metrics, tracer
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = FinalizeTask.model_validate(event)
     logger.append_keys(update_id=task.update_id)
-    return composition.finalize_update()(task.update_id, task.failure).model_dump(mode="json", by_alias=True)
+    output = composition.finalize_update()(task.update_id, task.failure, task.parent_token)
+    return output.model_dump(mode="json", by_alias=True)

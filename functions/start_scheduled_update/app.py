@@ -1,4 +1,8 @@
-"""StartScheduledUpdate: SQS consumer — one workflow per due connection and slot (partial batch failures)."""
+"""StartScheduledUpdate: SQS consumer — one unattended update per due connection and slot (partial batch failures).
+
+A batch's messages are started one after another; one that could not finish within the invocation's time is left to
+the queue (reported failed before it starts), so no start is cut off by the Lambda timeout.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +20,10 @@ from bankupdate.observability import logger, publish_metrics, tracer
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def _start(record: SQSRecord) -> str:
-    return composition.start_scheduled_update()(DueConnection.model_validate_json(record.body)).value
+def _start(record: SQSRecord, lambda_context: LambdaContext) -> str:
+    due = DueConnection.model_validate_json(record.body)
+    seconds_left = lambda_context.get_remaining_time_in_millis() / 1000
+    return composition.start_scheduled_update()(due, seconds_left=seconds_left).value
 
 
 @logger.inject_lambda_context

@@ -1,4 +1,4 @@
-"""WebFormCallback: POST /v1/webform-callbacks/{callbackToken}/{kind} — finAPI Web Form 2.0 says "look again".
+"""WebFormCallback: POST /v1/webform-callbacks/{callbackToken}/{kind} — finAPI Web Form 2.0 says "poll again".
 
 No JWT here (finAPI calls it): the unguessable per-update token in the path is the only key, the body is never read.
 """
@@ -23,7 +23,7 @@ app = build_resolver()
     "/v1/webform-callbacks/<callbackToken>/<kind>",
     operation_id="webFormCallback",
     summary="finAPI Web Form 2.0 callback (called by finAPI, not by apps)",
-    **documented(ANYONE, 204, "Noted: the update is looked at again"),
+    **documented(ANYONE, 204, "Noted: the update is polled again"),
     tags=["callbacks"],
 )
 def callback(

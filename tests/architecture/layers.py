@@ -8,7 +8,8 @@ Rules (``bankupdate`` is ``layers/core/bankupdate``, handlers are ``functions/*/
 * use case modules do not import each other; ``flow`` does not import ``usecases``;
 * adapters (``stores``, ``finapi``) import neither ``usecases``, ``flow``, ``api`` nor ``composition``;
 * the HTTP boundary (``api``) imports neither use cases, flow, adapters nor the composition root;
-* only handlers import the composition root;
+* only handlers import the composition root; only the composition root imports the builder of the object graph
+  (``wiring``), which builds from ports and never imports an adapter (so the tests' fakes build the same graph);
 * a handler imports from ``bankupdate`` only ``api``, ``contract``, ``observability``, ``settings``, ``ports``,
   ``composition``, ``domain`` (the use case's input values) and at most one ``usecases`` module;
 * nothing in ``bankupdate`` calls ``time.sleep``: every wait goes through the Clock port (``time.sleep`` may only be
@@ -116,6 +117,10 @@ def violations(imports: Iterable[Import]) -> list[str]:
             report(imp, "the HTTP boundary shapes requests and answers only")
         if within(what, "bankupdate.composition") and not _is_handler(who) and who != "bankupdate.composition":
             report(imp, "only handlers import the composition root")
+        if within(what, "bankupdate.wiring") and who not in ("bankupdate.composition", "bankupdate.wiring"):
+            report(imp, "the builder (wiring) belongs to the composition root")
+        if who == "bankupdate.wiring" and within(what, *ADAPTERS):
+            report(imp, "the builder works on ports only, never on adapters")
         if _is_handler(who) and ours and not within(what, *HANDLER_MAY_IMPORT, "bankupdate.usecases"):
             report(imp, "a handler uses the api package, the composition root and its use case")
     for handler in sorted({i.importer for i in imports if _is_handler(i.importer)}):

@@ -131,9 +131,13 @@ def test_a_keys_only_index_is_written_when_the_item_enters_leaves_or_moves_in_it
     assert capacity.index_writes(index, terminal, terminal) == 0
 
 
-def test_the_poll_loops_break_even_uses_the_prices_the_cost_model_uses() -> None:
-    # The core decides between sleeping a gap and parking it on the look timer with its own copy of the prices
-    assert pytest.approx(PRICES_USD["lambda.arm_gb_second"]) == backoff.LAMBDA_ARM_GB_SECOND_USD
-    assert pytest.approx(PRICES_USD["lambda.request"]) == backoff.LAMBDA_REQUEST_USD
-    assert pytest.approx(PRICES_USD["sqs.request"]) == backoff.SQS_REQUEST_USD
-    assert pytest.approx(PRICES_USD["stepfunctions.standard_transition"]) == backoff.TRANSITION_USD
+def test_the_poll_loops_hand_over_gap_is_the_break_even_of_the_prices_the_cost_model_uses() -> None:
+    # Given the cost model's prices (whose Step Functions ones come from the core's one home of them)
+    transition = PRICES_USD["stepfunctions.standard_transition"]
+    express_second = 64 / 1024 * PRICES_USD["stepfunctions.express_gb_second"]
+    # When the core decides where a gap is waited
+    break_even = backoff.LoopCost().break_even_gap_seconds()
+    # Then a gap is handed to the Standard workflow exactly where its three transitions and a new loop cost what the
+    # gap costs in Express seconds (about 73 s)
+    assert break_even == pytest.approx((3 * transition + PRICES_USD["stepfunctions.express_request"]) / express_second)
+    assert 70 < break_even < 75

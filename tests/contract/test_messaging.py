@@ -1,22 +1,22 @@
-"""The message ports: DueQueue and LookTimer on SQS, EventBus on EventBridge (moto), and the fakes the use-case suite
-reads instead, held to what the use cases rely on."""
+"""The message ports: DueQueue on SQS, EventBus on EventBridge (moto), and the fakes the use-case suite reads
+instead, held to what the use cases rely on."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
 
-from bankupdate.contract import DueConnection, LookMessage
+from bankupdate.contract import DueConnection
 from bankupdate.domain.events import ConsentExpiringSoon
-from bankupdate.ports import DueQueue, EventBus, LookTimer
+from bankupdate.ports import DueQueue, EventBus
 from tests.contract.conftest import REGION
-from tests.fakes import HeldLookTimer, ManualClock, RecordingDueQueue, RecordingEventBus
+from tests.fakes import RecordingDueQueue, RecordingEventBus
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
@@ -100,38 +100,3 @@ def test_an_event_arrives_with_its_detail_type_and_camel_case_detail(bus: Sent) 
     (arrived,) = [json.loads(body) for body in bus.arrived()]
     assert arrived["detail-type"] == "BankConnection ConsentExpiring"
     assert arrived["detail"] == {"ownerId": "user-1", "connectionId": 7, "consentExpiresAt": "2026-11-24T10:00:00Z"}
-
-
-def _look(n: int) -> LookMessage:
-    return LookMessage(
-        update_id=f"{n:032x}",
-        owner_id="user-1",
-        connection_id=n,
-        triggered_at=NOW,
-        deadline_at=NOW + timedelta(minutes=15),
-        alive_at=NOW,
-    )
-
-
-@pytest.fixture(params=["in-memory", "sqs"])
-def timer(request: pytest.FixtureRequest) -> Sent:
-    if request.param == "in-memory":
-        fake = HeldLookTimer(ManualClock(NOW))
-        return Sent(fake, lambda: [m.model_dump_json(by_alias=True) for m in fake.take_due()])
-    from bankupdate.stores.timer import SqsLookTimer
-
-    request.getfixturevalue("aws")
-    sqs = boto3.client("sqs", region_name=REGION)
-    url = sqs.create_queue(QueueName="looks")["QueueUrl"]
-    return Sent(SqsLookTimer(url), lambda: _drain(sqs, url))
-
-
-def test_a_look_without_delay_is_there_at_once_and_a_delayed_one_is_not(timer: Sent) -> None:
-    port: LookTimer = timer.port
-    # When one look is scheduled now and one in a minute, and one past SQS's fifteen-minute limit
-    port.schedule(_look(1), 0)
-    port.schedule(_look(2), 60)
-    port.schedule(_look(3), 3600)
-    # Then only the first can be received now, whole
-    (body,) = timer.arrived()
-    assert LookMessage.model_validate_json(body) == _look(1)

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from bankupdate.contract import WaitingTask
 from bankupdate.domain.model import UpdateStatus
 from bankupdate.ports import StaleUpdate
 from tests.contract.conftest import Stores
@@ -52,8 +53,8 @@ def test_a_save_raises_the_version_and_a_stale_writer_is_refused(stores: Stores)
         stores.updates.save(record.model_copy(update={"poll_count": 9}), expected_version=0)
     # Then only the first write is stored, at version 1
     stored = stores.updates.get(record.update_id)
-    assert first.version == 1
-    assert stored is not None and stored.record == first
+    assert first.record.version == 1
+    assert stored is not None and stored.record == first.record
 
 
 def test_saving_an_update_that_was_never_created_is_stale(stores: Stores) -> None:
@@ -73,37 +74,119 @@ def test_a_save_that_clears_a_field_clears_it_in_the_store(stores: Stores) -> No
     assert stored is not None and stored.record.challenge is None and stored.record.status is UpdateStatus.IN_PROGRESS
 
 
-def test_the_task_token_is_parked_on_an_open_update_and_kept_by_its_saves(stores: Stores) -> None:
-    # Given an open update
+def test_a_wait_parks_its_token_while_the_update_stands_where_the_wait_expects(stores: Stores) -> None:
+    # Given an update waiting for its user
     record = waiting_update()
     stores.updates.create(record)
-    # When the workflow parks its token, and the update is saved afterwards
-    parked = stores.updates.park_task_token(record.update_id, "token-1")
-    stores.updates.save(record.model_copy(update={"poll_count": 1}), expected_version=0)
-    # Then the token is still there
+    # When the workflow's wait for the user parks its token, and the update is saved afterwards
+    parked = stores.updates.park_task_token(
+        record.update_id, "token-1", kind=WaitingTask.USER, while_status=UpdateStatus.AUTHENTICATION_REQUIRED
+    )
+    saved = stores.updates.save(record.model_copy(update={"poll_count": 1}), expected_version=0)
+    # Then the token and its kind are there, and the save reports them as it found them
     stored = stores.updates.get(record.update_id)
     assert parked is True
-    assert stored is not None and stored.task_token == "token-1"
+    assert stored is not None and (stored.task_token, stored.task_kind) == ("token-1", WaitingTask.USER)
+    assert (saved.task_token, saved.task_kind) == ("token-1", WaitingTask.USER)
 
 
-def test_a_terminal_save_drops_the_task_token_and_a_finished_update_takes_none(stores: Stores) -> None:
+def test_a_wait_for_a_status_the_update_has_left_parks_nothing(stores: Stores) -> None:
+    # Given an update whose user answered meanwhile (the download runs)
+    record = waiting_update()
+    stores.updates.create(record)
+    stores.updates.save(record.model_copy(update={"status": UpdateStatus.IN_PROGRESS}), expected_version=0)
+    # When the wait for the user tries to park its token
+    parked = stores.updates.park_task_token(
+        record.update_id, "token-1", kind=WaitingTask.USER, while_status=UpdateStatus.AUTHENTICATION_REQUIRED
+    )
+    # Then it is refused (the wait ends at once instead), and nothing is parked
+    stored = stores.updates.get(record.update_id)
+    assert parked is False
+    assert stored is not None and stored.task_token is None
+
+
+def test_a_terminal_save_reports_the_token_it_drops_and_a_finished_update_takes_none(stores: Stores) -> None:
     # Given an update with a parked token
     record = waiting_update()
     stores.updates.create(record)
-    stores.updates.park_task_token(record.update_id, "token-1")
+    waiting = UpdateStatus.AUTHENTICATION_REQUIRED
+    stores.updates.park_task_token(record.update_id, "token-1", kind=WaitingTask.USER, while_status=waiting)
     # When it is saved as finished
-    stores.updates.save(record.model_copy(update={"status": UpdateStatus.FAILED}), expected_version=0)
-    # Then its token is gone, and a late workflow cannot park one
+    saved = stores.updates.save(record.model_copy(update={"status": UpdateStatus.FAILED}), expected_version=0)
+    # Then the save names the token it found (so its task can be released), the token is gone, and no wait can park
+    # one any more
+    assert saved.task_token == "token-1"
     stored = stores.updates.get(record.update_id)
     assert stored is not None and stored.task_token is None
-    assert stores.updates.park_task_token(record.update_id, "token-2") is False
-    again = stores.updates.get(record.update_id)
-    assert again is not None and again.task_token is None
+    assert (
+        stores.updates.park_task_token(record.update_id, "token-2", kind=WaitingTask.USER, while_status=waiting)
+        is False
+    )
 
 
 def test_no_token_is_parked_on_an_update_that_does_not_exist(stores: Stores) -> None:
-    assert stores.updates.park_task_token("e" * 32, "token-1") is False
+    waiting = UpdateStatus.AUTHENTICATION_REQUIRED
+    assert stores.updates.park_task_token("e" * 32, "token-1", kind=WaitingTask.USER, while_status=waiting) is False
     assert stores.updates.get("e" * 32) is None
+
+
+def test_a_poll_loop_claims_the_polls_and_a_duplicate_start_of_it_is_refused(stores: Stores) -> None:
+    # Given an open update, and a Poll task entered at some moment
+    record = waiting_update()
+    stores.updates.create(record)
+    entered = "2026-11-24T10:00:00.100Z/0"
+    # When its first loop claims the polls, and a second start of that same loop (Express starts at least once) too
+    first = stores.updates.claim_polls(
+        record.update_id, loop_id="loop-1", previous_loop_id=None, token="poll-token", task_entered_at=entered
+    )
+    twin = stores.updates.claim_polls(
+        record.update_id, loop_id="loop-2", previous_loop_id=None, token="poll-token", task_entered_at=entered
+    )
+    # Then the first has them (with the record, and the Poll task's token parked), the twin is refused
+    assert first is not None and first.record == record
+    assert (first.task_token, first.task_kind) == ("poll-token", WaitingTask.POLL)
+    assert twin is None
+
+
+def test_a_continuing_loop_takes_the_polls_from_its_predecessor_only(stores: Stores) -> None:
+    # Given a loop that has the update's polls
+    record = waiting_update()
+    stores.updates.create(record)
+    entered = "2026-11-24T10:00:00.100Z/0"
+    claim = stores.updates.claim_polls
+    claim(record.update_id, loop_id="loop-1", previous_loop_id=None, token="t", task_entered_at=entered)
+    # When its successor claims them (twice: its own duplicate start), and a loop naming another predecessor too
+    successor = claim(record.update_id, loop_id="loop-2", previous_loop_id="loop-1", token="t", task_entered_at=entered)
+    twin = claim(record.update_id, loop_id="loop-3", previous_loop_id="loop-1", token="t", task_entered_at=entered)
+    stranger = claim(record.update_id, loop_id="loop-4", previous_loop_id="loop-9", token="t", task_entered_at=entered)
+    # Then only the successor has them
+    assert successor is not None and twin is None and stranger is None
+
+
+def test_a_later_poll_task_takes_the_polls_and_an_earlier_ones_loop_cannot_take_them_back(stores: Stores) -> None:
+    # Given a loop of a Poll task that has the update's polls
+    record = waiting_update()
+    stores.updates.create(record)
+    claim = stores.updates.claim_polls
+    claim(record.update_id, loop_id="old", previous_loop_id=None, token="t1", task_entered_at="2026-11-24T10:00:00Z/0")
+    # When the workflow's next Poll task starts its loop, and a late start of the earlier task's loop comes after
+    later = claim(
+        record.update_id, loop_id="new", previous_loop_id=None, token="t2", task_entered_at="2026-11-24T10:05:00Z/0"
+    )
+    late = claim(
+        record.update_id, loop_id="late", previous_loop_id=None, token="t1", task_entered_at="2026-11-24T10:00:00Z/0"
+    )
+    # Then the later task's loop has them and its token is the one parked
+    assert later is not None and later.task_token == "t2"
+    assert late is None
+    stored = stores.updates.get(record.update_id)
+    assert stored is not None and stored.task_token == "t2"
+
+
+def test_no_loop_claims_the_polls_of_an_update_that_does_not_exist(stores: Stores) -> None:
+    assert (
+        stores.updates.claim_polls("e" * 32, loop_id="l", previous_loop_id=None, token="t", task_entered_at="x") is None
+    )
 
 
 def test_only_one_of_many_concurrent_answers_claims_the_round(stores: Stores) -> None:

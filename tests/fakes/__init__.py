@@ -7,7 +7,6 @@ from tests.fakes.connections import ConnectionItems, InMemoryConnectionStore, In
 from tests.fakes.events import RecordingEventBus
 from tests.fakes.idempotency import InMemoryIdempotencyStore
 from tests.fakes.queue import RecordingDueQueue
-from tests.fakes.timer import HeldLookTimer
 from tests.fakes.updates import InMemoryUpdateStore
 from tests.fakes.users import InMemoryUserStore
 from tests.fakes.workflow import FakeWorkflow
@@ -15,7 +14,6 @@ from tests.fakes.workflow import FakeWorkflow
 __all__ = [
     "ConnectionItems",
     "FakeWorkflow",
-    "HeldLookTimer",
     "InMemoryConnectionStore",
     "InMemoryIdempotencyStore",
     "InMemoryScheduleStore",

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from bankupdate.domain.model import UpdateRecord
+from bankupdate.contract import WaitingTask
+from bankupdate.domain.model import UpdateRecord, UpdateStatus
 from bankupdate.ports import StaleUpdate, StoredUpdate
 
 
@@ -19,6 +20,9 @@ def _epoch(moment: datetime) -> int:
 class _Item:
     record: UpdateRecord
     task_token: str | None = None
+    task_kind: WaitingTask | None = None
+    poll_since: str | None = None
+    poll_loop: str | None = None
     answering_round: int | None = None
     answer_lease_until: int | None = None
 
@@ -32,7 +36,7 @@ class InMemoryUpdateStore:
     def get(self, update_id: str) -> StoredUpdate | None:
         with self._lock:
             item = self._items.get(update_id)
-        return None if item is None else StoredUpdate(item.record, item.task_token)
+        return None if item is None else StoredUpdate(item.record, item.task_token, item.task_kind)
 
     def create(self, record: UpdateRecord) -> bool:
         with self._lock:
@@ -41,7 +45,7 @@ class InMemoryUpdateStore:
             self._items[record.update_id] = _Item(record)
             return True
 
-    def save(self, record: UpdateRecord, *, expected_version: int) -> UpdateRecord:
+    def save(self, record: UpdateRecord, *, expected_version: int) -> StoredUpdate:
         saved = record.model_copy(update={"version": expected_version + 1})
         with self._lock:
             item = self._items.get(record.update_id)
@@ -49,18 +53,37 @@ class InMemoryUpdateStore:
                 raise StaleUpdate(record.update_id)
             if saved.status.is_terminal:
                 # Out of the open-update index; the workflow's token and an answer's claim are of no use any more.
-                self._items[record.update_id] = _Item(saved)
+                self._items[record.update_id] = _Item(saved, poll_since=item.poll_since, poll_loop=item.poll_loop)
             else:
                 self._items[record.update_id] = replace(item, record=saved)
-        return saved
+        return StoredUpdate(saved, item.task_token, item.task_kind)
 
-    def park_task_token(self, update_id: str, token: str) -> bool:
+    def park_task_token(self, update_id: str, token: str, *, kind: WaitingTask, while_status: UpdateStatus) -> bool:
         with self._lock:
             item = self._items.get(update_id)
-            if item is None or item.record.status.is_terminal:
+            if item is None or item.record.status is not while_status:
                 return False
-            self._items[update_id] = replace(item, task_token=token)
+            self._items[update_id] = replace(item, task_token=token, task_kind=kind)
             return True
+
+    def claim_polls(
+        self, update_id: str, *, loop_id: str, previous_loop_id: str | None, token: str, task_entered_at: str
+    ) -> StoredUpdate | None:
+        with self._lock:
+            item = self._items.get(update_id)
+            if item is None:
+                return None
+            if previous_loop_id is None:
+                won = item.poll_since is None or item.poll_since < task_entered_at
+            else:
+                won = item.poll_since == task_entered_at and item.poll_loop == previous_loop_id
+            if not won:
+                return None
+            claimed = replace(
+                item, poll_since=task_entered_at, poll_loop=loop_id, task_token=token, task_kind=WaitingTask.POLL
+            )
+            self._items[update_id] = claimed
+            return StoredUpdate(claimed.record, claimed.task_token, claimed.task_kind)
 
     def claim_round(self, update_id: str, *, auth_round: int, now: datetime, lease: timedelta) -> bool:
         with self._lock:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from bankupdate.contract import DueConnection, FinalizeTask, LookMessage, SuperviseTask
+from bankupdate.contract import DueConnection, FinalizeTask, ParkTask, PollRequest
 from scripts.openapi import DOCUMENT, render
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,9 +28,15 @@ def test_sample_events_fit_their_functions(event_file: str) -> None:
         assert route in documented and method.lower() in documented[route], event_file
         assert event["rawPath"].count("/") == route.count("/"), event_file
         return
-    tasks: dict[str, type[BaseModel]] = {"supervise_update": SuperviseTask, "finalize": FinalizeTask}
-    queued: dict[str, type[BaseModel]] = {"start_scheduled_update": DueConnection, "poll_update_status": LookMessage}
-    stem = event_file.removesuffix(".json").replace("_after_timeout", "")
+    tasks: dict[str, type[BaseModel]] = {
+        "poll_update_status": PollRequest,
+        "park_task_token": ParkTask,
+        "finalize": FinalizeTask,
+    }
+    queued: dict[str, type[BaseModel]] = {"start_scheduled_update": DueConnection}
+    stem = event_file.removesuffix(".json")
+    for variant in ("_after_timeout", "_from_poll_loop", "_first"):
+        stem = stem.removesuffix(variant)
     if stem in tasks:
         tasks[stem].model_validate(event)
     elif stem in queued:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -38,3 +39,21 @@ def transitions_of(stack: Any, update_id: str) -> list[str]:
     status = wait_until_finished(stack, update_id)
     assert status != "RUNNING", f"the execution of {update_id} is still running"
     return [e["stateEnteredEventDetails"]["name"] for e in history(stack, update_id) if "stateEnteredEventDetails" in e]
+
+
+def polls_of(stack: Any, update_id: str) -> list[dict[str, Any]]:
+    """The polls of the update, as its execution history tells them: each Poll task ends with the polls its loops
+    made (the task's output when the update finished, its hand-back's cause when the update waited elsewhere)."""
+    polls: list[dict[str, Any]] = []
+    for event in history(stack, update_id):
+        if event["type"] == "TaskSucceeded" and event["taskSucceededEventDetails"].get("resourceType") == "states":
+            polls += json.loads(event["taskSucceededEventDetails"]["output"]).get("polls", [])
+        elif event["type"] == "TaskFailed" and event["taskFailedEventDetails"].get("resourceType") == "states":
+            cause = event["taskFailedEventDetails"].get("cause") or "{}"
+            polls += json.loads(cause).get("polls", []) if cause.startswith("{") else []
+    return polls
+
+
+def poll_loops(stack: Any, update_id: str) -> list[dict[str, Any]]:
+    """The update's Express poll loops (from the local stand-in for the loop's CloudWatch log)."""
+    return [e for e in stack.express_history("PollLoopStateMachine") if e["input"].get("updateId") == update_id]

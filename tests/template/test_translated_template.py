@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cfnlint.api import lint_all
 
 from tests.template.translated import ROOT, translated_template
@@ -24,65 +26,111 @@ def test_translated_template_passes_cfn_lint(tmp_path: Path) -> None:
     assert problems == []
 
 
-def test_state_machine_definition_lints_clean(tmp_path: Path) -> None:
-    definition = json.loads((ROOT / "statemachines" / "update_connection.asl.json").read_text())
+MACHINES = {"UpdateConnectionStateMachine": "update_connection", "PollLoopStateMachine": "poll_loop"}
+# What DefinitionSubstitutions put in for the linter (the shapes of the real values).
+SUBSTITUTED = {
+    "Partition": "aws",
+    "PollLoopStateMachineArn": "arn:aws:states:eu-central-1:123456789012:stateMachine:stack-poll-loop",
+    "ParkTaskTokenFunctionArn": "arn:aws:lambda:eu-central-1:123456789012:function:stack-ParkTaskToken",
+    "PollUpdateStatusFunctionArn": "arn:aws:lambda:eu-central-1:123456789012:function:stack-PollUpdateStatus",
+    "FinalizeFunctionArn": "arn:aws:lambda:eu-central-1:123456789012:function:stack-Finalize",
+}
+
+
+def _definition(file: str, substituted: bool = False) -> dict[str, Any]:
+    text = (ROOT / "statemachines" / f"{file}.asl.json").read_text()
+    if substituted:
+        for name, value in SUBSTITUTED.items():
+            text = text.replace("${" + name + "}", value)
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+@pytest.mark.parametrize("file", sorted(MACHINES.values()))
+def test_state_machine_definition_lints_clean(tmp_path: Path, file: str) -> None:
     wrapper = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Resources": {
             "Machine": {
                 "Type": "AWS::StepFunctions::StateMachine",
-                "Properties": {"RoleArn": "arn:aws:iam::123456789012:role/x", "Definition": definition},
+                "Properties": {
+                    "RoleArn": "arn:aws:iam::123456789012:role/x",
+                    "Definition": _definition(file, substituted=True),
+                },
             }
         },
     }
     assert _problems(wrapper, tmp_path / "asl.json") == []
 
 
-def test_every_state_transition_target_exists_and_every_choice_has_a_default() -> None:
-    definition = json.loads((ROOT / "statemachines" / "update_connection.asl.json").read_text())
+def _successors(state: dict[str, Any]) -> set[str]:
+    found = {state[k] for k in ("Next", "Default") if k in state}
+    return found | {c["Next"] for c in state.get("Choices", []) + state.get("Catch", [])}
+
+
+@pytest.mark.parametrize("file", sorted(MACHINES.values()))
+def test_every_transition_target_exists_and_every_choice_has_a_default(file: str) -> None:
+    definition = _definition(file)
     states = definition["States"]
     targets = {definition["StartAt"]}
     for name, state in states.items():
-        targets |= {state[k] for k in ("Next", "Default") if k in state}
-        targets |= {c["Next"] for c in state.get("Choices", [])}
-        targets |= {c["Next"] for c in state.get("Catch", [])}
+        targets |= _successors(state)
         if state["Type"] == "Choice":
             assert "Default" in state, f"{name} has no Default"
-        if state["Type"] == "Task":
-            assert state.get("TimeoutSeconds") or state.get("TimeoutSecondsPath"), f"{name} is unbounded"
+        if state["Type"] == "Task" and name != "GiveUp":  # GiveUp is the loop's Catch: when it fails, the loop ends
             assert any("States.ALL" in c["ErrorEquals"] for c in state.get("Catch", [])), f"{name} can escape"
         if state["Type"] == "Wait":
             assert "SecondsPath" in state or "Seconds" in state
     assert targets <= set(states), targets - set(states)
     assert set(states) - targets == set(), f"unreachable: {set(states) - targets}"
-    # The execution is bounded by its tasks, not by an execution timeout (which no Catch can see, so Finalize would
-    # never run): the supervising task has a timeout and a heartbeat, Finalize a timeout and a bounded Retry, and
-    # no state is entered twice (the graph has no cycle).
-    supervise = states[definition["StartAt"]]
-    assert supervise.get("TimeoutSecondsPath") and supervise.get("HeartbeatSecondsPath")
     assert all(r["MaxAttempts"] <= 6 for s in states.values() for r in s.get("Retry", []))
+
+
+def test_every_wait_of_the_update_workflow_is_bounded_and_every_loop_through_it_waits_on_a_bounded_task() -> None:
+    # The execution is bounded by its tasks, not by an execution timeout (which no Catch can see, so Finalize would
+    # never run): every task has a timeout, the tasks that wait on a token a heartbeat too (but AwaitCallback, whose
+    # timeout is the gap), and every way back to Poll passes a bounded task.
+    definition = _definition("update_connection")
+    states = definition["States"]
     assert "TimeoutSeconds" not in definition
-    assert _acyclic(states, definition["StartAt"])
+    tasks = {n: s for n, s in states.items() if s["Type"] == "Task"}
+    for name, task in tasks.items():
+        assert task.get("TimeoutSeconds") or task.get("TimeoutSecondsPath"), f"{name} is unbounded"
+        if task["Resource"].endswith(".waitForTaskToken") and name != "AwaitCallback":
+            assert task.get("HeartbeatSecondsPath"), f"{name} may wait silently"
+    assert states["Poll"]["Resource"].endswith("states:::states:startExecution.waitForTaskToken")
+
+    def cycles_without_a_task(name: str, path: tuple[str, ...]) -> list[tuple[str, ...]]:
+        if name in path:
+            cycle = path[path.index(name) :]
+            return [] if any(states[n]["Type"] == "Task" for n in cycle) else [cycle]
+        return [c for n in _successors(states[name]) for c in cycles_without_a_task(n, (*path, name))]
+
+    assert cycles_without_a_task(definition["StartAt"], ()) == []
 
 
-def _acyclic(states: dict[str, Any], start: str) -> bool:
-    def successors(name: str) -> set[str]:
-        state = states[name]
-        found = {state[k] for k in ("Next", "Default") if k in state}
-        return found | {c["Next"] for c in state.get("Choices", []) + state.get("Catch", [])}
+def test_the_poll_loop_is_express_shaped_wait_poll_decide() -> None:
+    # A reader of statemachines/ sees the wait loop: a Wait whose duration the last poll chose, one poll, a Choice
+    # that loops back or leaves; no integration Express does not support
+    definition = _definition("poll_loop")
+    states = definition["States"]
+    assert definition["StartAt"] == "Wait"
+    assert states["Wait"] == {"Type": "Wait", "SecondsPath": "$.gapSeconds", "Next": "Poll"}
+    assert states["Poll"]["Resource"].endswith(":::lambda:invoke") and states["Poll"]["Next"] == "Decide"
+    assert {c["Next"] for c in states["Decide"]["Choices"]} == {"Wait", "Continue"}
+    assert states["Decide"]["Default"] == "Done"
+    assert not any(
+        ".waitForTaskToken" in s.get("Resource", "") or ".sync" in s.get("Resource", "") for s in states.values()
+    )
+    machine = translated_template()["Resources"]["PollLoopStateMachine"]["Properties"]
+    assert machine["StateMachineType"] == "EXPRESS"
 
-    def visit(name: str, path: frozenset[str]) -> bool:
-        return name not in path and all(visit(n, path | {name}) for n in successors(name))
 
-    return visit(start, frozenset())
-
-
-def test_substitutions_cover_every_placeholder() -> None:
-    text = (ROOT / "statemachines" / "update_connection.asl.json").read_text()
-    machine = translated_template()["Resources"]["UpdateConnectionStateMachine"]["Properties"]
+@pytest.mark.parametrize(("logical_id", "file"), sorted(MACHINES.items()))
+def test_substitutions_cover_every_placeholder(logical_id: str, file: str) -> None:
+    text = (ROOT / "statemachines" / f"{file}.asl.json").read_text()
+    machine = translated_template()["Resources"][logical_id]["Properties"]
     substitutions = set(machine["DefinitionSubstitutions"])
-    import re
-
     assert set(re.findall(r"\$\{(\w+)\}", text)) == substitutions
 
 

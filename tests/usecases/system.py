@@ -1,18 +1,25 @@
-"""The application composed from the in-memory ports and the real finAPI adapters (against the sandbox simulator):
-the tests' composition root, built the way ``bankupdate.composition`` builds the deployed one, plus the few moves
-the infrastructure makes around the use cases (Step Functions runs the supervising task, SQS delivers delayed looks,
-the Catch calls Finalize)."""
+"""The application composed from the in-memory ports and the real finAPI adapters (against the sandbox simulator),
+by the same builder as the deployed one (``bankupdate.wiring.UseCases``), plus the moves the infrastructure makes
+around the use cases: the update workflow (``tests/fakes/workflow.py``, as the ASL moves), the Express poll loops it
+starts (run here: Wait the gap, then PollUpdateStatus), ParkTaskToken for its waits, and Finalize through a Catch."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import SecretStr
 
-from bankupdate.contract import CatchFailure, DueConnection, LookMessage, WorkflowOutput
+from bankupdate.contract import (
+    CatchFailure,
+    DueConnection,
+    PollLoopState,
+    PollNext,
+    PollRequest,
+    WaitingTask,
+    WorkflowOutput,
+)
 from bankupdate.domain.answers import AuthenticationAnswer, Credential
 from bankupdate.domain.model import BankingInterface, UpdateOptions, UpdateRecord
 from bankupdate.domain.psu import PsuContext
@@ -21,32 +28,16 @@ from bankupdate.finapi.access_gateway import AccessGateway
 from bankupdate.finapi.models import FinapiUserCredentials
 from bankupdate.finapi.webform_client import WebFormClient
 from bankupdate.finapi.webform_gateway import WebFormGateway
-from bankupdate.flow.finish import Completion
-from bankupdate.flow.locks import ConnectionLocks
-from bankupdate.flow.looking import LookLoop
-from bankupdate.flow.progress import Progress
-from bankupdate.flow.recovery import Recovery
-from bankupdate.ports import BankGateway, Invocation
+from bankupdate.ports import BankGateway, Clock, IdempotencyStore
 from bankupdate.settings import Settings
-from bankupdate.usecases.answer_challenge import AnswerChallenge
-from bankupdate.usecases.connection_settings import SetSchedule
-from bankupdate.usecases.finalize_update import FinalizeUpdate
-from bankupdate.usecases.look_at_update import LookAtUpdate
-from bankupdate.usecases.queries import ReadUpdates
-from bankupdate.usecases.reconcile_stale import ReconcileStaleUpdates
-from bankupdate.usecases.register_user import RegisterFinapiUser
-from bankupdate.usecases.schedule_due import ScheduleDueConnections
-from bankupdate.usecases.start_scheduled import ScheduledStart, StartScheduledUpdate
-from bankupdate.usecases.supervise_update import SuperviseUpdate
-from bankupdate.usecases.sync_connections import SyncConnections
-from bankupdate.usecases.trigger_update import TriggerRequest, TriggerUpdate
-from bankupdate.usecases.webform_callback import HandleWebFormCallback
+from bankupdate.usecases.start_scheduled import ScheduledStart
+from bankupdate.usecases.trigger_update import TriggerRequest
+from bankupdate.wiring import UseCases
 from finapi_sandbox import SandboxServer
 from finapi_sandbox.world import Call
 from tests.fakes import (
     ConnectionItems,
     FakeWorkflow,
-    HeldLookTimer,
     InMemoryConnectionStore,
     InMemoryIdempotencyStore,
     InMemoryScheduleStore,
@@ -65,19 +56,14 @@ NO_SCA = (
     Credential(label="PIN", value=SecretStr("demo_no_msa")),
 )
 TAN = "123456"
-# The supervising and look functions' invocations (15 minutes at most, as the template gives them).
-INVOCATION = Invocation(seconds_left=900.0, memory_mb=512)
-
-# The deployment's settings, as the template's environment gives them, with short polls slept inline up to 1 s.
+# The deployment's settings, as the template's environment gives them.
 BASE_ENVIRONMENT = {
     "TABLE_NAME": "state",
     "IDEMPOTENCY_TABLE_NAME": "idempotency",
     "EVENT_BUS_NAME": "bank-updates",
     "STATE_MACHINE_ARN": STATE_MACHINE_ARN,
-    "POLL_INLINE_MAX_GAP_SECONDS": "1",
     "ALLOWED_REDIRECT_URLS": "https://app.example.com/",
     "SCHEDULE_QUEUE_URL": "https://sqs.eu-central-1.amazonaws.com/123456789012/schedule",
-    "LOOK_QUEUE_URL": "https://sqs.eu-central-1.amazonaws.com/123456789012/looks",
 }
 
 
@@ -92,6 +78,27 @@ class BankUser:
     @property
     def connection(self) -> int:
         return self.connections[0]
+
+
+@dataclass
+class FakePorts:
+    """``wiring.Ports`` in memory (and the real finAPI adapters)."""
+
+    settings: Settings
+    clock: Clock
+    updates: InMemoryUpdateStore
+    connections: InMemoryConnectionStore
+    schedules: InMemoryScheduleStore
+    users: InMemoryUserStore
+    gateway: BankGateway
+    workflow: FakeWorkflow
+    events: RecordingEventBus
+    due_queue: RecordingDueQueue
+    idempotency: IdempotencyStore | None
+    callback_base_url: str
+
+    def api_base_url(self) -> str:
+        return self.callback_base_url
 
 
 @dataclass
@@ -111,116 +118,24 @@ class System:
         self.connections = InMemoryConnectionStore(self.items)
         self.schedules = InMemoryScheduleStore(self.items)
         self.workflow = FakeWorkflow(self.clock)
-        self.timer = HeldLookTimer(self.clock)
         self.idempotency = InMemoryIdempotencyStore(self.clock, self.settings.idempotency_ttl_seconds)
-        self.supervised: set[str] = set()
-
-    # ----------------------------------------------------------------------------- shared flow (as composition)
-
-    def completion(self) -> Completion:
-        return Completion(self.updates, self.connections, self.events, self.workflow, self.clock.port, self.settings)
-
-    def progress(self) -> Progress:
-        return Progress(
-            self.updates, self.events, self.workflow, self.timer, self.completion(), self.clock.port, self.settings
+        self.use_cases = UseCases(
+            FakePorts(
+                settings=self.settings,
+                clock=self.clock.port,
+                updates=self.updates,
+                connections=self.connections,
+                schedules=self.schedules,
+                users=self.users,
+                gateway=self.gateway,
+                workflow=self.workflow,
+                events=self.events,
+                due_queue=self.due_queue,
+                idempotency=self.idempotency,
+                callback_base_url=self.callback_base_url,
+            )
         )
-
-    def locks(self) -> ConnectionLocks:
-        return ConnectionLocks(self.connections, self.updates, self.clock.port, self.settings)
-
-    def recovery(self) -> Recovery:
-        return Recovery(
-            self.updates, self.connections, self.workflow, self.completion(), self.clock.port, self.settings
-        )
-
-    def look_loop(self) -> LookLoop:
-        return LookLoop(
-            self.gateway,
-            self.updates,
-            self.workflow,
-            self.timer,
-            self.progress(),
-            self.completion(),
-            self.clock.port,
-            self.settings,
-        )
-
-    # ----------------------------------------------------------------------------- use cases (as composition)
-
-    def trigger_update(self) -> TriggerUpdate:
-        return TriggerUpdate(
-            updates=self.updates,
-            locks=self.locks(),
-            gateway=self.gateway,
-            workflow=self.workflow,
-            progress=self.progress(),
-            completion=self.completion(),
-            recovery=self.recovery(),
-            idempotency=self.idempotency,
-            clock=self.clock.port,
-            settings=self.settings,
-            callback_base_url=lambda: self.callback_base_url,
-        )
-
-    def answer_challenge(self) -> AnswerChallenge:
-        return AnswerChallenge(
-            self.updates,
-            self.gateway,
-            self.workflow,
-            self.progress(),
-            self.completion(),
-            self.clock.port,
-            self.settings,
-        )
-
-    def supervise_update(self) -> SuperviseUpdate:
-        return SuperviseUpdate(
-            updates=self.updates,
-            locks=self.locks(),
-            schedules=self.schedules,
-            gateway=self.gateway,
-            workflow=self.workflow,
-            progress=self.progress(),
-            looks=self.look_loop(),
-            completion=self.completion(),
-            clock=self.clock.port,
-            settings=self.settings,
-            callback_base_url=lambda: self.callback_base_url,
-        )
-
-    def look_at_update(self) -> LookAtUpdate:
-        return LookAtUpdate(self.look_loop())
-
-    def finalize_update(self) -> FinalizeUpdate:
-        return FinalizeUpdate(self.updates, self.completion())
-
-    def webform_callback(self) -> HandleWebFormCallback:
-        return HandleWebFormCallback(self.updates, self.timer, self.clock.port)
-
-    def read_updates(self) -> ReadUpdates:
-        return ReadUpdates(self.updates, self.connections, self.schedules)
-
-    def set_schedule(self) -> SetSchedule:
-        return SetSchedule(self.connections, self.schedules, self.clock.port)
-
-    def schedule_due_connections(self) -> ScheduleDueConnections:
-        return ScheduleDueConnections(self.schedules, self.due_queue, self.clock.port)
-
-    def start_scheduled_update(self) -> StartScheduledUpdate:
-        return StartScheduledUpdate(
-            self.connections, self.schedules, self.updates, self.workflow, self.events, self.clock.port, self.settings
-        )
-
-    def register_finapi_user(self) -> RegisterFinapiUser:
-        return RegisterFinapiUser(self.users, self.clock.port)
-
-    def sync_connections(self) -> SyncConnections:
-        return SyncConnections(self.gateway, self.connections, self.clock.port)
-
-    def reconcile_stale_updates(self) -> ReconcileStaleUpdates:
-        return ReconcileStaleUpdates(
-            self.updates, self.workflow, self.recovery(), self.completion(), self.clock.port, self.settings
-        )
+        self.polls: list[PollLoopState] = []  # every poll's answer, in order
 
     # ----------------------------------------------------------------------------- the world around them
 
@@ -233,7 +148,7 @@ class System:
             self.sandbox.world.add_connection(username, bank_blz=bank, **connection_options)
             for bank in (banks or ("DEMO0001",))
         ]
-        self.register_finapi_user()(owner_id=owner, username=username, password=SecretStr(password))
+        self.use_cases.register_finapi_user()(owner_id=owner, username=username, password=SecretStr(password))
         return BankUser(owner, username, connections)
 
     def request(
@@ -260,10 +175,10 @@ class System:
         )
 
     def trigger(self, user: BankUser, **request: Any) -> UpdateRecord:
-        return self.trigger_update()(self.request(user, **request))
+        return self.use_cases.trigger_update()(self.request(user, **request))
 
     def answer(self, user: BankUser, update_id: str, **fields: Any) -> UpdateRecord:
-        return self.answer_challenge()(
+        return self.use_cases.answer_challenge()(
             owner_id=user.owner_id, update_id=update_id, answer=AuthenticationAnswer(**fields), psu=APP_PSU
         )
 
@@ -280,51 +195,72 @@ class System:
         assert stored is not None, f"update {update_id} is not stored"
         return stored.record
 
-    def supervise(self, update_id: str) -> None:
-        """Step Functions invokes the supervising task of the update's execution (once per execution)."""
-        assert update_id not in self.supervised, "the supervising task runs once per execution"
-        self.supervised.add(update_id)
-        self.supervise_update()(update_id, self.workflow.token_of(update_id), INVOCATION)
+    # ----------------------------------------------------------------------------- the workflow around them
 
-    def deliver_looks(self, *, at_most: int = 200) -> int:
-        """SQS hands every delayed look to the look function when it is due, the clock moving on to each in turn,
-        until none is held. Returns how many were delivered (bounded: a look chain that never ends fails the test)."""
-        delivered = 0
-        while self.timer.pending:
-            for message in self.timer.advance_to_next():
-                self.look(message)
-                delivered += 1
-            assert delivered <= at_most, "the looks never end"
-        return delivered
+    def run(self, update_id: str, *, at_most: int = 500) -> int:
+        """Step Functions runs the update's workflow until it waits for something outside (the user, finAPI's
+        callback, a wait's timeout) or ends: each Poll task's loops (a Wait of the gap, then one poll, as often as the
+        loop says), ParkTaskToken once per wait, WaitLonger's gap. Returns the polls made; bounded: a loop that never
+        ends fails the test."""
+        polled = 0
+        while self.workflow.state(update_id).value == "RUNNING":
+            task = self.workflow.task_of(update_id)
+            if task.state == "Poll":
+                loop = self.workflow.take_loop(update_id)
+                if loop is None:
+                    return polled  # nothing left to run: the loop died (the task's heartbeat will tell)
+                polled += self.run_loop(loop)
+            elif task.state in ("AwaitUser", "AwaitCallback") and not task.parked:
+                task.parked = True
+                purpose = "USER" if task.state == "AwaitUser" else "CALLBACK"
+                self.use_cases.park_task_token()(update_id, task.token, _purpose(purpose))
+            elif task.state == "WaitLonger":
+                assert task.ends_at is not None
+                self.clock.advance_to(task.ends_at)
+                self.workflow.wait_over(update_id)
+            else:
+                return polled
+            assert polled <= at_most, "the polls never end"
+        return polled
 
-    def deliver_due_looks(self) -> None:
-        """SQS hands the looks due by now to the look function; the clock stays where it is."""
-        for message in self.timer.take_due():
-            self.look(message)
+    def run_loop(self, state: PollLoopState) -> int:
+        """One Express poll loop from its start, and the loops it hands on to (Continue). Returns the polls made."""
+        execution, started_at, polls = f"loop-{uuid.uuid4().hex}", self.clock.now(), 0
+        while True:
+            self.clock.advance(state.gap_seconds)
+            state = self.use_cases.poll_update_status()(
+                PollRequest(loop=state, execution=execution, execution_started_at=started_at)
+            )
+            self.polls.append(state)
+            polls += 1
+            if state.next is PollNext.CONTINUE:
+                execution, started_at = f"loop-{uuid.uuid4().hex}", self.clock.now()
+            elif state.next is not PollNext.POLL:
+                return polls
 
-    def deliver_looks_until(self, done: Callable[[UpdateRecord], bool], update_id: str, *, at_most: int = 50) -> None:
-        """Deliver delayed looks one due time after another until the update's record satisfies ``done``."""
-        for _ in range(at_most):
-            if done(self.record(update_id)):
-                return
-            assert self.timer.pending, "no look is left to deliver"
-            for message in self.timer.advance_to_next():
-                self.look(message)
-        raise AssertionError("the update never got there")
-
-    def look(self, message: LookMessage) -> None:
-        self.look_at_update()(message, INVOCATION)
+    def wait_runs_out(self, update_id: str) -> int:
+        """The wait the workflow is in (for the user, a callback, or WaitLonger) reaches its end: the Catch sends it
+        to Poll. Returns the polls made after it."""
+        task = self.workflow.task_of(update_id)
+        assert task.ends_at is not None, f"{task.state} has no end"
+        self.clock.advance_to(task.ends_at)
+        self.workflow.wait_over(update_id)
+        return self.run(update_id)
 
     def catch(self, update_id: str, error: str, cause: str | None = None) -> WorkflowOutput:
-        """The supervising task fails (``error``): the Catch hands the failure to Finalize, whose answer ends the
-        execution."""
+        """The current task fails, times out or falls silent (``error``): the Catch hands the failure to Finalize,
+        whose answer ends the execution."""
         failure: CatchFailure = self.workflow.catch(update_id, error, cause)
-        output = self.finalize_update()(update_id, failure)
-        self.workflow.end(update_id, "SUCCEEDED")
+        output = self.use_cases.finalize_update()(update_id, failure)
+        self.workflow.end(update_id, "SUCCEEDED", output)
         return output
 
     def start_scheduled(self, due: DueConnection) -> ScheduledStart:
-        return self.start_scheduled_update()(due)
+        return self.use_cases.start_scheduled_update()(due)
+
+
+def _purpose(name: str) -> WaitingTask:
+    return WaitingTask(name)
 
 
 def settings_for(sandbox: SandboxServer, **environment: str) -> Settings:
@@ -356,5 +292,6 @@ def webform_gateway(access: AccessGateway, settings: Settings, clock: ManualCloc
         user_token=lambda owner_id: access.client.user_token(access.principal(owner_id)),
         timeout_seconds=settings.finapi_timeout_seconds,
         sleep=clock.sleep,
+        monotonic=clock.monotonic,
     )
     return WebFormGateway(webform, access)

@@ -1,5 +1,6 @@
 """AnswerChallenge: each kind of challenge the bank asks, answered through our API, and every way an answer is
-refused before or after it reaches finAPI."""
+refused before or after it reaches finAPI; and how answers move the workflow's wait for the user (AwaitUser): a new
+round keeps it waiting, a download that starts resumes it (then the workflow polls)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from bankupdate.contract import WaitingTask
 from bankupdate.domain.errors import (
     AnswerTooEarly,
     AuthenticationExpired,
@@ -25,31 +27,57 @@ SMS_TAN, CHIP_TAN_OPTICAL, PHOTO_TAN, DECOUPLED = "901", "903", "904", "905"
 
 
 def waiting_for_procedure(system: System) -> tuple[BankUser, UpdateRecord]:
-    """A user-present update whose bank asks for a two-step procedure, its workflow parked."""
+    """A user-present update whose bank asks for a two-step procedure, its workflow waiting for the user."""
     user = system.new_user()
     started = system.trigger(user, credentials=DEMO)
-    system.supervise(started.update_id)
+    system.run(started.update_id)
+    assert system.workflow.waiting(started.update_id) is WaitingTask.USER
     return user, system.record(started.update_id)
 
 
 def test_procedure_then_tan_then_the_download(system: System) -> None:
-    # Given the bank asks for a two-step procedure
+    # Given the bank asks for a two-step procedure, and the workflow waits for the user
     user, update = waiting_for_procedure(system)
+    waiting = system.workflow.token_of(update.update_id)
     # When the user picks smsTAN
     chosen = system.answer(user, update.update_id, two_step_procedure_id=SMS_TAN)
-    # Then the bank asks for the TAN, in a new round, and the workflow got a sign of life
+    # Then the bank asks for the TAN, in a new round, and the same wait goes on, its patience renewed (a sign of life
+    # while finAPI was asked, and one for the new round)
     assert chosen.status is UpdateStatus.AUTHENTICATION_REQUIRED and chosen.auth_round == 2
     assert chosen.challenge is not None and chosen.challenge.status is ChallengeStatus.CHALLENGE_RESPONSE_REQUIRED
     assert chosen.challenge.previous_answer_rejected is False
-    assert len(system.workflow.keep_alives) >= 1
+    assert system.workflow.keep_alives == [waiting, waiting]
+    assert system.workflow.token_of(update.update_id) == waiting and system.workflow.resumes == []
     # When the user enters the TAN
     answered = system.answer(user, update.update_id, challenge_response=SecretStr(TAN))
-    # Then the download runs, its first look waits on the timer (the API answers at once), and the looks finish it
+    # Then the download runs and the wait for the user is over: the workflow polls (the API answered at once)
     assert answered.status is UpdateStatus.IN_PROGRESS and answered.challenge is None
-    assert [h.delay_seconds for h in system.timer.pending] == [0]
-    system.deliver_looks()
+    assert system.workflow.resumes == [waiting] and system.workflow.waiting(update.update_id) is WaitingTask.POLL
+    system.run(update.update_id)
     assert system.record(update.update_id).status is UpdateStatus.SUCCEEDED
     assert not system.workflow.is_open(update.update_id)
+    assert system.workflow.executions[update.update_id].states == ["Poll", "AwaitUser", "Poll"]
+
+
+def test_an_answer_that_comes_before_the_workflow_parks_its_wait_ends_that_wait_at_once(system: System) -> None:
+    # Given an update whose poll loop handed it to its user, and whose AwaitUser task has not parked its token yet
+    user = system.new_user()
+    started = system.trigger(user, credentials=DEMO)
+    loop = system.workflow.take_loop(started.update_id)
+    assert loop is not None
+    system.run_loop(loop)
+    task = system.workflow.task_of(started.update_id)
+    assert (task.state, task.parked) == ("AwaitUser", False)
+    # When the user answers both rounds first (nothing to resume: no token for the wait is parked yet)
+    system.answer(user, started.update_id, two_step_procedure_id=SMS_TAN)
+    assert system.answer(user, started.update_id, challenge_response=SecretStr(TAN)).status is UpdateStatus.IN_PROGRESS
+    assert system.workflow.resumes == []
+    # And then the wait's ParkTaskToken runs
+    system.run(started.update_id)
+    # Then it found the update moved on and ended the wait at once: the workflow polled the download to its end
+    assert system.workflow.resumes == [task.token]
+    assert system.record(started.update_id).status is UpdateStatus.SUCCEEDED
+    assert system.workflow.executions[started.update_id].states == ["Poll", "AwaitUser", "Poll"]
 
 
 @pytest.mark.parametrize(
@@ -85,10 +113,17 @@ def test_too_many_wrong_tans_fail_the_update_with_the_banks_refusal(system: Syst
     # When the last wrong TAN comes
     with pytest.raises(BankRejected) as refused:
         system.answer(user, update.update_id, challenge_response=SecretStr("000000"))
-    # Then the update failed, naming itself, and the workflow was released
+    # Then the update failed, naming itself, and the workflow's wait for the user ended with it
     assert refused.value.details["updateId"] == update.update_id
     assert system.record(update.update_id).status is UpdateStatus.FAILED
-    assert not system.workflow.is_open(update.update_id)
+    assert system.workflow.releases[-1][1].status is UpdateStatus.FAILED
+    # And the Poll task that follows ends the execution with that status, without asking finAPI
+    calls = len(system.sandbox.world.calls)
+    system.run(update.update_id)
+    assert not system.workflow.is_open(update.update_id) and len(system.sandbox.world.calls) == calls
+    execution = system.workflow.executions[update.update_id]
+    assert execution.states == ["Poll", "AwaitUser", "Poll"]
+    assert execution.output is not None and execution.output.status is UpdateStatus.FAILED
 
 
 def test_a_decoupled_confirmation_is_paced_as_finapi_asks(system: System) -> None:
@@ -122,7 +157,7 @@ def test_a_redirect_bank_takes_the_query_the_bank_sent_the_user_back_with(system
     # Given a redirect bank and a connection without consent
     user = system.new_user("DEMO0002", consent_expires_at=None)
     started = system.trigger(user, options=UpdateOptions(redirect_url="https://app.example.com/back"))
-    system.supervise(started.update_id)
+    system.run(started.update_id)
     assert started.challenge is not None and started.challenge.status is ChallengeStatus.REDIRECT_REQUIRED
     assert started.challenge.redirect_url is not None
     # When the user authorizes at the bank, which sends them back to the app
@@ -130,7 +165,7 @@ def test_a_redirect_bank_takes_the_query_the_bank_sent_the_user_back_with(system
     answered = system.answer(user, started.update_id, redirect_callback=SecretStr(back))
     # Then the download runs to success
     assert answered.status is UpdateStatus.IN_PROGRESS
-    system.deliver_looks()
+    system.run(started.update_id)
     assert system.record(started.update_id).status is UpdateStatus.SUCCEEDED
 
 
@@ -138,11 +173,12 @@ def test_credentials_sent_when_asked_continue_to_the_banks_next_question(system:
     # Given an update asking for the login credentials (no consent, no stored PIN)
     user = system.new_user(consent_expires_at=None)
     started = system.trigger(user)
-    system.supervise(started.update_id)
+    system.run(started.update_id)
     # When the user sends them
     answered = system.answer(user, started.update_id, login_credentials=DEMO)
-    # Then the bank goes on with its SCA
+    # Then the bank goes on with its SCA, and the workflow keeps waiting for the user
     assert answered.challenge is not None and answered.challenge.status is ChallengeStatus.TWO_STEP_PROCEDURE_REQUIRED
+    assert system.workflow.waiting(started.update_id) is WaitingTask.USER and system.workflow.resumes == []
 
 
 def test_credentials_without_sca_start_the_download(system: System) -> None:
@@ -216,23 +252,23 @@ def test_finapi_failing_with_5xx_lets_the_same_answer_be_sent_again(system: Syst
     assert system.answer(user, update.update_id, two_step_procedure_id=SMS_TAN).auth_round == 2
 
 
-def test_an_answer_whose_reply_got_lost_is_taken_as_a_download_the_looks_confirm(system: System) -> None:
+def test_an_answer_whose_reply_got_lost_is_taken_as_a_download_the_polls_confirm(system: System) -> None:
     # Given a TAN round, and finAPI's reply to the TAN lost on its way back
     user, update = waiting_for_procedure(system)
     system.answer(user, update.update_id, two_step_procedure_id=SMS_TAN)
     system.sandbox.world.add_fault(path="/bankConnections/update", drop=True, when="after", times=1)
     # When the user sends the TAN
     answered = system.answer(user, update.update_id, challenge_response=SecretStr(TAN))
-    # Then the update runs unconfirmed, and the looks find finAPI's fresh result
+    # Then the update runs unconfirmed, and the polls find finAPI's fresh result
     assert answered.status is UpdateStatus.IN_PROGRESS and answered.start_confirmed is False
-    system.deliver_looks()
+    system.run(update.update_id)
     assert system.record(update.update_id).status is UpdateStatus.SUCCEEDED
 
 
 def test_credentials_finapi_finds_incomplete_can_be_completed(system: System) -> None:
     # Given an update asking for credentials without naming the fields (finAPI could not be asked which)
     user = system.new_user(consent_expires_at=None)
-    system.sync_connections()(owner_id=user.owner_id)
+    system.use_cases.sync_connections()(owner_id=user.owner_id)
     system.sandbox.world.add_fault(method="GET", path=f"/bankConnections/{user.connection}", status=500, times=3)
     started = system.trigger(user)
     assert started.challenge is not None and started.challenge.credential_labels == ()

@@ -20,12 +20,12 @@ from tests.usecases.system import DEMO, System
 def test_the_due_connections_are_queued_in_batches_of_ten(system: System) -> None:
     # Given 23 connections opted in (due now) and one that opted out
     user = system.new_user(*["DEMO0001"] * 24)
-    system.sync_connections()(owner_id=user.owner_id)
+    system.use_cases.sync_connections()(owner_id=user.owner_id)
     for connection_id in user.connections:
-        system.set_schedule()(owner_id=user.owner_id, connection_id=connection_id, enabled=True)
-    system.set_schedule()(owner_id=user.owner_id, connection_id=user.connections[-1], enabled=False)
+        system.use_cases.set_schedule()(owner_id=user.owner_id, connection_id=connection_id, enabled=True)
+    system.use_cases.set_schedule()(owner_id=user.owner_id, connection_id=user.connections[-1], enabled=False)
     # When the scheduler runs
-    run = system.schedule_due_connections()()
+    run = system.use_cases.schedule_due_connections()()
     # Then the 23 due ones are queued, each once, in three calls
     assert (run.due, run.enqueued, run.queue_calls) == (23, 23, 3)
     queued = [DueConnection.model_validate(m.model_dump()) for m in system.due_queue.sent]
@@ -38,37 +38,18 @@ def test_a_due_connection_gets_one_unattended_update_and_its_next_slot(system: S
     (due,) = due_now(system)
     # When its due message is handled
     outcome = system.start_scheduled(due)
-    # Then one unattended update is recorded under the slot's id, its workflow started, and the next slot set
+    # Then one unattended update is recorded under the slot's id, started at finAPI, and its workflow started
     update_id = scheduled_update_id(user.owner_id, user.connection, due.slot)
     record = system.record(update_id)
     assert outcome is ScheduledStart.STARTED
-    assert (record.mode, record.status) == (UpdateMode.UNATTENDED, UpdateStatus.PENDING)
+    assert (record.mode, record.status) == (UpdateMode.UNATTENDED, UpdateStatus.IN_PROGRESS)
     assert [s.update_id for s in system.workflow.starts] == [update_id]
+    assert len(system.update_calls(user.connection)) == 1
+    # And the connection's next slot is one interval on, and the scheduler does not queue it before then
     connection = system.connections.get(user.owner_id, user.connection)
     interval = timedelta(minutes=system.settings.schedule_interval_minutes)
     assert connection is not None and connection.schedule.next_due_at == system.clock.now() + interval
-    # And finAPI is left to the workflow (the lock and the day's budget are taken there)
-    assert system.update_calls(user.connection) == []
-
-
-def test_a_slot_delivered_twice_starts_one_update(system: System) -> None:
-    # Given a due message already handled
-    user = opted_in(system)
-    (due,) = due_now(system)
-    system.start_scheduled(due)
-    # When SQS delivers it again
-    again = system.start_scheduled(due)
-    # Then it is a duplicate: the same update, its workflow (re)started harmlessly, nothing new recorded
-    assert again is ScheduledStart.DUPLICATE
-    assert len(system.updates.all()) == 1 and len(system.workflow.executions) == 1
-    assert {s.update_id for s in system.workflow.starts} == {
-        scheduled_update_id(user.owner_id, user.connection, due.slot)
-    }
-
-
-def test_a_connection_that_is_gone_is_left_alone(system: System) -> None:
-    outcome = system.start_scheduled(DueConnection(owner_id="nobody", connection_id=1, slot=system.clock.now()))
-    assert outcome is ScheduledStart.GONE and system.updates.all() == [] and system.workflow.starts == []
+    assert due_now(system) == []
 
 
 def _skipped(system: System, user_owner: str, connection_id: int, due: DueConnection) -> tuple[SkipReason, object]:
@@ -82,7 +63,7 @@ def _skipped(system: System, user_owner: str, connection_id: int, due: DueConnec
 def test_a_connection_that_opted_out_after_it_was_queued_is_skipped_and_stays_out(system: System) -> None:
     user = opted_in(system)
     (due,) = due_now(system)
-    system.set_schedule()(owner_id=user.owner_id, connection_id=user.connection, enabled=False)
+    system.use_cases.set_schedule()(owner_id=user.owner_id, connection_id=user.connection, enabled=False)
     assert system.start_scheduled(due) is ScheduledStart.SKIPPED
     connection = system.connections.get(user.owner_id, user.connection)
     assert connection is not None and (connection.schedule.enabled, connection.schedule.next_due_at) == (False, None)

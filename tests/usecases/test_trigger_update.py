@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from bankupdate.contract import WaitingTask
 from bankupdate.domain import lifecycle
 from bankupdate.domain.errors import (
     BankRejected,
@@ -22,7 +23,7 @@ from bankupdate.ports import ExecutionState
 from tests.usecases.system import DEMO, NO_SCA, System
 
 
-def test_an_update_without_sca_is_started_and_the_workflow_looks_until_it_succeeds(system: System) -> None:
+def test_an_update_without_sca_is_started_and_its_workflow_polls_until_it_succeeds(system: System) -> None:
     # Given a user whose bank asks for no SCA
     user = system.new_user()
     # When they sync now
@@ -33,14 +34,17 @@ def test_an_update_without_sca_is_started_and_the_workflow_looks_until_it_succee
     connection = system.connections.get(user.owner_id, user.connection)
     assert connection is not None and connection.active_update_id == started.update_id
     assert len(system.update_calls(user.connection)) == 1 and system.update_calls(user.connection)[0].psu_present
-    # When the workflow's supervising task runs
-    system.supervise(started.update_id)
-    # Then it looked until the download ended: the update succeeded, the lock is free, the task released
+    # When the workflow runs
+    system.run(started.update_id)
+    # Then its poll loop polled until the download ended: the update succeeded, the lock is free, and the Poll task
+    # (the whole execution) ended with the update's status
     done = system.record(started.update_id)
     assert done.status is UpdateStatus.SUCCEEDED and done.result is not None and len(done.result.accounts) == 2
     connection = system.connections.get(user.owner_id, user.connection)
     assert connection is not None and connection.active_update_id is None
     assert connection.health.last_outcome is UpdateStatus.SUCCEEDED
+    assert system.workflow.executions[started.update_id].states == ["Poll"]
+    assert system.workflow.executions[started.update_id].output == system.workflow.releases[-1][1]
     assert system.workflow.releases[-1][1].status is UpdateStatus.SUCCEEDED
     assert [type(e) for e in system.events.events] == [UpdateSucceeded]
 
@@ -61,13 +65,15 @@ def test_a_bank_asking_for_sca_leaves_the_update_waiting_for_the_user(system: Sy
         "TWO_STEP_PROCEDURE_REQUIRED",
         1,
     )
-    # When the supervising task runs
-    system.supervise(started.update_id)
-    # Then it parks its token and leaves the update to the user
+    # When the workflow runs
+    system.run(started.update_id)
+    # Then it waits for the user (AwaitUser) on a token parked on the update, for the answer route to find
     stored = system.updates.get(started.update_id)
     assert stored is not None and stored.task_token == system.workflow.token_of(started.update_id)
+    assert stored.task_kind is WaitingTask.USER
     assert stored.record.status is UpdateStatus.AUTHENTICATION_REQUIRED
-    assert system.workflow.is_open(started.update_id) and system.timer.pending == []
+    assert system.workflow.executions[started.update_id].states == ["Poll", "AwaitUser"]
+    assert system.workflow.is_open(started.update_id)
 
 
 def test_finapi_needing_credentials_that_were_not_sent_asks_the_user_for_them(system: System) -> None:
@@ -114,25 +120,26 @@ def test_finapi_failing_with_5xx_fails_the_update_and_starts_nothing(system: Sys
     assert system.workflow.starts == []
 
 
-def test_a_lost_answer_from_finapi_is_found_out_by_the_looks(system: System) -> None:
+def test_a_lost_answer_from_finapi_is_found_out_by_the_polls(system: System) -> None:
     # Given finAPI starting the download but its answer getting lost on the way back
     user = system.new_user()
     system.sandbox.world.add_fault(path="/bankConnections/update", drop=True, when="after", times=1)
     # When the user syncs
     started = system.trigger(user, credentials=NO_SCA)
-    # Then the update runs unconfirmed under its workflow, and the looks find finAPI's fresh result
+    # Then the update runs unconfirmed under its workflow, and the polls find finAPI's fresh result
     assert started.status is UpdateStatus.IN_PROGRESS and started.start_confirmed is False
-    system.supervise(started.update_id)
+    system.run(started.update_id)
     assert system.record(started.update_id).status is UpdateStatus.SUCCEEDED
+    assert len(system.update_calls(user.connection)) == 1
 
 
-def test_an_answer_lost_before_finapi_started_anything_fails_once_the_looks_find_no_result(system: System) -> None:
+def test_an_answer_lost_before_finapi_started_anything_fails_once_the_polls_find_no_result(system: System) -> None:
     # Given finAPI never getting the update call (the connection drops before it)
     user = system.new_user()
     system.sandbox.world.add_fault(path="/bankConnections/update", drop=True, when="before", times=1)
-    # When the user syncs and the workflow looks
+    # When the user syncs and the workflow polls
     started = system.trigger(user, credentials=NO_SCA)
-    system.supervise(started.update_id)
+    system.run(started.update_id)
     # Then no fresh result means finAPI did not start: the update fails, retryably
     failed = system.record(started.update_id)
     assert failed.status is UpdateStatus.FAILED and failed.error is not None
@@ -159,7 +166,7 @@ def test_a_trigger_waits_for_an_update_that_is_finishing(system: System) -> None
     finished = system.updates.save(
         lifecycle.finish(system.record(first.update_id), system.clock.now()), expected_version=1
     )
-    assert finished.status is UpdateStatus.FAILED
+    assert finished.record.status is UpdateStatus.FAILED
 
     def finish_releases_the_lock(_: float) -> None:  # while the trigger waits
         system.connections.release(user.owner_id, user.connection, update_id=first.update_id, outcome=None)
@@ -198,7 +205,7 @@ def _orphan(system: System, user_connection: tuple[str, int], *, recorded: bool 
 def test_an_orphaned_update_holding_the_lock_gets_its_workflow_started_on_contact(system: System) -> None:
     # Given a connection locked by an update whose workflow never started, older than the grace period
     user = system.new_user()
-    system.sync_connections()(owner_id=user.owner_id)
+    system.use_cases.sync_connections()(owner_id=user.owner_id)
     orphan = _orphan(system, (user.owner_id, user.connection))
     system.clock.advance(system.settings.orphan_grace_seconds + 1)
     # When the user triggers
@@ -207,14 +214,18 @@ def test_an_orphaned_update_holding_the_lock_gets_its_workflow_started_on_contac
     # Then the orphan is named and on its way to an end again: its workflow runs now
     assert refused.value.details == {"updateId": orphan, "recovered": True, "retryAfterSeconds": 5}
     assert system.workflow.state(orphan) is ExecutionState.RUNNING
-    # And its supervising task ends it: finAPI was never really called, so no fresh result ever shows
-    system.supervise(orphan)
+    # And its workflow ends it: finAPI was never really called, so no fresh result ever shows, and finAPI's update is
+    # not called by the workflow either
+    system.run(orphan)
     assert system.record(orphan).status is UpdateStatus.FAILED
+    assert system.update_calls(user.connection) == []
+    connection = system.connections.get(user.owner_id, user.connection)
+    assert connection is not None and connection.active_update_id is None
 
 
 def test_a_young_update_holding_the_lock_is_left_to_its_trigger(system: System) -> None:
     user = system.new_user()
-    system.sync_connections()(owner_id=user.owner_id)
+    system.use_cases.sync_connections()(owner_id=user.owner_id)
     orphan = _orphan(system, (user.owner_id, user.connection))
     with pytest.raises(UpdateAlreadyRunning) as refused:
         system.trigger(user, credentials=NO_SCA)
@@ -225,7 +236,7 @@ def test_a_young_update_holding_the_lock_is_left_to_its_trigger(system: System) 
 def test_a_lock_without_a_recorded_update_is_freed_on_contact(system: System) -> None:
     # Given a lock whose trigger died before it recorded the update (finAPI was never called)
     user = system.new_user()
-    system.sync_connections()(owner_id=user.owner_id)
+    system.use_cases.sync_connections()(owner_id=user.owner_id)
     _orphan(system, (user.owner_id, user.connection), recorded=False)
     # When the user triggers, and again
     with pytest.raises(UpdateAlreadyRunning) as refused:
@@ -256,7 +267,7 @@ def test_the_users_updates_are_limited_per_window(system: System) -> None:
     user = system.new_user()
     for _ in range(system.settings.user_updates_per_window):
         update = system.trigger(user, credentials=NO_SCA)
-        system.supervise(update.update_id)
+        system.run(update.update_id)
     calls = len(system.update_calls(user.connection))
     # When they trigger once more
     with pytest.raises(TooManyUpdates) as refused:

@@ -34,6 +34,8 @@ def everything_the_system_kept(stack: Any, update_ids: list[str], responses: lis
         "logs": "\n".join(stack.function_logs()),
         "events": json.dumps(stack.published_events(), default=str),
         "executions": json.dumps([history(stack, u) for u in update_ids], default=str),
+        # The poll loops' input and every state's input and output (what their CloudWatch log would hold at ALL)
+        "poll_loops": json.dumps(stack.express_history("PollLoopStateMachine"), default=str),
         "responses": "\n".join(responses),
     }
 
@@ -104,7 +106,8 @@ def test_canary_secrets_appear_nowhere(new_user: Any, stack: Any, sandbox: Any) 
         for secret in (wrong_pin, wrong_tan, finapi_password, f"{canary}-redirect-code"):
             assert secret not in text, f"{secret} leaked into {where}"
     # And the flows really ran (the search above looked at real material)
-    assert kept["logs"] and kept["events"] != "[]" and "Supervise" in kept["executions"]
+    assert kept["logs"] and kept["events"] != "[]" and "AwaitUser" in kept["executions"]
+    assert update["updateId"] in kept["poll_loops"] and scheduled in kept["poll_loops"]
     assert scheduled in kept["executions"]
 
 

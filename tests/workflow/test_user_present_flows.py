@@ -1,6 +1,7 @@
 """User-present updates end to end: HTTP API → handlers → real ASL on moto → finAPI sandbox over loopback.
 
-Each test is one story a user lives through; the execution history proves which path the workflow took.
+Each test is one story a user lives through; the execution history proves which path the workflow took: Poll (the
+Express poll loop, waited for on a task token), AwaitUser (the user's answer), and the polls the loops made.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import BankUser
-from tests.support.workflow import transitions_of
+from tests.support.workflow import poll_loops, polls_of, transitions_of
 
 DEMO = [{"label": "Onlinebanking-ID", "value": "demo"}, {"label": "PIN", "value": "demo"}]
 NO_SCA = [{"label": "Onlinebanking-ID", "value": "demo_no_msa"}, {"label": "PIN", "value": "demo_no_msa"}]
@@ -35,22 +36,33 @@ def test_no_sca_update_succeeds_through_the_poll_loop(new_user: Any, stack: Any)
     done = user.api.wait_for(started.json()["updateId"], {"SUCCEEDED"})
     assert {a["status"] for a in done["result"]["accounts"]} <= {"UPDATED", "UPDATED_FIXED"}
     assert len(done["result"]["accounts"]) == 2
-    # And the whole update is one state transition: the supervising task, ended by whoever finished the update
-    assert transitions_of(stack, started.json()["updateId"]) == ["Supervise"]
+    # And the whole update is one state transition of the update's workflow: its Poll task, which one Express poll
+    # loop ended once it saw the download finish
+    update_id = started.json()["updateId"]
+    assert transitions_of(stack, update_id) == ["Poll"]
+    assert len(poll_loops(stack, update_id)) == 1
 
 
-def test_longer_download_parks_long_gaps_on_the_look_timer(new_user: Any, stack: Any) -> None:
-    # Given a download of 4 s (gaps grow past the 0.3 s inline limit of the test settings after ~2.5 s)
-    user: BankUser = new_user(download_seconds=4)
-    looks_before = stack.runtime.invocations["PollUpdateStatusFunction"]
+def test_the_execution_history_lists_every_poll_with_what_it_saw_and_the_gap_it_chose(
+    new_user: Any, stack: Any
+) -> None:
+    # Given a download of 2 s
+    user: BankUser = new_user(download_seconds=2)
     # When the user syncs
     started = user.api.trigger(user.connections["DEMO0001"], {"interface": "XS2A", "loginCredentials": NO_SCA})
-    done = user.api.wait_for(started.json()["updateId"], {"SUCCEEDED"})
-    # Then the early looks happen inside the supervising invocation and the later ones come from the look timer,
-    # while the workflow still takes a single transition
-    assert done["status"] == "SUCCEEDED"
-    assert stack.runtime.invocations["PollUpdateStatusFunction"] > looks_before
-    assert transitions_of(stack, started.json()["updateId"]) == ["Supervise"]
+    update_id = started.json()["updateId"]
+    user.api.wait_for(update_id, {"SUCCEEDED"})
+    # Then the update's execution history holds every poll: the running ones with the gap chosen after each, and
+    # the last one, which saw the download finish
+    polls = polls_of(stack, update_id)
+    loop = poll_loops(stack, update_id)[0]
+    poll_states = [e for e in loop["events"] if e["type"] == "TaskStateEntered"]
+    assert len(polls) == len(poll_states) >= 2
+    assert {p["saw"] for p in polls[:-1]} == {"IN_PROGRESS"} and all(p["waitSeconds"] >= 1 for p in polls[:-1])
+    assert polls[-1]["saw"] == "READY" and polls[-1]["waitSeconds"] is None
+    # And each gap was a Wait state of the loop
+    waits = [e for e in loop["events"] if e["type"] == "WaitStateEntered"]
+    assert len(waits) == len(polls)
 
 
 def test_procedure_choice_then_tan(new_user: Any, stack: Any) -> None:
@@ -73,8 +85,8 @@ def test_procedure_choice_then_tan(new_user: Any, stack: Any) -> None:
     # Then the download runs and the update succeeds
     done = user.api.wait_for(update["updateId"], {"SUCCEEDED"})
     assert done["authentication"] is None
-    # And two authentication rounds cost no more workflow transitions than none
-    assert transitions_of(stack, update["updateId"]) == ["Supervise"]
+    # And the workflow waited for the user once (both rounds), then polled the download
+    assert transitions_of(stack, update["updateId"]) == ["Poll", "AwaitUser", "Poll"]
 
 
 def test_wrong_tan_then_right_tan(new_user: Any) -> None:
@@ -111,7 +123,7 @@ def test_decoupled_confirmation_in_rounds(new_user: Any, stack: Any) -> None:
     # Then it took IN_PROGRESS rounds and ended in the download
     assert statuses[0] == "AUTHENTICATION_REQUIRED" and statuses[-1] == "IN_PROGRESS"
     user.api.wait_for(update["updateId"], {"SUCCEEDED"})
-    assert transitions_of(stack, update["updateId"]) == ["Supervise"]
+    assert transitions_of(stack, update["updateId"]) == ["Poll", "AwaitUser", "Poll"]
 
 
 def test_redirect_bank(new_user: Any) -> None:

@@ -1,6 +1,7 @@
 """Web Form 2.0 mode end to end: the deployment updates through finAPI's background update tasks, the user answers the
-bank in finAPI's web form, finAPI's callbacks reach our HTTP API, and the workflow waits for them (looking again now
-and then in case one is lost). HTTP API → handlers → real ASL on moto → Web Form and Access sandboxes over loopback."""
+bank in finAPI's web form, finAPI's callbacks reach our HTTP API and end the workflow's wait for the user (which polls
+now and then in case one is lost). HTTP API → handlers → real ASL on moto → Web Form and Access sandboxes over
+loopback."""
 
 from __future__ import annotations
 
@@ -14,16 +15,36 @@ import pytest
 
 from tests.conftest import BankUser, running_stack
 from tests.support.webform import PageDriver
-from tests.support.workflow import transitions_of
+from tests.support.workflow import history, transitions_of
 
 NO_CONSENT: dict[str, Any] = {"consent_expires_at": None}
+
+
+# A wait for the user polls every 6 s when finAPI's callback does not end it first.
+USER_FALLBACK_SECONDS = 6
 
 
 @pytest.fixture(scope="module")
 def stack(sandbox: Any, webform_sandbox: Any) -> Iterator[Any]:
     parameters = {"Integration": "WEB_FORM", "WebFormBaseUrl": webform_sandbox.base_url}
-    with running_stack(sandbox, **parameters) as local:
+    env = {"WEBFORM_USER_FALLBACK_SECONDS": str(USER_FALLBACK_SECONDS)}
+    with running_stack(sandbox, env=env, **parameters) as local:
         yield local
+
+
+def user_waits(stack: Any, update_id: str) -> list[str]:
+    """How each wait for the user ended: resumed (TaskSucceeded) or ran into its fallback poll (TaskTimedOut)."""
+    events = history(stack, update_id)
+    waits = {e["id"] for e in events if e.get("stateEnteredEventDetails", {}).get("name") == "AwaitUser"}
+    ended: list[str] = []
+    current = None
+    for event in events:
+        if event["id"] in waits:
+            current = event["id"]
+        elif current is not None and event["type"] in ("TaskSucceeded", "TaskTimedOut", "TaskFailed"):
+            ended.append(event["type"])
+            current = None
+    return ended
 
 
 @pytest.fixture
@@ -59,8 +80,9 @@ def test_an_update_that_needs_no_user_runs_in_the_background(new_user: Any, stac
     done = user.api.wait_for(started.json()["updateId"], {"SUCCEEDED"})
     assert len(done["result"]["accounts"]) == 2
     assert any(c["kind"] == "finalised" and not c["dropped"] for c in sent_callbacks(callbacks))
-    # And the workflow took one transition, as in Access mode
-    assert transitions_of(stack, started.json()["updateId"]) == ["Supervise"]
+    # And the workflow took one transition, as in Access mode: its poll loop noticed the end (the callback came while
+    # the loop's own gaps were short, so it had nothing to bring forward)
+    assert transitions_of(stack, started.json()["updateId"]) == ["Poll"]
 
 
 def test_an_update_that_needs_the_user_shows_the_web_form_and_completes_after_it(
@@ -90,10 +112,14 @@ def test_an_update_that_needs_the_user_shows_the_web_form_and_completes_after_it
     done = user.api.wait_for(waiting["updateId"], {"SUCCEEDED"})
     assert len(done["result"]["accounts"]) == 2 and done["authentication"] is None
     assert {c["kind"] for c in sent_callbacks(callbacks)} >= {"webFormRequired", "finalised"}
-    assert transitions_of(stack, waiting["updateId"]) == ["Supervise"]
+    # And the workflow waited for the user (with a fallback poll whenever the user took longer than it), until
+    # finAPI's `finalised` callback ended the wait
+    transitions = transitions_of(stack, waiting["updateId"])
+    assert transitions[:2] == ["Poll", "AwaitUser"] and transitions[-1] == "Poll"
+    assert user_waits(stack, waiting["updateId"])[-1] == "TaskSucceeded"
 
 
-def test_a_lost_callback_is_made_up_for_by_the_slow_fallback_look(
+def test_a_lost_callback_is_made_up_for_by_the_fallback_poll(
     new_user: Any, stack: Any, callbacks: httpx.Client
 ) -> None:
     # Given finAPI loses every callback from now on
@@ -101,10 +127,27 @@ def test_a_lost_callback_is_made_up_for_by_the_slow_fallback_look(
     user: BankUser = new_user()
     # When the user syncs
     started = user.api.trigger(user.connections["DEMO0001"], {})
-    # Then the update still ends, found by the fallback look at the task (no callback ever arrived)
+    # Then the update still ends, found by the poll loop (no callback ever arrived)
     done = user.api.wait_for(started.json()["updateId"], {"SUCCEEDED"}, timeout=60)
     assert done["status"] == "SUCCEEDED"
     assert sent_callbacks(callbacks) and all(c["dropped"] for c in sent_callbacks(callbacks))
+
+
+def test_a_lost_callback_after_the_web_form_is_made_up_for_by_the_fallback_poll(
+    new_user: Any, stack: Any, callbacks: httpx.Client
+) -> None:
+    # Given an update waiting for the user in finAPI's web form, and finAPI losing every callback from now on
+    user: BankUser = new_user(**NO_CONSENT)
+    started = user.api.trigger(user.connections["DEMO0001"], {})
+    waiting = user.api.wait_for(started.json()["updateId"], {"AUTHENTICATION_REQUIRED"})
+    assert callbacks.post("/sandbox/callbacks/policy", json={"drop": True}).status_code == 201
+    # When the user completes the form
+    complete_web_form(waiting["authentication"]["webFormUrl"])
+    # Then the wait for the user runs into its fallback poll, which finds the task done, and the update succeeds
+    done = user.api.wait_for(waiting["updateId"], {"SUCCEEDED"}, timeout=3 * USER_FALLBACK_SECONDS + 30)
+    assert done["status"] == "SUCCEEDED"
+    assert user_waits(stack, waiting["updateId"])[-1] == "TaskTimedOut"
+    assert any(c["kind"] == "finalised" and c["dropped"] for c in sent_callbacks(callbacks))
 
 
 def test_a_forged_callback_changes_nothing(new_user: Any, stack: Any, sandbox: Any) -> None:
@@ -118,9 +161,9 @@ def test_a_forged_callback_changes_nothing(new_user: Any, stack: Any, sandbox: A
         f"{stack.api_url}/v1/webform-callbacks/{secrets.token_urlsafe(32)}/finalised",
         json={"taskId": "anything", "status": "COMPLETED"},
     )
-    # Then it is a 404, and nothing was looked at or changed
+    # Then it is a 404, and nothing was polled or changed
     assert forged.status_code == 404 and forged.json()["error"]["code"] == "NOT_FOUND"
-    time.sleep(0.5)  # room for any wrongly started look to reach finAPI (none may)
+    time.sleep(0.5)  # room for any wrongly started poll to reach finAPI (none may)
     assert len(sandbox.world.calls) == calls_before
     assert user.api.update(waiting["updateId"]).json()["status"] == "AUTHENTICATION_REQUIRED"
 

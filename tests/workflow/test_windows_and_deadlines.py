@@ -34,8 +34,8 @@ def test_user_never_answers_so_the_update_expires_and_the_lock_is_released(new_u
     assert user.api.wait_until_unlocked(connection)["activeUpdateId"] is None
     late = user.api.answer(update["updateId"], {"twoStepProcedureId": "901"})
     assert late.status_code == 410
-    # And the workflow noticed the silence itself: its supervising task timed out into Finalize
-    assert transitions_of(stack, update["updateId"]) == ["Supervise", "Finalize"]
+    # And the workflow noticed the silence itself: the wait for the user ran out of heartbeat into Finalize
+    assert transitions_of(stack, update["updateId"]) == ["Poll", "AwaitUser", "Finalize"]
     assert (
         stack.boto3_client("stepfunctions").describe_execution(executionArn=execution_arn(stack, update["updateId"]))[
             "status"

@@ -16,33 +16,28 @@ from typing import TYPE_CHECKING
 from bankupdate.domain.model import Integration
 from bankupdate.ports import Clock
 from bankupdate.settings import Settings, forget_settings, get_settings
+from bankupdate.wiring import UseCases
 
 if TYPE_CHECKING:
     from bankupdate.finapi.access_gateway import AccessGateway
-    from bankupdate.flow.finish import Completion
-    from bankupdate.flow.locks import ConnectionLocks
-    from bankupdate.flow.looking import LookLoop
-    from bankupdate.flow.progress import Progress
-    from bankupdate.flow.recovery import Recovery
     from bankupdate.ports import BankGateway
     from bankupdate.stores.connections import DynamoConnectionStore, DynamoScheduleStore
     from bankupdate.stores.events import EventBridgeBus
     from bankupdate.stores.idempotency import PowertoolsIdempotencyStore
     from bankupdate.stores.queue import SqsDueQueue
-    from bankupdate.stores.timer import SqsLookTimer
     from bankupdate.stores.updates import DynamoUpdateStore
     from bankupdate.stores.users import DynamoUserStore
     from bankupdate.stores.workflow import StepFunctionsWorkflow
     from bankupdate.usecases.answer_challenge import AnswerChallenge
     from bankupdate.usecases.connection_settings import SetSchedule
     from bankupdate.usecases.finalize_update import FinalizeUpdate
-    from bankupdate.usecases.look_at_update import LookAtUpdate
+    from bankupdate.usecases.park_task_token import ParkTaskToken
+    from bankupdate.usecases.poll_update_status import PollUpdateStatus
     from bankupdate.usecases.queries import ReadUpdates
     from bankupdate.usecases.reconcile_stale import ReconcileStaleUpdates
     from bankupdate.usecases.register_user import RegisterFinapiUser
     from bankupdate.usecases.schedule_due import ScheduleDueConnections
     from bankupdate.usecases.start_scheduled import StartScheduledUpdate
-    from bankupdate.usecases.supervise_update import SuperviseUpdate
     from bankupdate.usecases.sync_connections import SyncConnections
     from bankupdate.usecases.trigger_update import TriggerUpdate
     from bankupdate.usecases.webform_callback import HandleWebFormCallback
@@ -53,7 +48,7 @@ def system_clock() -> Clock:
 
 
 class Adapters:
-    """The deployment's adapters, each built the first time a use case needs it."""
+    """The deployment's adapters (``wiring.Ports``), each built the first time a use case needs it."""
 
     def __init__(self, settings: Settings, clock: Clock) -> None:
         self.settings = settings
@@ -121,6 +116,7 @@ class Adapters:
             user_token=lambda owner_id: access.client.user_token(access.principal(owner_id)),
             timeout_seconds=self.settings.finapi_timeout_seconds,
             sleep=self.clock.sleep,  # finAPI's once-a-second pace waits through the Clock port
+            monotonic=self.clock.monotonic,
         )
         return WebFormGateway(webform, access)
 
@@ -129,12 +125,6 @@ class Adapters:
         from bankupdate.stores.workflow import StepFunctionsWorkflow
 
         return StepFunctionsWorkflow(self.settings.state_machine_arn)
-
-    @cached_property
-    def timer(self) -> SqsLookTimer:
-        from bankupdate.stores.timer import SqsLookTimer
-
-        return SqsLookTimer(self.settings.look_queue_url)
 
     @cached_property
     def events(self) -> EventBridgeBus:
@@ -161,44 +151,6 @@ class Adapters:
 
             self._api_base_url = api_base_url(self.settings.api_url_parameter)
         return self._api_base_url
-
-    # ------------------------------------------------------------------------------- shared flow
-
-    def completion(self) -> Completion:
-        from bankupdate.flow.finish import Completion
-
-        return Completion(self.updates, self.connections, self.events, self.workflow, self.clock, self.settings)
-
-    def progress(self) -> Progress:
-        from bankupdate.flow.progress import Progress
-
-        return Progress(
-            self.updates, self.events, self.workflow, self.timer, self.completion(), self.clock, self.settings
-        )
-
-    def locks(self) -> ConnectionLocks:
-        from bankupdate.flow.locks import ConnectionLocks
-
-        return ConnectionLocks(self.connections, self.updates, self.clock, self.settings)
-
-    def recovery(self) -> Recovery:
-        from bankupdate.flow.recovery import Recovery
-
-        return Recovery(self.updates, self.connections, self.workflow, self.completion(), self.clock, self.settings)
-
-    def look_loop(self) -> LookLoop:
-        from bankupdate.flow.looking import LookLoop
-
-        return LookLoop(
-            self.gateway,
-            self.updates,
-            self.workflow,
-            self.timer,
-            self.progress(),
-            self.completion(),
-            self.clock,
-            self.settings,
-        )
 
 
 @lru_cache(maxsize=32)
@@ -229,115 +181,57 @@ def reset() -> None:
 # ----------------------------------------------------------------------------------- use cases
 
 
-def trigger_update() -> TriggerUpdate:
-    from bankupdate.usecases.trigger_update import TriggerUpdate
+def _use_cases() -> UseCases:
+    return UseCases(adapters())
 
-    a = adapters()
-    return TriggerUpdate(
-        updates=a.updates,
-        locks=a.locks(),
-        gateway=a.gateway,
-        workflow=a.workflow,
-        progress=a.progress(),
-        completion=a.completion(),
-        recovery=a.recovery(),
-        idempotency=a.idempotency,
-        clock=a.clock,
-        settings=a.settings,
-        callback_base_url=a.api_base_url,
-    )
+
+def trigger_update() -> TriggerUpdate:
+    return _use_cases().trigger_update()
 
 
 def answer_challenge() -> AnswerChallenge:
-    from bankupdate.usecases.answer_challenge import AnswerChallenge
-
-    a = adapters()
-    return AnswerChallenge(a.updates, a.gateway, a.workflow, a.progress(), a.completion(), a.clock, a.settings)
+    return _use_cases().answer_challenge()
 
 
-def supervise_update() -> SuperviseUpdate:
-    from bankupdate.usecases.supervise_update import SuperviseUpdate
-
-    a = adapters()
-    return SuperviseUpdate(
-        updates=a.updates,
-        locks=a.locks(),
-        schedules=a.schedules,
-        gateway=a.gateway,
-        workflow=a.workflow,
-        progress=a.progress(),
-        looks=a.look_loop(),
-        completion=a.completion(),
-        clock=a.clock,
-        settings=a.settings,
-        callback_base_url=a.api_base_url,
-    )
+def poll_update_status() -> PollUpdateStatus:
+    return _use_cases().poll_update_status()
 
 
-def look_at_update() -> LookAtUpdate:
-    from bankupdate.usecases.look_at_update import LookAtUpdate
-
-    return LookAtUpdate(adapters().look_loop())
+def park_task_token() -> ParkTaskToken:
+    return _use_cases().park_task_token()
 
 
 def finalize_update() -> FinalizeUpdate:
-    from bankupdate.usecases.finalize_update import FinalizeUpdate
-
-    a = adapters()
-    return FinalizeUpdate(a.updates, a.completion())
+    return _use_cases().finalize_update()
 
 
 def webform_callback() -> HandleWebFormCallback:
-    from bankupdate.usecases.webform_callback import HandleWebFormCallback
-
-    a = adapters()
-    return HandleWebFormCallback(a.updates, a.timer, a.clock)
+    return _use_cases().webform_callback()
 
 
 def read_updates() -> ReadUpdates:
-    from bankupdate.usecases.queries import ReadUpdates
-
-    a = adapters()
-    return ReadUpdates(a.updates, a.connections, a.schedules)
+    return _use_cases().read_updates()
 
 
 def set_schedule() -> SetSchedule:
-    from bankupdate.usecases.connection_settings import SetSchedule
-
-    a = adapters()
-    return SetSchedule(a.connections, a.schedules, a.clock)
+    return _use_cases().set_schedule()
 
 
 def schedule_due_connections() -> ScheduleDueConnections:
-    from bankupdate.usecases.schedule_due import ScheduleDueConnections
-
-    a = adapters()
-    return ScheduleDueConnections(a.schedules, a.due_queue, a.clock)
+    return _use_cases().schedule_due_connections()
 
 
 def start_scheduled_update() -> StartScheduledUpdate:
-    from bankupdate.usecases.start_scheduled import StartScheduledUpdate
-
-    a = adapters()
-    return StartScheduledUpdate(a.connections, a.schedules, a.updates, a.workflow, a.events, a.clock, a.settings)
+    return _use_cases().start_scheduled_update()
 
 
 def register_finapi_user() -> RegisterFinapiUser:
-    from bankupdate.usecases.register_user import RegisterFinapiUser
-
-    a = adapters()
-    return RegisterFinapiUser(a.users, a.clock)
+    return _use_cases().register_finapi_user()
 
 
 def sync_connections() -> SyncConnections:
-    from bankupdate.usecases.sync_connections import SyncConnections
-
-    a = adapters()
-    return SyncConnections(a.gateway, a.connections, a.clock)
+    return _use_cases().sync_connections()
 
 
 def reconcile_stale_updates() -> ReconcileStaleUpdates:
-    from bankupdate.usecases.reconcile_stale import ReconcileStaleUpdates
-
-    a = adapters()
-    return ReconcileStaleUpdates(a.updates, a.workflow, a.recovery(), a.completion(), a.clock, a.settings)
+    return _use_cases().reconcile_stale_updates()

@@ -1,16 +1,26 @@
-"""The workflow contract, in one place: what the state machine (``statemachines/update_connection.asl.json``) and
-the queues pass to each function, and what they get back. Ids and timings only, never secrets (the task token is
-the workflow's own handle: it goes to the supervising function and into the update's item, nowhere else).
+"""The workflow contract, in one place: what the state machines (``statemachines/``) and the queues pass to each
+function, and what they get back. Ids, statuses and timings only, never secrets (a task token is the workflow's own
+handle: it travels to the functions that end or resume its task, and onto the update's item, nowhere else).
 
-Execution (name = update id)::
+UpdateConnection, Standard (execution name = update id; decision D26)::
 
-    input  WorkflowInput  {updateId, timeoutSeconds, heartbeatSeconds}
-    Supervise   lambda:invoke.waitForTaskToken  payload SuperviseTask {updateId, taskToken}
-                -> the task ends when whoever finishes the update sends WorkflowOutput {updateId, status}
-    Catch (States.ALL) -> Finalize  lambda:invoke  payload FinalizeTask {updateId, failure: {Error, Cause}}
-                -> WorkflowOutput
+    input   WorkflowInput {updateId, timeoutSeconds, heartbeatSeconds, pollHeartbeatSeconds, awaitUserSeconds}
+    Poll          states:startExecution.waitForTaskToken -> PollLoop, input PollLoopState (parentToken = its token)
+                  the task ends with SendTaskSuccess WorkflowOutput {updateId, status, polls}: the update is finished;
+                  or SendTaskFailure HandBack (error) with HandBackDetail (cause): the update waits elsewhere
+    Catch UserNeeded      -> AwaitUser      lambda:invoke.waitForTaskToken ParkTaskToken ParkTask {purpose USER}
+    Catch WaitLonger      -> ReadWait -> WaitLonger (Wait, SecondsPath = HandBackDetail.waitSeconds) -> Poll
+    Catch AwaitCallback   -> ReadCallbackWait -> AwaitCallback  lambda:invoke.waitForTaskToken ParkTaskToken
+                             ParkTask {purpose CALLBACK} (TimeoutSecondsPath = HandBackDetail.waitSeconds) -> Poll
+    Catch States.ALL      -> Finalize       lambda:invoke FinalizeTask {updateId, failure} -> WorkflowOutput
 
-Queues: the look timer carries ``LookMessage`` (delayed by the poll gap); the schedule queue ``DueConnection``.
+PollLoop, Express (at most five minutes; started at least once)::
+
+    Wait (SecondsPath $.gapSeconds) -> Poll (lambda:invoke PollUpdateStatus, PollRequest) -> Decide (Choice on
+    $.next): POLL -> Wait | CONTINUE -> Continue (states:startExecution of this loop, input = the state) | Default
+    -> Done;  Catch States.ALL -> GiveUp (lambda:invoke Finalize, FinalizeTask with parentToken)
+
+The schedule queue carries ``DueConnection``.
 """
 
 from __future__ import annotations
@@ -23,9 +33,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from bankupdate.domain import errors
-from bankupdate.domain.model import Integration, UpdateStatus
+from bankupdate.domain.model import UpdateStatus
+from bankupdate.domain.upstream import PollTarget
 
 UPDATE_ID_PATTERN = r"^[0-9a-f]{32}$"
+# Step Functions task tokens are 1 to 2,048 characters (SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat).
+TASK_TOKEN_MAX_LENGTH = 2048
+# A loop's state keeps the story of its update's polls for the execution history; past this many, the oldest go.
+POLL_HISTORY_LIMIT = 60
 
 
 class _Message(BaseModel):
@@ -34,15 +49,83 @@ class _Message(BaseModel):
     )
 
 
+TaskToken = Field(min_length=1, max_length=TASK_TOKEN_MAX_LENGTH)
+
+
 class WorkflowInput(_Message):
     update_id: str = Field(pattern=UPDATE_ID_PATTERN)
-    timeout_seconds: int = Field(gt=0)  # the whole update, every authentication round included
-    heartbeat_seconds: int = Field(gt=0)  # the longest the update may go without a sign of life
+    timeout_seconds: int = Field(gt=0)  # any one task of the update, and so the update's whole length
+    heartbeat_seconds: int = Field(gt=0)  # the longest a wait for the user (or a callback) may go without a sign
+    poll_heartbeat_seconds: int = Field(gt=0)  # the longest a poll loop may go without a sign of life
+    await_user_seconds: int = Field(gt=0)  # a wait for the user ends after this and polls (Web Form's fallback)
 
 
-class SuperviseTask(_Message):
+class WaitingTask(StrEnum):
+    """Which of the workflow's tasks holds the token parked on an update."""
+
+    POLL = "POLL"  # the Poll task: its loop ends it (or Finalize); nobody else resumes it
+    USER = "USER"  # AwaitUser: the user's answer (or finAPI's callback) resumes it
+    CALLBACK = "CALLBACK"  # AwaitCallback: finAPI's callback resumes it
+
+
+class ParkTask(_Message):
     update_id: str = Field(pattern=UPDATE_ID_PATTERN)
-    task_token: str = Field(min_length=1, max_length=1024)
+    task_token: str = TaskToken
+    purpose: WaitingTask
+
+
+class HandBack(StrEnum):
+    """The errors a poll loop ends its Poll task with when the update must wait outside the loop."""
+
+    USER_NEEDED = "UserNeeded"
+    WAIT_LONGER = "WaitLonger"
+    AWAIT_CALLBACK = "AwaitCallback"
+
+
+class PollEntry(_Message):
+    """One poll, as the execution history shows it."""
+
+    at: datetime
+    saw: str  # what finAPI reported (updateStatus, the Web Form task's status), or the error it ended in
+    wait_seconds: int | None = None  # the gap chosen after it (None: the loop ended there)
+
+
+class PollNext(StrEnum):
+    POLL = "POLL"
+    CONTINUE = "CONTINUE"
+    DONE = "DONE"
+
+
+class PollLoopState(_Message):
+    """What the poll loop carries from one poll to the next (the Express execution's state)."""
+
+    update_id: str = Field(pattern=UPDATE_ID_PATTERN)
+    parent_token: str = TaskToken
+    poll_task_entered_at: str = Field(min_length=1, max_length=64)  # orders the Poll tasks of one execution
+    gap_seconds: int = Field(ge=0)
+    next: PollNext = PollNext.POLL
+    execution: str | None = None  # the loop execution this state belongs to (a new one claims the polls)
+    loop_id: str | None = None  # this loop's claim on the update's polls
+    target: PollTarget | None = None
+    polls: int = Field(0, ge=0)
+    history: tuple[PollEntry, ...] = ()
+    alive_at: datetime | None = None  # the last sign of life the Poll task got
+    # Links a loop to the update's execution in the console; a loop's successor is not started by that execution.
+    started_by: str | None = Field(None, alias="AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID", exclude=True)
+
+
+class PollRequest(_Message):
+    loop: PollLoopState
+    execution: str = Field(min_length=1)  # $$.Execution.Id
+    execution_started_at: datetime  # $$.Execution.StartTime
+
+
+class HandBackDetail(_Message):
+    """The cause of a hand-back: when to poll again, and the polls so far (for the history)."""
+
+    update_id: str
+    wait_seconds: int = Field(ge=0)
+    polls: tuple[PollEntry, ...] = ()
 
 
 class CatchFailure(BaseModel):
@@ -57,31 +140,13 @@ class CatchFailure(BaseModel):
 class FinalizeTask(_Message):
     update_id: str = Field(pattern=UPDATE_ID_PATTERN)
     failure: CatchFailure | None = None
+    parent_token: str | None = Field(None, min_length=1, max_length=TASK_TOKEN_MAX_LENGTH)  # from a poll loop
 
 
 class WorkflowOutput(_Message):
     update_id: str
     status: UpdateStatus | None  # None: the update was gone
-
-
-class LookMessage(_Message):
-    """One look at finAPI, delayed on the look timer. It carries what a look needs, so a look reads nothing from
-    DynamoDB until the update ends (or the workflow needs a sign of life)."""
-
-    update_id: str = Field(pattern=UPDATE_ID_PATTERN)
-    owner_id: str = Field(min_length=1, max_length=128)
-    connection_id: int = Field(gt=0)
-    integration: Integration = Integration.ACCESS
-    interface: str | None = None
-    upstream_ref: str | None = None
-    triggered_at: datetime
-    deadline_at: datetime
-    wait_for_categorization: bool = False
-    start_confirmed: bool = True
-    waiting_for_user: bool = False  # Web Form 2.0: the task waits in its web form
-    looks: int = Field(0, ge=0)
-    alive_at: datetime  # the last sign of life the workflow got (heartbeats are sent from it)
-    chain: bool = True  # False: a one-off look (a callback); it never schedules another
+    polls: tuple[PollEntry, ...] = ()
 
 
 class DueConnection(_Message):
@@ -94,9 +159,9 @@ class DueConnection(_Message):
 
 
 class FailureKind(StrEnum):
-    TIMED_OUT = "TIMED_OUT"  # the task's TimeoutSeconds: the whole update took too long
-    SILENT = "SILENT"  # the task's heartbeat: nobody advanced the update for too long
-    WORKER_DIED = "WORKER_DIED"  # the supervising Lambda itself failed (timeout, crash)
+    TIMED_OUT = "TIMED_OUT"  # a task's TimeoutSeconds: the update took too long
+    SILENT = "SILENT"  # a task's heartbeat: nobody advanced the update for too long
+    WORKER_DIED = "WORKER_DIED"  # a function or the poll loop itself failed (timeout, crash)
     DOMAIN = "DOMAIN"  # one of our errors, by class name
 
 
@@ -153,12 +218,20 @@ def error_from_failure(failure: CatchFailure, status: UpdateStatus) -> errors.Ba
 
 
 __all__ = [
+    "POLL_HISTORY_LIMIT",
+    "TASK_TOKEN_MAX_LENGTH",
     "CatchFailure",
     "DueConnection",
     "FailureKind",
     "FinalizeTask",
-    "LookMessage",
-    "SuperviseTask",
+    "HandBack",
+    "HandBackDetail",
+    "ParkTask",
+    "PollEntry",
+    "PollLoopState",
+    "PollNext",
+    "PollRequest",
+    "WaitingTask",
     "WorkflowInput",
     "WorkflowOutput",
     "error_from_failure",

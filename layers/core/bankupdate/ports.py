@@ -11,17 +11,24 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, SecretStr
 
-from bankupdate.contract import LookMessage, WorkflowInput, WorkflowOutput
+from bankupdate.contract import HandBack, HandBackDetail, WaitingTask, WorkflowInput, WorkflowOutput
 from bankupdate.domain.budget import UnattendedBudget
 from bankupdate.domain.events import OutcomeEvent
-from bankupdate.domain.model import AccountOutcome, ConnectionHealth, ConnectionRecord, SkipReason, UpdateRecord
+from bankupdate.domain.model import (
+    AccountOutcome,
+    ConnectionHealth,
+    ConnectionRecord,
+    SkipReason,
+    UpdateRecord,
+    UpdateStatus,
+)
 from bankupdate.domain.upstream import (
     AnswerRequest,
     ConnectionFacts,
-    LookOutcome,
+    PollOutcome,
+    PollTarget,
     StartOutcome,
     StartRequest,
-    Watch,
 )
 
 # --------------------------------------------------------------------------------------------- values
@@ -34,7 +41,8 @@ class StaleUpdate(Exception):
 @dataclass(frozen=True)
 class StoredUpdate:
     record: UpdateRecord
-    task_token: str | None = None  # the supervising workflow task's token, once the workflow parked it
+    task_token: str | None = None  # the token of the workflow task that waits on the update, once it is parked
+    task_kind: WaitingTask | None = None  # which task that is
 
 
 @dataclass(frozen=True)
@@ -129,12 +137,22 @@ class UpdateStore(Protocol):
         """Write a new record; False if one with this id exists already."""
         ...
 
-    def save(self, record: UpdateRecord, *, expected_version: int) -> UpdateRecord:
-        """Write ``record`` if nobody wrote since ``expected_version`` (else StaleUpdate); the version goes up."""
+    def save(self, record: UpdateRecord, *, expected_version: int) -> StoredUpdate:
+        """Write ``record`` if nobody wrote since ``expected_version`` (else StaleUpdate); the version goes up. The
+        answer holds the task parked on the update as that same write left it."""
         ...
 
-    def park_task_token(self, update_id: str, token: str) -> bool:
-        """Remember the workflow's task token; False if the update is terminal (or gone) already."""
+    def park_task_token(self, update_id: str, token: str, *, kind: WaitingTask, while_status: UpdateStatus) -> bool:
+        """Remember the workflow task that waits on the update, if the update still stands at ``while_status``
+        (False: it moved on, or is gone)."""
+        ...
+
+    def claim_polls(
+        self, update_id: str, *, loop_id: str, previous_loop_id: str | None, token: str, task_entered_at: str
+    ) -> StoredUpdate | None:
+        """A poll loop takes over the update's polls and parks its Poll task's token, in one write: a loop of a
+        later Poll task (``task_entered_at``) takes them from an earlier one's; a loop continuing
+        ``previous_loop_id`` takes them from it. Anything else (a duplicate start of a loop) is refused: None."""
         ...
 
     def claim_round(self, update_id: str, *, auth_round: int, now: datetime, lease: timedelta) -> bool: ...
@@ -218,7 +236,7 @@ class BankGateway(Protocol):
 
     def answer(self, owner_id: str, request: AnswerRequest) -> StartOutcome: ...
 
-    def look(self, owner_id: str, watch: Watch, now: datetime) -> LookOutcome: ...
+    def poll(self, owner_id: str, target: PollTarget, now: datetime) -> PollOutcome: ...
 
     def read_accounts(
         self, owner_id: str, account_ids: Sequence[int], *, interface: str | None, known_ids: Sequence[int]
@@ -226,7 +244,7 @@ class BankGateway(Protocol):
 
 
 class Workflow(Protocol):
-    """The update's workflow (a Step Functions execution named after the update, holding one supervising task)."""
+    """The update's workflow (a Standard execution named after the update; its tasks wait on task tokens)."""
 
     def execution_arn(self, update_id: str) -> str: ...
 
@@ -237,21 +255,25 @@ class Workflow(Protocol):
     def state(self, update_id: str) -> ExecutionState: ...
 
     def keep_alive(self, task_token: str) -> bool:
-        """A sign of life for the supervising task; False if the task is over."""
+        """A sign of life for the waiting task; False if the task is over."""
         ...
 
     def release(self, task_token: str, output: WorkflowOutput) -> bool:
-        """End the supervising task (the update is finished); False if it was over already."""
+        """End the waiting task because the update is finished; False if it was over already."""
+        ...
+
+    def resume(self, task_token: str, update_id: str) -> bool:
+        """End a wait for the user or for a callback: the update moved on (False if the task was over already)."""
+        ...
+
+    def hand_back(self, task_token: str, reason: HandBack, detail: HandBackDetail) -> bool:
+        """End a Poll task with ``reason``: the update waits outside the poll loop (False if it was over already)."""
         ...
 
     def recently_failed(self, *, stopped_since: datetime, started_since: datetime) -> Iterator[str]:
         """Update ids whose execution failed (or was aborted or timed out) since ``stopped_since``; executions that
         started before ``started_since`` cannot have (the workflow's own time limit)."""
         ...
-
-
-class LookTimer(Protocol):
-    def schedule(self, message: LookMessage, delay_seconds: int) -> None: ...
 
 
 class EventBus(Protocol):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from functools import lru_cache
 from typing import Literal
@@ -9,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bankupdate.domain.backoff import PollSchedule
+from bankupdate.domain.backoff import MIN_GAP_SECONDS, LoopCost, LoopLimits, PollSchedule
 from bankupdate.domain.budget import UnattendedBudget
 from bankupdate.domain.lifecycle import Timing
 from bankupdate.domain.model import Integration
@@ -41,16 +42,24 @@ class Settings(BaseModel):
     update_deadline_seconds: int = Field(900, alias="UPDATE_DEADLINE_SECONDS", ge=1, le=3600)
     auth_window_seconds: int = Field(600, alias="AUTH_WINDOW_SECONDS", ge=1, le=3600)
     max_auth_rounds: int = Field(10, alias="MAX_AUTH_ROUNDS", ge=1, le=50)
-    # The poll loop: the next look after ``lag_ratio`` of the time the update has run (within min/max gap). Gaps
-    # below the break-even of WaitCost are slept in the worker; POLL_INLINE_MAX_GAP_SECONDS overrides that.
+    # The polls: the next one after ``lag_ratio`` of the time the update has run (within min/max gap; a Wait state
+    # counts whole seconds, and finAPI asks for at most one read per second). Gaps up to the break-even of LoopCost
+    # are waited in the Express poll loop, longer ones by the Standard workflow (decision D26).
     poll_lag_ratio: float = Field(0.12, alias="POLL_LAG_RATIO", ge=0, le=1)
-    poll_min_gap_seconds: float = Field(0.5, alias="POLL_MIN_GAP_SECONDS", gt=0, le=300)
-    poll_max_gap_seconds: float = Field(300, alias="POLL_MAX_GAP_SECONDS", gt=0, le=900)
-    poll_inline_max_gap_seconds: float | None = Field(None, alias="POLL_INLINE_MAX_GAP_SECONDS", ge=0, le=600)
-    # Web Form 2.0 reports progress by callback; the looks are only the fallback for a lost one (finAPI asks for at
-    # most one look per second).
+    poll_min_gap_seconds: float = Field(1, alias="POLL_MIN_GAP_SECONDS", ge=MIN_GAP_SECONDS, le=300)
+    poll_max_gap_seconds: float = Field(300, alias="POLL_MAX_GAP_SECONDS", gt=0, le=3600)
+    # An Express execution runs at most five minutes (AWS's limit); a loop hands on to a fresh one before a Wait and
+    # one more poll (the poll function's timeout, times its attempts, plus the retries' delays) could pass it.
+    poll_loop_max_seconds: int = Field(300, alias="POLL_LOOP_MAX_SECONDS", ge=5, le=300)
+    poll_reserve_seconds: int = Field(130, alias="POLL_RESERVE_SECONDS", ge=1, le=290)
+    # Gaps longer than this are waited by the Standard workflow rather than in the Express loop. Unset: the
+    # break-even of the list prices (``LoopCost``, ~73 s); a deployment with other prices may set its own.
+    poll_hand_over_gap_seconds: float | None = Field(None, alias="POLL_HAND_OVER_GAP_SECONDS", ge=1, le=3600)
+    # Web Form 2.0 reports the end by callback: a long wait waits for it, with a poll after this share of the
+    # update's age as the fallback for a lost one; a wait for the user in finAPI's web form polls this often.
     webform_fallback_ratio: float = Field(0.5, alias="WEBFORM_FALLBACK_RATIO", ge=0, le=5)
     webform_fallback_min_gap_seconds: float = Field(5.0, alias="WEBFORM_FALLBACK_MIN_GAP_SECONDS", ge=1, le=300)
+    webform_user_fallback_seconds: int = Field(60, alias="WEBFORM_USER_FALLBACK_SECONDS", ge=1, le=3600)
     decoupled_min_interval_seconds: float = Field(5.0, alias="DECOUPLED_MIN_INTERVAL_SECONDS", ge=0, le=60)
     orphan_grace_seconds: int = Field(120, alias="ORPHAN_GRACE_SECONDS", ge=0, le=3600)
     heartbeat_grace_seconds: int = Field(30, alias="HEARTBEAT_GRACE_SECONDS", ge=5, le=600)
@@ -67,7 +76,8 @@ class Settings(BaseModel):
     event_source: str = Field("finapi.bank-update", alias="EVENT_SOURCE", min_length=1)
 
     schedule_queue_url: str = Field("", alias="SCHEDULE_QUEUE_URL")
-    look_queue_url: str = Field("", alias="LOOK_QUEUE_URL")
+    # A scheduled start calls finAPI: one that might not finish in the invocation's remaining time waits in its queue.
+    start_reserve_seconds: int = Field(60, alias="START_RESERVE_SECONDS", ge=1, le=900)
     schedule_interval_minutes: int = Field(360, alias="SCHEDULE_INTERVAL_MINUTES", ge=15, le=7 * 24 * 60)
     schedule_shards: int = Field(4, alias="SCHEDULE_SHARDS", ge=1, le=64)
     consent_warning_days: int = Field(7, alias="CONSENT_WARNING_DAYS", ge=1, le=60)
@@ -92,10 +102,39 @@ class Settings(BaseModel):
 
     @property
     def poll_schedule(self) -> PollSchedule:
-        if self.integration is Integration.WEB_FORM:
-            low = self.webform_fallback_min_gap_seconds
-            return PollSchedule(self.webform_fallback_ratio, low, max(low, self.poll_max_gap_seconds))
         return PollSchedule(self.poll_lag_ratio, self.poll_min_gap_seconds, self.poll_max_gap_seconds)
+
+    @property
+    def callback_fallback_schedule(self) -> PollSchedule | None:
+        """Web Form 2.0: how long a wait for finAPI's callback lasts before it polls anyway (None: no callbacks)."""
+        if self.integration is not Integration.WEB_FORM:
+            return None
+        low = self.webform_fallback_min_gap_seconds
+        return PollSchedule(self.webform_fallback_ratio, low, max(low, self.poll_max_gap_seconds))
+
+    @property
+    def hand_over_gap_seconds(self) -> float:
+        configured = self.poll_hand_over_gap_seconds
+        return configured if configured is not None else LoopCost().break_even_gap_seconds()
+
+    @property
+    def loop_limits(self) -> LoopLimits:
+        return LoopLimits(self.poll_loop_max_seconds, self.poll_reserve_seconds)
+
+    @property
+    def poll_heartbeat_seconds(self) -> int:
+        """The longest a poll loop goes without a sign of life: its longest gap and one poll (retries included),
+        twice over (a poll sends the sign once half of it has passed), and a grace."""
+        longest_gap = min(self.poll_max_gap_seconds, self.hand_over_gap_seconds)
+        return math.ceil(2 * (longest_gap + self.poll_reserve_seconds) + self.heartbeat_grace_seconds)
+
+    @property
+    def await_user_seconds(self) -> int:
+        """A wait for the user polls after this: in Web Form 2.0 mode the fallback for a lost callback; with the
+        Access update endpoint the user's answer always comes through our API, and the whole update bounds it."""
+        if self.integration is Integration.WEB_FORM:
+            return self.webform_user_fallback_seconds
+        return self.update_timeout_seconds
 
     @property
     def budget(self) -> UnattendedBudget:
@@ -106,11 +145,6 @@ class Settings(BaseModel):
         """The longest the workflow waits for a sign of life: one authentication window (the user's time to answer)
         plus a grace, so that our own 410 for a late answer comes before the workflow gives up on the update."""
         return self.auth_window_seconds + self.heartbeat_grace_seconds
-
-    @property
-    def longest_gap_seconds(self) -> float:
-        """A download's looks come at least this often, so each look can also be the workflow's sign of life."""
-        return min(self.poll_max_gap_seconds, self.heartbeat_seconds / 3)
 
     @property
     def update_timeout_seconds(self) -> int:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bankupdate.domain import lifecycle
 from bankupdate.domain.errors import BankRejected, UpstreamUnavailable
-from bankupdate.domain.lifecycle import IllegalTransition, Next, Timing
+from bankupdate.domain.lifecycle import IllegalTransition, Next, Step, Timing
 from bankupdate.domain.model import (
     AccountOutcome,
     Challenge,
@@ -70,10 +71,10 @@ def test_accepted_starts_the_download_and_the_deadline_counts_from_then() -> Non
     later = T0 + timedelta(minutes=2)
     # When finAPI accepts
     transition = lifecycle.accepted(waiting, later, TIMING)
-    # Then the download runs, the challenge is gone, the next step is a look, and the deadline starts now
+    # Then the download runs, the challenge is gone, the workflow polls it next, and the deadline starts now
     assert transition.record.status is UpdateStatus.IN_PROGRESS
     assert transition.record.challenge is None and transition.record.auth_window_ends_at is None
-    assert transition.step.next is Next.LOOK
+    assert transition.step.next is Next.POLL
     assert transition.record.deadline_at == later + timedelta(seconds=900)
 
 
@@ -136,16 +137,19 @@ def test_an_unattended_update_never_waits_for_a_user_and_names_where_to_act() ->
     assert error is not None and error.code == "USER_ACTION_REQUIRED" and error.action_url == "https://wf/1"
 
 
-def test_a_download_that_runs_on_changes_nothing_and_looks_again() -> None:
-    running = lifecycle.accepted(user_present(), T0, TIMING).record
-    transition = lifecycle.still_running(running, 2.5)
-    assert transition.record is running
-    assert (transition.step.next, transition.step.after_seconds) == (Next.LOOK, 2.5)
+def test_the_lifecycle_names_the_next_step_but_leaves_the_polls_timing_to_the_poll_loop() -> None:
+    # Given the steps a transition can name: the user, a poll, the end (when the next poll comes is domain.backoff's)
+    assert {step.value for step in Next} == {"AWAIT_USER", "POLL", "FINISH"}
+    assert [f.name for f in fields(Step)] == ["next"]
+    # Then a download that runs on is no transition at all: only a start (or restart) names a poll
+    assert not hasattr(lifecycle, "still_running")
+    waiting = lifecycle.needs_user(user_present(), TAN, T0, TIMING).record
+    assert lifecycle.accepted(waiting, T0, TIMING).step == Step(Next.POLL)
 
 
 def test_success_records_the_result_and_finishes() -> None:
     running = lifecycle.accepted(user_present(), T0, TIMING).record
-    transition = lifecycle.succeeded(running, result("UPDATED", "DOWNLOAD_FAILED"), T0, looks=4)
+    transition = lifecycle.succeeded(running, result("UPDATED", "DOWNLOAD_FAILED"), T0, polls=4)
     assert transition.step.next is Next.FINISH
     assert transition.record.error is None and transition.record.poll_count == 4
     finished = lifecycle.finish(transition.record, T0)
@@ -158,6 +162,24 @@ def test_no_account_refreshed_is_a_failed_download() -> None:
     finished = lifecycle.finish(done, T0)
     assert finished.status is UpdateStatus.FAILED and finished.error is not None
     assert finished.error.code == "DOWNLOAD_FAILED"
+
+
+def test_a_failure_counts_the_polls_that_led_to_it() -> None:
+    running = lifecycle.accepted(user_present(), T0, TIMING).record
+    failed = lifecycle.fail(running, BankRejected("x").to_update_error(), T0, polls=7).record
+    assert failed.poll_count == 7
+
+
+def test_calling_finapi_for_a_scheduled_update_marks_the_moment_and_starts_its_deadline() -> None:
+    # Given a scheduled update, recorded before anything is sent
+    recorded = unattended()
+    assert (recorded.finapi_called_at, recorded.deadline_at) == (None, None)
+    # When its start claims the call to finAPI, a minute later
+    later = T0 + timedelta(minutes=1)
+    calling = lifecycle.calling_upstream(recorded, later, TIMING)
+    # Then the record says finAPI is being called (no retry may call it again) and the deadline counts from now
+    assert calling.status is UpdateStatus.PENDING and calling.finapi_called_at == later
+    assert calling.deadline_at == later + timedelta(seconds=TIMING.deadline_seconds)
 
 
 def test_the_first_error_is_the_one_the_user_sees() -> None:
@@ -194,7 +216,6 @@ def test_the_answer_window_closes_at_its_end() -> None:
         lambda r: lifecycle.fail(r, BankRejected("x").to_update_error(), T0),
         lambda r: lifecycle.finish(r, T0),
         lambda r: lifecycle.answered(r, T0),
-        lambda r: lifecycle.still_running(r, 1),
         lambda r: lifecycle.succeeded(r, result("UPDATED"), T0),
         lambda r: lifecycle.calling_upstream(r, T0, TIMING),
     ],

@@ -43,16 +43,14 @@ _NO_OUTCOME = BankUpdateError("the update ended without an outcome").to_update_e
 
 
 class Next(StrEnum):
-    START = "START"  # call finAPI (unattended updates: the workflow does it, within the bank's budget)
     AWAIT_USER = "AWAIT_USER"  # the challenge is shown; the user's answer (or finAPI's web form) continues
-    LOOK = "LOOK"  # look at finAPI after ``after_seconds``
+    POLL = "POLL"  # finAPI runs the download: the workflow polls it
     FINISH = "FINISH"  # end the update: terminal status, connection health, lock, events
 
 
 @dataclass(frozen=True)
 class Step:
     next: Next
-    after_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -173,7 +171,7 @@ def accepted(
             "updated_at": now,
         }
     )
-    return Transition(running, Step(Next.LOOK))
+    return Transition(running, Step(Next.POLL))
 
 
 def needs_user(record: UpdateRecord, challenge: Challenge, now: datetime, timing: Timing) -> Transition:
@@ -216,13 +214,7 @@ def answered(record: UpdateRecord, now: datetime) -> UpdateRecord:
     return record.model_copy(update={"last_answer_at": now, "updated_at": now})
 
 
-def still_running(record: UpdateRecord, after_seconds: float) -> Transition:
-    """finAPI is still at it: nothing about the record changes (no write), the next look comes after the gap."""
-    _require(record, frozenset({UpdateStatus.IN_PROGRESS}), "looking again")
-    return Transition(record, Step(Next.LOOK, after_seconds))
-
-
-def succeeded(record: UpdateRecord, result: UpdateResult, now: datetime, looks: int = 0) -> Transition:
+def succeeded(record: UpdateRecord, result: UpdateResult, now: datetime, polls: int = 0) -> Transition:
     """finAPI finished the download. If not a single account could be refreshed, that is a failed update."""
     _require(record, frozenset({UpdateStatus.IN_PROGRESS}), "recording the result")
     statuses = [account.status for account in result.accounts]
@@ -230,16 +222,16 @@ def succeeded(record: UpdateRecord, result: UpdateResult, now: datetime, looks: 
     if statuses and all(status == "DOWNLOAD_FAILED" for status in statuses):
         error = DownloadFailed("finAPI could not download any account of this connection").to_update_error()
     done = record.model_copy(
-        update={"result": result, "error": error, "poll_count": record.poll_count + looks, "updated_at": now}
+        update={"result": result, "error": error, "poll_count": record.poll_count + polls, "updated_at": now}
     )
     return Transition(done, Step(Next.FINISH))
 
 
-def fail(record: UpdateRecord, error: UpdateError, now: datetime, looks: int = 0) -> Transition:
+def fail(record: UpdateRecord, error: UpdateError, now: datetime, polls: int = 0) -> Transition:
     """Record why the update cannot succeed; the first recorded error is the one the user sees."""
     _require(record, _OPEN, "failing")
     failed = record.model_copy(
-        update={"error": record.error or error, "poll_count": record.poll_count + looks, "updated_at": now}
+        update={"error": record.error or error, "poll_count": record.poll_count + polls, "updated_at": now}
     )
     return Transition(failed, Step(Next.FINISH))
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
 from bankupdate.domain.answers import AuthenticationAnswer, Credential
 from bankupdate.domain.errors import BankUpdateError
-from bankupdate.domain.model import Challenge, UpdateOptions
+from bankupdate.domain.model import Challenge, Integration, UpdateOptions, UpdateRecord
 from bankupdate.domain.psu import PsuContext
 
 
@@ -54,23 +57,45 @@ class UserNeeded:
 StartOutcome = Accepted | UserNeeded
 
 
-@dataclass(frozen=True)
-class Watch:
-    """What a look needs to judge the update's progress."""
+class PollTarget(BaseModel):
+    """What a poll needs to judge the update's progress: read from the update's record once per poll loop and
+    carried in the loop's state, so the polls in between read nothing from DynamoDB."""
 
-    connection_id: int
-    interface: str | None
-    upstream_ref: str | None
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True
+    )
+
+    owner_id: str = Field(min_length=1, max_length=128)
+    connection_id: int = Field(gt=0)
+    integration: Integration = Integration.ACCESS
+    interface: str | None = None
+    upstream_ref: str | None = None  # Web Form 2.0: the background update task
     triggered_at: datetime
     deadline_at: datetime
-    wait_for_categorization: bool
-    start_confirmed: bool
-    waiting_for_user: bool
+    wait_for_categorization: bool = False
+    start_confirmed: bool = True
+    waiting_for_user: bool = False  # Web Form 2.0: the task waits in its web form
+
+    @classmethod
+    def of(cls, record: UpdateRecord) -> PollTarget:
+        triggered = record.triggered_at or record.created_at
+        return cls(
+            owner_id=record.owner_id,
+            connection_id=record.connection_id,
+            integration=record.integration,
+            interface=record.options.interface.value if record.options.interface else None,
+            upstream_ref=record.upstream_ref,
+            triggered_at=triggered,
+            deadline_at=record.deadline_at or triggered,
+            wait_for_categorization=record.options.wait_for_categorization,
+            start_confirmed=record.start_confirmed,
+            waiting_for_user=record.challenge is not None,
+        )
 
 
 @dataclass(frozen=True)
 class StillRunning:
-    pass
+    seen: str = "IN_PROGRESS"  # what finAPI reported (its updateStatus, or the Web Form task's status)
 
 
 @dataclass(frozen=True)
@@ -88,7 +113,7 @@ class Failed:
     error: BankUpdateError
 
 
-LookOutcome = StillRunning | UserNeeded | Done | Failed
+PollOutcome = StillRunning | UserNeeded | Done | Failed
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,12 @@ from bankupdate.domain.upstream import (
     ConnectionFacts,
     Done,
     Failed,
-    LookOutcome,
+    PollOutcome,
+    PollTarget,
     StartOutcome,
     StartRequest,
     StillRunning,
     UserNeeded,
-    Watch,
 )
 from bankupdate.finapi.client import FinapiClient
 from bankupdate.finapi.mapping import (
@@ -99,9 +99,9 @@ class AccessGateway:
             return UserNeeded(challenge_from(outcome.challenge, outcome.message))
         return Accepted()
 
-    def look(self, owner_id: str, watch: Watch, now: datetime) -> LookOutcome:
-        connection = self.client.get_bank_connection(self.principal(owner_id), watch.connection_id)
-        return judge(connection, watch, now)
+    def poll(self, owner_id: str, target: PollTarget, now: datetime) -> PollOutcome:
+        connection = self.client.get_bank_connection(self.principal(owner_id), target.connection_id)
+        return judge(connection, target, now)
 
     def read_accounts(
         self, owner_id: str, account_ids: Sequence[int], *, interface: str | None, known_ids: Sequence[int]
@@ -113,23 +113,25 @@ class AccessGateway:
         )
 
 
-def judge(connection: BankConnection, watch: Watch, now: datetime) -> LookOutcome:
+def judge(connection: BankConnection, target: PollTarget, now: datetime) -> PollOutcome:
     """The Access verdict on a connection after an update (finAPI reference section 2.3)."""
     snapshot = snapshot_from(connection)
     decision = decide_poll(
         snapshot,
-        interface=watch.interface,
-        triggered_at=watch.triggered_at,
-        deadline_at=watch.deadline_at,
+        interface=target.interface,
+        triggered_at=target.triggered_at,
+        deadline_at=target.deadline_at,
         now=now,
-        wait_for_categorization=watch.wait_for_categorization,
-        require_fresh_result=not watch.start_confirmed,
+        wait_for_categorization=target.wait_for_categorization,
+        require_fresh_result=not target.start_confirmed,
     )
     if decision.verdict is PollVerdict.WAIT:
-        return StillRunning()
+        if snapshot.update_status == "READY":
+            return StillRunning(seen=f"READY, categorization {snapshot.categorization_status}")
+        return StillRunning(seen=snapshot.update_status)
     if decision.verdict is PollVerdict.FAILED and decision.error is not None:
         return Failed(decision.error)
-    chosen = snapshot.interface_named(watch.interface)
+    chosen = snapshot.interface_named(target.interface)
     return Done(
         account_ids=tuple(connection.account_ids),
         categorization_status=snapshot.categorization_status,

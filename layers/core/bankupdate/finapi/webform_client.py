@@ -19,6 +19,9 @@ from bankupdate.domain import errors
 from bankupdate.finapi.models import FinapiDateTime
 
 MIN_STATUS_INTERVAL_SECONDS = 1.0
+# finAPI measures the gap between requests as they arrive; a read paced from here arrives a few milliseconds late or
+# early depending on the connection, so the client keeps a little more than the minimum.
+PACE_MARGIN_SECONDS = 0.05
 
 
 class WebFormRef(BaseModel):
@@ -99,10 +102,12 @@ class WebFormClient:
         timeout_seconds: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """``user_token(owner_id)``: the finAPI user's Access token (the Access client's token cache)."""
         self._token = user_token
         self._sleep = sleep
+        self._monotonic = monotonic  # the same clock as ``sleep``: a pace measured on one and waited on another drifts
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
             timeout=httpx.Timeout(timeout_seconds, connect=5.0),
@@ -112,8 +117,10 @@ class WebFormClient:
         self._last_look: dict[str, float] = {}
         self._pace = threading.Lock()
 
-    def _send(self, owner_id: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _send(self, owner_id: str, method: str, path: str, pace: str | None = None, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self._token(owner_id)}", "X-Request-Id": f"bankupdate-{uuid.uuid4()}"}
+        if pace is not None:
+            self._paced(pace)  # paced right before sending: a token fetch before it must not shorten the gap
         try:
             return self._http.request(method, path, headers=headers, **kwargs)
         except httpx.TransportError as error:
@@ -122,8 +129,8 @@ class WebFormClient:
     def _paced(self, key: str) -> None:
         with self._pace:
             last = self._last_look.get(key)
-            now = time.monotonic()
-            wait = 0.0 if last is None else MIN_STATUS_INTERVAL_SECONDS - (now - last)
+            now = self._monotonic()
+            wait = 0.0 if last is None else MIN_STATUS_INTERVAL_SECONDS + PACE_MARGIN_SECONDS - (now - last)
             self._last_look[key] = now + max(0.0, wait)
         if wait > 0:
             self._sleep(wait)
@@ -136,15 +143,13 @@ class WebFormClient:
         return Task.model_validate(response.json())
 
     def get_task(self, owner_id: str, task_id: str) -> Task:
-        self._paced(f"task:{task_id}")
-        response = self._send(owner_id, "GET", f"/api/tasks/{task_id}")
+        response = self._send(owner_id, "GET", f"/api/tasks/{task_id}", pace=f"task:{task_id}")
         if response.status_code != 200:
             raise error_for(response)
         return Task.model_validate(response.json())
 
     def get_web_form(self, owner_id: str, form_id: str) -> WebForm:
-        self._paced(f"form:{form_id}")
-        response = self._send(owner_id, "GET", f"/api/webForms/{form_id}")
+        response = self._send(owner_id, "GET", f"/api/webForms/{form_id}", pace=f"form:{form_id}")
         if response.status_code != 200:
             raise error_for(response)
         return WebForm.model_validate(response.json())

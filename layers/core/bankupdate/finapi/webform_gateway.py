@@ -17,12 +17,12 @@ from bankupdate.domain.upstream import (
     AnswerRequest,
     ConnectionFacts,
     Failed,
-    LookOutcome,
+    PollOutcome,
+    PollTarget,
     StartOutcome,
     StartRequest,
     StillRunning,
     UserNeeded,
-    Watch,
 )
 from bankupdate.domain.webform import TaskSnapshot, TaskVerdict, WebFormSnapshot, decide_task
 from bankupdate.finapi.access_gateway import AccessGateway, judge
@@ -102,33 +102,26 @@ class WebFormGateway:
     def answer(self, owner_id: str, request: AnswerRequest) -> StartOutcome:
         raise ChallengeMismatch("in Web Form 2.0 mode the user answers the bank in finAPI's web form")
 
-    def look(self, owner_id: str, watch: Watch, now: datetime) -> LookOutcome:
-        if watch.upstream_ref is None:
-            return StillRunning()  # the task's creation was never confirmed; the deadline ends the wait
-        task = self.webform.get_task(owner_id, watch.upstream_ref)
+    def poll(self, owner_id: str, target: PollTarget, now: datetime) -> PollOutcome:
+        if target.upstream_ref is None:
+            return StillRunning(seen="UNKNOWN")  # the task's creation was never confirmed; the deadline ends the wait
+        task = self.webform.get_task(owner_id, target.upstream_ref)
         decision = decide_task(
             self._snapshot(owner_id, task),
-            deadline_at=watch.deadline_at,
+            deadline_at=target.deadline_at,
             now=now,
-            waiting_for_user=watch.waiting_for_user,
+            waiting_for_user=target.waiting_for_user,
         )
         if decision.verdict is TaskVerdict.RUNNING:
-            return StillRunning()
+            return StillRunning(seen=task.status)
         if decision.verdict is TaskVerdict.NEEDS_USER and decision.challenge is not None:
             return UserNeeded(decision.challenge)
         if decision.verdict is TaskVerdict.FAILED and decision.error is not None:
             return Failed(decision.error)
         # COMPLETED: the result is what Access says about the connection now.
-        connection = self.access.connection(owner_id, watch.connection_id)
-        confirmed = Watch(
-            connection_id=watch.connection_id,
-            interface=watch.interface,
-            upstream_ref=watch.upstream_ref,
-            triggered_at=watch.triggered_at,
-            deadline_at=watch.deadline_at,
-            wait_for_categorization=False,
-            start_confirmed=True,
-            waiting_for_user=False,
+        connection = self.access.connection(owner_id, target.connection_id)
+        confirmed = target.model_copy(
+            update={"wait_for_categorization": False, "start_confirmed": True, "waiting_for_user": False}
         )
         return judge(connection, confirmed, now)
 

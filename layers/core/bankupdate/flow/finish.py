@@ -1,9 +1,10 @@
 """Finishing an update: the one way every update ends, whoever notices that it is over.
 
 Order, so that a crash anywhere is repaired by repeating: (1) the terminal status, (2) the outcome events, (3) the
-connection's health and schedule written in the same write that releases the lock, (4) the workflow's supervising
-task released. A repeat finds the record terminal; while the lock is still held by the update, steps 2-4 are redone
-(events are therefore at least once), afterwards only step 4.
+connection's health and schedule written in the same write that releases the lock, (4) the workflow task waiting on
+the update released (the one the terminal write found parked, or the caller's own). A repeat finds the record
+terminal; while the lock is still held by the update, steps 2-4 are redone (events are therefore at least once),
+afterwards only step 4.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bankupdate.contract import WorkflowOutput
+from bankupdate.contract import PollEntry, WorkflowOutput
 from bankupdate.domain import lifecycle
 from bankupdate.domain.errors import NotFound, UnattendedBudgetExhausted, UpdateError
 from bankupdate.domain.events import ConnectionNeedsUser, UpdateFinished
@@ -75,40 +76,42 @@ class Completion:
     clock: Clock
     settings: Settings
 
-    def fail(self, update_id: str, error: UpdateError) -> UpdateRecord:
+    def fail(self, update_id: str, error: UpdateError, polls: tuple[PollEntry, ...] = ()) -> UpdateRecord:
         """Record ``error`` (unless the update already has an outcome) and finish."""
         for _ in range(_SAVE_ATTEMPTS):
             stored = self._stored(update_id)
             record = stored.record
             if record.status.is_terminal or record.error is not None or record.result is not None:
-                return self.finish(stored)
+                return self.finish(stored, polls)
             failed = lifecycle.fail(record, error, self.clock.now()).record
             try:
                 saved = self.updates.save(failed, expected_version=record.version)
             except StaleUpdate:
                 continue
-            return self.finish(StoredUpdate(saved, stored.task_token))
+            return self.finish(saved, polls)
         raise StaleUpdate(update_id)
 
-    def finish(self, stored: StoredUpdate) -> UpdateRecord:
-        """End the update whose outcome (result or error) is recorded; repair it if it ended before."""
+    def finish(self, stored: StoredUpdate, polls: tuple[PollEntry, ...] = ()) -> UpdateRecord:
+        """End the update whose outcome (result or error) is recorded; repair it if it ended before. ``polls``: the
+        story of the polls, for the workflow's history."""
         for _ in range(_SAVE_ATTEMPTS):
             record = stored.record
             if record.status.is_terminal:
-                self._consequences(record, stored.task_token, repeat=True)
+                self._consequences(record, stored.task_token, repeat=True, polls=polls)
                 return record
             finished = lifecycle.finish(record, self.clock.now())
             try:
-                finished = self.updates.save(finished, expected_version=record.version)
+                saved = self.updates.save(finished, expected_version=record.version)
             except StaleUpdate:
                 stored = self._stored(record.update_id)
                 continue
+            finished = saved.record
             metrics.add_metric(name=f"Update{finished.status.value.title()}", unit="Count", value=1)
             logger.info(
                 "update finished",
                 extra={"status": finished.status.value, "error_code": finished.error.code if finished.error else None},
             )
-            self._consequences(finished, stored.task_token, repeat=False)
+            self._consequences(finished, saved.task_token or stored.task_token, repeat=False, polls=polls)
             return finished
         raise StaleUpdate(stored.record.update_id)
 
@@ -118,7 +121,9 @@ class Completion:
             raise NotFound(f"update {update_id} does not exist")
         return stored
 
-    def _consequences(self, finished: UpdateRecord, task_token: str | None, *, repeat: bool) -> None:
+    def _consequences(
+        self, finished: UpdateRecord, task_token: str | None, *, repeat: bool, polls: tuple[PollEntry, ...]
+    ) -> None:
         connection = self.connections.get(finished.owner_id, finished.connection_id)
         holds_lock = connection is not None and connection.active_update_id == finished.update_id
         if not repeat or holds_lock:
@@ -131,7 +136,8 @@ class Completion:
                     outcome=self._outcome(finished, connection),
                 )
         if task_token is not None:
-            self.workflow.release(task_token, WorkflowOutput(update_id=finished.update_id, status=finished.status))
+            output = WorkflowOutput(update_id=finished.update_id, status=finished.status, polls=polls)
+            self.workflow.release(task_token, output)
 
     def _publish(self, finished: UpdateRecord, connection: ConnectionRecord | None) -> None:
         self.events.publish(UpdateFinished.of(finished))

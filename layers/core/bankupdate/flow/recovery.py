@@ -1,7 +1,7 @@
 """Updates whose workflow is missing or ended without finishing them, brought to an end.
 
 Two ways in: on contact (a trigger finds the connection locked by such an update) and periodically (the stale-lock
-reconciler). Starting the workflow is enough for an update that never got one: the supervising task drives the update
+reconciler). Starting the workflow is enough for an update that never got one: its first poll takes the update on
 from wherever its record stands. An update whose workflow ended without finishing it is finished as stalled.
 """
 
@@ -23,6 +23,8 @@ def workflow_input(update_id: str, settings: Settings) -> WorkflowInput:
         update_id=update_id,
         timeout_seconds=settings.update_timeout_seconds,
         heartbeat_seconds=settings.heartbeat_seconds,
+        poll_heartbeat_seconds=settings.poll_heartbeat_seconds,
+        await_user_seconds=settings.await_user_seconds,
     )
 
 

@@ -1,7 +1,8 @@
 """Update records: ``UPDATE#<id>`` / ``UPDATE``.
 
-Beside the record, the item holds workflow internals that never leave the store's callers: the supervising task's
-token, and the claim on an authentication round while someone answers it. While an update is open, the item is in
+Beside the record, the item holds workflow internals that never leave the store's callers: the token of the workflow
+task waiting on the update (and which task that is), the poll loop that holds the update's polls, and the claim on
+an authentication round while someone answers it. While an update is open, the item is in
 the sparse ``gsi1`` under ``ACTIVE#<shard>`` (sorted by creation), so the stale-update reconciler finds open updates
 without a Scan; the terminal write takes it out.
 """
@@ -14,7 +15,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bankupdate.domain.model import UpdateRecord
+from bankupdate.contract import WaitingTask
+from bankupdate.domain.model import UpdateRecord, UpdateStatus
 from bankupdate.domain.scheduling import shard_of
 from bankupdate.ports import StaleUpdate, StoredUpdate
 from bankupdate.stores.aws import ServiceClient, is_condition_failure
@@ -30,6 +32,16 @@ def _key(update_id: str) -> dict[str, Any]:
 
 def _callback_key(digest: str) -> dict[str, Any]:
     return {"pk": {"S": f"CALLBACK#{digest}"}, "sk": {"S": "CALLBACK"}}
+
+
+def _kind(data: dict[str, Any]) -> WaitingTask | None:
+    kind = data.get("task_kind")
+    return WaitingTask(kind) if kind else None
+
+
+def _stored(data: dict[str, Any]) -> StoredUpdate:
+    record = UpdateRecord.model_validate({k: v for k, v in data.items() if k in _RECORD_FIELDS})
+    return StoredUpdate(record, data.get("task_token"), _kind(data))
 
 
 class DynamoUpdateStore:
@@ -62,11 +74,9 @@ class DynamoUpdateStore:
         answer = self._ddb.get_item(TableName=self._table, Key=_key(update_id), ConsistentRead=True)
         if "Item" not in answer:
             return None
-        data = from_item(answer["Item"])
-        record = UpdateRecord.model_validate({k: v for k, v in data.items() if k in _RECORD_FIELDS})
-        return StoredUpdate(record, data.get("task_token"))
+        return _stored(from_item(answer["Item"]))
 
-    def save(self, record: UpdateRecord, *, expected_version: int) -> UpdateRecord:
+    def save(self, record: UpdateRecord, *, expected_version: int) -> StoredUpdate:
         saved = record.model_copy(update={"version": expected_version + 1})
         attributes = self._attributes(saved)
         names = {f"#a{i}": name for i, name in enumerate(attributes)}
@@ -75,39 +85,41 @@ class DynamoUpdateStore:
         removable = [f for f in _RECORD_FIELDS if f not in attributes]
         if saved.status.is_terminal:
             # Out of the open-update index, and the workflow's token is of no use any more.
-            removable += ["gsi1pk", "gsi1sk", "task_token", "answering_round", "answer_lease_until"]
+            removable += ["gsi1pk", "gsi1sk", "task_token", "task_kind", "answering_round", "answer_lease_until"]
         names |= {f"#r{i}": name for i, name in enumerate(removable)}
         remove = (" REMOVE " + ", ".join(f"#r{i}" for i in range(len(removable)))) if removable else ""
         names["#version"] = "version"
         values[":expected"] = {"N": str(expected_version)}
         try:
-            self._ddb.update_item(
+            # The task parked on the item as this very write found it (a terminal write removes it).
+            answer = self._ddb.update_item(
                 TableName=self._table,
                 Key=_key(record.update_id),
                 UpdateExpression=f"SET {assignments}{remove}",
                 ConditionExpression="attribute_exists(pk) AND #version = :expected",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
+                ReturnValues="ALL_OLD",
             )
         except ClientError as error:
             if is_condition_failure(error):
                 raise StaleUpdate(record.update_id) from error
             raise
-        return saved
+        before = from_item(answer.get("Attributes", {}))
+        return StoredUpdate(saved, before.get("task_token"), _kind(before))
 
-    def park_task_token(self, update_id: str, token: str) -> bool:
+    def park_task_token(self, update_id: str, token: str, *, kind: WaitingTask, while_status: UpdateStatus) -> bool:
         try:
             self._ddb.update_item(
                 TableName=self._table,
                 Key=_key(update_id),
-                UpdateExpression="SET task_token = :token",
-                ConditionExpression="attribute_exists(pk) AND NOT #status IN (:s1, :s2, :s3)",
+                UpdateExpression="SET task_token = :token, task_kind = :kind",
+                ConditionExpression="attribute_exists(pk) AND #status = :status",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     ":token": {"S": token},
-                    ":s1": {"S": "SUCCEEDED"},
-                    ":s2": {"S": "FAILED"},
-                    ":s3": {"S": "EXPIRED"},
+                    ":kind": {"S": kind.value},
+                    ":status": {"S": while_status.value},
                 },
             )
         except ClientError as error:
@@ -115,6 +127,36 @@ class DynamoUpdateStore:
                 return False
             raise
         return True
+
+    def claim_polls(
+        self, update_id: str, *, loop_id: str, previous_loop_id: str | None, token: str, task_entered_at: str
+    ) -> StoredUpdate | None:
+        if previous_loop_id is None:  # the first loop of a Poll task: a later Poll task takes over from an earlier one
+            condition = "attribute_exists(pk) AND (attribute_not_exists(poll_since) OR poll_since < :since)"
+            values: dict[str, Any] = {}
+        else:  # a loop continuing its predecessor, of the same Poll task
+            condition = "attribute_exists(pk) AND poll_since = :since AND poll_loop = :previous"
+            values = {":previous": {"S": previous_loop_id}}
+        try:
+            answer = self._ddb.update_item(
+                TableName=self._table,
+                Key=_key(update_id),
+                UpdateExpression="SET poll_since = :since, poll_loop = :loop, task_token = :token, task_kind = :kind",
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values
+                | {
+                    ":since": {"S": task_entered_at},
+                    ":loop": {"S": loop_id},
+                    ":token": {"S": token},
+                    ":kind": {"S": WaitingTask.POLL.value},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if is_condition_failure(error):
+                return None
+            raise
+        return _stored(from_item(answer["Attributes"]))
 
     def claim_round(self, update_id: str, *, auth_round: int, now: datetime, lease: timedelta) -> bool:
         """Only one answer per round reaches finAPI: the first caller claims it, a duplicate is turned away."""

@@ -1,13 +1,14 @@
-"""Step Functions: the update's execution (named after the update) and its one supervising task."""
+"""Step Functions: the update's execution (named after the update) and the tasks that wait on task tokens."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime
 
 from botocore.exceptions import ClientError
 
-from bankupdate.contract import WorkflowInput, WorkflowOutput
+from bankupdate.contract import HandBack, HandBackDetail, WorkflowInput, WorkflowOutput
 from bankupdate.ports import ExecutionState
 from bankupdate.stores.aws import ServiceClient, error_code
 
@@ -53,8 +54,25 @@ class StepFunctionsWorkflow:
         return True
 
     def release(self, task_token: str, output: WorkflowOutput) -> bool:
+        return self._succeed(task_token, output.model_dump_json(by_alias=True))
+
+    def resume(self, task_token: str, update_id: str) -> bool:
+        return self._succeed(task_token, json.dumps({"updateId": update_id}))
+
+    def hand_back(self, task_token: str, reason: HandBack, detail: HandBackDetail) -> bool:
         try:
-            self._sfn.send_task_success(taskToken=task_token, output=output.model_dump_json(by_alias=True))
+            self._sfn.send_task_failure(
+                taskToken=task_token, error=reason.value, cause=detail.model_dump_json(by_alias=True)
+            )
+        except ClientError as error:
+            if error_code(error) in _CLOSED_TASK_ERRORS:
+                return False
+            raise
+        return True
+
+    def _succeed(self, task_token: str, output: str) -> bool:
+        try:
+            self._sfn.send_task_success(taskToken=task_token, output=output)
         except ClientError as error:
             if error_code(error) in _CLOSED_TASK_ERRORS:
                 return False

@@ -70,7 +70,7 @@ class AnswerChallenge:
             outcome: StartOutcome = self.gateway.answer(owner_id, request)
         except _TRY_AGAIN as error:
             if isinstance(error, UpstreamUnavailable) and error.upstream_status is None:
-                # No answer at all: finAPI may have taken the answer and started. The looks find out.
+                # No answer at all: finAPI may have taken the answer and started. The polls find out.
                 return self._go(stored, answering.record, Accepted(), confirmed=False)
             self.updates.release_round(update_id, auth_round=record.auth_round)
             raise
@@ -88,7 +88,7 @@ class AnswerChallenge:
         self, stored: StoredUpdate, answered: UpdateRecord, outcome: StartOutcome, *, confirmed: bool
     ) -> UpdateRecord:
         transition = self.progress.transition_for(answered, outcome, confirmed=confirmed)
-        return self.progress.apply(stored, transition, from_api=True)
+        return self.progress.apply(stored, transition).record
 
     def _options_for(self, owner_id: str, record: UpdateRecord) -> UpdateOptions:
         """finAPI takes credentials only with the interface they are for; an update started without one (and whose

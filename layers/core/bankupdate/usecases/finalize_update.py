@@ -1,5 +1,6 @@
-"""Finalize: reached only through the workflow's Catch, when the supervising task failed, timed out or heard nothing
-for too long. The failure, read against where the update stood, becomes the update's error; then it finishes."""
+"""Finalize: reached through a Catch, when a task of the update's workflow failed, timed out or heard nothing for too
+long (the update workflow's Catch), or when a poll failed for good (the poll loop's Catch, which names the Poll task
+to end). The failure, read against where the update stood, becomes the update's error; then it finishes."""
 
 from __future__ import annotations
 
@@ -9,21 +10,26 @@ from bankupdate.contract import CatchFailure, WorkflowOutput, error_from_failure
 from bankupdate.domain.errors import UpdateStalled
 from bankupdate.flow.finish import Completion
 from bankupdate.observability import logger
-from bankupdate.ports import UpdateStore
+from bankupdate.ports import StoredUpdate, UpdateStore, Workflow
 
 
 @dataclass
 class FinalizeUpdate:
     updates: UpdateStore
+    workflow: Workflow
     completion: Completion
 
-    def __call__(self, update_id: str, failure: CatchFailure | None) -> WorkflowOutput:
+    def __call__(self, update_id: str, failure: CatchFailure | None, task_token: str | None = None) -> WorkflowOutput:
         stored = self.updates.get(update_id)
         if stored is None:
-            return WorkflowOutput(update_id=update_id, status=None)
+            output = WorkflowOutput(update_id=update_id, status=None)
+            if task_token is not None:
+                self.workflow.release(task_token, output)
+            return output
         record = stored.record
         if record.status.is_terminal:
-            finished = self.completion.finish(stored)  # repair whatever the first finish did not get to
+            # Repair whatever the first finish did not get to (and end the named task, if there is one).
+            finished = self.completion.finish(StoredUpdate(record, task_token or stored.task_token))
         else:
             error = (
                 error_from_failure(failure, record.status)
@@ -32,4 +38,6 @@ class FinalizeUpdate:
             )
             logger.warning("the workflow gave up on the update", extra={"error_code": error.code})
             finished = self.completion.fail(update_id, error.to_update_error())
+            if task_token is not None and task_token != stored.task_token:
+                self.workflow.release(task_token, WorkflowOutput(update_id=update_id, status=finished.status))
         return WorkflowOutput(update_id=update_id, status=finished.status)

@@ -1,19 +1,49 @@
-"""StartScheduledUpdate: for one due connection, apply the skip rules, then start exactly one workflow per slot."""
+"""StartScheduledUpdate: for one due connection, apply the skip rules, then start exactly one update per slot.
+
+The unattended update is started here, as a user-present one is by its trigger: the update's record first (its id
+is the slot's, so a repeated delivery finds it), then the claim that finAPI is being called (a conditional write:
+one delivery wins it), the connection's lock, one unit of the bank's day's budget, finAPI without PSU data, and the
+workflow (started by name). A delivery that finds the record goes on from wherever the record stands: finAPI is never
+called twice and the budget never spent twice for one slot (both come after the claim).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bankupdate.contract import DueConnection
 from bankupdate.domain import lifecycle
+from bankupdate.domain.errors import (
+    BankUpdateError,
+    UnattendedBudgetExhausted,
+    UpdateAlreadyRunning,
+    UpstreamUnavailable,
+    UserActionRequired,
+)
 from bankupdate.domain.events import ConsentExpiringSoon
-from bankupdate.domain.model import ConnectionRecord, SkipReason
+from bankupdate.domain.model import ConnectionRecord, SkipReason, UpdateStatus
 from bankupdate.domain.scheduling import consent_expiring, scheduled_update_id, skip_reason
+from bankupdate.domain.upstream import Accepted, StartOutcome, StartRequest
+from bankupdate.flow.callbacks import CallbackLinks
+from bankupdate.flow.finish import Completion
+from bankupdate.flow.locks import ConnectionLocks
+from bankupdate.flow.progress import Progress
 from bankupdate.flow.recovery import workflow_input
 from bankupdate.observability import logger, metrics
-from bankupdate.ports import Clock, ConnectionStore, EventBus, ScheduleStore, UpdateStore, Workflow
+from bankupdate.ports import (
+    BankGateway,
+    Clock,
+    ConnectionStore,
+    EventBus,
+    ScheduleStore,
+    StaleUpdate,
+    StoredUpdate,
+    UpdateStore,
+    Workflow,
+)
 from bankupdate.settings import Settings
 
 # Skips that only the user can end take the connection out of the due index (a user-present success puts it back);
@@ -28,6 +58,10 @@ _LEAVES_INDEX = frozenset(
 )
 
 
+class StartPostponed(Exception):
+    """Too little of the invocation is left for a start to finish: the message goes back to its queue."""
+
+
 class ScheduledStart(StrEnum):
     STARTED = "STARTED"
     SKIPPED = "SKIPPED"
@@ -40,12 +74,20 @@ class StartScheduledUpdate:
     connections: ConnectionStore
     schedules: ScheduleStore
     updates: UpdateStore
+    locks: ConnectionLocks
+    gateway: BankGateway
     workflow: Workflow
+    progress: Progress
+    completion: Completion
     events: EventBus
     clock: Clock
     settings: Settings
+    # Where finAPI's Web Form 2.0 callbacks reach the API: a scheduled update gets them like a user-present one.
+    callback_base_url: Callable[[], str] | None = None
 
-    def __call__(self, due: DueConnection) -> ScheduledStart:
+    def __call__(self, due: DueConnection, *, seconds_left: float | None = None) -> ScheduledStart:
+        if seconds_left is not None and seconds_left < self.settings.start_reserve_seconds:
+            raise StartPostponed(f"{seconds_left:.0f} s left, a start may take {self.settings.start_reserve_seconds} s")
         now = self.clock.now()
         owner_id, connection_id, slot = due.owner_id, due.connection_id, due.slot
         connection = self.connections.get(owner_id, connection_id)
@@ -57,8 +99,9 @@ class StartScheduledUpdate:
         if connection.schedule.next_due_at is not None and connection.schedule.next_due_at > slot:
             # This slot was served already (the schedule fired twice, or SQS delivered again): make sure the start
             # happened, never start a second one.
-            if self.updates.get(update_id) is not None:
-                self.workflow.start(workflow_input(update_id, self.settings))
+            stored = self.updates.get(update_id)
+            if stored is not None:
+                self._start(stored)
             return ScheduledStart.DUPLICATE
 
         budget = self.settings.budget
@@ -81,10 +124,72 @@ class StartScheduledUpdate:
             execution_arn=self.workflow.execution_arn(update_id),
             now=now,
         )
-        self.updates.create(record)
-        self.workflow.start(workflow_input(update_id, self.settings))
+        if not self.updates.create(record):
+            found = self.updates.get(update_id)
+            record = found.record if found is not None else record
         self.schedules.reschedule(owner_id, connection_id, next_due_at=self._next_slot(now), skip=None, now=now)
+        self._start(StoredUpdate(record))
         return ScheduledStart.STARTED
+
+    def _start(self, stored: StoredUpdate) -> None:
+        """Go on from where the record stands, then make sure the workflow runs (a repeated start is harmless)."""
+        record = stored.record
+        if record.status.is_terminal:
+            return
+        if record.status is UpdateStatus.PENDING:
+            if record.finapi_called_at is None:
+                if not self._call_finapi(stored):
+                    return
+            elif self.clock.now() - record.finapi_called_at < timedelta(seconds=self.settings.start_reserve_seconds):
+                # Another delivery of this slot is calling finAPI right now: it starts the workflow with the answer.
+                # (Only when it has had time to end is it taken for dead, and the workflow polls without an answer.)
+                return
+        self.workflow.start(workflow_input(record.update_id, self.settings))
+
+    def _call_finapi(self, stored: StoredUpdate) -> bool:
+        """Whether the update goes on (its workflow must run): False when it ended here, or when another delivery of
+        the same slot is starting it (which starts the workflow too)."""
+        record = stored.record
+        now = self.clock.now()
+        try:
+            # The claim: from this write on, no delivery calls finAPI for this update again; whoever wrote it takes
+            # the lock and spends the budget, once.
+            calling = self.updates.save(
+                lifecycle.calling_upstream(record, now, self.settings.timing), expected_version=record.version
+            )
+        except StaleUpdate:
+            logger.info("another delivery of this slot is starting the update")
+            return False
+        lock = self.locks.take(record.owner_id, record.connection_id, record.update_id)
+        if lock.refused is not None:
+            running = UpdateAlreadyRunning(f"update {lock.holder} is running", details={"updateId": lock.holder})
+            self.completion.fail(record.update_id, running.to_update_error())
+            return False
+        budget = self.settings.budget
+        if not self.schedules.consume_unattended(record.owner_id, record.connection_id, budget=budget, now=now):
+            spent = UnattendedBudgetExhausted(f"{budget.usable_per_day} unattended updates used today")
+            self.completion.fail(record.update_id, spent.to_update_error())
+            return False
+        callbacks = None
+        if self.callback_base_url is not None:
+            links = CallbackLinks(self.updates, self.clock, self.settings, self.callback_base_url)
+            callbacks = links.for_update(record)
+        request = StartRequest(connection_id=record.connection_id, options=record.options, callbacks=callbacks)
+        try:
+            outcome: StartOutcome = self.gateway.start(record.owner_id, request)
+        except UpstreamUnavailable as error:
+            if error.upstream_status is not None:
+                self.completion.fail(record.update_id, error.to_update_error())
+                return False
+            return self._go(calling, Accepted(), confirmed=False)  # no answer at all: finAPI may be downloading
+        except BankUpdateError as error:
+            self.completion.fail(record.update_id, _unattended(error).to_update_error())
+            return False
+        return self._go(calling, outcome, confirmed=True)
+
+    def _go(self, stored: StoredUpdate, outcome: StartOutcome, *, confirmed: bool) -> bool:
+        transition = self.progress.transition_for(stored.record, outcome, confirmed=confirmed)
+        return not self.progress.apply(stored, transition).record.status.is_terminal
 
     def _next_slot(self, now: datetime) -> datetime:
         return now + timedelta(minutes=self.settings.schedule_interval_minutes)
@@ -100,3 +205,15 @@ class StartScheduledUpdate:
                     owner_id=connection.owner_id, connection_id=connection.connection_id, consent_expires_at=expires
                 )
             )
+
+
+def _unattended(error: BankUpdateError) -> BankUpdateError:
+    """Nobody is there to answer: whatever needs the user is "user action required" for a scheduled update."""
+    if error.user_action_required:
+        return UserActionRequired(
+            error.message,
+            user_message=error.user_message,
+            upstream_code=error.upstream_code,
+            action_url=error.action_url,
+        )
+    return error

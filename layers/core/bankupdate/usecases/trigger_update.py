@@ -230,7 +230,7 @@ class TriggerUpdate:
 
     def _go(self, stored: StoredUpdate, outcome: StartOutcome, *, confirmed: bool) -> UpdateRecord:
         transition = self.progress.transition_for(stored.record, outcome, confirmed=confirmed)
-        saved = self.progress.apply(stored, transition, from_api=False)
+        saved = self.progress.apply(stored, transition).record
         try:
             self.workflow.start(workflow_input(saved.update_id, self.settings))
         except Exception as error:

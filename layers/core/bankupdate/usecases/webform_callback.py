@@ -1,33 +1,35 @@
 """Web Form 2.0 callbacks: finAPI says "look again" (``finalised``, ``webFormRequired``).
 
 finAPI does not sign callbacks, so nothing in the body is believed: the per-update token in the URL only says which
-update to look at, and the look itself asks finAPI. The answer is immediate (the look runs on the look timer) and
-repeating a callback is harmless; an unknown token is a 404 with no side effect.
+update to poll, and the poll itself asks finAPI. A callback may only bring the next poll forward: it ends the
+workflow's wait for the user or for finAPI (a task token parked on the update), and the poll that follows is the
+workflow's own, one second after the last at the soonest. While a poll loop runs its own short gaps, or once the wait
+has ended, a callback changes nothing, so a flood of callbacks costs at most one extra poll per wait. An unknown token
+is a 404 with no side effect.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
+from bankupdate.contract import WaitingTask
 from bankupdate.domain.errors import NotFound
-from bankupdate.flow.progress import look_message
-from bankupdate.ports import Clock, LookTimer, UpdateStore
+from bankupdate.flow.callbacks import callback_digest
+from bankupdate.ports import UpdateStore, Workflow
+
+_RESUMABLE = frozenset({WaitingTask.USER, WaitingTask.CALLBACK})
 
 
 @dataclass
 class HandleWebFormCallback:
     updates: UpdateStore
-    timer: LookTimer
-    clock: Clock
+    workflow: Workflow
 
     def __call__(self, token: str) -> None:
-        update_id = self.updates.find_by_callback(hashlib.sha256(token.encode()).hexdigest())
+        update_id = self.updates.find_by_callback(callback_digest(token))
         stored = self.updates.get(update_id) if update_id else None
         if stored is None:
             raise NotFound("no update waits for this callback")
-        record = stored.record
-        if record.status.is_terminal or record.upstream_ref is None:
+        if stored.record.status.is_terminal or stored.task_token is None or stored.task_kind not in _RESUMABLE:
             return
-        # A one-off look: the fallback chain of looks goes on by itself, so this one never schedules another.
-        self.timer.schedule(look_message(record, alive_at=self.clock.now(), chain=False), 0)
+        self.workflow.resume(stored.task_token, stored.record.update_id)

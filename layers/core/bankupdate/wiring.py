@@ -1,0 +1,210 @@
+"""The object graph, built once: every use case from one bundle of ports.
+
+Production hands it the deployment's adapters (``composition.Adapters``, each adapter made on first use); the tests
+hand it in-memory fakes (``tests/usecases/system.py``). Use case modules are imported by the method that builds
+them, so a function pays at cold start only for the use case it runs (decision D16).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from bankupdate.flow.finish import Completion
+    from bankupdate.flow.locks import ConnectionLocks
+    from bankupdate.flow.progress import Progress
+    from bankupdate.flow.recovery import Recovery
+    from bankupdate.ports import (
+        BankGateway,
+        Clock,
+        ConnectionStore,
+        DueQueue,
+        EventBus,
+        IdempotencyStore,
+        ScheduleStore,
+        UpdateStore,
+        UserStore,
+        Workflow,
+    )
+    from bankupdate.settings import Settings
+    from bankupdate.usecases.answer_challenge import AnswerChallenge
+    from bankupdate.usecases.connection_settings import SetSchedule
+    from bankupdate.usecases.finalize_update import FinalizeUpdate
+    from bankupdate.usecases.park_task_token import ParkTaskToken
+    from bankupdate.usecases.poll_update_status import PollUpdateStatus
+    from bankupdate.usecases.queries import ReadUpdates
+    from bankupdate.usecases.reconcile_stale import ReconcileStaleUpdates
+    from bankupdate.usecases.register_user import RegisterFinapiUser
+    from bankupdate.usecases.schedule_due import ScheduleDueConnections
+    from bankupdate.usecases.start_scheduled import StartScheduledUpdate
+    from bankupdate.usecases.sync_connections import SyncConnections
+    from bankupdate.usecases.trigger_update import TriggerUpdate
+    from bankupdate.usecases.webform_callback import HandleWebFormCallback
+
+
+class Ports(Protocol):
+    """What the use cases work through. Read-only attributes, so an implementation may make each on first use."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def updates(self) -> UpdateStore: ...
+    @property
+    def connections(self) -> ConnectionStore: ...
+    @property
+    def schedules(self) -> ScheduleStore: ...
+    @property
+    def users(self) -> UserStore: ...
+    @property
+    def gateway(self) -> BankGateway: ...
+    @property
+    def workflow(self) -> Workflow: ...
+    @property
+    def events(self) -> EventBus: ...
+    @property
+    def due_queue(self) -> DueQueue: ...
+    @property
+    def idempotency(self) -> IdempotencyStore | None: ...
+
+    def api_base_url(self) -> str:
+        """Where finAPI's Web Form 2.0 callbacks reach our HTTP API."""
+        ...
+
+
+class UseCases:
+    def __init__(self, ports: Ports) -> None:
+        self.ports = ports
+
+    # ------------------------------------------------------------------------------------------ shared flow
+
+    def completion(self) -> Completion:
+        from bankupdate.flow.finish import Completion
+
+        p = self.ports
+        return Completion(p.updates, p.connections, p.events, p.workflow, p.clock, p.settings)
+
+    def progress(self) -> Progress:
+        from bankupdate.flow.progress import Progress
+
+        p = self.ports
+        return Progress(p.updates, p.events, p.workflow, self.completion(), p.clock, p.settings)
+
+    def locks(self) -> ConnectionLocks:
+        from bankupdate.flow.locks import ConnectionLocks
+
+        p = self.ports
+        return ConnectionLocks(p.connections, p.updates, p.clock, p.settings)
+
+    def recovery(self) -> Recovery:
+        from bankupdate.flow.recovery import Recovery
+
+        p = self.ports
+        return Recovery(p.updates, p.connections, p.workflow, self.completion(), p.clock, p.settings)
+
+    # ------------------------------------------------------------------------------------------ use cases
+
+    def trigger_update(self) -> TriggerUpdate:
+        from bankupdate.usecases.trigger_update import TriggerUpdate
+
+        p = self.ports
+        return TriggerUpdate(
+            updates=p.updates,
+            locks=self.locks(),
+            gateway=p.gateway,
+            workflow=p.workflow,
+            progress=self.progress(),
+            completion=self.completion(),
+            recovery=self.recovery(),
+            idempotency=p.idempotency,
+            clock=p.clock,
+            settings=p.settings,
+            callback_base_url=p.api_base_url,
+        )
+
+    def answer_challenge(self) -> AnswerChallenge:
+        from bankupdate.usecases.answer_challenge import AnswerChallenge
+
+        p = self.ports
+        return AnswerChallenge(
+            p.updates, p.gateway, p.workflow, self.progress(), self.completion(), p.clock, p.settings
+        )
+
+    def poll_update_status(self) -> PollUpdateStatus:
+        from bankupdate.usecases.poll_update_status import PollUpdateStatus
+
+        p = self.ports
+        return PollUpdateStatus(
+            p.updates, p.gateway, p.workflow, self.progress(), self.completion(), p.clock, p.settings
+        )
+
+    def park_task_token(self) -> ParkTaskToken:
+        from bankupdate.usecases.park_task_token import ParkTaskToken
+
+        return ParkTaskToken(self.ports.updates, self.ports.workflow)
+
+    def finalize_update(self) -> FinalizeUpdate:
+        from bankupdate.usecases.finalize_update import FinalizeUpdate
+
+        p = self.ports
+        return FinalizeUpdate(p.updates, p.workflow, self.completion())
+
+    def webform_callback(self) -> HandleWebFormCallback:
+        from bankupdate.usecases.webform_callback import HandleWebFormCallback
+
+        return HandleWebFormCallback(self.ports.updates, self.ports.workflow)
+
+    def read_updates(self) -> ReadUpdates:
+        from bankupdate.usecases.queries import ReadUpdates
+
+        p = self.ports
+        return ReadUpdates(p.updates, p.connections, p.schedules)
+
+    def set_schedule(self) -> SetSchedule:
+        from bankupdate.usecases.connection_settings import SetSchedule
+
+        p = self.ports
+        return SetSchedule(p.connections, p.schedules, p.clock)
+
+    def schedule_due_connections(self) -> ScheduleDueConnections:
+        from bankupdate.usecases.schedule_due import ScheduleDueConnections
+
+        p = self.ports
+        return ScheduleDueConnections(p.schedules, p.due_queue, p.clock)
+
+    def start_scheduled_update(self) -> StartScheduledUpdate:
+        from bankupdate.usecases.start_scheduled import StartScheduledUpdate
+
+        p = self.ports
+        return StartScheduledUpdate(
+            connections=p.connections,
+            schedules=p.schedules,
+            updates=p.updates,
+            locks=self.locks(),
+            gateway=p.gateway,
+            workflow=p.workflow,
+            progress=self.progress(),
+            completion=self.completion(),
+            events=p.events,
+            clock=p.clock,
+            settings=p.settings,
+            callback_base_url=p.api_base_url,
+        )
+
+    def register_finapi_user(self) -> RegisterFinapiUser:
+        from bankupdate.usecases.register_user import RegisterFinapiUser
+
+        return RegisterFinapiUser(self.ports.users, self.ports.clock)
+
+    def sync_connections(self) -> SyncConnections:
+        from bankupdate.usecases.sync_connections import SyncConnections
+
+        p = self.ports
+        return SyncConnections(p.gateway, p.connections, p.clock)
+
+    def reconcile_stale_updates(self) -> ReconcileStaleUpdates:
+        from bankupdate.usecases.reconcile_stale import ReconcileStaleUpdates
+
+        p = self.ports
+        return ReconcileStaleUpdates(p.updates, p.workflow, self.recovery(), self.completion(), p.clock, p.settings)

@@ -1,0 +1,81 @@
+"""The poll loop is an Express state machine, and the local stack holds it to Express's rules (local_stack/express.py):
+what AWS refuses at creation is refused, an Express execution has no history to ask for, and it ends after its five
+minutes whatever it is doing. The workflow still ends every update well."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from local_stack.stack import DeploymentRefused
+from tests.conftest import BankUser, running_stack
+from tests.support.template_variants import template_variant
+from tests.support.workflow import poll_loops, transitions_of
+
+NO_SCA = [{"label": "Onlinebanking-ID", "value": "demo_no_msa"}, {"label": "PIN", "value": "demo_no_msa"}]
+# Express's five minutes are four seconds here; the loops do not know (they plan for 300 s), so the limit ends them.
+EXPRESS_SECONDS = 4
+QUICK_SILENCE = {"POLL_MAX_GAP_SECONDS": "2", "POLL_RESERVE_SECONDS": "1"}  # the Poll task's heartbeat: 11 s
+
+
+@pytest.fixture(scope="module")
+def stack(sandbox: Any) -> Iterator[Any]:
+    with running_stack(sandbox, env=QUICK_SILENCE, express_max_seconds=EXPRESS_SECONDS) as local:
+        yield local
+
+
+def test_an_express_definition_that_waits_on_a_task_token_is_refused(sandbox: Any, tmp_path: Path) -> None:
+    # Given a template whose poll loop (Express) would wait on a task token, which Express does not support
+    def waits_on_a_token(template: dict[str, Any]) -> None:
+        properties = template["Resources"]["PollLoopStateMachine"]["Properties"]
+        definition = json.loads(Path(properties.pop("DefinitionUri")).read_text())
+        definition["States"]["Poll"]["Resource"] += ".waitForTaskToken"
+        properties["Definition"] = definition
+
+    template = template_variant(tmp_path, waits_on_a_token)
+    # When it is deployed, then the state machine is refused, as CreateStateMachine refuses it
+    with pytest.raises(DeploymentRefused, match="waitForTaskToken"), running_stack(sandbox, template=template):
+        pass
+
+
+def test_an_express_execution_has_no_history_or_description_to_ask_for(new_user: Any, stack: Any) -> None:
+    # Given an update whose poll loop ran
+    user: BankUser = new_user(download_seconds=1)
+    started = user.api.trigger(user.connections["DEMO0001"], {"interface": "XS2A", "loginCredentials": NO_SCA})
+    update_id = started.json()["updateId"]
+    user.api.wait_for(update_id, {"SUCCEEDED"})
+    (loop,) = poll_loops(stack, update_id)
+    sfn = stack.boto3_client("stepfunctions")
+    machine = stack.physical_id("PollLoopStateMachine")
+    execution = machine.replace(":stateMachine:", ":execution:") + f":{loop['name']}"
+    # When someone asks Step Functions about it, then Step Functions says Express keeps none
+    for ask in (
+        lambda: sfn.describe_execution(executionArn=execution),
+        lambda: sfn.get_execution_history(executionArn=execution),
+        lambda: sfn.list_executions(stateMachineArn=machine),
+    ):
+        with pytest.raises(ClientError) as refused:
+            ask()
+        assert refused.value.response["Error"]["Code"] == "StateMachineTypeNotSupported"
+
+
+def test_loops_that_express_ends_are_noticed_and_the_update_ends_as_stalled(new_user: Any, stack: Any) -> None:
+    # Given a download longer than any loop may live here
+    user: BankUser = new_user(download_seconds=120)
+    # When the user syncs
+    started = user.api.trigger(user.connections["DEMO0001"], {"interface": "XS2A", "loginCredentials": NO_SCA})
+    update_id = started.json()["updateId"]
+    # Then Express ends each loop at its limit; the Poll task's heartbeat notices, starts one more loop (its Retry),
+    # and when that one ends too, Finalize ends the update as stalled and frees the connection
+    done = user.api.wait_for(update_id, {"FAILED"}, timeout=90)
+    assert done["error"]["code"] == "UPDATE_STALLED" and done["error"]["retryable"] is True
+    assert user.api.wait_until_unlocked(user.connections["DEMO0001"])["activeUpdateId"] is None
+    assert transitions_of(stack, update_id) == ["Poll", "Finalize"]
+    loops = poll_loops(stack, update_id)
+    # (the first loop ran into Express's limit; the second either did too or ended itself once the task was over)
+    assert len(loops) == 2 and loops[0]["status"] in ("ABORTED", "TIMED_OUT")
