@@ -14,8 +14,8 @@
   ``States.Timeout`` matches too (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
   moto names every timeout ``States.Timeout``, so a Catch on ``States.HeartbeatTimeout`` never matched.
 * An SQS long poll returns as soon as a message is visible; moto's wakes up for new messages, but a delayed message
-  that becomes visible is only noticed at the end of a one-second wait. The look timer's delays are the poll gaps, so
-  its long polls look again every 50 ms.
+  that becomes visible is only noticed at the end of a one-second wait. The schedule queue's
+  consumer then waits a second for nothing; its long polls look again every 50 ms.
 """
 
 from __future__ import annotations

@@ -185,6 +185,13 @@ def _within_response_limit(result: Any) -> Any:
     return result
 
 
+def _run(function: LocalFunction, event: Any, context: Any, abandoned: threading.Event, *, stall: bool) -> Any:
+    if stall:
+        abandoned.wait()  # stuck until Lambda gives up on it
+        check_not_abandoned()
+    return function.run(event, context, abandoned)
+
+
 class FunctionRuntime:
     def __init__(self, echo_logs: bool, time_scale: float = 1.0) -> None:
         self.functions: dict[str, LocalFunction] = {}
@@ -198,11 +205,25 @@ class FunctionRuntime:
         self._defined: frozenset[str] = frozenset()  # every name some function's environment defines
         self.invocations: dict[str, int] = defaultdict(int)  # by logical id, like CloudWatch's Invocations metric
         self._failures: dict[str, list[str]] = defaultdict(list)  # by logical id: Lambda errors still to come
+        self._stalls: dict[str, int] = defaultdict(int)  # by logical id: invocations still to hang
 
-    def _count_and_fail(self, function: LocalFunction) -> None:
+    def _count_and_fail(self, function: LocalFunction) -> bool:
+        """Count the invocation; raise the failure a test injected for it; whether it is to hang (``stall_next``)."""
         self.invocations[function.logical_id] += 1
         if self._failures[function.logical_id]:
             raise InjectedFailure(self._failures[function.logical_id].pop(0))
+        return self._take_stall(function)
+
+    def _take_stall(self, function: LocalFunction) -> bool:
+        if self._stalls[function.logical_id] <= 0:
+            return False
+        self._stalls[function.logical_id] -= 1
+        return True
+
+    def stall_next(self, logical_id: str, times: int = 1) -> None:
+        """The function's next ``times`` invocations hang past their timeout before the handler runs (a stuck
+        runtime): Lambda ends them with ``Sandbox.Timedout``, as any invocation that outlives its timeout."""
+        self._stalls[logical_id] += times
 
     def fail_next(self, logical_id: str, error_type: str = "Lambda.Unknown", times: int = 1) -> None:
         """The function's next ``times`` invocations fail as Lambda fails them, before the handler runs (a crashed
@@ -246,7 +267,7 @@ class FunctionRuntime:
         # per process), wrong for threads in one process. HTTP invocations therefore take turns here; the turn ends
         # when the invocation does (or is abandoned), not when its caller stops waiting.
         turn = self._http_turns if isinstance(event, dict) and "requestContext" in event else None
-        self._count_and_fail(function)
+        stall = self._count_and_fail(function)
         if turn is not None:
             turn.acquire()
         os.environ.update(function.environment)
@@ -278,7 +299,7 @@ class FunctionRuntime:
                     self._environment_of(function),
                 ):
                     self._route_streams()
-                    outcome["result"] = function.run(event, context, abandoned)
+                    outcome["result"] = _run(function, event, context, abandoned, stall=stall)
             except InvocationAbandoned:
                 pass
             except Exception as error:

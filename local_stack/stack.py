@@ -97,6 +97,7 @@ class LocalStack:
         parameter_overrides: dict[str, str] | None = None,
         api_port: int = 3000,
         wait_scale: float = 1.0,
+        retry_scale: float | None = None,
         secrets: dict[str, str] | None = None,
         env_overrides: dict[str, str] | None = None,
         stack_name: str = "local",
@@ -110,6 +111,7 @@ class LocalStack:
         self.parameter_overrides = {k: str(v) for k, v in (parameter_overrides or {}).items()}
         self.api_port = api_port
         self.wait_scale = wait_scale
+        self.retry_scale = wait_scale if retry_scale is None else retry_scale
         self.secret_values = secrets or {}
         self.env_overrides = env_overrides or {}
         self.stack_name = stack_name
@@ -160,7 +162,7 @@ class LocalStack:
             *task_tokens_found_while_executions_start(),
             *heartbeat_timeouts_named_as_aws(),
         ]
-        for patch in [*patches(self.wait_scale), *fidelity]:
+        for patch in [*patches(self.wait_scale, self.retry_scale), *fidelity]:
             patch.start()
             self._patches.append(patch)
         # On top of the name and quota patches: Express's own rules (at-least-once starts seeded per stack name).
@@ -365,9 +367,9 @@ class LocalStack:
 
     def _queue(self, logical_id: str, props: dict[str, Any]) -> None:
         resolved = self.resolver.resolve(props)
-        attributes = {
-            key: str(resolved[key]) for key in ("VisibilityTimeout", "MessageRetentionPeriod") if key in resolved
-        }
+        attributes = {key: str(resolved[key]) for key in ("MessageRetentionPeriod",) if key in resolved}
+        # The visibility timeout is a time the stack enforces: scaled like Lambda's timeouts.
+        attributes["VisibilityTimeout"] = str(self._scaled_visibility(int(resolved.get("VisibilityTimeout", 30))))
         if "RedrivePolicy" in resolved:
             attributes["RedrivePolicy"] = json.dumps(resolved["RedrivePolicy"])
         name = self.resolver.attributes[(logical_id, "QueueName")]
@@ -380,6 +382,9 @@ class LocalStack:
         self._queue_visibility[self.resolver.attributes[(logical_id, "Arn")]] = int(
             resolved.get("VisibilityTimeout", 30)
         )
+
+    def _scaled_visibility(self, seconds: int) -> int:
+        return max(1, round(seconds * self.time_scale))
 
     def _table(self, logical_id: str, props: dict[str, Any]) -> None:
         resolved = self.resolver.resolve(props)
@@ -555,8 +560,11 @@ class LocalStack:
             failed = {m["MessageId"] for m in messages}
         for message in messages:
             if message["MessageId"] in failed:
-                # Lambda leaves them until the visibility timeout ends; locally they come back after a second.
-                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=1)
+                # Lambda leaves them in the queue: they come back when the queue's visibility timeout ends.
+                visible_in = self._scaled_visibility(self._queue_visibility.get(arn, 30))
+                sqs.change_message_visibility(
+                    QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=visible_in
+                )
             else:
                 with self.authorizer.acting_as(function.principal):
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])

@@ -51,13 +51,13 @@ def _within_length(field: str, value: Any, limit: int) -> None:
         )
 
 
-def patches(wait_scale: float) -> list[Any]:
-    """Wait states and Retry intervals scaled by ``wait_scale``; executions started without a name get one; the
-    256 KB payload quota on execution input and task output, and SendTaskFailure's limits; the Step Functions
-    integration (``arn:aws:states:::states:startExecution``) taking its parameters by their ASL names; SendTaskFailure
-    keeping its cause (moto's HTTP layer dropped it: a Catch saw ``"Cause": null``); a task that has had its outcome
-    refusing another (and a heartbeat) with TaskTimedOut, as Step Functions does (moto took a second outcome for a
-    token whose execution had moved on to another task)."""
+def patches(wait_scale: float, retry_scale: float | None = None) -> list[Any]:
+    """Wait states scaled by ``wait_scale``, Retry intervals by ``retry_scale`` (the same unless given); executions
+    started without a name get one; the 256 KB payload quota on execution input and task output, and SendTaskFailure's
+    limits; the Step Functions integration (``arn:aws:states:::states:startExecution``) taking its parameters by their
+    ASL names; SendTaskFailure keeping its cause (moto's HTTP layer dropped it: a Catch saw ``"Cause": null``); a task
+    that has had its outcome refusing another (and a heartbeat) with TaskTimedOut, as Step Functions does (moto took
+    a second outcome for a token whose execution had moved on to another task)."""
     original_start = StepFunctionsParserBackend.start_execution
     original_success = StepFunctionsParserBackend.send_task_success
     original_failure = StepFunctionsParserBackend.send_task_failure
@@ -121,7 +121,8 @@ def patches(wait_scale: float) -> list[Any]:
             env.program_state_event.wait(wait_seconds * wait_scale)
 
     # The real module, not `retrier_decl.time`: that name is what gets patched, and would then call itself.
-    scaled_time = types.SimpleNamespace(sleep=lambda seconds: time.sleep(seconds * wait_scale), time=time.time)
+    retries = wait_scale if retry_scale is None else retry_scale
+    scaled_time = types.SimpleNamespace(sleep=lambda seconds: time.sleep(seconds * retries), time=time.time)
     return [
         mock.patch.object(StepFunctionsParserBackend, "start_execution", start_execution),
         mock.patch.object(StepFunctionsParserBackend, "send_task_success", send_task_success),

@@ -84,6 +84,17 @@ class App:
         raise DemoFailed(f"update {update_id} did not reach {until} in {timeout} s")
 
 
+def polls_in(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each Poll task of the update's workflow ends with the polls its loops made (output or hand-back cause)."""
+    polls: list[dict[str, Any]] = []
+    for event in history:
+        if event["type"] == "TaskSucceeded" and event["taskSucceededEventDetails"].get("resourceType") == "states":
+            polls += json.loads(event["taskSucceededEventDetails"]["output"]).get("polls", [])
+        elif event["type"] == "TaskFailed" and event["taskFailedEventDetails"].get("resourceType") == "states":
+            polls += json.loads(event["taskFailedEventDetails"].get("cause") or "{}").get("polls", [])
+    return polls
+
+
 def show_accounts(update: dict[str, Any]) -> None:
     for account in update["result"]["accounts"]:
         new = "  NEW" if account["newAccount"] else ""
@@ -116,7 +127,13 @@ def user_present_story(app: App, stack: LocalStack) -> None:
         maxResults=1000,
     )["events"]
     path = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
-    say(f"workflow: {' -> '.join(path)} (one supervising task, however many rounds the bank asks for)")
+    say(f"workflow: {' -> '.join(path)} (polls in an Express loop; the user's rounds waited in AwaitUser)")
+    polls = polls_in(history)
+    expect(polls and polls[-1]["saw"] == "READY", "the history lists the polls, the last one seeing the end", polls)
+    say(f"the execution history lists the download's {len(polls)} polls (status seen -> gap chosen):")
+    for poll in polls:
+        gap = f"wait {poll['waitSeconds']} s" if poll["waitSeconds"] is not None else "done"
+        say(f"  {poll['at'][11:23]}  {poll['saw']:<12} {gap}")
 
     step("4. Sync again with importNewAccounts=true")
     started = app.call("POST", "/v1/bank-connections/1/updates", {"interface": "XS2A", "importNewAccounts": True}, 202)

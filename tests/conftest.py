@@ -103,6 +103,9 @@ def running_stack(
     front_end: Any = None,
     express_duplicate_rate: float = 0.0,
     express_max_seconds: float | None = None,
+    wait_scale: float = 0.05,
+    retry_scale: float | None = None,
+    parameter_overrides: dict[str, str] | None = None,
     **parameters: str,
 ) -> Iterator[Any]:
     """The whole application on the local stack, pointed at the sandbox. One at a time per process.
@@ -118,13 +121,14 @@ def running_stack(
         "UpdateDeadlineSeconds": "60",
         "AuthenticationWindowSeconds": "60",
         "AllowedRedirectUrls": "https://app.example.com/",
-    } | parameters
+    } | (parameter_overrides or {}) | parameters
     with LocalStack(
         template_path=str(template),
         time_scale=time_scale,
         parameter_overrides=overrides,
         api_port=api_port,
-        wait_scale=0.05,
+        wait_scale=wait_scale,
+        retry_scale=retry_scale,
         secrets={
             "FinapiClientSecret": json.dumps({"clientId": sandbox.client_id, "clientSecret": sandbox.client_secret})
         },

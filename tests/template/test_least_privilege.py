@@ -36,10 +36,6 @@ UNREACHED_BY_DESIGN = {
         "an answer that ends the update at once (the bank refused the last round) releases the waiting workflow; "
         "test_too_many_wrong_tans_fail_the_update_with_the_banks_refusal covers it on the fakes"
     ),
-    "SuperviseUpdateFunctionRole/SuperviseUpdateFunctionRolePolicy0/ResumeWorkflow: states:sendtaskheartbeat": (
-        "the supervising task's own looks beat the heartbeat only past half of HeartbeatSeconds (minutes); longer "
-        "downloads are parked on the look queue, whose function's heartbeat the suite does reach"
-    ),
     "ReconcileStaleUpdatesFunctionRole/ReconcileStaleUpdatesFunctionRolePolicy0/ResumeWorkflow": (
         "the reconciler hands back the task token an update still holds when its workflow ended while it waited "
         "for the user (AWS answers TaskTimedOut, which is expected); "

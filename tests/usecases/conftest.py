@@ -15,7 +15,7 @@ from tests.usecases.system import System, access_gateway, settings_for
 
 @pytest.fixture(scope="package")
 def finapi() -> Iterator[SandboxServer]:
-    # Downloads of 4 s and categorization of 2 s (virtual time): long enough for several looks, free in real time.
+    # Downloads of 4 s and categorization of 2 s (virtual time): long enough for several polls, free in real time.
     config = SandboxConfig.default().model_copy(update={"download_seconds": 4.0, "categorization_seconds": 2.0})
     with SandboxServer(config, host="127.0.0.1", port=0) as server:
         yield server

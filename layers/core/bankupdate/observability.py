@@ -60,7 +60,7 @@ metrics = Metrics(service=SERVICE, namespace=os.environ.get("POWERTOOLS_METRICS_
 
 def publish_metrics(handler: Handler) -> Handler:
     """The handler's business metrics, written as one EMF line when the invocation ends. Most invocations record none
-    (a look that finds the download still running): Powertools' ``log_metrics`` warns about each of those, so the
+    (a poll that finds the download still running): Powertools' ``log_metrics`` warns about each of those, so the
     flush happens only when there is something to publish."""
 
     @functools.wraps(handler)

@@ -58,11 +58,11 @@ class Settings(BaseModel):
     # Web Form 2.0 reports the end by callback: a long wait waits for it, with a poll after this share of the
     # update's age as the fallback for a lost one; a wait for the user in finAPI's web form polls this often.
     webform_fallback_ratio: float = Field(0.5, alias="WEBFORM_FALLBACK_RATIO", ge=0, le=5)
-    webform_fallback_min_gap_seconds: float = Field(5.0, alias="WEBFORM_FALLBACK_MIN_GAP_SECONDS", ge=1, le=300)
+    webform_fallback_min_gap_seconds: float = Field(5.0, alias="WEBFORM_FALLBACK_MIN_GAP_SECONDS", gt=0, le=300)
     webform_user_fallback_seconds: int = Field(60, alias="WEBFORM_USER_FALLBACK_SECONDS", ge=1, le=3600)
     decoupled_min_interval_seconds: float = Field(5.0, alias="DECOUPLED_MIN_INTERVAL_SECONDS", ge=0, le=60)
     orphan_grace_seconds: int = Field(120, alias="ORPHAN_GRACE_SECONDS", ge=0, le=3600)
-    heartbeat_grace_seconds: int = Field(30, alias="HEARTBEAT_GRACE_SECONDS", ge=5, le=600)
+    heartbeat_grace_seconds: int = Field(30, alias="HEARTBEAT_GRACE_SECONDS", ge=1, le=600)
     update_retention_days: int = Field(30, alias="UPDATE_RETENTION_DAYS", ge=1, le=3650)
     idempotency_ttl_seconds: int = Field(3600, alias="IDEMPOTENCY_TTL_SECONDS", ge=60, le=86400)
     user_updates_per_window: int = Field(5, alias="USER_UPDATES_PER_WINDOW", ge=1, le=1000)

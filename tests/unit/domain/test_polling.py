@@ -95,7 +95,7 @@ def test_deadline_turns_a_running_update_into_timed_out() -> None:
 
 
 def test_a_finished_update_after_the_deadline_still_succeeds() -> None:
-    # Given the download ended, and we only look after the deadline
+    # Given the download ended, and we only poll after the deadline
     decision = decide(snapshot("READY"), now=T0 + timedelta(minutes=16))
     # Then the real outcome counts, not the clock
     assert decision.verdict is PollVerdict.SUCCEEDED

@@ -1,7 +1,7 @@
 """Where a Web Form 2.0 background update stands, from finAPI's task and web form (finAPI reference section 5).
 
 The task runs the update without the user; when the bank needs the user it waits in ``WEB_FORM_REQUIRED`` with a web
-form the user completes at finAPI. Callbacks only say "look again": the verdict always comes from what finAPI answers
+form the user completes at finAPI. Callbacks only say "poll again": the verdict always comes from what finAPI answers
 to ``GET /api/tasks/{id}`` (and ``GET /api/webForms/{id}`` for the form's expiry and final status).
 """
 

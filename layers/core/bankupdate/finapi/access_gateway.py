@@ -1,4 +1,4 @@
-"""``BankGateway`` through finAPI Access: ``POST /bankConnections/update`` with multi-step authentication, and looks
+"""``BankGateway`` through finAPI Access: ``POST /bankConnections/update`` with multi-step authentication, and polls
 at ``GET /bankConnections/{id}`` (for mandators with their own licence that do not use finAPI's web form)."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Web Form 2.0 callbacks for one update: a fresh token in our callback URLs, kept only as its digest.
 
 Every update started through finAPI's Web Form 2.0 API gets them, user-present or scheduled: without its callbacks an
-update is noticed only by the slow fallback looks (half its age apart), which would put its detection lag near 50 %.
+update waiting in finAPI's web form is noticed only by the fallback polls, up to WEBFORM_USER_FALLBACK_SECONDS late.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ def client(service: str) -> Any:
 
 class ServiceClient:
     """A class attribute that is the service's client, made the first time an adapter calls it (an adapter that is
-    built but never used, like the look timer of a trigger that needs no look, costs nothing)."""
+    built but never used, like the workflow client of a read that needs no workflow, costs nothing)."""
 
     def __init__(self, service: str) -> None:
         self._service = service

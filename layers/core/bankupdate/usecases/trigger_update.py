@@ -153,7 +153,7 @@ class TriggerUpdate:
         except UpstreamUnavailable as error:
             if error.upstream_status is not None:
                 self._fail(update_id, error)  # finAPI answered (5xx): it did not start anything
-            # No answer at all: finAPI may be downloading. The looks find out; only a fresh result counts.
+            # No answer at all: finAPI may be downloading. The polls find out; only a fresh result counts.
             return self._go(stored, Accepted(), confirmed=False)
         except BankUpdateError as error:
             self._fail(update_id, error)

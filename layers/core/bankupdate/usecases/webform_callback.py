@@ -1,4 +1,4 @@
-"""Web Form 2.0 callbacks: finAPI says "look again" (``finalised``, ``webFormRequired``).
+"""Web Form 2.0 callbacks: finAPI says "poll again" (``finalised``, ``webFormRequired``).
 
 finAPI does not sign callbacks, so nothing in the body is believed: the per-update token in the URL only says which
 update to poll, and the poll itself asks finAPI. A callback may only bring the next poll forward: it ends the
