@@ -84,6 +84,32 @@ class App:
         raise DemoFailed(f"update {update_id} did not reach {until} in {timeout} s")
 
 
+def history_of(stack: LocalStack, update_id: str) -> list[dict[str, Any]]:
+    """The update's execution history (the Standard workflow's: Express loops keep none)."""
+    arn = stack.physical_id("UpdateConnectionStateMachine").replace(":stateMachine:", ":execution:")
+    events: list[dict[str, Any]] = stack.boto3_client("stepfunctions").get_execution_history(
+        executionArn=f"{arn}:{update_id}", maxResults=1000
+    )["events"]
+    return events
+
+
+def path_of(history: list[dict[str, Any]]) -> list[str]:
+    return [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+
+
+def wait_endings(history: list[dict[str, Any]], state: str = "AwaitUser") -> list[str]:
+    """How each wait in ``state`` ended: TaskSucceeded (resumed) or TaskTimedOut (its fallback poll)."""
+    entered = {e["id"] for e in history if e.get("stateEnteredEventDetails", {}).get("name") == state}
+    endings, waiting = [], False
+    for event in history:
+        if event["id"] in entered:
+            waiting = True
+        elif waiting and event["type"] in ("TaskSucceeded", "TaskTimedOut", "TaskFailed"):
+            endings.append(event["type"])
+            waiting = False
+    return endings
+
+
 def polls_in(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each Poll task of the update's workflow ends with the polls its loops made (output or hand-back cause)."""
     polls: list[dict[str, Any]] = []
@@ -121,15 +147,14 @@ def user_present_story(app: App, stack: LocalStack) -> None:
     done = app.watch(update_id, {"SUCCEEDED"})
     say(f"SUCCEEDED with {len(done['result']['accounts'])} accounts:")
     show_accounts(done)
-    history = stack.boto3_client("stepfunctions").get_execution_history(
-        executionArn=stack.physical_id("UpdateConnectionStateMachine").replace(":stateMachine:", ":execution:")
-        + f":{update_id}",
-        maxResults=1000,
-    )["events"]
-    path = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
-    say(f"workflow: {' -> '.join(path)} (polls in an Express loop; the user's rounds waited in AwaitUser)")
+    history = history_of(stack, update_id)
+    path = path_of(history)
+    waited = (
+        "the user's rounds waited in AwaitUser" if "AwaitUser" in path else "the user answered before its first poll"
+    )
+    say(f"workflow: {' -> '.join(path)} (the download polled in an Express loop; {waited})")
     polls = polls_in(history)
-    expect(polls and polls[-1]["saw"] == "READY", "the history lists the polls, the last one seeing the end", polls)
+    expect(bool(polls) and polls[-1]["saw"] == "READY", "the history lists the polls, the last one seeing the end", polls)
     say(f"the execution history lists the download's {len(polls)} polls (status seen -> gap chosen):")
     for poll in polls:
         gap = f"wait {poll['waitSeconds']} s" if poll["waitSeconds"] is not None else "done"
@@ -208,7 +233,9 @@ def web_form_story(sandbox: SandboxServer) -> None:
         started = app.call("POST", "/v1/bank-connections/1/updates", {}, 202)
         say(f"sync now on connection 1: finAPI's background update task {started['status']}")
         done = app.watch(started["updateId"], {"SUCCEEDED"})
-        say(f"SUCCEEDED without the user ({len(done['result']['accounts'])} accounts; finAPI's callback said so)")
+        path = path_of(history_of(stack, started["updateId"]))
+        say(f"SUCCEEDED without the user ({len(done['result']['accounts'])} accounts): the poll loop saw finAPI's task")
+        say(f"complete (workflow: {' -> '.join(path)}; its callback came while the loop's own gaps were short)")
         connection = sandbox.world.add_connection("demo-user", consent_expires_at=None)
         body = {"redirectUrl": "https://app.example.com/synced"}
         started = app.call("POST", f"/v1/bank-connections/{connection}/updates", body, 202)
@@ -219,7 +246,16 @@ def web_form_story(sandbox: SandboxServer) -> None:
         complete_web_form(form["webFormUrl"])
         say("the user logs in, picks smsTAN and types 123456 in finAPI's web form")
         done = app.watch(started["updateId"], {"SUCCEEDED"})
-        say(f"SUCCEEDED: finAPI's callbacks woke the workflow; {len(done['result']['accounts'])} accounts read")
+        history = history_of(stack, started["updateId"])
+        path = path_of(history)
+        expect("AwaitUser" in path, "the workflow waited for the user", path)
+        how = (
+            "finAPI's callback ended the wait"
+            if wait_endings(history)[-1] == "TaskSucceeded"
+            else ("the wait's fallback poll found the form done (no callback came in time)")
+        )
+        say(f"SUCCEEDED, {len(done['result']['accounts'])} accounts read; workflow: {' -> '.join(path)}")
+        say(f"  (AwaitUser waited for the user in finAPI's web form; {how})")
         forged = httpx.post(f"{stack.api_url}/v1/webform-callbacks/{'x' * 43}/finalised", json={"status": "COMPLETED"})
         expect(forged.status_code == 404, "a forged callback is refused", forged.text)
         say("a forged callback (unknown token) gets 404 and changes nothing")
@@ -256,7 +292,7 @@ def local_stack(sandbox: SandboxServer, parameters: dict[str, str] | None = None
         | {"AllowedRedirectUrls": "https://app.example.com/"}
         | (parameters or {}),
         api_port=0,
-        wait_scale=0.5,
+        wait_scale=1.0,  # the polls' gaps as they are: whole seconds
         secrets={
             "FinapiClientSecret": json.dumps({"clientId": sandbox.client_id, "clientSecret": sandbox.client_secret})
         },
