@@ -206,6 +206,7 @@ class FunctionRuntime:
         self.invocations: dict[str, int] = defaultdict(int)  # by logical id, like CloudWatch's Invocations metric
         self._failures: dict[str, list[str]] = defaultdict(list)  # by logical id: Lambda errors still to come
         self._stalls: dict[str, int] = defaultdict(int)  # by logical id: invocations still to hang
+        self._published: dict[str, str | None] = {}  # the process's values before the functions' own, for stop()
 
     def _count_and_fail(self, function: LocalFunction) -> bool:
         """Count the invocation; raise the failure a test injected for it; whether it is to hang (``stall_next``)."""
@@ -270,7 +271,7 @@ class FunctionRuntime:
         stall = self._count_and_fail(function)
         if turn is not None:
             turn.acquire()
-        os.environ.update(function.environment)
+        self._publish(function.environment)
         context = LambdaContext(function, self.time_scale)
         done, abandoned = threading.Event(), threading.Event()
         outcome: dict[str, Any] = {}
@@ -319,6 +320,16 @@ class FunctionRuntime:
         if "error" in outcome:
             raise outcome["error"]
         return _within_response_limit(outcome.get("result"))
+
+    def _publish(self, environment: dict[str, str]) -> None:
+        """The last invoked function's environment is also the process's, outside any invocation: code a test runs
+        itself (seeding records through the adapters) finds the stack's tables that way. stop() takes it back, so
+        the next stack in this process never finds one of this stack's settings (a loop limit, a table name)."""
+        process = self._environ.process if self._environ is not None else os.environ
+        for name, value in environment.items():
+            if name not in self._published:
+                self._published[name] = process.get(name)
+            process[name] = value
 
     def _environment_of(self, function: LocalFunction) -> contextlib.AbstractContextManager[None]:
         if self._environ is None:
@@ -370,6 +381,12 @@ class FunctionRuntime:
         if self._environ is not None and os.environ is self._environ:
             os.environ = self._environ.process  # type: ignore[assignment]  # noqa: B003
         self._environ = None
+        for name, value in self._published.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._published.clear()
         if self._patch is not None:
             self._patch.stop()
             self._patch = None
