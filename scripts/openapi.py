@@ -81,6 +81,29 @@ def _prune(document: dict[str, Any]) -> None:
             del schemas[name]
 
 
+def _integer_bounds(node: Any) -> None:
+    """Bounds of integer schemas as the integers they are, inclusive: Powertools keeps every bound as a float
+    (``2**63 - 1`` became ``9.223372036854776e+18``, which is 2**63, an id the service refuses). The handlers declare
+    bounds a float holds exactly (``bankupdate.api.models.ID_END``); for integers ``exclusiveMaximum: n`` is
+    ``maximum: n - 1``, the form int64 clients read."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            for key in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+                value = node.get(key)
+                if isinstance(value, float):
+                    if not value.is_integer():
+                        raise ValueError(f"integer schema with the bound {key}={value}")
+                    node[key] = int(value)
+            for key, inclusive, step in (("exclusiveMinimum", "minimum", 1), ("exclusiveMaximum", "maximum", -1)):
+                if key in node:
+                    node[inclusive] = node.pop(key) + step
+        for value in node.values():
+            _integer_bounds(value)
+    elif isinstance(node, list):
+        for value in node:
+            _integer_bounds(value)
+
+
 def _finish_operations(paths: dict[str, Any]) -> None:
     for operations in paths.values():
         for operation in operations.values():
@@ -104,6 +127,8 @@ def build_document() -> dict[str, Any]:
             paths.setdefault(path, {}).update(operations)
         schemas.update(schema.get("components", {}).get("schemas", {}))
     _finish_operations(paths)
+    _integer_bounds(paths)
+    _integer_bounds(schemas)
     document = {
         "openapi": "3.1.0",
         "info": {"title": TITLE, "version": VERSION, "description": DESCRIPTION},

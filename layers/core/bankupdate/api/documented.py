@@ -67,7 +67,8 @@ LOCATION = {"Location": _header("UpdateLocation")}
 
 # Answers of our own code, in the one error shape, on every route.
 _ERRORS: dict[int, str] = {
-    400: "MALFORMED_REQUEST: the body is not UTF-8, not JSON, or nested too deeply",
+    400: "MALFORMED_REQUEST: the body is not UTF-8, not JSON, nested too deeply, or names a key twice (details.field "
+    "names it)",
     404: "NOT_FOUND (also for other users' updates and connections), USER_NOT_REGISTERED",
     409: "Conflicts with the update's state: UPDATE_ALREADY_RUNNING (details.updateId names it), "
     "CHALLENGE_MISMATCH (details.expected names the field to send), "

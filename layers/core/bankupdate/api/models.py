@@ -22,6 +22,10 @@ from bankupdate.domain.model import AccountType, BankingInterface, ChallengeStat
 
 Label = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
 Iban = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")]
+# finAPI's ids are int64: a path id is below ID_END. The bound is written "below 2**63" because a float holds that
+# number exactly (2**63 - 1 is no float): the OpenAPI generator keeps bounds as floats, scripts/openapi.py writes them
+# back as the integers they are.
+ID_END = 2**63
 HttpsUrl = Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://[^\s]+$")]
 
 
@@ -44,7 +48,17 @@ class AccountReferenceIn(_Request):
     iban: Iban
 
 
+# finAPI wants the interface together with credentials it has not stored (and we cannot know what it has): the rule
+# of TriggerUpdateRequest's validator, written so that a client generated from the OpenAPI document keeps it too.
+_INTERFACE_WITH_CREDENTIALS: dict[str, Any] = {
+    "if": {"properties": {"loginCredentials": {"type": "array"}}, "required": ["loginCredentials"]},
+    "then": {"properties": {"interface": {"not": {"type": "null"}}}, "required": ["interface"]},
+}
+
+
 class TriggerUpdateRequest(_Request):
+    model_config = ConfigDict(json_schema_extra=_INTERFACE_WITH_CREDENTIALS)
+
     interface: BankingInterface | None = None
     login_credentials: list[LoginCredentialIn] | None = Field(None, min_length=1, max_length=10)
     store_secrets: bool = False
@@ -64,7 +78,6 @@ class TriggerUpdateRequest(_Request):
 
     @model_validator(mode="after")
     def _interface_with_credentials(self) -> TriggerUpdateRequest:
-        # finAPI wants the interface together with credentials it has not stored (and we cannot know what it has).
         if self.login_credentials and self.interface is None:
             problem = PydanticCustomError("missing", "required when loginCredentials are given")
             raise ValidationError.from_exception_data(
