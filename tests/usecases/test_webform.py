@@ -184,6 +184,32 @@ def test_a_web_form_the_user_cancels_fails_the_update(system: System, webform: W
     assert failed.status is UpdateStatus.FAILED and failed.error is not None and failed.error.code == "WEB_FORM_ABORTED"
 
 
+def three_wrong_tans(driver: PageDriver, form: str) -> None:
+    driver.post(f"{form}/credentials", userId="demo", pin="demo")
+    driver.post(f"{form}/procedure", procedureId="901")
+    for _ in range(3):
+        driver.post(f"{form}/challenge", challengeResponse="000000")
+
+
+def test_a_bank_that_ends_the_login_in_the_form_is_quoted_in_the_update(system: System, webform: WebFormServer) -> None:
+    # Given an update waiting in finAPI's web form
+    _, record = started(system, consent_expires_at=None)
+    reaches(webform, record, "WEB_FORM_REQUIRED")
+    system.deliver_looks_until(lambda r: r.status is UpdateStatus.AUTHENTICATION_REQUIRED, record.update_id)
+    waiting = system.record(record.update_id)
+    assert waiting.challenge is not None and waiting.challenge.web_form_url
+    # When the user types a wrong TAN until the bank ends the login (finAPI's task then says only
+    # BANK_SERVER_REJECTION)
+    fill_in(waiting.challenge.web_form_url, three_wrong_tans)
+    reaches(webform, record, "COMPLETED_WITH_ERROR")
+    system.deliver_looks()
+    # Then the update failed with the bank's own words, as in Access mode, not a guess about the credentials
+    failed = system.record(record.update_id)
+    assert failed.status is UpdateStatus.FAILED and failed.error is not None
+    assert failed.error.code == "BANK_REJECTED"
+    assert failed.error.user_message == "Die TAN war mehrfach falsch. Der Vorgang wurde abgebrochen."
+
+
 def test_a_web_form_nobody_completes_expires_the_update(system: System, webform: WebFormServer) -> None:
     # Given an update waiting in finAPI's web form
     _, record = started(system, consent_expires_at=None)

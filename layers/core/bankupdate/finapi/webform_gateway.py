@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from bankupdate.domain.errors import ChallengeMismatch, InvalidRequest
+from bankupdate.domain.errors import BankRejected, ChallengeMismatch, InvalidRequest
 from bankupdate.domain.model import AccountOutcome, AccountType
 from bankupdate.domain.upstream import (
     Accepted,
@@ -24,8 +24,9 @@ from bankupdate.domain.upstream import (
     UserNeeded,
     Watch,
 )
-from bankupdate.domain.webform import TaskSnapshot, TaskVerdict, WebFormSnapshot, decide_task
+from bankupdate.domain.webform import TaskSnapshot, TaskVerdict, WebFormSnapshot, decide_task, quoting_the_bank
 from bankupdate.finapi.access_gateway import AccessGateway, judge
+from bankupdate.finapi.mapping import snapshot_from
 from bankupdate.finapi.webform_client import Task, WebFormClient
 
 # Web Form 2.0 spells account types in upper snake case and has no "Pocket".
@@ -117,6 +118,10 @@ class WebFormGateway:
         if decision.verdict is TaskVerdict.NEEDS_USER and decision.challenge is not None:
             return UserNeeded(decision.challenge)
         if decision.verdict is TaskVerdict.FAILED and decision.error is not None:
+            if isinstance(decision.error, BankRejected):
+                # The task names only the code; the bank's words are on the connection, as in Access mode.
+                said = snapshot_from(self.access.connection(owner_id, watch.connection_id))
+                return Failed(quoting_the_bank(decision.error, said, since=watch.triggered_at))
             return Failed(decision.error)
         # COMPLETED: the result is what Access says about the connection now.
         connection = self.access.connection(owner_id, watch.connection_id)
