@@ -24,6 +24,11 @@ function procedureHint(procedure) {
   return "confirm in your banking app";
 }
 
+function roundsLeft(rounds) {
+  if (rounds === 0) return "This is the last authentication round this update allows.";
+  return `This update allows ${rounds} more authentication ${rounds === 1 ? "round" : "rounds"}.`;
+}
+
 function accountsTable(update) {
   const rows = update.result.accounts.map((account) =>
     h(
@@ -129,13 +134,15 @@ export class UpdateFlow {
   challenge(auth) {
     const parts = [];
     if (auth.previousAnswerRejected) {
-      const tries = auth.roundsLeft === 1 ? "1 more try" : `${auth.roundsLeft} more tries`;
+      // roundsLeft counts this update's rounds with the bank, not the bank's attempts: a bank may end the login at
+      // its third wrong TAN whatever rounds are left. The bank's own message (below) is what is known.
       parts.push(
         h(
           "div",
           { className: "rejected", id: "rejected", role: "alert" },
           h("p", {}, h("strong", {}, "Your bank did not accept that answer.")),
-          h("p", {}, `You have ${tries} in this update.`),
+          h("p", {}, "How many more attempts you have is up to your bank; its message is below."),
+          h("p", { className: "hint", id: "rounds-left" }, roundsLeft(auth.roundsLeft)),
         ),
       );
     }

@@ -57,10 +57,10 @@ Keeps a user's bank connections fresh through finAPI. A front end needs four thi
   (seconds) whenever waiting helps.
 * **The bank's questions**: while `status` is AUTHENTICATION_REQUIRED, `authentication.status` says what to show
   and `authentication.answerField` the one field to send to `POST /v1/updates/{updateId}/authentication`.
-  `previousAnswerRejected` marks a wrong TAN or wrong credentials, `roundsLeft` how many more rounds the update
-  allows. For the redirect approach, give `redirectUrl` when starting the update, send the user to
-  `authentication.redirectUrl`, and post what the bank sent them back with as `redirectCallback` (the full URL or
-  its query string).
+  `previousAnswerRejected` marks a wrong TAN or wrong credentials and `message` is the bank's own text;
+  `roundsLeft` counts this update's remaining authentication rounds, not the attempts the bank allows. For the
+  redirect approach, give `redirectUrl` when starting the update, send the user to `authentication.redirectUrl`,
+  and post what the bank sent them back with as `redirectCallback` (the full URL or its query string).
 * **The outcome**: poll `GET /v1/updates/{updateId}` until SUCCEEDED (`result.accounts`, new ones with
   `newAccount: true`), FAILED or EXPIRED (`error` with the user's remedy).
 

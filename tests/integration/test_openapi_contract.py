@@ -142,6 +142,10 @@ def test_the_answer_fields_a_screen_needs_are_described(document: dict[str, Any]
     view = document["components"]["schemas"]["AuthenticationView"]["properties"]
     for field in ("previousAnswerRejected", "roundsLeft", "credentialLabels", "webFormUrl", "expiresAt", "redirectUrl"):
         assert view[field].get("description"), field
+    # roundsLeft counts this update's rounds, never the bank's attempts (a bank ends a login at its own count)
+    rounds = view["roundsLeft"]["description"]
+    assert "authentication rounds" in rounds and "not the number of attempts" in rounds
+    assert "roundsLeft` how many more rounds the update" not in document["info"]["description"]
     callback = document["components"]["schemas"]["AuthenticationAnswerRequest"]["properties"]["redirectCallback"]
     assert "full URL" in callback["description"] and "query string" in callback["description"]
 

@@ -147,7 +147,12 @@ class AuthenticationView(_Response):
     previous_answer_rejected: bool = Field(
         False, description="The bank asks again for what it just got (a wrong TAN, wrong credentials)"
     )
-    rounds_left: int = Field(description="How many more rounds this update allows before it fails")
+    rounds_left: int = Field(
+        description="How many more authentication rounds (questions from the bank) this update allows before it "
+        "fails TOO_MANY_AUTHENTICATION_ROUNDS; 0: this is the last. It is not the number of attempts the bank "
+        "gives: a bank may end the login sooner (e.g. at its third wrong TAN, failing the update BANK_REJECTED). "
+        "What the bank says about it is in `message`"
+    )
     credential_labels: list[str] = Field(
         [], description="CREDENTIALS_REQUIRED: the labels the bank wants (send each in loginCredentials)"
     )
