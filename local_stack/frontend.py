@@ -23,14 +23,15 @@ _TYPES = {
     ".png": "image/png",
     ".svg": "image/svg+xml",
 }
-# The page talks to its own origin only; photoTAN images arrive as data: URLs. The bank's return carries an
-# authorization code in the URL, which no other site may see as a referrer.
+# The headers docs/operations.md tells operators to serve the front end with ("Hosting the front end"), here with the
+# API on the page's own origin: the page talks to the API only; photoTAN images arrive as data: URLs; the bank's
+# return carries an authorization code in the URL, which no other site may see as a referrer.
 _HEADERS = {
-    "cache-control": "no-store",
+    "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; object-src 'none'; frame-ancestors 'none'",
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
-    "content-security-policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "cache-control": "no-store",
 }
 
 

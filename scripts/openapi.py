@@ -64,7 +64,7 @@ Keeps a user's bank connections fresh through finAPI. A front end needs four thi
 * **The outcome**: poll `GET /v1/updates/{updateId}` until SUCCEEDED (`result.accounts`, new ones with
   `newAccount: true`), FAILED or EXPIRED (`error` with the user's remedy).
 
-Every answer carries `Cache-Control: no-store`. More in docs/api.md.
+Every answer carries `Cache-Control: no-store` and `X-Content-Type-Options: nosniff`. More in docs/api.md.
 """
 
 

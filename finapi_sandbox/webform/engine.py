@@ -233,7 +233,7 @@ class WebFormEngine:
         web_form_id = str(uuid.uuid4())
         task.web_form = WebForm(
             id=web_form_id,
-            url=f"{self.base_url}/wf/{web_form_id}",
+            url=(self.config.web_form_url or f"{self.base_url}/wf/{{id}}").replace("{id}", web_form_id),
             created_at=now,
             expires_at=now + timedelta(seconds=self.config.web_form_ttl_seconds),
         )

@@ -131,6 +131,13 @@ def test_success_answers_say_no_store_and_a_started_update_says_where_it_is(docu
     for method, path, operation in _operations(document):
         success = next(code for code in operation["responses"] if code.startswith("2"))
         assert operation["responses"][success]["headers"]["Cache-Control"] == {"$ref": "#/components/headers/NoStore"}
+        for status, response in operation["responses"].items():
+            if "Cache-Control" in response.get("headers", {}):  # ours (API Gateway's own refusals carry none)
+                assert response["headers"]["X-Content-Type-Options"] == {"$ref": "#/components/headers/NoSniff"}, (
+                    method,
+                    path,
+                    status,
+                )
         if success == "204":
             assert "content" not in operation["responses"][success], (method, path)
     started = document["paths"]["/v1/bank-connections/{connectionId}/updates"]["post"]["responses"]["202"]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -72,3 +75,21 @@ def signed_in(web: BrowserPage, demo: DemoUser, connection: int) -> Page:
     page.click("#sign-in-button")
     expect(page.locator(f"#connection-{connection}")).to_be_visible()
     return page
+
+
+@contextmanager
+def bare_front_end() -> Iterator[str]:
+    """frontend/ served by a plain static file server on loopback, with no security headers at all: what the pages
+    protect by themselves (their <meta> policy) shows here. Yields the base URL."""
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(ROOT / "frontend")))
+    threading.Thread(target=server.serve_forever, name="bare-front-end", daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

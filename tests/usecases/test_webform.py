@@ -210,6 +210,48 @@ def test_a_bank_that_ends_the_login_in_the_form_is_quoted_in_the_update(system: 
     assert failed.error.user_message == "Die TAN war mehrfach falsch. Der Vorgang wurde abgebrochen."
 
 
+HOSTILE_FORM = "javascript:alert(document.domain)//{id}"
+
+
+@pytest.fixture
+def hostile_system(finapi: SandboxServer, receiver: Receiver) -> Iterator[tuple[System, WebFormServer]]:
+    """A Web Form 2.0 deployment whose finAPI names its web forms by a ``javascript:`` URL."""
+    config = WebFormConfig(allow_http_loopback_urls=True, decoupled_poll_seconds=0, web_form_url=HOSTILE_FORM)
+    server = WebFormServer(finapi, config).start()
+    clock = clock_following(finapi)
+    settings = settings_for(finapi, INTEGRATION="WEB_FORM", WEBFORM_BASE_URL=server.base_url)
+    users = InMemoryUserStore()
+    gateway = webform_gateway(access_gateway(finapi, settings, clock, users), settings, clock)
+    yield System(finapi, clock, settings, gateway, users, callback_base_url=receiver.base_url), server
+    server.stop()
+    finapi.world.clear_faults()
+
+
+def test_a_web_form_address_that_is_no_https_link_never_reaches_the_user(
+    hostile_system: tuple[System, WebFormServer],
+) -> None:
+    system, webform = hostile_system
+    # Given finAPI asks for its web form, under a javascript: address
+    _, record = started(system, consent_expires_at=None)
+    reaches(webform, record, "WEB_FORM_REQUIRED")
+    system.deliver_looks_until(lambda r: r.status is UpdateStatus.AUTHENTICATION_REQUIRED, record.update_id)
+    # Then the update waits for the user without the address: no record, event or answer carries it as a link
+    waiting = system.record(record.update_id)
+    assert waiting.challenge is not None and waiting.challenge.status is ChallengeStatus.WEB_FORM_REQUIRED
+    assert waiting.challenge.web_form_url is None
+    (asked,) = system.events.of_type(AuthenticationRequested)
+    assert asked.action_url is None
+    # When the form fails at the bank (the user reached it some other way) and the update ends
+    form_id = task_of(webform, record).web_form.id
+    fill_in(f"{webform.base_url}/wf/{form_id}", three_wrong_tans)
+    reaches(webform, record, "COMPLETED_WITH_ERROR")
+    system.deliver_looks()
+    # Then the failure offers no link to the failed form either
+    failed = system.record(record.update_id)
+    assert failed.error is not None and failed.error.code == "BANK_REJECTED" and failed.error.action_url is None
+    assert "javascript:" not in failed.model_dump_json()
+
+
 def test_a_web_form_nobody_completes_expires_the_update(system: System, webform: WebFormServer) -> None:
     # Given an update waiting in finAPI's web form
     _, record = started(system, consent_expires_at=None)

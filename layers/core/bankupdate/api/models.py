@@ -156,12 +156,17 @@ class AuthenticationView(_Response):
     credential_labels: list[str] = Field(
         [], description="CREDENTIALS_REQUIRED: the labels the bank wants (send each in loginCredentials)"
     )
-    web_form_url: str | None = Field(None, description="WEB_FORM_REQUIRED: open this page of finAPI's web form")
+    web_form_url: str | None = Field(
+        None,
+        description="WEB_FORM_REQUIRED: open this page of finAPI's web form. Always https (http to loopback only on "
+        "the local stack); null when finAPI named an address that is not, which no browser should be sent to",
+    )
     answer_field_label: str | None = Field(None, description="The bank's label for the input, e.g. `TAN`")
     redirect_url: str | None = Field(
         None,
         description="REDIRECT_REQUIRED: send the user's browser here (the bank's page); the bank sends them back to "
-        "the update's `redirectUrl` with a query string, which goes into `redirectCallback`",
+        "the update's `redirectUrl` with a query string, which goes into `redirectCallback`. Always https (http to "
+        "loopback only on the local stack); null when finAPI named an address that is not",
     )
     two_step_procedures: list[TwoStepProcedureView] = Field(
         [], description="TWO_STEP_PROCEDURE_REQUIRED: the procedures the bank offers; send one `procedureId`"
@@ -197,7 +202,11 @@ class ErrorView(_Response):
     user_message: str
     retryable: bool
     user_action_required: bool
-    action_url: str | None = Field(None, description="Where the user can act on it (finAPI's web form), if anywhere")
+    action_url: str | None = Field(
+        None,
+        description="Where the user can act on it (finAPI's web form), if anywhere; always https (http to loopback "
+        "only on the local stack)",
+    )
 
 
 class UpdateView(_Response):

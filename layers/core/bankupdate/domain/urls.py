@@ -1,5 +1,6 @@
 """Where the service lets a URL lead: the operator's allow-list of return addresses (the bank sends the user's
-authorization code there) compared as browsers will read the URL, never as a string prefix.
+authorization code there) compared as browsers will read the URL, never as a string prefix; and which URLs from finAPI
+(the bank's page, finAPI's web form) reach the user as links at all.
 
 A URL is read into scheme, host, port and path segments the way a browser's URL parser ends up with them: the host
 lowercased and IDNA-normalised (full-width and ideographic dots are dots, labels in A-labels), the default port
@@ -23,7 +24,8 @@ _DOTS = re.compile("[.\u3002\uff0e\uff61]")
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 _NUMBER = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)$")
 # Anything a browser drops, rewrites or reads as a separator where this parser would not.
-_UNSAFE = re.compile(r"[\x00-\x20\x7f\\]|%2f|%5c", re.IGNORECASE)
+_UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")
+_ENCODED_SEPARATOR = re.compile(r"%2f|%5c", re.IGNORECASE)  # in a path, a server may read them as "/"
 LOOPBACK_NAMES = frozenset({"localhost"})
 
 
@@ -92,6 +94,8 @@ class Place:
             return None
         scheme = parts.scheme.lower()
         if scheme not in _DEFAULT_PORTS or "@" in parts.netloc or not parts.hostname:
+            return None
+        if _ENCODED_SEPARATOR.search(parts.path):
             return None
         host = _ascii_host(parts.hostname)
         if host is None:
@@ -164,3 +168,27 @@ class RedirectAllowList:
     def allows(self, url: str) -> bool:
         place = Place.of(url)
         return place is not None and any(place.within(entry) for entry in self.places)
+
+
+@dataclass(frozen=True)
+class LinkPolicy:
+    """Which URLs finAPI hands us may reach the user as links (the bank's page of a redirect approach, finAPI's web
+    form): ``https`` only. ``http`` only to a loopback host, and only when finAPI itself is reached over http on
+    loopback: the local stack's sandbox, which serves plain http; no deployed finAPI is ever on loopback."""
+
+    loopback_http: bool = False
+
+    @classmethod
+    def for_upstream(cls, base_url: str) -> LinkPolicy:
+        place = Place.of(base_url)
+        return cls(loopback_http=place is not None and place.scheme == "http" and is_loopback(place.host))
+
+    def link(self, url: str | None) -> str | None:
+        """``url`` when a browser may be sent there, else None (``javascript:``, ``data:``, plain ``http`` to the
+        internet, userinfo, control characters ...)."""
+        place = Place.of(url) if url else None
+        if place is None:
+            return None
+        if place.scheme == "https" or (self.loopback_http and is_loopback(place.host)):
+            return url
+        return None

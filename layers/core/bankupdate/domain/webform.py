@@ -32,7 +32,7 @@ class WebFormSnapshot(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     form_id: str
-    url: str
+    url: str | None  # None: finAPI named an address no browser of ours is sent to (domain.urls.LinkPolicy)
     status: str
     expires_at: datetime | None = None
     error_code: str | None = None

@@ -24,6 +24,7 @@ from bankupdate.domain.upstream import (
     UserNeeded,
     Watch,
 )
+from bankupdate.domain.urls import LinkPolicy
 from bankupdate.domain.webform import TaskSnapshot, TaskVerdict, WebFormSnapshot, decide_task, quoting_the_bank
 from bankupdate.finapi.access_gateway import AccessGateway, judge
 from bankupdate.finapi.mapping import snapshot_from
@@ -79,6 +80,7 @@ class WebFormGateway:
     def __init__(self, webform: WebFormClient, access: AccessGateway) -> None:
         self.webform = webform
         self.access = access
+        self.links = LinkPolicy.for_upstream(webform.base_url)  # which web form URLs reach the user as links
 
     def connection_facts(self, owner_id: str, connection_id: int) -> ConnectionFacts:
         return self.access.connection_facts(owner_id, connection_id)
@@ -148,6 +150,10 @@ class WebFormGateway:
                 full = self.webform.get_web_form(owner_id, ref.id)
                 expires_at, error_code = full.expires_at, full.payload.error_code
             form = WebFormSnapshot(
-                form_id=ref.id, url=ref.url, status=ref.status, expires_at=expires_at, error_code=error_code
+                form_id=ref.id,
+                url=self.links.link(ref.url),
+                status=ref.status,
+                expires_at=expires_at,
+                error_code=error_code,
             )
         return TaskSnapshot(task_id=task.id, status=task.status, error_code=task.payload.error_code, web_form=form)
