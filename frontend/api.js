@@ -1,4 +1,6 @@
 // The HTTP API as docs/openapi.json describes it: JWT bearer on every user route, one error shape, Retry-After.
+import { API_URL } from "./config.js";
+
 const TOKEN = "bankupdate.token";
 const PENDING_REDIRECT = "bankupdate.redirect";
 
@@ -65,7 +67,7 @@ export const sleep = (seconds) => new Promise((resolve) => setTimeout(resolve, s
 async function call(method, path, body, headers = {}) {
   const sent = { Authorization: `Bearer ${session.token()}`, ...headers };
   if (body !== undefined) sent["Content-Type"] = "application/json";
-  const answer = await fetch(path, {
+  const answer = await fetch(API_URL + path, {
     method,
     headers: sent,
     body: body === undefined ? undefined : JSON.stringify(body),

@@ -90,3 +90,20 @@ def test_every_page_carries_its_own_policy(page: str) -> None:
     assert '<meta name="referrer" content="no-referrer">' in html
     # And the policy is the same on every page
     assert found.group(1) in (ROOT / "frontend" / "index.html").read_text()
+
+
+def test_a_front_end_on_an_origin_of_its_own_names_the_api_in_its_config_and_its_policy() -> None:
+    # Given the front end served apart from the API (as an operator hosts it), the API on another origin
+    api_origin = "http://127.0.0.1:4000"
+    site = LocalSite(FrontEnd(ROOT / "frontend", "demo-sub", port=0), lambda sub: "token", api_origin=api_origin)
+    # Then its config.js names the API (the shipped one names none: the page's own origin)
+    found = site.answer("GET", "/config.js")
+    assert found is not None and found[2] == b'export const API_URL = "http://127.0.0.1:4000";\n'
+    assert 'export const API_URL = "";' in (ROOT / "frontend" / "config.js").read_text()
+    # And every file comes with the documented headers, the policy letting the page connect to that API
+    documented = _documented_headers()
+    documented["content-security-policy"] = documented["content-security-policy"].replace("<ApiOrigin>", api_origin)
+    for page in ("/", "/callback.html", "/config.js"):
+        answered = site.answer("GET", page)
+        assert answered is not None
+        assert {k: v for k, v in answered[1].items() if k != "content-type"} == documented, page
