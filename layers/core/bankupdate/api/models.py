@@ -222,13 +222,27 @@ class UpdateView(_Response):
 
 
 class ScheduleView(_Response):
-    enabled: bool
-    next_due_at: datetime | None = None
-    unattended_used_today: int
-    unattended_left_today: int
-    last_skip_reason: str | None = None
-    last_skip_at: datetime | None = None
-    remedy: str | None = None
+    """Background (scheduled, unattended) updates of the connection."""
+
+    enabled: bool = Field(description="Background updates are switched on")
+    next_due_at: datetime | None = Field(
+        None, description="When the next background update is due; null: none (switched off, or the user must act)"
+    )
+    unattended_used_today: int = Field(description="Unattended accesses to the bank used today (the bank's day)")
+    unattended_left_today: int = Field(description="Unattended accesses the bank still allows today")
+    last_skip_reason: str | None = Field(
+        None,
+        description="Why the most recent scheduled run left the connection alone (e.g. BUDGET_EXHAUSTED, "
+        "USER_ACTION_REQUIRED); null when that run updated it (or none has run)",
+    )
+    last_skip_at: datetime | None = Field(
+        None,
+        description="When that run skipped the connection: set exactly when `lastSkipReason` is, and cleared with "
+        "it once a later run, or an update that puts the connection back on its schedule, updates the connection",
+    )
+    remedy: str | None = Field(
+        None, description="What the user can do about the skip (or the last error), for the user to read"
+    )
 
 
 class ScheduleRequest(_Request):
