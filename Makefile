@@ -102,7 +102,7 @@ openapi: $(VENV)/.installed ## regenerate docs/openapi.json from the HTTP handle
 deploy-check: $(VENV)/.installed $(SAM_VENV)/.installed $(MINI_VENV)/.installed ## sam build, then sam deploy twice side by side to ministack
 	SAM_BIN=$(SAM) $(PY) -m pytest -q tests/template/test_two_stacks_deploy.py tests/template/test_physical_names.py
 
-build: $(SAM_VENV)/.installed ## sam build (offline, cross-platform arm64 wheels for python3.13)
+build: $(SAM_VENV)/.installed ## sam build (no Docker; downloads arm64 wheels for python3.13 from PyPI: needs the package index)
 	$(SAM) build --parallel
 
 clean: ## remove build output and virtualenvs
