@@ -46,10 +46,11 @@ LOCAL_PORT ?= 3000
 FINAPI_PORT ?= 8480
 WEBFORM_PORT ?= 8481
 INTEGRATION ?= ACCESS
+FRONTEND_PORT ?=
 
-local: $(VENV)/.installed ## the stack in the foreground (LOCAL_PORT=3000, FINAPI_PORT, WEBFORM_PORT, INTEGRATION=ACCESS|WEB_FORM)
+local: $(VENV)/.installed ## the stack in the foreground (LOCAL_PORT=3000, FINAPI_PORT, WEBFORM_PORT, INTEGRATION=ACCESS|WEB_FORM, FRONTEND_PORT)
 	POWERTOOLS_TRACE_DISABLED=true $(PY) -m local_stack --port $(LOCAL_PORT) --finapi-port $(FINAPI_PORT) \
-		--webform-port $(WEBFORM_PORT) --integration $(INTEGRATION)
+		--webform-port $(WEBFORM_PORT) --integration $(INTEGRATION) $(if $(FRONTEND_PORT),--front-end-port $(FRONTEND_PORT))
 
 reliability: $(VENV)/.installed ## larger runs: 100 updates at 30 % faults, 1,000 fuzzed and 2,400 generated requests
 	FAULT_UPDATES=100 FAULT_RATE=0.3 FUZZ_EXAMPLES=1000 OUTSIDE_IN_CASES=2400 $(PY) -m pytest -s -q \
@@ -101,7 +102,7 @@ openapi: $(VENV)/.installed ## regenerate docs/openapi.json from the HTTP handle
 deploy-check: $(VENV)/.installed $(SAM_VENV)/.installed $(MINI_VENV)/.installed ## sam build, then sam deploy twice side by side to ministack
 	SAM_BIN=$(SAM) $(PY) -m pytest -q tests/template/test_two_stacks_deploy.py tests/template/test_physical_names.py
 
-build: $(SAM_VENV)/.installed ## sam build (offline, cross-platform arm64 wheels for python3.13)
+build: $(SAM_VENV)/.installed ## sam build (no Docker; downloads arm64 wheels for python3.13 from PyPI: needs the package index)
 	$(SAM) build --parallel
 
 clean: ## remove build output and virtualenvs

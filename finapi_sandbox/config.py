@@ -42,6 +42,9 @@ class ConnectionSeed(_Model):
     user_action_required: bool = False
     # Stands for a mandator on finAPI's old (V1) Web Form: an update that needs the user answers 451 (V1 only).
     legacy_web_form: bool = False
+    # The redirect bank's page as its 510 names it (None: the sandbox's own page). Anything goes, e.g.
+    # "javascript:alert(1)": a finAPI answering hostile URLs, for tests that clients never make them links.
+    bank_page_url: str | None = Field(None, max_length=2048)
 
 
 class UserSeed(_Model):

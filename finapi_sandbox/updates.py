@@ -221,7 +221,7 @@ def _start(
             connection,
             pending,
             "Bitte autorisieren Sie den Zugriff bei Ihrer Bank.",
-            redirectUrl=f"{world.base_url}/sandbox/bank/{bank.blz}/authorize?{query}",
+            redirectUrl=connection.bank_page_url or f"{world.base_url}/sandbox/bank/{bank.blz}/authorize?{query}",
             redirectContext=context,
             redirectContextField="state",
         )

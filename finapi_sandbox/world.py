@@ -93,6 +93,7 @@ class Connection:
     unattended_by_day: dict[str, int] = field(default_factory=dict)
     fail_next_update_with: str | None = None
     legacy_web_form: bool = False
+    bank_page_url: str | None = None  # ConnectionSeed.bank_page_url
 
 
 @dataclass
@@ -175,6 +176,7 @@ class World:
         failing_account_indexes: list[int] | None = None,
         user_action_required: bool = False,
         legacy_web_form: bool = False,
+        bank_page_url: str | None = None,
     ) -> int:
         """Add a connection; ``consent_expires_at=None`` means no consent, the default is a fresh 90-day one."""
         days: float | None
@@ -194,6 +196,7 @@ class World:
             failing_account_indexes=failing_account_indexes or [],
             user_action_required=user_action_required,
             legacy_web_form=legacy_web_form,
+            bank_page_url=bank_page_url,
         )
         return self._add(username, seed)
 
@@ -222,6 +225,7 @@ class World:
                 failing_account_indexes=set(seed.failing_account_indexes),
                 user_action_required=seed.user_action_required,
                 legacy_web_form=seed.legacy_web_form,
+                bank_page_url=seed.bank_page_url,
             )
             for index in range(seed.imported_account_count):
                 connection.accounts.append(self._new_account(connection, index))

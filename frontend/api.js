@@ -1,4 +1,6 @@
 // The HTTP API as docs/openapi.json describes it: JWT bearer on every user route, one error shape, Retry-After.
+import { API_URL } from "./config.js";
+
 const TOKEN = "bankupdate.token";
 const PENDING_REDIRECT = "bankupdate.redirect";
 
@@ -37,12 +39,35 @@ export const redirect = {
   },
 };
 
+// Ids go into API paths only as what they are, encoded: `?update=..%2Fbank-connections%2F1` must never make the page
+// call another route with the user's token.
+const UPDATE_ID = /^[0-9a-f]{32}$/;
+const CONNECTION_ID = /^[1-9][0-9]{0,18}$/;
+
+export const isUpdateId = (id) => typeof id === "string" && UPDATE_ID.test(id);
+
+// An id that is not one never reaches the API (nothing is sent).
+export class NotAnId extends Error {
+  constructor(what) {
+    super(`That link does not name ${what}.`);
+    this.userMessage = this.message;
+  }
+}
+
+function segment(id, pattern, what) {
+  const text = String(id);
+  if (!pattern.test(text)) throw new NotAnId(what);
+  return encodeURIComponent(text);
+}
+const connectionPath = (id) => `/v1/bank-connections/${segment(id, CONNECTION_ID, "a bank connection")}`;
+const updatePath = (id) => `/v1/updates/${segment(id, UPDATE_ID, "an update")}`;
+
 export const sleep = (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
 
 async function call(method, path, body, headers = {}) {
   const sent = { Authorization: `Bearer ${session.token()}`, ...headers };
   if (body !== undefined) sent["Content-Type"] = "application/json";
-  const answer = await fetch(path, {
+  const answer = await fetch(API_URL + path, {
     method,
     headers: sent,
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -56,14 +81,14 @@ async function call(method, path, body, headers = {}) {
 
 export const api = {
   connections: () => call("GET", "/v1/bank-connections"),
-  connection: (id) => call("GET", `/v1/bank-connections/${id}`),
-  setSchedule: (id, enabled) => call("PUT", `/v1/bank-connections/${id}/schedule`, { enabled }),
+  connection: (id) => call("GET", connectionPath(id)),
+  setSchedule: (id, enabled) => call("PUT", `${connectionPath(id)}/schedule`, { enabled }),
   // A fresh Idempotency-Key per tap: a retried request cannot start a second update.
   startUpdate: (id, options) =>
-    call("POST", `/v1/bank-connections/${id}/updates`, options, { "Idempotency-Key": crypto.randomUUID() }),
+    call("POST", `${connectionPath(id)}/updates`, options, { "Idempotency-Key": crypto.randomUUID() }),
   // The return address goes with every update: the service passes it on only for banks that log users in on their
   // own website (finAPI refuses it for the others), so the app never needs to know which ones those are.
   startUpdateWithRedirect: (id, options) => api.startUpdate(id, { ...options, redirectUrl: redirect.returnUrl() }),
-  update: (updateId) => call("GET", `/v1/updates/${updateId}`),
-  answer: (updateId, body) => call("POST", `/v1/updates/${updateId}/authentication`, body),
+  update: (updateId) => call("GET", updatePath(updateId)),
+  answer: (updateId, body) => call("POST", `${updatePath(updateId)}/authentication`, body),
 };

@@ -1,5 +1,5 @@
 // The reference front end: the signed-in user's connections, and one update at a time driven by the API's answers.
-import { api, ApiError, session } from "./api.js";
+import { api, ApiError, isUpdateId, NotAnId, session } from "./api.js";
 import { connectionCard } from "./connections.js";
 import { h } from "./dom.js";
 import { UpdateFlow } from "./update.js";
@@ -18,7 +18,8 @@ const ui = {
       session.signOut();
       return show();
     }
-    const message = error instanceof ApiError ? error.userMessage : "The service cannot be reached. Please try again.";
+    // ApiError and NotAnId say what went wrong; anything else is the network.
+    const message = error.userMessage || "The service cannot be reached. Please try again.";
     const parts = [h("p", {}, message)];
     if (error instanceof ApiError) {
       parts.push(h("p", { className: "muted" }, `Code: ${error.code}`));
@@ -93,12 +94,13 @@ function show() {
     openView("sign-in");
     return;
   }
-  // Coming back from the bank's page (callback.html) or a bookmark: ?update=<id> opens that update.
+  // Coming back from the bank's page (callback.html) or a bookmark: ?update=<id> opens that update, if it is one.
   const updateId = new URLSearchParams(location.search).get("update");
-  if (updateId) {
-    history.replaceState(null, "", "/");
-    openUpdate(updateId);
-    return;
+  if (updateId !== null) {
+    history.replaceState(null, "", location.pathname);
+    if (isUpdateId(updateId)) return openUpdate(updateId);
+    showConnections();
+    return ui.problem(new NotAnId("an update"));
   }
   showConnections();
 }

@@ -1,5 +1,5 @@
 // The bank's redirect lands here: post what it sent (the whole URL) as redirectCallback, then show the update.
-import { api, ApiError, redirect } from "./api.js";
+import { api, ApiError, isUpdateId, redirect } from "./api.js";
 
 const status = document.getElementById("return-status");
 const problem = document.getElementById("problem");
@@ -8,7 +8,7 @@ const returned = location.href;
 // The URL carries the bank's authorization code: keep it out of the history.
 history.replaceState(null, "", location.pathname);
 
-if (!updateId) {
+if (!isUpdateId(updateId)) {
   status.textContent = "No update is waiting for a bank's answer in this browser tab. You can close it.";
 } else {
   try {

@@ -15,6 +15,32 @@ export function h(tag, attributes = {}, ...children) {
   return element;
 }
 
+// Loopback hosts (as URL.hostname writes them): only the local stack serves this page, and finAPI's sandbox, on one.
+const LOOPBACK = /^(localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\])$/;
+
+// A URL from the bank or finAPI as a link the user may follow: https only. http only to a loopback host, and only
+// while this page itself is served from loopback (the local stack, whose sandbox serves plain http). Anything else
+// (javascript:, data:, http to the internet, user@host) is never a link. Returns the URL to use, or null.
+export function safeLink(text, pageHost = location.hostname) {
+  let url;
+  try {
+    url = new URL(String(text));
+  } catch {
+    return null;
+  }
+  if (url.username || url.password) return null;
+  if (url.protocol === "https:") return url.href;
+  if (url.protocol === "http:" && LOOPBACK.test(pageHost) && LOOPBACK.test(url.hostname)) return url.href;
+  return null;
+}
+
+// A link to `url` when it is a safe one; otherwise `fallback`, as text: nothing to click.
+export function link(url, attributes, text, fallback) {
+  const href = url ? safeLink(url) : null;
+  if (href === null) return h("span", { className: "unsafe-link", id: attributes.id ? `${attributes.id}-unavailable` : null }, fallback);
+  return h("a", { ...attributes, href }, text);
+}
+
 export function when(iso) {
   if (!iso) return "—";
   return new Date(iso).toLocaleString("en-GB", { dateStyle: "medium", timeStyle: "short" });

@@ -1,6 +1,6 @@
 // One update, rendered from the API's answer: `authentication.status` picks the screen, `answerField` is what it sends.
 import { api, ApiError, redirect, sleep } from "./api.js";
-import { checkbox, clock, field, h } from "./dom.js";
+import { checkbox, clock, field, h, link } from "./dom.js";
 import { flicker } from "./flicker.js";
 
 const TERMINAL = new Set(["SUCCEEDED", "FAILED", "EXPIRED"]);
@@ -16,12 +16,19 @@ const STATUS = {
 const SECRET_LABEL = /pin|passw|kennwort|secret/i;
 const IMAGE_TYPE = /^image\/(png|jpeg|gif|webp|svg\+xml)$/;
 const DECOUPLED = new Set(["DECOUPLED_AUTH_REQUIRED", "DECOUPLED_AUTH_IN_PROGRESS"]);
+// Shown instead of a link to an address that is not a secure (https) one: nothing to click.
+const NOT_A_LINK = "The address for this step is not a secure (https) link, so this page does not open it. Please try again later.";
 
 function procedureHint(procedure) {
   if (procedure.challengeType === "PHOTO") return "scan a picture with your TAN app";
   if (procedure.challengeType === "FLICKER_CODE") return "hold your TAN generator to the screen";
   if (procedure.challengeType === "TEXT") return "a TAN by text message or app";
   return "confirm in your banking app";
+}
+
+function roundsLeft(rounds) {
+  if (rounds === 0) return "This is the last authentication round this update allows.";
+  return `This update allows ${rounds} more authentication ${rounds === 1 ? "round" : "rounds"}.`;
 }
 
 function accountsTable(update) {
@@ -114,7 +121,7 @@ export class UpdateFlow {
           { className: "problem", id: "failure", role: "alert" },
           h("p", {}, h("strong", {}, error.userMessage)),
           h("p", { className: "muted" }, `Code: ${error.code}`),
-          error.actionUrl && h("p", {}, h("a", { href: error.actionUrl }, "Fix it at finAPI")),
+          error.actionUrl && h("p", {}, link(error.actionUrl, { id: "fix-it", rel: "noreferrer" }, "Fix it at finAPI", NOT_A_LINK)),
         ),
         h("p", {}, again),
       ];
@@ -129,13 +136,15 @@ export class UpdateFlow {
   challenge(auth) {
     const parts = [];
     if (auth.previousAnswerRejected) {
-      const tries = auth.roundsLeft === 1 ? "1 more try" : `${auth.roundsLeft} more tries`;
+      // roundsLeft counts this update's rounds with the bank, not the bank's attempts: a bank may end the login at
+      // its third wrong TAN whatever rounds are left. The bank's own message (below) is what is known.
       parts.push(
         h(
           "div",
           { className: "rejected", id: "rejected", role: "alert" },
           h("p", {}, h("strong", {}, "Your bank did not accept that answer.")),
-          h("p", {}, `You have ${tries} in this update.`),
+          h("p", {}, "How many more attempts you have is up to your bank; its message is below."),
+          h("p", { className: "hint", id: "rounds-left" }, roundsLeft(auth.roundsLeft)),
         ),
       );
     }
@@ -233,15 +242,16 @@ export class UpdateFlow {
   }
 
   redirect(auth) {
-    const toBank = h("a", { className: "button", id: "to-bank", href: auth.redirectUrl, rel: "noreferrer" }, "Continue to your bank");
-    toBank.addEventListener("click", () => redirect.remember(this.update.updateId));
+    const toBank = link(auth.redirectUrl, { className: "button", id: "to-bank", rel: "noreferrer" }, "Continue to your bank", NOT_A_LINK);
+    if (toBank.tagName === "A") toBank.addEventListener("click", () => redirect.remember(this.update.updateId));
     return [h("p", {}, "Your bank asks you to log in on its own page. It sends you back here afterwards."), h("p", {}, toBank)];
   }
 
   webForm(auth) {
+    const attributes = { className: "button", id: "web-form", target: "_blank", rel: "noopener noreferrer" };
     return [
       h("p", {}, "Your bank's questions are answered in finAPI's web form. This page notices by itself when you are done."),
-      h("p", {}, h("a", { className: "button", id: "web-form", href: auth.webFormUrl, target: "_blank", rel: "noopener noreferrer" }, "Open finAPI's web form")),
+      h("p", {}, link(auth.webFormUrl, attributes, "Open finAPI's web form", NOT_A_LINK)),
     ];
   }
 

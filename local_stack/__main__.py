@@ -1,11 +1,14 @@
 """`make local`: the application in the foreground on 127.0.0.1:3000, with the finAPI sandbox, until Ctrl-C.
 
     python -m local_stack [--template template.yaml] [--port 3000] [--finapi-url URL] [--finapi-port 8480]
-                          [--integration ACCESS|WEB_FORM] [--webform-port 8481] [--param K=V ...] [--wait-scale S]
+                          [--integration ACCESS|WEB_FORM] [--webform-port 8481] [--front-end-port 3001]
+                          [--param K=V ...] [--wait-scale S]
 
 Without --finapi-url the finAPI sandbox starts too (and, with --integration WEB_FORM, its Web Form 2.0 server) and a
 demo user is registered, so the printed curl commands work as they are. The reference front end (frontend/) is served
-at the API's root; its "Sign in" button asks the local-only POST /_local/token for a token of the demo user.
+at the API's root; its "Sign in" button asks the local-only POST /_local/token for a token of the demo user. With
+--front-end-port it is served on an origin of its own instead, calling the API across origins (CORS: the stack's
+AllowedOrigins names that origin), as a front end hosted apart from the stack does.
 """
 
 from __future__ import annotations
@@ -32,11 +35,12 @@ ISSUER, AUDIENCE = "https://issuer.local", "bank-app-local"
 
 def walkthrough(stack: LocalStack, finapi_url: str, webform_url: str | None, token: str, integration: str) -> str:
     api = stack.api_url
+    front_end = f"{stack.front_end_url or api}/"
     auth = '-H "Authorization: Bearer $TOKEN" -H "content-type: application/json"'
     keep_id = "| tee /dev/stderr | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"updateId\"])')"
     head = f"""
 Local stack running (Ctrl-C stops everything)
-  Front end       {api}/   (sign in as the demo user there)
+  Front end       {front_end}   (sign in as the demo user there)
   HTTP API        {api}
   finAPI          {finapi_url}{f"  (Web Form 2.0: {webform_url})" if webform_url else ""}
   integration     {integration}
@@ -77,6 +81,20 @@ curl -s {api}/v1/bank-connections/1 -H "Authorization: Bearer $TOKEN"
     )
 
 
+def template_parameters(args: argparse.Namespace, finapi_url: str, webform_url: str | None) -> dict[str, str]:
+    parameters = {"FinapiBaseUrl": finapi_url, "JwtIssuer": ISSUER, "JwtAudience": AUDIENCE}
+    # The bank sends the user back to the front end's own page (local only: the stack serves it), on the API's origin
+    # or on its own (then allowed to call the API across origins).
+    page_port = args.front_end_port or args.port
+    origins = [f"http://127.0.0.1:{page_port}", f"http://localhost:{page_port}"]
+    parameters |= {"Integration": args.integration, "AllowedRedirectUrls": ",".join(f"{o}/" for o in origins)}
+    if args.front_end_port:
+        parameters["AllowedOrigins"] = ",".join(origins)
+    if webform_url is not None:
+        parameters["WebFormBaseUrl"] = webform_url
+    return parameters | dict(p.split("=", 1) for p in args.param)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--template", default="template.yaml")
@@ -87,6 +105,7 @@ def main() -> int:
     parser.add_argument("--wait-scale", type=float, default=1.0, help="speed up Wait states (0.1 = ten times)")
     parser.add_argument("--integration", choices=["ACCESS", "WEB_FORM"], default="ACCESS")
     parser.add_argument("--webform-port", type=int, default=8481)
+    parser.add_argument("--front-end-port", type=int, help="serve the front end on this port, another origin (CORS)")
     args = parser.parse_args()
 
     sandbox = webform = None
@@ -97,13 +116,7 @@ def main() -> int:
             webform = WebFormServer(sandbox, WebFormConfig(allow_http_loopback_urls=True), port=args.webform_port)
             webform.start()
     finapi_url = args.finapi_url or (sandbox.base_url if sandbox else "")
-    parameters = {"FinapiBaseUrl": finapi_url, "JwtIssuer": ISSUER, "JwtAudience": AUDIENCE}
-    # The bank sends the user back to the front end's own page (local only: the stack serves it).
-    own_pages = f"http://127.0.0.1:{args.port}/,http://localhost:{args.port}/"
-    parameters |= {"Integration": args.integration, "AllowedRedirectUrls": own_pages}
-    if webform is not None:
-        parameters["WebFormBaseUrl"] = webform.base_url
-    parameters |= dict(p.split("=", 1) for p in args.param)
+    parameters = template_parameters(args, finapi_url, webform.base_url if webform else None)
     secret = {"clientId": "sandbox-client-id", "clientSecret": "sandbox-client-secret"}
     stack = LocalStack(
         args.template,
@@ -113,7 +126,7 @@ def main() -> int:
         secrets={"FinapiClientSecret": json.dumps(secret)},
         env_overrides={"POWERTOOLS_TRACE_DISABLED": "true"},
         echo_logs=True,
-        front_end=FrontEnd(ROOT / "frontend", DEMO_SUB),
+        front_end=FrontEnd(ROOT / "frontend", DEMO_SUB, port=args.front_end_port),
     ).start()
     api = stack.api_url
     token = stack.issue_token(sub=DEMO_SUB)

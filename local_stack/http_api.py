@@ -2,7 +2,14 @@
 stand-ins for the JWT authorizer (tokens this stack issues) and for AWS_IAM (SigV4 with the stack's credentials).
 
 As API Gateway: a function is invoked only if its resource-based policy lets apigateway.amazonaws.com in for this
-route's ARN, a function error is a bare 500, and an integration still running at 30 s is a bare 503."""
+route's ARN, a function error is a bare 500, and an integration still running at 30 s is a bare 503.
+
+CORS (``x-amazon-apigateway-cors``, the template's ``CorsConfiguration``) as HTTP APIs do it: a preflight (OPTIONS with
+``Origin`` and ``Access-Control-Request-Method``) is answered by the API itself, before any authorizer, unless a route
+of method OPTIONS or ANY takes it (AWS documents that the ``$default`` route catches OPTIONS requests; an ANY route
+does the same); an integration's answer to an allowed origin gets the configured headers, and the function's own
+CORS headers are dropped. Without a configuration a preflight is an ordinary request: it meets the route table, and
+with no OPTIONS route that is API Gateway's 404."""
 
 from __future__ import annotations
 
@@ -60,6 +67,62 @@ class JwtAuthorizer:
     audiences: list[str]
 
 
+@dataclass
+class Cors:
+    """The API's CORS configuration (``x-amazon-apigateway-cors``)."""
+
+    allow_origins: list[str]
+    allow_methods: list[str]
+    allow_headers: list[str]
+    expose_headers: list[str]
+    max_age: int | None
+    allow_credentials: bool
+
+    @classmethod
+    def of(cls, config: dict[str, Any]) -> Cors:
+        return cls(
+            allow_origins=[str(o) for o in config.get("allowOrigins", [])],
+            allow_methods=[str(m).upper() for m in config.get("allowMethods", [])],
+            allow_headers=[str(h).lower() for h in config.get("allowHeaders", [])],
+            expose_headers=[str(h).lower() for h in config.get("exposeHeaders", [])],
+            max_age=int(config["maxAge"]) if config.get("maxAge") is not None else None,
+            allow_credentials=bool(config.get("allowCredentials", False)),
+        )
+
+    def allows(self, origin: str | None) -> bool:
+        return origin is not None and (origin in self.allow_origins or "*" in self.allow_origins)
+
+    def _origin(self, origin: str) -> dict[str, str]:
+        headers = {"access-control-allow-origin": "*" if "*" in self.allow_origins else origin}
+        if self.allow_credentials:
+            headers["access-control-allow-credentials"] = "true"
+        return headers
+
+    def preflight(self, origin: str | None) -> tuple[int, dict[str, str], bytes]:
+        if not self.allows(origin):
+            return 204, {}, b""
+        assert origin is not None
+        headers = self._origin(origin)
+        if self.allow_methods:
+            headers["access-control-allow-methods"] = ",".join(self.allow_methods)
+        if self.allow_headers:
+            headers["access-control-allow-headers"] = ",".join(self.allow_headers)
+        if self.max_age is not None:
+            headers["access-control-max-age"] = str(self.max_age)
+        return 204, headers, b""
+
+    def answer(self, origin: str | None, headers: dict[str, str]) -> dict[str, str]:
+        """The integration's headers as API Gateway sends them: its own CORS headers, none of the function's."""
+        kept = {k: v for k, v in headers.items() if not k.startswith("access-control-")}
+        if not self.allows(origin):
+            return kept
+        assert origin is not None
+        extra = self._origin(origin)
+        if self.expose_headers:
+            extra["access-control-expose-headers"] = ",".join(self.expose_headers)
+        return kept | extra
+
+
 def _pattern(path: str) -> re.Pattern[str]:
     regex = re.sub(r"\{(\w+)\+\}", r"(?P<\1>.+)", path)
     regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", regex)
@@ -97,6 +160,8 @@ class HttpApi:
                 security = next(iter(operation["security"][0]), None) if operation.get("security") else None
                 self.routes.append(Route(method.upper(), path, _pattern(path), match.group(1), security))
         self.routes.sort(key=lambda r: ("+" in r.template, -r.template.count("/")))
+        cors = body.get("x-amazon-apigateway-cors")
+        self.cors = Cors.of(cors) if isinstance(cors, dict) else None
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._server: ThreadingHTTPServer | None = None
         self.site: LocalSite | None = None  # local only: the reference front end beside the API (make local)
@@ -161,6 +226,10 @@ class HttpApi:
             if page is not None:
                 return page
         route, parameters = self._match(method, url.path)
+        origin = headers.get("origin")
+        preflight = method == "OPTIONS" and origin is not None and "access-control-request-method" in headers
+        if self.cors is not None and preflight and route is None:
+            return self.cors.preflight(origin)  # before any authorizer: no route takes it
         if route is None:
             return 404, {"content-type": "application/json"}, b'{"message":"Not Found"}'
         authorizer: dict[str, Any] | None = None
@@ -200,7 +269,10 @@ class HttpApi:
         except FunctionError:
             LOG.exception("the function behind %s %s failed", method, url.path)
             return _INTERNAL_ERROR
-        return self._response(result)
+        status, answer_headers, data = self._response(result)
+        if self.cors is not None:
+            answer_headers = self.cors.answer(origin, answer_headers)
+        return status, answer_headers, data
 
     def _match(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
         for route in self.routes:
@@ -311,7 +383,7 @@ class HttpApi:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _any
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _any
 
         server = _Server((host, port), Handler)
         self._server = server

@@ -28,7 +28,7 @@ from local_stack.fidelity import (
     prompt_sqs_long_polls,
     task_tokens_found_while_executions_start,
 )
-from local_stack.frontend import FrontEnd, LocalSite
+from local_stack.frontend import FrontEnd, LocalSite, SiteServer
 from local_stack.http_api import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, HttpApi
 from local_stack.iam.authorizer import AccessDenied, Authorizer
 from local_stack.iam.calls import Authorization, Directory
@@ -127,6 +127,8 @@ class LocalStack:
         self._moto: ThreadedMotoServer | None = None
         self._patches: list[Any] = []
         self._apis: list[HttpApi] = []
+        self._sites: list[SiteServer] = []
+        self.front_end_url = ""  # where the front end is served when it has an origin of its own
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._schedules: dict[str, Schedule] = {}
@@ -151,7 +153,7 @@ class LocalStack:
             raise
 
     def _start(self) -> LocalStack:
-        template, sources = translate(self.template_path)
+        template, sources = translate(self.template_path, self.parameter_overrides)
         self.resolver = Resolver(template, self.parameter_overrides, self.stack_name)
         self._start_moto()
         _forget_cached_environments()
@@ -183,6 +185,8 @@ class LocalStack:
         self._stop.set()
         for api in self._apis:
             api.stop()
+        for site in self._sites:
+            site.stop()
         for thread in self._threads:
             if thread.ident is not None:  # a refused deployment stops before its pollers started
                 thread.join(timeout=5)
@@ -636,12 +640,18 @@ class LocalStack:
     def _http_api(self, logical_id: str, props: dict[str, Any]) -> None:
         body = self.resolver.resolve(props.get("Body", {}))
         api = HttpApi(body, "localapi", self._invoke_arn, self._api_gateway_may_invoke, self.time_scale)
-        if self.front_end is not None:
-            api.site = LocalSite(self.front_end, api.issue_token)
+        front_end = self.front_end
+        if front_end is not None and front_end.port is None:
+            api.site = LocalSite(front_end, api.issue_token)
         port = api.serve("127.0.0.1", self.api_port)
         self._apis.append(api)
         if not self.api_url:
             self.api_url = f"http://127.0.0.1:{port}"
+        if front_end is not None and front_end.port is not None and not self.front_end_url:
+            # The front end on an origin of its own, calling this API across origins (AllowedOrigins, CORS).
+            site = SiteServer(LocalSite(front_end, api.issue_token, api_origin=self.api_url))
+            self.front_end_url = site.serve("127.0.0.1", front_end.port)
+            self._sites.append(site)
 
     def _ssm_parameter(self, logical_id: str, props: dict[str, Any]) -> None:
         resolved = self.resolver.resolve(props)

@@ -29,8 +29,11 @@ class _NoManagedPolicyLookup:
 logging.getLogger("samtranslator.metrics.metrics").setLevel(logging.ERROR)
 
 
-def translate(template_path: Path) -> tuple[dict[str, Any], dict[str, Path]]:
-    """Translated template, plus the local source folder of every function and layer (by logical id)."""
+def translate(template_path: Path, parameters: dict[str, str] | None = None) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Translated template, plus the local source folder of every function and layer (by logical id).
+
+    The transform gets the stack's parameter values, as CloudFormation gives them to it: SAM resolves parameter
+    references in some properties itself (an HttpApi's ``CorsConfiguration``, for one)."""
     root = template_path.parent
     sam = yaml_parse(template_path.read_text())
     sources: dict[str, Path] = {}
@@ -44,7 +47,7 @@ def translate(template_path: Path) -> tuple[dict[str, Any], dict[str, Path]]:
         if isinstance(properties.get("DefinitionUri"), str):
             properties["Definition"] = json.loads((root / properties.pop("DefinitionUri")).read_text())
     os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
-    translated = transform(prepared, {}, _NoManagedPolicyLookup())
+    translated = transform(prepared, dict(parameters or {}), _NoManagedPolicyLookup())
     # The translator renames layers (CoreLayer -> CoreLayer<hash>); map the sources onto the new logical ids.
     for logical_id, resource in translated["Resources"].items():
         if resource["Type"] == "AWS::Lambda::LayerVersion" and logical_id not in sources:

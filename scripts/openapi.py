@@ -57,14 +57,14 @@ Keeps a user's bank connections fresh through finAPI. A front end needs four thi
   (seconds) whenever waiting helps.
 * **The bank's questions**: while `status` is AUTHENTICATION_REQUIRED, `authentication.status` says what to show
   and `authentication.answerField` the one field to send to `POST /v1/updates/{updateId}/authentication`.
-  `previousAnswerRejected` marks a wrong TAN or wrong credentials, `roundsLeft` how many more rounds the update
-  allows. For the redirect approach, give `redirectUrl` when starting the update, send the user to
-  `authentication.redirectUrl`, and post what the bank sent them back with as `redirectCallback` (the full URL or
-  its query string).
+  `previousAnswerRejected` marks a wrong TAN or wrong credentials and `message` is the bank's own text;
+  `roundsLeft` counts this update's remaining authentication rounds, not the attempts the bank allows. For the
+  redirect approach, give `redirectUrl` when starting the update, send the user to `authentication.redirectUrl`,
+  and post what the bank sent them back with as `redirectCallback` (the full URL or its query string).
 * **The outcome**: poll `GET /v1/updates/{updateId}` until SUCCEEDED (`result.accounts`, new ones with
   `newAccount: true`), FAILED or EXPIRED (`error` with the user's remedy).
 
-Every answer carries `Cache-Control: no-store`. More in docs/api.md.
+Every answer carries `Cache-Control: no-store` and `X-Content-Type-Options: nosniff`. More in docs/api.md.
 """
 
 
@@ -79,6 +79,29 @@ def _prune(document: dict[str, Any]) -> None:
             return
         for name in unused:
             del schemas[name]
+
+
+def _integer_bounds(node: Any) -> None:
+    """Bounds of integer schemas as the integers they are, inclusive: Powertools keeps every bound as a float
+    (``2**63 - 1`` became ``9.223372036854776e+18``, which is 2**63, an id the service refuses). The handlers declare
+    bounds a float holds exactly (``bankupdate.api.models.ID_END``); for integers ``exclusiveMaximum: n`` is
+    ``maximum: n - 1``, the form int64 clients read."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            for key in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+                value = node.get(key)
+                if isinstance(value, float):
+                    if not value.is_integer():
+                        raise ValueError(f"integer schema with the bound {key}={value}")
+                    node[key] = int(value)
+            for key, inclusive, step in (("exclusiveMinimum", "minimum", 1), ("exclusiveMaximum", "maximum", -1)):
+                if key in node:
+                    node[inclusive] = node.pop(key) + step
+        for value in node.values():
+            _integer_bounds(value)
+    elif isinstance(node, list):
+        for value in node:
+            _integer_bounds(value)
 
 
 def _finish_operations(paths: dict[str, Any]) -> None:
@@ -104,6 +127,8 @@ def build_document() -> dict[str, Any]:
             paths.setdefault(path, {}).update(operations)
         schemas.update(schema.get("components", {}).get("schemas", {}))
     _finish_operations(paths)
+    _integer_bounds(paths)
+    _integer_bounds(schemas)
     document = {
         "openapi": "3.1.0",
         "info": {"title": TITLE, "version": VERSION, "description": DESCRIPTION},

@@ -114,14 +114,18 @@ def running_stack(
     from bankupdate import composition
     from local_stack import LocalStack
 
-    overrides = {
-        "FinapiBaseUrl": sandbox.base_url,
-        "JwtIssuer": JWT_ISSUER,
-        "JwtAudience": JWT_AUDIENCE,
-        "UpdateDeadlineSeconds": "60",
-        "AuthenticationWindowSeconds": "60",
-        "AllowedRedirectUrls": "https://app.example.com/",
-    } | (parameter_overrides or {}) | parameters
+    overrides = (
+        {
+            "FinapiBaseUrl": sandbox.base_url,
+            "JwtIssuer": JWT_ISSUER,
+            "JwtAudience": JWT_AUDIENCE,
+            "UpdateDeadlineSeconds": "60",
+            "AuthenticationWindowSeconds": "60",
+            "AllowedRedirectUrls": "https://app.example.com/",
+        }
+        | (parameter_overrides or {})
+        | parameters
+    )
     with LocalStack(
         template_path=str(template),
         time_scale=time_scale,

@@ -42,6 +42,10 @@ class WebFormConfig(_Model):
     allow_http_loopback_urls: bool = False
     # "Web Form URLs are valid for just 20 minutes" (finAPI, Web Form 2.0 Basics).
     web_form_ttl_seconds: float = Field(1200.0, gt=0)
+    # The web forms' URL as finAPI names it, "{id}" standing for the form's id (None: this server's /wf/{id}).
+    # Anything goes, e.g. "javascript:alert(1)//{id}": a finAPI answering hostile URLs, for tests that clients never
+    # make them links (the form itself stays at /wf/{id}).
+    web_form_url: str | None = Field(None, max_length=2048)
     # A new task waits this long in NOT_YET_STARTED before the background attempt starts.
     task_start_seconds: float = Field(0.1, ge=0)
     # "at most, once a second" (finAPI, For best results!): closer polls of one task or web form are recorded.

@@ -7,11 +7,10 @@ talking to Access for it) is skipped until the next tick.
 
 from __future__ import annotations
 
-from collections import Counter
-
 import secrets
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -237,7 +236,7 @@ class WebFormEngine:
         web_form_id = str(uuid.uuid4())
         task.web_form = WebForm(
             id=web_form_id,
-            url=f"{self.base_url}/wf/{web_form_id}",
+            url=(self.config.web_form_url or f"{self.base_url}/wf/{{id}}").replace("{id}", web_form_id),
             created_at=now,
             expires_at=now + timedelta(seconds=self.config.web_form_ttl_seconds),
         )

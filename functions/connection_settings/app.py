@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bankupdate import composition
 from bankupdate.api.documented import USER, documented
 from bankupdate.api.http import build_resolver, caller_id, resolve
-from bankupdate.api.models import ConnectionView, ScheduleRequest
+from bankupdate.api.models import ID_END, ConnectionView, ScheduleRequest
 from bankupdate.api.views import connection_view
 from bankupdate.observability import logger, publish_metrics, tracer
 from bankupdate.settings import get_settings
@@ -28,7 +28,7 @@ app = build_resolver()
     tags=["connections"],
 )
 def put_schedule(
-    connectionId: Annotated[int, Path(gt=0, le=2**63 - 1)],
+    connectionId: Annotated[int, Path(gt=0, lt=ID_END)],
     body: Annotated[ScheduleRequest, Body()],
 ) -> Response[ConnectionView]:
     use_case = composition.set_schedule()

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bankupdate import composition
 from bankupdate.api.documented import USER, documented
 from bankupdate.api.http import build_resolver, caller_id, resolve
-from bankupdate.api.models import ConnectionList, ConnectionView, UpdateView
+from bankupdate.api.models import ID_END, ConnectionList, ConnectionView, UpdateView
 from bankupdate.api.views import connection_view, update_view
 from bankupdate.contract import UPDATE_ID_PATTERN
 from bankupdate.observability import logger, publish_metrics, tracer
@@ -48,7 +48,7 @@ def read_update(
     tags=["connections"],
 )
 def read_connection(
-    connectionId: Annotated[int, Path(gt=0, le=2**63 - 1)],
+    connectionId: Annotated[int, Path(gt=0, lt=ID_END)],
 ) -> Response[ConnectionView]:
     record = composition.read_updates().connection(owner_id=caller_id(app), connection_id=connectionId)
     return Response(200, content_types.APPLICATION_JSON, connection_view(record, get_settings().budget, _now()))

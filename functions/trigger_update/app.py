@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bankupdate import composition
 from bankupdate.api.documented import LOCATION, USER, documented
 from bankupdate.api.http import build_resolver, caller_id, request_psu, resolve
-from bankupdate.api.models import TriggerUpdateRequest, UpdateView
+from bankupdate.api.models import ID_END, TriggerUpdateRequest, UpdateView
 from bankupdate.api.views import update_view
 from bankupdate.domain.answers import Credential
 from bankupdate.domain.model import UpdateOptions
@@ -30,7 +30,7 @@ app = build_resolver()
     tags=["updates"],
 )
 def trigger_update(
-    connectionId: Annotated[int, Path(gt=0, le=2**63 - 1)],
+    connectionId: Annotated[int, Path(gt=0, lt=ID_END)],
     body: Annotated[TriggerUpdateRequest, Body()],
     idempotency_key: Annotated[
         str | None, Header(alias="idempotency-key", min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")

@@ -56,11 +56,14 @@ def test_credentials_procedure_and_flicker_tan_with_a_wrong_tan_first(demo: Demo
     expect(page.locator("#flicker code")).to_have_text("0388A01239230520422D3132")
     web.step("flicker-tan")
 
-    # When a wrong TAN is sent, the page says so, machine-readably from the API, with the tries left
+    # When a wrong TAN is sent, the page says so, machine-readably from the API, quotes the bank, and names what
+    # this update counts (its rounds), never a number of tries the bank has not promised
     page.fill("#tan", "000000")
     page.click("#submit")
     expect(page.locator("#rejected")).to_contain_text("did not accept")
-    expect(page.locator("#rejected")).to_contain_text("more tries")
+    expect(page.locator("#rejected")).to_contain_text("up to your bank")
+    expect(page.locator("#rejected")).not_to_contain_text("tries")
+    expect(page.locator("#rounds-left")).to_contain_text("more authentication rounds")
     expect(page.locator("#bank-message")).to_contain_text("TAN ist ungültig")
     web.step("wrong-tan")
 
@@ -73,6 +76,38 @@ def test_credentials_procedure_and_flicker_tan_with_a_wrong_tan_first(demo: Demo
     page.click("#back")
     expect(page.locator(f"#connection-{connection}")).to_contain_text("Up to date")
     web.step("connection-health")
+
+
+def test_wrong_tans_until_the_bank_ends_the_update_promise_nothing_the_bank_did_not(
+    demo: DemoUser, web: BrowserPage
+) -> None:
+    # Given an update at the TAN step (the bank ends a login at its third wrong TAN)
+    connection = demo.add_connection(**NO_CONSENT)
+    page = signed_in(web, demo, connection)
+    page.click(f"#sync-{connection}")
+    _credentials(page, "demo", "demo")
+    page.click("#submit")
+    page.click("#procedure-901")
+    page.click("#submit")
+
+    # When the user sends wrong TANs
+    for attempt in (1, 2):
+        page.fill("#tan", f"00000{attempt}")
+        page.click("#submit")
+        expect(page.locator("#submit")).to_be_enabled()  # disabled while sent: enabled again on the bank's answer
+        expect(page.locator("#bank-message")).to_contain_text("TAN ist ungültig")
+        # Then after each, the page leaves the count of attempts to the bank
+        expect(page.locator("#rejected")).to_contain_text("up to your bank")
+        expect(page.locator("#rejected")).not_to_contain_text("tries")
+    web.step("second-wrong-tan")
+    page.fill("#tan", "000003")
+    page.click("#submit")
+
+    # And when the bank ends the login, the update fails with the bank's own words
+    expect(page.locator("#update-status")).to_contain_text("Failed")
+    expect(page.locator("#failure")).to_contain_text("Die TAN war mehrfach falsch")
+    expect(page.locator("#failure")).to_contain_text("BANK_REJECTED")
+    web.step("bank-ended-the-login")
 
 
 def test_photo_tan_flow_by_keyboard_only(demo: DemoUser, web: BrowserPage) -> None:

@@ -214,6 +214,19 @@ def test_the_release_writes_the_outcome_and_moves_the_schedule(stores: Stores) -
     assert list(stores.schedules.due(now=NOW + timedelta(days=9))) == []
 
 
+def test_a_scheduled_update_that_ran_clears_the_skip_before_it(stores: Stores) -> None:
+    # Given a scheduled connection whose last run was skipped, now locked by a scheduled update
+    _scheduled(stores, 7)
+    stores.schedules.reschedule(OWNER, 7, next_due_at=NOW, skip=SkipReason.BUDGET_EXHAUSTED, now=NOW)
+    # When that update finishes and moves the schedule on
+    health = ConnectionHealth(last_success_at=NOW, last_attempt_at=NOW, last_outcome=UpdateStatus.SUCCEEDED)
+    outcome = ConnectionOutcome(health=health, next_due_at=NOW + timedelta(hours=6), reschedule=True)
+    stores.connections.release(OWNER, 7, update_id="a", outcome=outcome)
+    # Then the last run was not skipped: neither a reason nor a time of a skip is left
+    stored = stores.connections.get(OWNER, 7)
+    assert stored is not None and (stored.schedule.last_skip_reason, stored.schedule.last_skip_at) == (None, None)
+
+
 def test_the_release_can_move_the_next_due_slot(stores: Stores) -> None:
     # Given a scheduled connection locked by update a
     _scheduled(stores, 7)

@@ -93,7 +93,7 @@ class InMemoryConnectionStore:
                         update={
                             "next_due_at": outcome.next_due_at,
                             "last_skip_reason": outcome.skip,
-                            "last_skip_at": outcome.health.last_attempt_at,
+                            "last_skip_at": outcome.health.last_attempt_at if outcome.skip else None,
                         }
                     )
             self._items.records[key] = found.model_copy(update=changes)
@@ -145,7 +145,9 @@ class InMemoryScheduleStore:
             found = self._items.records.get(key)
             if found is None or not found.schedule.enabled:
                 return  # a connection opted out meanwhile must not re-enter the due index
-            self._change_schedule(key, next_due_at=next_due_at, last_skip_reason=skip, last_skip_at=now)
+            self._change_schedule(
+                key, next_due_at=next_due_at, last_skip_reason=skip, last_skip_at=now if skip else None
+            )
 
     def consume_unattended(self, owner_id: str, connection_id: int, *, budget: UnattendedBudget, now: datetime) -> bool:
         key = (owner_id, connection_id)

@@ -3,15 +3,19 @@ every property it requires declared, security as API Gateway enforces it, and th
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
+from pydantic import ValidationError
 
 from bankupdate.api import http
+from bankupdate.api.models import TriggerUpdateRequest
 from bankupdate.domain.errors import BankUpdateError
 from scripts.openapi import DOCUMENT
 from tests.template.translated import translated_template
@@ -127,6 +131,13 @@ def test_success_answers_say_no_store_and_a_started_update_says_where_it_is(docu
     for method, path, operation in _operations(document):
         success = next(code for code in operation["responses"] if code.startswith("2"))
         assert operation["responses"][success]["headers"]["Cache-Control"] == {"$ref": "#/components/headers/NoStore"}
+        for status, response in operation["responses"].items():
+            if "Cache-Control" in response.get("headers", {}):  # ours (API Gateway's own refusals carry none)
+                assert response["headers"]["X-Content-Type-Options"] == {"$ref": "#/components/headers/NoSniff"}, (
+                    method,
+                    path,
+                    status,
+                )
         if success == "204":
             assert "content" not in operation["responses"][success], (method, path)
     started = document["paths"]["/v1/bank-connections/{connectionId}/updates"]["post"]["responses"]["202"]
@@ -138,6 +149,10 @@ def test_the_answer_fields_a_screen_needs_are_described(document: dict[str, Any]
     view = document["components"]["schemas"]["AuthenticationView"]["properties"]
     for field in ("previousAnswerRejected", "roundsLeft", "credentialLabels", "webFormUrl", "expiresAt", "redirectUrl"):
         assert view[field].get("description"), field
+    # roundsLeft counts this update's rounds, never the bank's attempts (a bank ends a login at its own count)
+    rounds = view["roundsLeft"]["description"]
+    assert "authentication rounds" in rounds and "not the number of attempts" in rounds
+    assert "roundsLeft` how many more rounds the update" not in document["info"]["description"]
     callback = document["components"]["schemas"]["AuthenticationAnswerRequest"]["properties"]["redirectCallback"]
     assert "full URL" in callback["description"] and "query string" in callback["description"]
 
@@ -160,3 +175,52 @@ def test_every_error_code_of_the_catalogue_is_documented(document: dict[str, Any
     guide = (DOCUMENT.parent / "api.md").read_text()
     assert sorted(c for c in codes if c not in described) == []
     assert sorted(c for c in codes if f"`{c}`" not in guide) == []
+
+
+def _validator(document: dict[str, Any], schema: dict[str, Any]) -> Draft202012Validator:
+    """A validator of ``schema`` whose references resolve in the document, as a generated client reads them."""
+    return Draft202012Validator(schema | {"components": document["components"]})
+
+
+CREDENTIALS = [{"label": "PIN", "value": "4711"}]
+
+
+@pytest.mark.parametrize(
+    ("interface", "credentials"),
+    list(itertools.product([None, "absent", "XS2A"], [None, "absent", CREDENTIALS])),
+)
+def test_a_trigger_body_the_document_admits_is_one_the_service_takes(
+    document: dict[str, Any], interface: Any, credentials: Any
+) -> None:
+    # Given every combination of interface and loginCredentials: absent, null, or given
+    body = {
+        key: value for key, value in (("interface", interface), ("loginCredentials", credentials)) if value != "absent"
+    }
+    # When both the document's schema and the service's model judge it
+    admitted = _validator(document, {"$ref": "#/components/schemas/TriggerUpdateRequest"}).is_valid(body)
+    try:
+        TriggerUpdateRequest.model_validate(body)
+        taken = True
+    except ValidationError:
+        taken = False
+    # Then they agree: credentials without an interface are refused by both (a generated client cannot send them)
+    assert admitted == taken, body
+
+
+def test_connection_ids_are_bounded_by_integers_the_service_takes(document: dict[str, Any]) -> None:
+    # Given the connectionId parameter of every route that has one
+    schemas = [
+        parameter["schema"]
+        for _, _, operation in _operations(document)
+        for parameter in operation.get("parameters", [])
+        if parameter["name"] == "connectionId"
+    ]
+    assert len(schemas) == 3
+    for schema in schemas:
+        # Then its bounds are written as integers (a float 9.223372036854776e+18 is 2**63, one more than int64 holds)
+        bounds = {k: v for k, v in schema.items() if "imum" in k}
+        assert bounds and all(type(v) is int for v in bounds.values()), bounds
+        # And the document admits exactly the ids the handlers take: 1 .. 2**63 - 1
+        check = _validator(document, schema)
+        assert check.is_valid(1) and check.is_valid(2**63 - 1)
+        assert not check.is_valid(0) and not check.is_valid(2**63)

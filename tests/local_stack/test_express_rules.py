@@ -5,7 +5,7 @@ minutes whatever it is doing. The workflow still ends every update well."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +54,12 @@ def test_an_express_execution_has_no_history_or_description_to_ask_for(new_user:
     machine = stack.physical_id("PollLoopStateMachine")
     execution = machine.replace(":stateMachine:", ":execution:") + f":{loop['name']}"
     # When someone asks Step Functions about it, then Step Functions says Express keeps none
-    for ask in (
+    asks: list[Callable[[], object]] = [
         lambda: sfn.describe_execution(executionArn=execution),
         lambda: sfn.get_execution_history(executionArn=execution),
         lambda: sfn.list_executions(stateMachineArn=machine),
-    ):
+    ]
+    for ask in asks:
         with pytest.raises(ClientError) as refused:
             ask()
         assert refused.value.response["Error"]["Code"] == "StateMachineTypeNotSupported"

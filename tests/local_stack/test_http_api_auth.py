@@ -74,3 +74,36 @@ def test_malformed_requests_are_4xx_naming_the_field(new_user: Any) -> None:
     assert "4711" not in no_interface.text
     bad_path = user.api.update("not-an-id")
     assert bad_path.status_code == 422
+
+
+BODIES_WITH_A_KEY_TWICE = [
+    ("POST", "/v1/bank-connections/1/updates", b'{"interface": "XS2A", "interface": "FINTS_SERVER"}', "interface"),
+    (
+        "POST",
+        "/v1/updates/0123456789abcdef0123456789abcdef/authentication",
+        b'{"challengeResponse": "1", "challengeResponse": "2"}',
+        "challengeResponse",
+    ),
+    ("PUT", "/v1/bank-connections/1/schedule", b'{"enabled": false, "enabled": true}', "enabled"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "key"), BODIES_WITH_A_KEY_TWICE)
+def test_a_key_given_twice_is_refused_on_every_route_with_a_body(
+    stack: Any, method: str, path: str, body: bytes, key: str
+) -> None:
+    # Given a signed-in user's request whose body names one key twice
+    headers = {"Authorization": f"Bearer {stack.issue_token(sub='twice')}", "content-type": "application/json"}
+    # When it reaches the API
+    answer = httpx.request(method, stack.api_url + path, content=body, headers=headers)
+    # Then it is a 400 naming the key, before anything else looks at it
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["code"] == "MALFORMED_REQUEST" and answer.json()["error"]["details"]["field"] == key
+
+
+def test_a_key_given_twice_is_refused_on_the_admin_route(stack: Any) -> None:
+    url = f"{stack.api_url}/v1/admin/users/twice/finapi-user"
+    body = b'{"finapiUsername": "a", "finapiPassword": "b", "finapiUsername": "c"}'
+    signed = stack.admin_headers("PUT", url, body) | {"content-type": "application/json"}
+    answer = httpx.put(url, content=body, headers=signed)
+    assert answer.status_code == 400 and answer.json()["error"]["details"]["field"] == "finapiUsername", answer.text

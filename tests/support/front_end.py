@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -31,7 +34,8 @@ class DemoUser:
 
     @property
     def url(self) -> str:
-        return f"{self.stack.api_url}/"
+        """The front end's page: at the API's root, or on its own origin (``demo_user(..., cross_origin=True)``)."""
+        return f"{self.stack.front_end_url or self.stack.api_url}/"
 
     def add_connection(self, **options: Any) -> int:
         """A new connection at finAPI, synced by the operator so the user's list shows it."""
@@ -52,14 +56,24 @@ def _free_port() -> int:
 
 
 @contextmanager
-def demo_user(sandbox: Any, name: str, *, env: dict[str, str] | None = None, **parameters: str) -> Iterator[DemoUser]:
-    """A stack serving the front end on a port of its own (the app's redirect target), and its signed-up user."""
+def demo_user(
+    sandbox: Any, name: str, *, env: dict[str, str] | None = None, cross_origin: bool = False, **parameters: str
+) -> Iterator[DemoUser]:
+    """A stack serving the front end on a port of its own (the app's redirect target), and its signed-up user.
+
+    ``cross_origin``: the front end on an origin of its own, the API on another port; the stack allows the front
+    end's origin (AllowedOrigins) unless ``parameters`` say otherwise."""
     port = _free_port()
     suffix = uuid.uuid4().hex[:8]
     sub, username, password = f"{name}-{suffix}", f"finapi-{name}-{suffix}", f"pw-{suffix}"
-    template_parameters: dict[str, Any] = {"AllowedRedirectUrls": f"http://127.0.0.1:{port}/", **parameters}
-    front_end = FrontEnd(ROOT / "frontend", sub)
-    with running_stack(sandbox, api_port=port, front_end=front_end, env=env, **template_parameters) as stack:
+    origin = f"http://127.0.0.1:{port}"
+    template_parameters: dict[str, Any] = {"AllowedRedirectUrls": f"{origin}/"}
+    if cross_origin:
+        template_parameters["AllowedOrigins"] = origin
+    template_parameters |= parameters
+    front_end = FrontEnd(ROOT / "frontend", sub, port=port if cross_origin else None)
+    api_port = 0 if cross_origin else port
+    with running_stack(sandbox, api_port=api_port, front_end=front_end, env=env, **template_parameters) as stack:
         sandbox.world.create_user(username, password)
         register_finapi_user(stack, sub, username, password)
         yield DemoUser(sub, username, stack, sandbox)
@@ -72,3 +86,21 @@ def signed_in(web: BrowserPage, demo: DemoUser, connection: int) -> Page:
     page.click("#sign-in-button")
     expect(page.locator(f"#connection-{connection}")).to_be_visible()
     return page
+
+
+@contextmanager
+def bare_front_end() -> Iterator[str]:
+    """frontend/ served by a plain static file server on loopback, with no security headers at all: what the pages
+    protect by themselves (their <meta> policy) shows here. Yields the base URL."""
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(ROOT / "frontend")))
+    threading.Thread(target=server.serve_forever, name="bare-front-end", daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

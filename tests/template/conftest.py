@@ -36,7 +36,7 @@ def sam_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def sam_build(sam_bin: str, sam_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`sam build` once per session (offline, cross-platform arm64 wheels for python3.13)."""
+    """`sam build` once per session (cross-platform arm64 wheels for python3.13, downloaded from PyPI)."""
     build_dir = tmp_path_factory.mktemp("sam-build") / "build"
     done = subprocess.run(
         [sam_bin, "build", "--template-file", "template.yaml", "--build-dir", str(build_dir), "--parallel"],

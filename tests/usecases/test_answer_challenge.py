@@ -278,3 +278,15 @@ def test_credentials_finapi_finds_incomplete_can_be_completed(system: System) ->
     # Then the update still asks, and the complete credentials go through
     assert system.record(started.update_id).status is UpdateStatus.AUTHENTICATION_REQUIRED
     assert system.answer(user, started.update_id, login_credentials=DEMO).auth_round == 2
+
+
+@pytest.mark.parametrize("page", ["javascript:alert(document.domain)", "data:text/html,hi", "http://evil.example/"])
+def test_a_bank_page_that_is_no_https_link_never_reaches_the_user(system: System, page: str) -> None:
+    # Given a redirect bank whose 510 names a hostile address as its page
+    user = system.new_user("DEMO0002", consent_expires_at=None, bank_page_url=page)
+    # When the update asks the user to go to the bank
+    started = system.trigger(user, options=UpdateOptions(redirect_url="https://app.example.com/back"))
+    # Then the challenge is there, without the address: no record, event or answer carries it as a link
+    assert started.challenge is not None and started.challenge.status is ChallengeStatus.REDIRECT_REQUIRED
+    assert started.challenge.redirect_url is None
+    assert page not in system.record(started.update_id).model_dump_json()

@@ -6,7 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from pydantic import SecretStr
 
+from bankupdate.api.models import ScheduleView
+from bankupdate.api.views import connection_view
 from bankupdate.contract import DueConnection
 from bankupdate.domain.errors import BankUnsupported, DownloadFailed
 from bankupdate.domain.events import ConsentExpiringSoon
@@ -14,7 +17,7 @@ from bankupdate.domain.model import ConnectionHealth, SkipReason, UpdateMode, Up
 from bankupdate.domain.scheduling import scheduled_update_id
 from bankupdate.usecases.start_scheduled import ScheduledStart
 from tests.usecases.scheduled import due_now, opted_in
-from tests.usecases.system import DEMO, System
+from tests.usecases.system import DEMO, TAN, System
 
 
 def test_the_due_connections_are_queued_in_batches_of_ten(system: System) -> None:
@@ -151,3 +154,30 @@ def test_users_are_warned_once_when_a_consent_nears_its_end(system: System) -> N
     # Then one warning went out, naming the date
     (warning,) = system.events.of_type(ConsentExpiringSoon)
     assert (warning.connection_id, warning.consent_expires_at) == (user.connection, expires)
+
+
+def test_a_scheduled_update_that_ran_shows_no_skip_any_more(system: System) -> None:
+    # Given a connection whose scheduled run was skipped while the user's own update ran
+    user = opted_in(system)
+    running = system.trigger(user, credentials=DEMO)  # the bank waits for the user's TAN procedure: the lock is held
+    (due,) = due_now(system)
+    assert system.start_scheduled(due) is ScheduledStart.SKIPPED
+    view = _schedule_seen_by_the_user(system, user.owner_id, user.connection)
+    assert (view.last_skip_reason, view.last_skip_at) == ("UPDATE_RUNNING", system.clock.now())
+    # When the user's update ends well (smsTAN, the TAN, the download), and the next scheduled run starts its update
+    system.run(running.update_id)
+    system.answer(user, running.update_id, two_step_procedure_id="901")
+    system.answer(user, running.update_id, challenge_response=SecretStr(TAN))
+    system.run(running.update_id)
+    assert system.record(running.update_id).status is UpdateStatus.SUCCEEDED
+    system.use_cases.set_schedule()(owner_id=user.owner_id, connection_id=user.connection, enabled=True)
+    (due,) = due_now(system)
+    assert system.start_scheduled(due) is ScheduledStart.STARTED
+    # Then the user sees no skip at all: neither a reason nor the time of one
+    view = _schedule_seen_by_the_user(system, user.owner_id, user.connection)
+    assert (view.last_skip_reason, view.last_skip_at, view.remedy) == (None, None, None)
+
+
+def _schedule_seen_by_the_user(system: System, owner_id: str, connection_id: int) -> ScheduleView:
+    record = system.use_cases.read_updates().connection(owner_id=owner_id, connection_id=connection_id)
+    return connection_view(record, system.settings.budget, system.clock.now()).schedule

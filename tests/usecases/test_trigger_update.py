@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from bankupdate.contract import WaitingTask
@@ -20,6 +21,8 @@ from bankupdate.domain.errors import (
 from bankupdate.domain.events import AuthenticationRequested, UpdateFailed, UpdateSucceeded
 from bankupdate.domain.model import ChallengeStatus, UpdateOptions, UpdateStatus
 from bankupdate.ports import ExecutionState
+from finapi_sandbox import SandboxServer
+from tests.usecases.polling import system_with
 from tests.usecases.system import DEMO, NO_SCA, System
 
 
@@ -345,3 +348,40 @@ def test_a_workflow_that_cannot_start_fails_the_update_and_frees_the_lock(system
     assert failed.status is UpdateStatus.FAILED and failed.error is not None
     connection = system.connections.get(user.owner_id, user.connection)
     assert connection is not None and connection.active_update_id is None
+
+
+@pytest.mark.parametrize(
+    "foreign",
+    [
+        "https://app.example.com.evil.com/back",
+        "https://app.example.com@evil.com/back",
+        "https://app.example.com:443@evil.com/back",
+        "https://app.example.com\uff0eevil.com/back",
+        "https://app.example.com\\@evil.com/back",
+        "https://app.example.comevil.com/",
+    ],
+)
+def test_an_allow_list_entry_without_a_trailing_slash_admits_its_origin_only(
+    finapi: SandboxServer, foreign: str
+) -> None:
+    # Given the operator allows their app's origin, written without a trailing slash
+    system = system_with(finapi, ALLOWED_REDIRECT_URLS="https://app.example.com")
+    user = system.new_user("DEMO0002", consent_expires_at=None)
+    # When the app asks for a return address that only starts with those characters
+    with pytest.raises(InvalidRequest) as refused:
+        system.trigger(user, options=UpdateOptions(redirect_url=foreign))
+    # Then it is refused before anything happens: the bank never gets it, so no authorization code goes there
+    assert refused.value.details == {"field": "redirectUrl", "allowed": ["https://app.example.com"]}
+    assert system.updates.all() == [] and system.update_calls(user.connection) == []
+
+
+def test_a_return_address_at_the_allowed_origin_gets_the_banks_answer(finapi: SandboxServer) -> None:
+    # Given the operator allows their app's origin, written without a trailing slash
+    system = system_with(finapi, ALLOWED_REDIRECT_URLS="https://app.example.com")
+    user = system.new_user("DEMO0002", consent_expires_at=None)
+    # When the app gives a page of that origin as its return address
+    started = system.trigger(user, options=UpdateOptions(redirect_url="https://app.example.com/bank-return"))
+    # Then the bank's page sends the user (and the authorization code) back there
+    assert started.challenge is not None and started.challenge.redirect_url is not None
+    back = httpx.get(started.challenge.redirect_url, follow_redirects=False).headers["location"]
+    assert back.startswith("https://app.example.com/bank-return?")

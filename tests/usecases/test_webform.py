@@ -334,6 +334,75 @@ def test_a_lost_callback_after_the_web_form_is_made_up_for_by_the_wait_for_the_u
     assert states_of(system, waiting.update_id) == ["Poll", "AwaitUser", "Poll"]
 
 
+def three_wrong_tans(driver: PageDriver, form: str) -> None:
+    driver.post(f"{form}/credentials", userId="demo", pin="demo")
+    driver.post(f"{form}/procedure", procedureId="901")
+    for _ in range(3):
+        driver.post(f"{form}/challenge", challengeResponse="000000")
+
+
+def test_a_bank_that_ends_the_login_in_the_form_is_quoted_in_the_update(
+    system: System, webform: WebFormServer, receiver: Receiver
+) -> None:
+    # Given an update waiting for its user in finAPI's web form
+    _, waiting = waiting_in_the_web_form(system, webform)
+    assert waiting.challenge is not None and waiting.challenge.web_form_url
+    # When the user types a wrong TAN until the bank ends the login (finAPI's task then says only
+    # BANK_SERVER_REJECTION) and finAPI calls back
+    fill_in(waiting.challenge.web_form_url, three_wrong_tans)
+    reaches(webform, waiting, "COMPLETED_WITH_ERROR")
+    calls_back(system, callback_of(receiver, waiting, "finalised"))
+    system.run(waiting.update_id)
+    # Then the update failed with the bank's own words, as in Access mode, not a guess about the credentials
+    failed = system.record(waiting.update_id)
+    assert failed.status is UpdateStatus.FAILED and failed.error is not None
+    assert failed.error.code == "BANK_REJECTED"
+    assert failed.error.user_message == "Die TAN war mehrfach falsch. Der Vorgang wurde abgebrochen."
+
+
+HOSTILE_FORM = "javascript:alert(document.domain)//{id}"
+
+
+@pytest.fixture
+def hostile(finapi: SandboxServer, receiver: Receiver) -> Iterator[tuple[System, WebFormServer]]:
+    """A Web Form 2.0 deployment whose finAPI names its web forms by a ``javascript:`` URL."""
+    config = WebFormConfig(allow_http_loopback_urls=True, decoupled_poll_seconds=0, web_form_url=HOSTILE_FORM)
+    server = WebFormServer(finapi, config).start()
+    clock = clock_following(finapi)
+    settings = settings_for(finapi, INTEGRATION="WEB_FORM", WEBFORM_BASE_URL=server.base_url)
+    users = InMemoryUserStore()
+    gateway = unpaced_gateway(access_gateway(finapi, settings, clock, users), settings)
+    yield System(finapi, clock, settings, gateway, users, callback_base_url=receiver.base_url), server
+    server.stop()
+    finapi.world.clear_faults()
+
+
+def test_a_web_form_address_that_is_no_https_link_never_reaches_the_user(
+    hostile: tuple[System, WebFormServer],
+) -> None:
+    system, webform = hostile
+    # Given finAPI asks for its web form, under a javascript: address
+    _, record = started(system, consent_expires_at=None, download_seconds=1.5)
+    under_way(system, webform, record)
+    reaches(webform, record, "WEB_FORM_REQUIRED")
+    system.run(record.update_id)
+    # Then the update waits for the user without the address: no record, event or answer carries it as a link
+    waiting = system.record(record.update_id)
+    assert waiting.challenge is not None and waiting.challenge.status is ChallengeStatus.WEB_FORM_REQUIRED
+    assert waiting.challenge.web_form_url is None
+    (asked,) = system.events.of_type(AuthenticationRequested)
+    assert asked.action_url is None
+    # When the form fails at the bank (the user reached it some other way) and the update ends at the next poll
+    form_id = task_of(webform, record).web_form.id
+    fill_in(f"{webform.base_url}/wf/{form_id}", three_wrong_tans)
+    reaches(webform, record, "COMPLETED_WITH_ERROR")
+    system.wait_runs_out(record.update_id)
+    # Then the failure offers no link to the failed form either
+    failed = system.record(record.update_id)
+    assert failed.error is not None and failed.error.code == "BANK_REJECTED" and failed.error.action_url is None
+    assert "javascript:" not in failed.model_dump_json()
+
+
 def test_a_web_form_nobody_completes_is_polled_at_each_fallback_and_expires_with_the_answer_window(
     system: System, webform: WebFormServer
 ) -> None:

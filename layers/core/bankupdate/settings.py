@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -14,6 +14,7 @@ from bankupdate.domain.backoff import MIN_GAP_SECONDS, LoopCost, LoopLimits, Pol
 from bankupdate.domain.budget import UnattendedBudget
 from bankupdate.domain.lifecycle import Timing
 from bankupdate.domain.model import Integration
+from bankupdate.domain.urls import RedirectAllowList
 
 # Finalize is retried with backoff for up to about this long before the workflow gives up (the ASL's Retry).
 FINALIZE_RETRY_SECONDS = 600
@@ -67,7 +68,8 @@ class Settings(BaseModel):
     idempotency_ttl_seconds: int = Field(3600, alias="IDEMPOTENCY_TTL_SECONDS", ge=60, le=86400)
     user_updates_per_window: int = Field(5, alias="USER_UPDATES_PER_WINDOW", ge=1, le=1000)
     user_update_window_seconds: int = Field(600, alias="USER_UPDATE_WINDOW_SECONDS", ge=10, le=86400)
-    allowed_redirect_urls: str = Field("", alias="ALLOWED_REDIRECT_URLS")  # comma separated URL prefixes
+    # Comma-separated return addresses (domain.urls.RedirectAllowList): origins, or origins with a path.
+    allowed_redirect_urls: str = Field("", alias="ALLOWED_REDIRECT_URLS")
 
     unattended_daily_limit: int = Field(4, alias="UNATTENDED_DAILY_LIMIT", ge=0, le=100)
     unattended_reserve: int = Field(0, alias="UNATTENDED_RESERVE", ge=0, le=100)
@@ -86,6 +88,12 @@ class Settings(BaseModel):
     @classmethod
     def _known_time_zone(cls, value: str) -> str:
         ZoneInfo(value)  # raises for an unknown zone: fail at cold start, not at the first scheduled run
+        return value
+
+    @field_validator("allowed_redirect_urls")
+    @classmethod
+    def _redirect_entries(cls, value: str) -> str:
+        RedirectAllowList.parse(value)  # raises for an entry that is not one: fail at cold start, not at a user's tap
         return value
 
     @model_validator(mode="after")
@@ -158,9 +166,9 @@ class Settings(BaseModel):
         lets one expire (and the stale-lock reconciler finds those long before)."""
         return self.update_timeout_seconds + FINALIZE_RETRY_SECONDS + 300
 
-    @property
-    def redirect_url_prefixes(self) -> tuple[str, ...]:
-        return tuple(p.strip() for p in self.allowed_redirect_urls.split(",") if p.strip())
+    @cached_property
+    def redirect_allow_list(self) -> RedirectAllowList:
+        return RedirectAllowList.parse(self.allowed_redirect_urls)
 
 
 def get_settings() -> Settings:

@@ -83,3 +83,26 @@ def test_a_charset_parameter_is_fine() -> None:
 
 def test_an_empty_body_needs_no_media_type() -> None:
     assert checked_event(event("", content_type=""))["body"] is None
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ('{"interface": "XS2A", "interface": "FINTS_SERVER"}', "interface"),
+        ('{"enabled": false, "enabled": true}', "enabled"),
+        ('{"loginCredentials": [{"label": "PIN", "value": "1", "value": "2"}], "interface": "XS2A"}', "value"),
+    ],
+)
+def test_a_key_given_twice_is_a_400_naming_it(body: str, key: str) -> None:
+    # Given a body with one key twice (a JSON parser would keep the last one silently)
+    # When the guard checks it
+    error = refused(event(body))
+    # Then it is refused, naming the key, and no value is echoed
+    assert (error.http_status, error.code) == (400, "MALFORMED_REQUEST")
+    assert f'"{key}"' in error.message and error.details["field"] == key
+    assert "FINTS_SERVER" not in error.message and '"2"' not in json.dumps(error.details)
+
+
+def test_the_same_key_in_different_objects_is_fine() -> None:
+    body = '{"loginCredentials": [{"label": "a", "value": "1"}, {"label": "b", "value": "2"}], "interface": "XS2A"}'
+    assert checked_event(event(body))["body"] == body

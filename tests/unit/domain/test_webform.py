@@ -7,7 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bankupdate.domain.model import ChallengeStatus
-from bankupdate.domain.webform import TaskSnapshot, TaskVerdict, WebFormSnapshot, decide_task, error_for_code
+from bankupdate.domain.polling import BankResultSnapshot, ConnectionSnapshot, InterfaceSnapshot
+from bankupdate.domain.webform import (
+    TaskSnapshot,
+    TaskVerdict,
+    WebFormSnapshot,
+    decide_task,
+    error_for_code,
+    quoting_the_bank,
+)
 
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 DEADLINE = NOW + timedelta(minutes=15)
@@ -107,3 +115,53 @@ def test_each_task_error_code_has_its_own_outcome(error_code: str, ours: str, re
 
 def test_a_bank_rejection_in_the_form_points_the_user_back_to_it() -> None:
     assert error_for_code("BANK_SERVER_REJECTION", action_url="https://wf").action_url == "https://wf"
+
+
+def _connection(*results: BankResultSnapshot) -> ConnectionSnapshot:
+    return ConnectionSnapshot(
+        connection_id=1,
+        update_status="READY",
+        interfaces=tuple(InterfaceSnapshot(interface="XS2A", last_manual_update=r) for r in results),
+    )
+
+
+def _rejection(message: str | None, at: datetime) -> BankResultSnapshot:
+    return BankResultSnapshot(
+        result="BANK_SERVER_REJECTION", error_message=message, error_type="BUSINESS", timestamp=at
+    )
+
+
+def test_a_rejection_quotes_the_banks_words_written_since_the_update_started() -> None:
+    # Given finAPI's task ended BANK_SERVER_REJECTION, and Access holds the bank's message of that login
+    rejected = error_for_code("BANK_SERVER_REJECTION", action_url="https://webform.example/wf/f1")
+    connection = _connection(_rejection("Die TAN war mehrfach falsch.", NOW + timedelta(seconds=30)))
+    # When the error is completed from the connection
+    quoted = quoting_the_bank(rejected, connection, since=NOW)
+    # Then the user reads the bank's words, and keeps the form's link
+    assert (quoted.code, quoted.user_message, quoted.action_url) == (
+        "BANK_REJECTED",
+        "Die TAN war mehrfach falsch.",
+        "https://webform.example/wf/f1",
+    )
+
+
+@pytest.mark.parametrize(
+    "results",
+    [
+        (),  # no result at all
+        (_rejection("Alte Meldung", NOW - timedelta(hours=1)),),  # an older login's message: not this update's
+        (_rejection(None, NOW + timedelta(seconds=30)),),  # the bank said nothing
+        (BankResultSnapshot(result="OK", timestamp=NOW + timedelta(seconds=30)),),
+    ],
+)
+def test_without_the_banks_words_of_this_update_the_rejection_stays_as_it_was(
+    results: tuple[BankResultSnapshot, ...],
+) -> None:
+    rejected = error_for_code("BANK_SERVER_REJECTION")
+    assert quoting_the_bank(rejected, _connection(*results), since=NOW) is rejected
+
+
+def test_other_errors_are_not_touched() -> None:
+    aborted = error_for_code("INTERRUPTED")
+    connection = _connection(_rejection("Die TAN war mehrfach falsch.", NOW + timedelta(seconds=30)))
+    assert quoting_the_bank(aborted, connection, since=NOW) is aborted

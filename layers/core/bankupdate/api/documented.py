@@ -44,6 +44,10 @@ HEADERS: dict[str, dict[str, Any]] = {
         "description": "`no-store`: answers carry account data and challenges, no cache may keep them",
         "schema": {"type": "string", "const": "no-store"},
     },
+    "NoSniff": {
+        "description": "`nosniff`: a browser reads the answer as the JSON it is, never as a script or a page",
+        "schema": {"type": "string", "const": "nosniff"},
+    },
     "RetryAfter": {
         "description": "Seconds to wait before trying again, when waiting helps (the same number as "
         "`error.details.retryAfterSeconds`)",
@@ -61,13 +65,14 @@ def _header(name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/headers/{name}"}
 
 
-_NO_STORE = {"Cache-Control": _header("NoStore")}
+_OURS = {"Cache-Control": _header("NoStore"), "X-Content-Type-Options": _header("NoSniff")}
 _RETRY_AFTER = {"Retry-After": _header("RetryAfter")}
 LOCATION = {"Location": _header("UpdateLocation")}
 
 # Answers of our own code, in the one error shape, on every route.
 _ERRORS: dict[int, str] = {
-    400: "MALFORMED_REQUEST: the body is not UTF-8, not JSON, or nested too deeply",
+    400: "MALFORMED_REQUEST: the body is not UTF-8, not JSON, nested too deeply, or names a key twice (details.field "
+    "names it)",
     404: "NOT_FOUND (also for other users' updates and connections), USER_NOT_REGISTERED",
     409: "Conflicts with the update's state: UPDATE_ALREADY_RUNNING (details.updateId names it), "
     "CHALLENGE_MISMATCH (details.expected names the field to send), "
@@ -131,12 +136,12 @@ def responses(
 ) -> dict[int, OpenAPIResponse]:
     """The route's success answer, our documented error answers and API Gateway's refusals."""
     documented: dict[int, OpenAPIResponse] = {
-        code: _error(text, _NO_STORE | (_RETRY_AFTER if code in (409, 429) else {})) for code, text in _ERRORS.items()
+        code: _error(text, _OURS | (_RETRY_AFTER if code in (409, 429) else {})) for code, text in _ERRORS.items()
     }
     for code, text, refusal in access.refusals:
         # API Gateway's answers carry none of our headers.
         documented[code] = {"description": text, "content": {"application/json": {"model": refusal}}}
-    success: dict[str, Any] = {"description": description, "headers": _NO_STORE | (headers or {})}
+    success: dict[str, Any] = {"description": description, "headers": _OURS | (headers or {})}
     if model is not None:
         success["content"] = {"application/json": {"model": model}}
     documented[status] = success  # type: ignore[assignment]  # headers are references, unknown to the TypedDict

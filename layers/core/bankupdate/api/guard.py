@@ -1,5 +1,6 @@
-"""What every HTTP request must be before anything parses it: small, JSON, UTF-8, shallow, and free of text that
-cannot be encoded (a lone surrogate such as ``"\\ud800"`` is valid JSON but can never reach finAPI).
+"""What every HTTP request must be before anything parses it: small, JSON, UTF-8, shallow, every key of an object
+once (a JSON parser would silently keep the last one), and free of text that cannot be encoded (a lone surrogate such
+as ``"\\ud800"`` is valid JSON but can never reach finAPI).
 
 Each refusal is one of our errors, so it is answered in the one error shape, naming the problem.
 """
@@ -38,6 +39,22 @@ def _depth(text: str) -> int:
         elif char in "]}":
             depth -= 1
     return deepest
+
+
+class _KeyTwice(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object of the body, refused when it names a key twice."""
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _KeyTwice(key)
+        seen[key] = value
+    return seen
 
 
 def _unencodable(value: Any, path: str) -> str | None:
@@ -96,7 +113,10 @@ def checked_event(event: dict[str, Any]) -> dict[str, Any]:
     if _depth(text) > MAX_DEPTH:
         raise MalformedRequest(f"the body nests deeper than {MAX_DEPTH} levels", details={"field": "body"})
     try:
-        parsed = json.loads(text)
+        parsed = json.loads(text, object_pairs_hook=_once_each)
+    except _KeyTwice as twice:
+        key = twice.key[:64]  # a key is a field name, never a value; a long one is cut, not echoed whole
+        raise MalformedRequest(f"the body names the key {json.dumps(key)} twice", details={"field": key}) from None
     except ValueError as error:
         message = f"the body is not valid JSON: {getattr(error, 'msg', error)} at {getattr(error, 'pos', 0)}"
         raise MalformedRequest(message, details={"field": "body"}) from None

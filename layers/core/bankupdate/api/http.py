@@ -13,8 +13,9 @@ from bankupdate.domain.errors import BankUpdateError
 from bankupdate.domain.psu import PsuContext, derive_psu
 from bankupdate.observability import logger
 
-# Answers carry account data and challenges: no cache (browser, proxy, CDN) may keep them.
-_NO_STORE = {"Cache-Control": "no-store"}
+# On every answer of ours. Answers carry account data and challenges: no cache (browser, proxy, CDN) may keep them;
+# and a browser must read them as the JSON they say they are, never sniff them into a script or a page.
+ANSWER_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
 class Unauthenticated(BankUpdateError):
@@ -73,7 +74,7 @@ def build_resolver() -> APIGatewayHttpResolver:
 
 
 def resolve(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Check the raw request, resolve it, and mark the answer uncacheable."""
+    """Check the raw request, resolve it, and give the answer ANSWER_HEADERS."""
     try:
         checked = checked_event(event)
     except BankUpdateError as error:
@@ -81,12 +82,12 @@ def resolve(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) ->
         headers = {k: str(v) for k, v in answer.headers.items()}
         return {
             "statusCode": answer.status_code,
-            "headers": headers | {"Content-Type": content_types.APPLICATION_JSON} | _NO_STORE,
+            "headers": headers | {"Content-Type": content_types.APPLICATION_JSON} | ANSWER_HEADERS,
             "body": answer.body,
             "isBase64Encoded": False,
         }
     result = app.resolve(checked, context)
-    result["headers"] = (result.get("headers") or {}) | _NO_STORE
+    result["headers"] = (result.get("headers") or {}) | ANSWER_HEADERS
     return result
 
 

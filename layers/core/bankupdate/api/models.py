@@ -22,6 +22,10 @@ from bankupdate.domain.model import AccountType, BankingInterface, ChallengeStat
 
 Label = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
 Iban = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$")]
+# finAPI's ids are int64: a path id is below ID_END. The bound is written "below 2**63" because a float holds that
+# number exactly (2**63 - 1 is no float): the OpenAPI generator keeps bounds as floats, scripts/openapi.py writes them
+# back as the integers they are.
+ID_END = 2**63
 HttpsUrl = Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://[^\s]+$")]
 
 
@@ -44,7 +48,17 @@ class AccountReferenceIn(_Request):
     iban: Iban
 
 
+# finAPI wants the interface together with credentials it has not stored (and we cannot know what it has): the rule
+# of TriggerUpdateRequest's validator, written so that a client generated from the OpenAPI document keeps it too.
+_INTERFACE_WITH_CREDENTIALS: dict[str, Any] = {
+    "if": {"properties": {"loginCredentials": {"type": "array"}}, "required": ["loginCredentials"]},
+    "then": {"properties": {"interface": {"not": {"type": "null"}}}, "required": ["interface"]},
+}
+
+
 class TriggerUpdateRequest(_Request):
+    model_config = ConfigDict(json_schema_extra=_INTERFACE_WITH_CREDENTIALS)
+
     interface: BankingInterface | None = None
     login_credentials: list[LoginCredentialIn] | None = Field(None, min_length=1, max_length=10)
     store_secrets: bool = False
@@ -64,7 +78,6 @@ class TriggerUpdateRequest(_Request):
 
     @model_validator(mode="after")
     def _interface_with_credentials(self) -> TriggerUpdateRequest:
-        # finAPI wants the interface together with credentials it has not stored (and we cannot know what it has).
         if self.login_credentials and self.interface is None:
             problem = PydanticCustomError("missing", "required when loginCredentials are given")
             raise ValidationError.from_exception_data(
@@ -134,16 +147,26 @@ class AuthenticationView(_Response):
     previous_answer_rejected: bool = Field(
         False, description="The bank asks again for what it just got (a wrong TAN, wrong credentials)"
     )
-    rounds_left: int = Field(description="How many more rounds this update allows before it fails")
+    rounds_left: int = Field(
+        description="How many more authentication rounds (questions from the bank) this update allows before it "
+        "fails TOO_MANY_AUTHENTICATION_ROUNDS; 0: this is the last. It is not the number of attempts the bank "
+        "gives: a bank may end the login sooner (e.g. at its third wrong TAN, failing the update BANK_REJECTED). "
+        "What the bank says about it is in `message`"
+    )
     credential_labels: list[str] = Field(
         [], description="CREDENTIALS_REQUIRED: the labels the bank wants (send each in loginCredentials)"
     )
-    web_form_url: str | None = Field(None, description="WEB_FORM_REQUIRED: open this page of finAPI's web form")
+    web_form_url: str | None = Field(
+        None,
+        description="WEB_FORM_REQUIRED: open this page of finAPI's web form. Always https (http to loopback only on "
+        "the local stack); null when finAPI named an address that is not, which no browser should be sent to",
+    )
     answer_field_label: str | None = Field(None, description="The bank's label for the input, e.g. `TAN`")
     redirect_url: str | None = Field(
         None,
         description="REDIRECT_REQUIRED: send the user's browser here (the bank's page); the bank sends them back to "
-        "the update's `redirectUrl` with a query string, which goes into `redirectCallback`",
+        "the update's `redirectUrl` with a query string, which goes into `redirectCallback`. Always https (http to "
+        "loopback only on the local stack); null when finAPI named an address that is not",
     )
     two_step_procedures: list[TwoStepProcedureView] = Field(
         [], description="TWO_STEP_PROCEDURE_REQUIRED: the procedures the bank offers; send one `procedureId`"
@@ -179,7 +202,11 @@ class ErrorView(_Response):
     user_message: str
     retryable: bool
     user_action_required: bool
-    action_url: str | None = Field(None, description="Where the user can act on it (finAPI's web form), if anywhere")
+    action_url: str | None = Field(
+        None,
+        description="Where the user can act on it (finAPI's web form), if anywhere; always https (http to loopback "
+        "only on the local stack)",
+    )
 
 
 class UpdateView(_Response):
@@ -195,13 +222,27 @@ class UpdateView(_Response):
 
 
 class ScheduleView(_Response):
-    enabled: bool
-    next_due_at: datetime | None = None
-    unattended_used_today: int
-    unattended_left_today: int
-    last_skip_reason: str | None = None
-    last_skip_at: datetime | None = None
-    remedy: str | None = None
+    """Background (scheduled, unattended) updates of the connection."""
+
+    enabled: bool = Field(description="Background updates are switched on")
+    next_due_at: datetime | None = Field(
+        None, description="When the next background update is due; null: none (switched off, or the user must act)"
+    )
+    unattended_used_today: int = Field(description="Unattended accesses to the bank used today (the bank's day)")
+    unattended_left_today: int = Field(description="Unattended accesses the bank still allows today")
+    last_skip_reason: str | None = Field(
+        None,
+        description="Why the most recent scheduled run left the connection alone (e.g. BUDGET_EXHAUSTED, "
+        "USER_ACTION_REQUIRED); null when that run updated it (or none has run)",
+    )
+    last_skip_at: datetime | None = Field(
+        None,
+        description="When that run skipped the connection: set exactly when `lastSkipReason` is, and cleared with "
+        "it once a later run, or an update that puts the connection back on its schedule, updates the connection",
+    )
+    remedy: str | None = Field(
+        None, description="What the user can do about the skip (or the last error), for the user to read"
+    )
 
 
 class ScheduleRequest(_Request):

@@ -25,13 +25,14 @@ from bankupdate.domain.errors import (
     WebFormAborted,
 )
 from bankupdate.domain.model import Challenge, ChallengeStatus
+from bankupdate.domain.polling import CLOCK_SKEW, ConnectionSnapshot
 
 
 class WebFormSnapshot(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     form_id: str
-    url: str
+    url: str | None  # None: finAPI named an address no browser of ours is sent to (domain.urls.LinkPolicy)
     status: str
     expires_at: datetime | None = None
     error_code: str | None = None
@@ -78,6 +79,32 @@ def error_for_code(code: str | None, *, action_url: str | None = None) -> BankUp
     if code == "INTERRUPTED":
         return WebFormAborted(message + " (the form was reloaded or opened twice)", upstream_code=code)
     return UpstreamUnavailable(message, upstream_code=code or "INTERNAL_ERROR")
+
+
+def quoting_the_bank(error: BankUpdateError, connection: ConnectionSnapshot, *, since: datetime) -> BankUpdateError:
+    """A ``BANK_SERVER_REJECTION`` with the bank's own words. finAPI's task and web form carry only the code; the
+    bank's message ("Die TAN war mehrfach falsch ...") is on the connection in Access, in the interface's update
+    result the web form's login wrote (since the update started). Any other error, or none found: as it was."""
+    if not isinstance(error, BankRejected):
+        return error
+    results = [
+        result
+        for interface in connection.interfaces
+        for result in (interface.last_manual_update, interface.last_auto_update)
+        if result is not None
+        and result.result == "BANK_SERVER_REJECTION"
+        and result.error_message
+        and result.timestamp >= since - CLOCK_SKEW
+    ]
+    if not results:
+        return error
+    said = max(results, key=lambda result: result.timestamp).error_message
+    return BankRejected(
+        f"{error.message}: {said}",
+        user_message=said,
+        upstream_code=error.upstream_code,
+        action_url=error.action_url,
+    )
 
 
 def web_form_challenge(form: WebFormSnapshot) -> Challenge:

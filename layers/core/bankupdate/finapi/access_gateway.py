@@ -23,6 +23,7 @@ from bankupdate.domain.upstream import (
     StillRunning,
     UserNeeded,
 )
+from bankupdate.domain.urls import LinkPolicy
 from bankupdate.finapi.client import FinapiClient
 from bankupdate.finapi.mapping import (
     account_outcome,
@@ -59,6 +60,7 @@ class AccessGateway:
     def __init__(self, client: FinapiClient, load_user: Callable[[str], FinapiUserCredentials | None]) -> None:
         self.client = client
         self._load_user = load_user
+        self.links = LinkPolicy.for_upstream(client.base_url)  # which of finAPI's URLs reach the user as links
 
     def principal(self, owner_id: str) -> OwnerPrincipal:
         return OwnerPrincipal(owner_id, self._load_user)
@@ -81,7 +83,7 @@ class AccessGateway:
             self.principal(owner_id), params, psu=psu_metadata(request.psu), request_id=request.request_id
         )
         if isinstance(answer, AuthenticationRequired):
-            return UserNeeded(challenge_from(answer.challenge, answer.message))
+            return UserNeeded(challenge_from(answer.challenge, answer.message, self.links))
         return Accepted()
 
     def answer(self, owner_id: str, request: AnswerRequest) -> StartOutcome:
@@ -96,7 +98,7 @@ class AccessGateway:
         )
         outcome = self.client.update_bank_connection(self.principal(owner_id), params, psu=psu_metadata(request.psu))
         if isinstance(outcome, AuthenticationRequired):
-            return UserNeeded(challenge_from(outcome.challenge, outcome.message))
+            return UserNeeded(challenge_from(outcome.challenge, outcome.message, self.links))
         return Accepted()
 
     def poll(self, owner_id: str, target: PollTarget, now: datetime) -> PollOutcome:

@@ -87,6 +87,10 @@ class FinapiClient:
     def api_version(self) -> ApiVersion:
         return self._version
 
+    @property
+    def base_url(self) -> str:
+        return str(self._http.base_url)
+
     def close(self) -> None:
         self._http.close()
 

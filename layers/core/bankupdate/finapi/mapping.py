@@ -18,6 +18,7 @@ from bankupdate.domain.model import (
 )
 from bankupdate.domain.polling import BankResultSnapshot, ConnectionSnapshot, InterfaceSnapshot
 from bankupdate.domain.psu import PsuContext
+from bankupdate.domain.urls import LinkPolicy
 from bankupdate.finapi import models as finapi
 
 
@@ -66,13 +67,14 @@ def psu_metadata(psu: PsuContext | None) -> finapi.PsuMetadata | None:
     return finapi.PsuMetadata(ip_address=psu.ip_address, device_os=psu.device_os, user_agent=psu.user_agent)
 
 
-def challenge_from(msa: finapi.MultiStepAuthenticationChallenge, message: str | None) -> Challenge:
+def challenge_from(msa: finapi.MultiStepAuthenticationChallenge, message: str | None, links: LinkPolicy) -> Challenge:
+    """The bank's question; its page (redirect approach) only if ``links`` lets a browser be sent there."""
     return Challenge(
         status=ChallengeStatus(_enum_value(msa.status)),
         hash=msa.hash,
         message=msa.challenge_message or message,
         answer_field_label=msa.answer_field_label,
-        redirect_url=msa.redirect_url,
+        redirect_url=links.link(msa.redirect_url),
         redirect_context_field=msa.redirect_context_field,
         two_step_procedures=tuple(
             TwoStepProcedureOption(

@@ -117,6 +117,10 @@ class WebFormClient:
         self._last_look: dict[str, float] = {}
         self._pace = threading.Lock()
 
+    @property
+    def base_url(self) -> str:
+        return str(self._http.base_url)
+
     def _send(self, owner_id: str, method: str, path: str, pace: str | None = None, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self._token(owner_id)}", "X-Request-Id": f"bankupdate-{uuid.uuid4()}"}
         if pace is not None:

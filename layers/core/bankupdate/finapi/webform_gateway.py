@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from bankupdate.domain.errors import ChallengeMismatch, InvalidRequest
+from bankupdate.domain.errors import BankRejected, ChallengeMismatch, InvalidRequest
 from bankupdate.domain.model import AccountOutcome, AccountType
 from bankupdate.domain.upstream import (
     Accepted,
@@ -24,8 +24,10 @@ from bankupdate.domain.upstream import (
     StillRunning,
     UserNeeded,
 )
-from bankupdate.domain.webform import TaskSnapshot, TaskVerdict, WebFormSnapshot, decide_task
+from bankupdate.domain.urls import LinkPolicy
+from bankupdate.domain.webform import TaskSnapshot, TaskVerdict, WebFormSnapshot, decide_task, quoting_the_bank
 from bankupdate.finapi.access_gateway import AccessGateway, judge
+from bankupdate.finapi.mapping import snapshot_from
 from bankupdate.finapi.webform_client import Task, WebFormClient
 
 # Web Form 2.0 spells account types in upper snake case and has no "Pocket".
@@ -78,6 +80,7 @@ class WebFormGateway:
     def __init__(self, webform: WebFormClient, access: AccessGateway) -> None:
         self.webform = webform
         self.access = access
+        self.links = LinkPolicy.for_upstream(webform.base_url)  # which web form URLs reach the user as links
 
     def connection_facts(self, owner_id: str, connection_id: int) -> ConnectionFacts:
         return self.access.connection_facts(owner_id, connection_id)
@@ -117,6 +120,10 @@ class WebFormGateway:
         if decision.verdict is TaskVerdict.NEEDS_USER and decision.challenge is not None:
             return UserNeeded(decision.challenge)
         if decision.verdict is TaskVerdict.FAILED and decision.error is not None:
+            if isinstance(decision.error, BankRejected):
+                # The task names only the code; the bank's words are on the connection, as in Access mode.
+                said = snapshot_from(self.access.connection(owner_id, target.connection_id))
+                return Failed(quoting_the_bank(decision.error, said, since=target.triggered_at))
             return Failed(decision.error)
         # COMPLETED: the result is what Access says about the connection now.
         connection = self.access.connection(owner_id, target.connection_id)
@@ -136,6 +143,10 @@ class WebFormGateway:
                 full = self.webform.get_web_form(owner_id, ref.id)
                 expires_at, error_code = full.expires_at, full.payload.error_code
             form = WebFormSnapshot(
-                form_id=ref.id, url=ref.url, status=ref.status, expires_at=expires_at, error_code=error_code
+                form_id=ref.id,
+                url=self.links.link(ref.url),
+                status=ref.status,
+                expires_at=expires_at,
+                error_code=error_code,
             )
         return TaskSnapshot(task_id=task.id, status=task.status, error_code=task.payload.error_code, web_form=form)

@@ -167,8 +167,9 @@ class DynamoConnectionStore:
                 names["#schedule"] = "schedule"
                 condition += " AND #schedule.enabled = :true"
                 values[":true"] = {"BOOL": True}
+                # A skip and its time go together: a run that was not skipped leaves neither (api.md, lastSkipAt).
+                attempted = outcome.health.last_attempt_at if outcome.skip else None
                 values[":skip"] = {"S": outcome.skip.value} if outcome.skip else {"NULL": True}
-                attempted = outcome.health.last_attempt_at
                 values[":at"] = {"S": attempted.isoformat()} if attempted else {"NULL": True}
                 sets += ["#schedule.last_skip_reason = :skip", "#schedule.last_skip_at = :at"]
                 if outcome.next_due_at is None:
@@ -256,9 +257,13 @@ class DynamoScheduleStore:
     def reschedule(
         self, owner_id: str, connection_id: int, *, next_due_at: datetime | None, skip: SkipReason | None, now: datetime
     ) -> None:
-        """Move the connection to its next due slot (or out of the index) and remember why it was skipped, if so."""
+        """Move the connection to its next due slot (or out of the index) and remember why and when it was skipped,
+        if it was (a run that was not skipped leaves neither)."""
         names = {"#schedule": "schedule"}
-        values: dict[str, Any] = {":skip": {"S": skip.value} if skip else {"NULL": True}, ":at": {"S": now.isoformat()}}
+        values: dict[str, Any] = {
+            ":skip": {"S": skip.value} if skip else {"NULL": True},
+            ":at": {"S": now.isoformat()} if skip else {"NULL": True},
+        }
         sets = ["#schedule.last_skip_reason = :skip", "#schedule.last_skip_at = :at"]
         removes: list[str] = []
         if next_due_at is None:

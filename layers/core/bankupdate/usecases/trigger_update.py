@@ -113,10 +113,11 @@ class TriggerUpdate:
         url = options.redirect_url
         if url is None:
             return
-        if not any(url.startswith(prefix) for prefix in self.settings.redirect_url_prefixes):
+        allowed = self.settings.redirect_allow_list
+        if not allowed.allows(url):
             raise InvalidRequest(
                 "redirectUrl is not one of the redirect URLs this deployment allows",
-                details={"field": "redirectUrl", "allowed": list(self.settings.redirect_url_prefixes)},
+                details={"field": "redirectUrl", "allowed": list(allowed.entries)},
             )
 
     def _start(self, request: TriggerRequest) -> UpdateRecord:
