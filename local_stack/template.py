@@ -157,3 +157,44 @@ class Resolver:
             ],
             "Condition": lambda a: self.conditions[a],
         }
+
+
+def pre_name(resolver: Resolver, resources: dict[str, Any]) -> None:
+    """Names and ARNs that do not depend on creation (so that resources may reference each other)."""
+    arn = f"arn:aws:{{service}}:{REGION}:{ACCOUNT_ID}:{{rest}}"
+    for logical_id, resource in resources.items():
+        kind = resource["Type"]
+        name = f"{resolver.stack_name}-{logical_id}"
+        props = resource.get("Properties", {})
+        refs, atts = resolver.refs, resolver.attributes
+        if kind == "AWS::Lambda::Function":
+            name = str(props.get("FunctionName") or name)
+            refs[logical_id] = name
+            atts[(logical_id, "Arn")] = arn.format(service="lambda", rest=f"function:{name}")
+        elif kind == "AWS::DynamoDB::Table":
+            refs[logical_id] = name
+            atts[(logical_id, "Arn")] = arn.format(service="dynamodb", rest=f"table/{name}")
+        elif kind == "AWS::SQS::Queue":
+            atts[(logical_id, "QueueName")] = name
+            atts[(logical_id, "Arn")] = arn.format(service="sqs", rest=name)
+        elif kind == "AWS::Events::EventBus":
+            bus = str(resolver.resolve(props.get("Name")) or name)
+            refs[logical_id] = bus
+            atts[(logical_id, "Name")] = bus
+            atts[(logical_id, "Arn")] = arn.format(service="events", rest=f"event-bus/{bus}")
+        elif kind in ("AWS::IAM::Role",):
+            refs[logical_id] = name
+            atts[(logical_id, "Arn")] = f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"
+        elif kind == "AWS::Lambda::LayerVersion":
+            refs[logical_id] = arn.format(service="lambda", rest=f"layer:{name}:1")
+        elif kind == "AWS::Logs::LogGroup":
+            group = str(resolver.resolve(props.get("LogGroupName")) or name)
+            refs[logical_id] = group
+            atts[(logical_id, "Arn")] = arn.format(service="logs", rest=f"log-group:{group}:*")
+        elif kind == "AWS::ApiGatewayV2::Api":
+            refs[logical_id] = "localapi"
+        elif kind == "AWS::StepFunctions::StateMachine":
+            machine = str(resolver.resolve(props.get("StateMachineName")) or name)
+            refs[logical_id] = arn.format(service="states", rest=f"stateMachine:{machine}")
+            atts[(logical_id, "Name")] = machine
+            atts[(logical_id, "Arn")] = refs[logical_id]
