@@ -531,7 +531,7 @@ class Analysis:
                         queue.append(target)
         costs = _Costs(self)
         for root in roots:
-            finapi, aws = costs.of_frame(root)
+            finapi, aws = costs.total(root)
             reach.finapi_requests = max(reach.finapi_requests, finapi)
             reach.aws_calls = max(reach.aws_calls, aws)
         return reach
@@ -1257,51 +1257,79 @@ def _operation(service: str, method: str) -> tuple[str, str]:
 # ------------------------------------------------------------------------------------------------ worst paths
 
 
-@dataclass(frozen=True)
-class _Cost:
-    """Most finAPI requests and AWS calls on a path that goes on past the code (``fall``; None: none does) and on a
-    path that leaves it by ``return`` or an exception (``exit``)."""
-
-    fall: tuple[float, float] | None
-    exit: tuple[float, float]
-
-    @property
-    def most(self) -> tuple[float, float]:
-        return _max(self.fall, self.exit)
+Pair = tuple[float, float]  # (finAPI requests, AWS calls)
+_ZERO: Pair = (0.0, 0.0)
 
 
-_ZERO = (0.0, 0.0)
-
-
-def _add(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
+def _add(a: Pair, b: Pair) -> Pair:
     return (a[0] + b[0], a[1] + b[1])
 
 
-def _max(a: tuple[float, float] | None, b: tuple[float, float] | None) -> tuple[float, float]:
-    if a is None:
-        return b or _ZERO
-    if b is None:
-        return a
-    return (max(a[0], b[0]), max(a[1], b[1]))
+def _max(*pairs: Pair | None) -> Pair | None:
+    present = [p for p in pairs if p is not None]
+    if not present:
+        return None
+    return (max(p[0] for p in present), max(p[1] for p in present))
+
+
+def _plus(a: Pair | None, b: Pair | None) -> Pair | None:
+    return None if a is None or b is None else _add(a, b)
+
+
+@dataclass(frozen=True)
+class _Cost:
+    """The most finAPI requests and AWS calls on the paths through some code that go on past it (``fall``), leave
+    it by ``return`` (``ret``), or by an exception (``exc``: it may come from any call, so any prefix counts).
+    None: no path leaves that way."""
+
+    fall: Pair | None
+    ret: Pair | None
+    exc: Pair | None
+
+    @property
+    def normal(self) -> Pair | None:
+        return _max(self.fall, self.ret)
+
+    @property
+    def most(self) -> Pair:
+        return _max(self.fall, self.ret, self.exc) or _ZERO
+
+
+_NOTHING = _Cost(_ZERO, None, None)
+
+
+def _then(first: _Cost, second: _Cost) -> _Cost:
+    """``second`` after ``first``."""
+    return _Cost(
+        _plus(first.fall, second.fall),
+        _max(first.ret, _plus(first.fall, second.ret)),
+        _max(first.exc, _plus(first.fall, second.exc)),
+    )
 
 
 class _Costs:
     def __init__(self, analysis: Analysis) -> None:
         self.analysis = analysis
-        self.memo: dict[Frame, tuple[float, float]] = {}
+        self.memo: dict[Frame, _Cost] = {}
         self.active: set[Frame] = set()
 
-    def of_frame(self, frame: Frame) -> tuple[float, float]:
+    def total(self, frame: Frame) -> Pair:
+        return self.of_frame(frame).most
+
+    def of_frame(self, frame: Frame) -> _Cost:
+        """A call's cost: the caller goes on after a normal return, an exception leaves the caller too."""
         if frame in self.memo:
             return self.memo[frame]
         if frame in self.active:  # recursion: unbounded, for the kinds of call it can reach
             reaches = self.reaches(frame)
-            return (INF if HttpCall in reaches else 0.0, INF if AwsCall in reaches else 0.0)
+            bound = (INF if HttpCall in reaches else 0.0, INF if AwsCall in reaches else 0.0)
+            return _Cost(bound, None, bound)
         self.active.add(frame)
         try:
-            result = self.block(frame.func.node.body, frame).most
+            body = self.block(frame.func.node.body, frame)
         finally:
             self.active.discard(frame)
+        result = _Cost(body.normal, None, body.exc)
         self.memo[frame] = result
         return result
 
@@ -1321,94 +1349,103 @@ class _Costs:
                     stack.append(target)
         return kinds
 
-    def calls(self, node: ast.AST, frame: Frame) -> tuple[float, float]:
-        """Every call in an expression or simple statement, one after the other."""
-        total = _ZERO
-        for call in _calls_in_expr(node):
-            total = _add(total, self.call(call, frame))
-        return total
-
-    def call(self, call: ast.Call, frame: Frame) -> tuple[float, float]:
+    def call(self, call: ast.Call, frame: Frame) -> _Cost:
         resolved = self.analysis.resolved.get((frame, id(call)))
         if resolved is None:
-            return _ZERO
-        cost = _ZERO
+            return _NOTHING
+        own: Pair = _ZERO
         for sink in resolved.sinks:
-            cost = _max(
-                cost, (1.0, 0.0) if isinstance(sink, HttpCall) else (0.0, 1.0) if isinstance(sink, AwsCall) else _ZERO
-            )
+            counted = (1.0, 0.0) if isinstance(sink, HttpCall) else (0.0, 1.0) if isinstance(sink, AwsCall) else _ZERO
+            own = _max(own, counted) or _ZERO
+        normal: Pair | None = own if resolved.sinks or not resolved.targets else None
+        exc: Pair | None = own if resolved.sinks else None
         for target in resolved.targets:
-            cost = _max(cost, self.of_frame(target))
+            cost = self.of_frame(target)
+            library = target.func.owner if target.func.node.name == "__init__" else None
+            if library is not None and library in self.analysis.library_classes:
+                # A library object given a botocore client (Powertools' idempotency records): every call it can make
+                # with it counts once, from where it is made.
+                calls = self.library_calls(library)
+                cost = _Cost(_plus(cost.fall, (0.0, calls)), None, _plus(cost.exc, (0.0, calls)))
+            normal = _max(normal, cost.fall)
+            exc = _max(exc, cost.exc)
+        return _Cost(normal if normal is not None else _ZERO, None, exc)
+
+    def library_calls(self, klass: Klass) -> float:
+        return float(
+            sum(
+                isinstance(sink, AwsCall)
+                for (frame, _), resolved in self.analysis.resolved.items()
+                if frame.func.owner in klass.mro
+                for sink in resolved.sinks
+            )
+        )
+
+    def calls(self, node: ast.AST, frame: Frame) -> _Cost:
+        """Every call in an expression or simple statement, one after the other."""
+        cost = _NOTHING
+        for call in _calls_in_expr(node):
+            cost = _then(cost, self.call(call, frame))
+        # A comprehension that calls finAPI per item is a loop over data: unbounded.
+        for comprehension in _comprehensions(node):
+            if any(self.call(c, frame).most[0] for c in _calls_in_expr(comprehension)):
+                cost = _Cost(_plus(cost.fall, (INF, 0.0)), cost.ret, _plus(cost.exc, (INF, 0.0)) or (INF, 0.0))
         return cost
 
     def block(self, body: list[ast.stmt], frame: Frame) -> _Cost:
-        fall: tuple[float, float] | None = _ZERO
-        exit_: tuple[float, float] = _ZERO
+        cost = _NOTHING
         for statement in body:
-            if fall is None:
+            if cost.fall is None:
                 break
-            cost = self.statement(statement, frame)
-            exit_ = _max(exit_, _add(fall, cost.exit))
-            fall = _add(fall, cost.fall) if cost.fall is not None else None
-        return _Cost(fall, exit_)
+            cost = _then(cost, self.statement(statement, frame))
+        return cost
 
     def statement(self, node: ast.stmt, frame: Frame) -> _Cost:
-        if isinstance(node, ast.Return | ast.Raise):
+        if isinstance(node, ast.Return):
             cost = self.calls(node, frame)
-            return _Cost(None, cost)
+            return _Cost(None, cost.fall, cost.exc)
+        if isinstance(node, ast.Raise):
+            cost = self.calls(node, frame)
+            return _Cost(None, None, _max(cost.fall, cost.exc))
         if isinstance(node, ast.If):
             test = self.calls(node.test, frame)
             then, other = self.block(node.body, frame), self.block(node.orelse, frame)
-            either = None if then.fall is None and other.fall is None else _add(test, _max(then.fall, other.fall))
-            return _Cost(either, _add(test, _max(then.exit, other.exit)))
+            return _then(test, _Cost(_max(then.fall, other.fall), _max(then.ret, other.ret), _max(then.exc, other.exc)))
         if isinstance(node, ast.For | ast.AsyncFor | ast.While):
             head = self.calls(node.iter if isinstance(node, ast.For | ast.AsyncFor) else node.test, frame)
             body = self.block(node.body, frame).most
             times = self.iterations(node, frame)
-            loop = (body[0] * times if body[0] else 0.0, body[1])
+            loop: Pair = (body[0] * times if body[0] else 0.0, body[1])  # AWS calls: each loop once
             after = self.block(node.orelse, frame)
-            total = _add(_add(head, loop), after.most)
-            return _Cost(total, total)
+            looped = _then(head, _Cost(loop, loop, loop))
+            return _then(looped, after)
         if isinstance(node, ast.Try):
             tried = self.block(node.body, frame)
             handlers = [self.block(h.body, frame) for h in node.handlers]
             orelse = self.block(node.orelse, frame)
-            final = self.block(node.finalbody, frame).most
-            normal = _add(tried.fall, orelse.fall) if tried.fall is not None and orelse.fall is not None else None
-            caught = [h.fall for h in handlers if h.fall is not None]
-            fall_options = [normal] if normal is not None else []
-            fall_options += [_add(tried.most, c) for c in caught]
-            after_try: tuple[float, float] | None = None
-            for option in fall_options:
-                after_try = _max(after_try, option)
-            exit_ = _max(tried.exit, _add(tried.fall or _ZERO, orelse.exit))
-            for h in handlers:
-                exit_ = _max(exit_, _add(tried.most, h.exit))
-            return _Cost(_add(after_try, final) if after_try is not None else None, _add(exit_, final))
+            final = self.block(node.finalbody, frame)
+            raised = _max(tried.exc, tried.fall) or _ZERO  # an exception may come from anywhere in the body
+            cost = _Cost(
+                _max(_plus(tried.fall, orelse.fall), *(_plus(raised, h.fall) for h in handlers)),
+                _max(tried.ret, _plus(tried.fall, orelse.ret), *(_plus(raised, h.ret) for h in handlers)),
+                _max(tried.exc, _plus(tried.fall, orelse.exc), *(_plus(raised, h.exc) for h in handlers)),
+            )
+            return _then(cost, final) if node.finalbody else cost
         if isinstance(node, ast.With | ast.AsyncWith):
-            head = _ZERO
+            head = _NOTHING
             for item in node.items:
-                head = _add(head, self.calls(item.context_expr, frame))
-            inner = self.block(node.body, frame)
-            return _Cost(_add(head, inner.fall) if inner.fall is not None else None, _add(head, inner.exit))
+                head = _then(head, self.calls(item.context_expr, frame))
+            return _then(head, self.block(node.body, frame))
         if isinstance(node, ast.Match):
             subject = self.calls(node.subject, frame)
             cases = [self.block(c.body, frame) for c in node.cases]
-            matched: tuple[float, float] | None = None
-            for case in cases:
-                matched = _max(matched, case.fall) if case.fall is not None else matched
-            exit_ = _ZERO
-            for case in cases:
-                exit_ = _max(exit_, case.exit)
-            return _Cost(_add(subject, matched or _ZERO), _add(subject, exit_))
+            either = _Cost(
+                _max(_ZERO, *(c.fall for c in cases)), _max(*(c.ret for c in cases)), _max(*(c.exc for c in cases))
+            )
+            return _then(subject, either)
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            return _Cost(_ZERO, _ZERO)
-        cost = self.calls(node, frame)
-        # A comprehension that calls finAPI per item is a loop over data: unbounded.
-        for comprehension in _comprehensions(node):
-            if self.calls(comprehension, frame)[0]:
-                cost = (INF, cost[1])
-        return _Cost(cost, cost)
+            return _NOTHING
+        return self.calls(node, frame)
 
     def iterations(self, node: ast.For | ast.AsyncFor | ast.While, frame: Frame) -> float:
         if isinstance(node, ast.While):

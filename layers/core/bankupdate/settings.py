@@ -30,7 +30,12 @@ class Settings(BaseModel):
     finapi_base_url: str = Field(alias="FINAPI_BASE_URL", pattern=r"^https?://")
     finapi_api_version: Literal["V1", "V2"] = Field("V1", alias="FINAPI_API_VERSION")
     finapi_client_secret_id: str = Field("", alias="FINAPI_CLIENT_SECRET_ID")
+    # Each finAPI request waits at most the connect plus the read timeout, and one use case run at most the budget
+    # for all its requests, retries and token fetches together (finapi/budget.py, decision D26). Each function's
+    # Lambda timeout leaves room for its budget and its AWS calls (tests/template/test_timing.py).
     finapi_timeout_seconds: float = Field(30.0, alias="FINAPI_TIMEOUT_SECONDS", gt=0, le=120)
+    finapi_connect_timeout_seconds: float = Field(3.0, alias="FINAPI_CONNECT_TIMEOUT_SECONDS", gt=0, le=30)
+    finapi_budget_seconds: float = Field(40.0, alias="FINAPI_BUDGET_SECONDS", gt=0, le=900)
 
     integration: Integration = Field(Integration.ACCESS, alias="INTEGRATION")
     webform_base_url: str = Field("", alias="WEBFORM_BASE_URL")

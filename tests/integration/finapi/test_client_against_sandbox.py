@@ -23,6 +23,7 @@ from bankupdate.finapi import (
     UpdateAccepted,
     UpdateBankConnectionParams,
 )
+from bankupdate.finapi.budget import FinapiBudget
 from finapi_sandbox import SandboxServer
 
 PSU = PsuMetadata(ip_address="203.0.113.7", device_os="iOS 17", user_agent="BankApp/2.1")
@@ -280,6 +281,31 @@ def test_transient_faults_retry_reads_but_never_the_update(
     sandbox.world.add_fault(method="GET", path=f"/bankConnections/{connection}", delay_seconds=1.5, times=3)
     with pytest.raises(errors.UpstreamUnavailable, match="in time"):
         client.get_bank_connection(user.credentials, connection)
+
+
+def test_one_run_waits_for_finapi_at_most_its_budget(make_user: Any, sandbox: SandboxServer) -> None:
+    # Given a run of a use case with 1.5 s for finAPI in all, and finAPI taking 3 s to answer a read once
+    user, connection = make_user()
+    budget = FinapiBudget(1.5)
+    with FinapiClient(
+        base_url=sandbox.base_url,
+        client_id=sandbox.client_id,
+        client_secret=sandbox.client_secret,
+        timeout_seconds=10,
+        sleep=lambda _: None,
+        budget=budget,
+    ) as finapi:
+        sandbox.world.add_fault(method="GET", path=f"/bankConnections/{connection}", delay_seconds=3, times=1)
+        # When the run reads the connection
+        with pytest.raises(errors.UpstreamUnavailable, match="in time"):
+            finapi.get_bank_connection(user.credentials, connection)
+        # Then the read was cut off at what was left of the budget (not at its 10 s read timeout), and not retried:
+        # a retry would have found finAPI answering at once. Nothing more goes to finAPI in this run
+        with pytest.raises(errors.UpstreamUnavailable, match=r"budget of 1\.5 s spent before GET"):
+            finapi.get_bank_connection(user.credentials, connection)
+        # And the next run has the whole budget again
+        budget.restart()
+        assert finapi.get_bank_connection(user.credentials, connection).id == connection
 
 
 def test_unattended_consent_expiry_and_daily_limit(

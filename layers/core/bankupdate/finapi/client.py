@@ -13,6 +13,7 @@ import httpx
 from bankupdate.domain.errors import BankUpdateError, UpstreamAuthFailed, UpstreamUnavailable
 from bankupdate.domain.psu import ip_or_none
 from bankupdate.finapi.auth import TokenCache
+from bankupdate.finapi.budget import FinapiBudget
 from bankupdate.finapi.errors import error_for, parse_error_message
 from bankupdate.finapi.models import (
     AccessToken,
@@ -69,12 +70,16 @@ class FinapiClient:
         transport: httpx.BaseTransport | None = None,
         retry_attempts: int = 3,
         sleep: Callable[[float], None] = time.sleep,
+        budget: FinapiBudget | None = None,
     ) -> None:
+        """``budget``: how long one use case run may wait for finAPI in all (None: each request's timeouts only)."""
         self._version = api_version
         self._client_id = client_id
         self._client_secret = client_secret
         self._retry_attempts = retry_attempts
         self._sleep = sleep
+        self._budget = budget
+        self._read_timeout, self._connect_timeout = timeout_seconds, connect_timeout_seconds
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
             timeout=httpx.Timeout(timeout_seconds, connect=connect_timeout_seconds, pool=connect_timeout_seconds),
@@ -136,8 +141,13 @@ class FinapiClient:
     # --------------------------------------------------------------------------------------------- transport
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        budget = self._budget
         try:
-            return self._http.request(method, path, **kwargs)
+            if budget is None:
+                return self._http.request(method, path, **kwargs)
+            timeout = budget.timeout(connect=self._connect_timeout, read=self._read_timeout, what=f"{method} {path}")
+            with budget.request():
+                return self._http.request(method, path, timeout=timeout, **kwargs)
         except httpx.TimeoutException as error:
             raise UpstreamUnavailable(
                 f"finAPI did not answer {method} {path} in time: {type(error).__name__}"
@@ -146,19 +156,30 @@ class FinapiClient:
             raise UpstreamUnavailable(f"finAPI unreachable for {method} {path}: {type(error).__name__}") from None
 
     def _send_with_retries(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Idempotent calls only: retried on transport errors and 5xx with exponential backoff and full jitter."""
+        """Idempotent calls only: retried on transport errors and 5xx with exponential backoff and full jitter, as
+        long as the attempts and the budget last."""
         for attempt in range(self._retry_attempts):
-            last_attempt = attempt == self._retry_attempts - 1
             try:
                 response = self._send(method, path, **kwargs)
             except UpstreamUnavailable:
-                if last_attempt:
+                if not self._paused_for_retry(attempt):
                     raise
             else:
-                if response.status_code < 500 or last_attempt:
+                if response.status_code < 500 or not self._paused_for_retry(attempt):
                     return response
-            self._sleep(random.uniform(0, 0.2 * 2**attempt))  # noqa: S311 - jitter, not cryptography
         raise AssertionError("unreachable")
+
+    def _paused_for_retry(self, attempt: int) -> bool:
+        """Wait before the next attempt; False if there is none (attempts used up, or the budget would not fit it)."""
+        if attempt >= self._retry_attempts - 1:
+            return False
+        pause = random.uniform(0, 0.2 * 2**attempt)  # noqa: S311 - jitter, not cryptography
+        if self._budget is not None:
+            if not self._budget.allows_pause(pause):
+                return False
+            self._budget.spend(pause)
+        self._sleep(pause)
+        return True
 
     def _user_call(
         self,
