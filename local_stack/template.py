@@ -6,6 +6,7 @@ import copy
 import json
 import logging
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,29 @@ def translate(template_path: Path) -> tuple[dict[str, Any], dict[str, Path]]:
     return translated, sources
 
 
+# The one rule the local stack relaxes: a URL parameter that must be https may be plain http on loopback, where the
+# finAPI simulators and the local HTTP API listen (checked as if it were https). Any other http URL is refused as
+# CloudFormation refuses it.
+_LOOPBACK_HTTP = re.compile(r"http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/\S*)?")
+
+
+class ParameterRefused(ValueError):
+    """CloudFormation's refusal of a parameter value that breaks its AllowedPattern or AllowedValues."""
+
+
+def check_parameter(name: str, spec: dict[str, Any], value: str) -> None:
+    """What CloudFormation checks before it creates anything (numeric ranges excepted: tests shrink windows)."""
+    allowed = spec.get("AllowedValues")
+    if allowed is not None and value not in [str(v) for v in allowed]:
+        raise ParameterRefused(f"Parameter '{name}' must be one of AllowedValues")
+    pattern = spec.get("AllowedPattern")
+    if pattern is None:
+        return
+    checked = "https://" + value[len("http://") :] if _LOOPBACK_HTTP.fullmatch(value) else value
+    if re.fullmatch(pattern, checked) is None:
+        raise ParameterRefused(f"Parameter '{name}' must match pattern {pattern}")
+
+
 class Resolver:
     """Evaluates ``Ref``/``Fn::*`` against parameters, pseudo parameters and the physical ids created so far."""
 
@@ -74,6 +98,7 @@ class Resolver:
                 values[name] = spec["Default"]
             else:
                 raise ValueError(f"template parameter {name} has no default: pass it in parameter_overrides")
+            check_parameter(name, spec, str(values[name]))
         return values
 
     def pseudo(self, name: str) -> str | None:

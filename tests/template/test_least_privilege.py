@@ -37,6 +37,13 @@ UNREACHED_BY_DESIGN = {
     "ReconcileStaleUpdatesFunctionReconcilerRole/ReconcileStaleUpdatesFunctionReconcilerSQSPolicy/0": (
         "the reconciler's schedule and its dead-letter queue: as above"
     ),
+    "ScheduleUpdatesFunctionRole/ScheduleUpdatesFunctionEventInvokeConfigOnFailureSQSPolicy/0": (
+        "Lambda sends a scheduled run that failed its asynchronous retries to the on-failure destination with the "
+        "function's role; the local stack invokes scheduled functions synchronously and models no such retries"
+    ),
+    "ReconcileStaleUpdatesFunctionRole/ReconcileStaleUpdatesFunctionEventInvokeConfigOnFailureSQSPolicy/0": (
+        "the reconciler's on-failure destination: as above"
+    ),
 }
 # Actions IAM authorizes on "*" only (no resource-level permissions), and Step Functions' log delivery.
 STAR_ONLY_ACTIONS = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}
