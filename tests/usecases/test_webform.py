@@ -13,6 +13,7 @@ import pytest
 from bankupdate.domain.errors import NotFound
 from bankupdate.domain.events import AuthenticationRequested, UpdateSucceeded
 from bankupdate.domain.model import ChallengeStatus, UpdateRecord, UpdateStatus
+from bankupdate.domain.upstream import ConnectionFacts
 from finapi_sandbox import SandboxServer
 from finapi_sandbox.webform import WebFormConfig, WebFormServer
 from tests.fakes import InMemoryUserStore
@@ -125,6 +126,41 @@ def test_an_update_finapi_completes_without_the_user_succeeds_on_its_callback(
     assert system.record(record.update_id) == done
     assert len(system.events.of_type(UpdateSucceeded)) == 1
     assert webform.engine.poll_violations == []
+
+
+def test_a_token_finapi_no_longer_takes_is_replaced_and_the_update_goes_on(
+    system: System, webform: WebFormServer, receiver: Receiver
+) -> None:
+    # Given a background update task finAPI completes alone
+    _, record = started(system, download_seconds=1.5)
+    system.clock.advance(1)
+    reaches(webform, record, "COMPLETED")
+    # ... and the user's access token, cached since the task was created, revoked by finAPI meanwhile
+    system.sandbox.world.expire_tokens()
+    # When finAPI calls back and the update is looked at (Web Form 2.0 answers 401 to the old token)
+    calls_back(system, receiver, record, "finalised")
+    # Then the look dropped the token, took a new one and finished the update
+    done = system.record(record.update_id)
+    assert done.status is UpdateStatus.SUCCEEDED, done.error
+    assert webform.engine.poll_violations == []
+
+
+def test_a_new_task_goes_out_with_a_new_token_when_finapi_refuses_the_cached_one(
+    system: System, webform: WebFormServer
+) -> None:
+    # Given a user with two connections whose access token is cached (the first one's update created its task) and
+    # then revoked by finAPI
+    user = system.new_user("DEMO0001", "DEMO0001", download_seconds=1.5)
+    first, second = user.connections
+    assert system.trigger(user, connection_id=first).upstream_ref is not None
+    system.connections.record_facts(user.owner_id, ConnectionFacts(second, (), None, False), system.clock.port.now())
+    tasks = len(webform.engine.tasks)
+    system.sandbox.world.expire_tokens()
+    # When the user updates the other connection and Web Form 2.0 answers 401 to the old token
+    again = system.trigger(user, connection_id=second)
+    # Then the task was created once, with a new token
+    assert again.status is UpdateStatus.IN_PROGRESS and again.upstream_ref is not None, again.error
+    assert len(webform.engine.tasks) == tasks + 1
 
 
 def test_a_bank_that_needs_the_user_shows_the_web_form_and_goes_on_once_it_is_completed(

@@ -128,6 +128,7 @@ class Adapters:
         webform = WebFormClient(
             base_url=self.settings.webform_base_url,
             user_token=lambda owner_id: access.client.user_token(access.principal(owner_id)),
+            forget_user_token=lambda owner_id: access.client.forget_user_token(access.principal(owner_id)),
             timeout_seconds=self.settings.finapi_timeout_seconds,
             connect_timeout_seconds=self.settings.finapi_connect_timeout_seconds,
             sleep=self.clock.sleep,  # finAPI's once-a-second pace waits through the Clock port

@@ -127,6 +127,10 @@ class FinapiClient:
         """The user's access token (cached); Web Form 2.0 takes the same token."""
         return self._user_token(user)
 
+    def forget_user_token(self, user: FinapiUser) -> None:
+        """Drop the user's cached token (Web Form 2.0 refused it): the next request fetches a new one."""
+        self._tokens.forget(user.cache_key)
+
     def _user_token(self, user: FinapiUser) -> str:
         def grant() -> dict[str, str]:
             credentials = user.credentials()

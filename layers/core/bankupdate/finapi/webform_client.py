@@ -97,15 +97,18 @@ class WebFormClient:
         *,
         base_url: str,
         user_token: Callable[[str], str],
+        forget_user_token: Callable[[str], None],
         timeout_seconds: float = 30.0,
         connect_timeout_seconds: float = 5.0,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         budget: FinapiBudget | None = None,
     ) -> None:
-        """``user_token(owner_id)``: the finAPI user's Access token (the Access client's token cache); ``budget``:
-        how long one use case run may wait for finAPI in all (shared with the Access client)."""
+        """``user_token(owner_id)``: the finAPI user's Access token (the Access client's token cache), and
+        ``forget_user_token(owner_id)`` drops it from there; ``budget``: how long one use case run may wait for finAPI
+        in all (shared with the Access client)."""
         self._token = user_token
+        self._forget_token = forget_user_token
         self._sleep = sleep
         self._budget = budget
         self._read_timeout, self._connect_timeout = timeout_seconds, connect_timeout_seconds
@@ -119,6 +122,15 @@ class WebFormClient:
         self._pace = threading.Lock()
 
     def _send(self, owner_id: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request with the user's token; a 401 (the token expired or was revoked early: finAPI did nothing, so
+        a retry is safe even for a new task) drops the token and tries once more with a new one."""
+        response = self._send_once(owner_id, method, path, **kwargs)
+        if response.status_code == 401:
+            self._forget_token(owner_id)
+            response = self._send_once(owner_id, method, path, **kwargs)
+        return response
+
+    def _send_once(self, owner_id: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self._token(owner_id)}", "X-Request-Id": f"bankupdate-{uuid.uuid4()}"}
         budget = self._budget
         try:
