@@ -61,7 +61,8 @@ class Settings(BaseModel):
     heartbeat_grace_seconds: int = Field(30, alias="HEARTBEAT_GRACE_SECONDS", ge=5, le=600)
     update_retention_days: int = Field(30, alias="UPDATE_RETENTION_DAYS", ge=1, le=3650)
     idempotency_ttl_seconds: int = Field(3600, alias="IDEMPOTENCY_TTL_SECONDS", ge=60, le=86400)
-    user_updates_per_window: int = Field(5, alias="USER_UPDATES_PER_WINDOW", ge=1, le=1000)
+    # At most 50: the one write that counts a trigger shifts that many slots of the log (DynamoDB expressions: 4 KB).
+    user_updates_per_window: int = Field(5, alias="USER_UPDATES_PER_WINDOW", ge=1, le=50)
     user_update_window_seconds: int = Field(600, alias="USER_UPDATE_WINDOW_SECONDS", ge=10, le=86400)
     allowed_redirect_urls: str = Field("", alias="ALLOWED_REDIRECT_URLS")  # comma separated URL prefixes
 

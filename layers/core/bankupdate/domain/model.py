@@ -204,6 +204,7 @@ class ConnectionRecord(_Frozen):
     # Interfaces that log in through the bank's website: only for them may an update carry a redirectUrl (finAPI).
     # None: not known (the connection was recorded before this was).
     redirect_interfaces: tuple[str, ...] | None = None
-    user_trigger_window: int | None = None  # when (epoch seconds) the rate window the count below belongs to opened
-    user_trigger_count: int = 0  # user-present updates started in that window
+    # When (epoch seconds, rounded up) the last user-present updates counted against the rate limit were admitted:
+    # at most the limit's number of them, oldest first (ports.TriggerRate).
+    user_triggers: tuple[int, ...] = ()
     version: int = 0
