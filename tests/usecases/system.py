@@ -122,7 +122,14 @@ class System:
 
     def progress(self) -> Progress:
         return Progress(
-            self.updates, self.events, self.workflow, self.timer, self.completion(), self.clock.port, self.settings
+            self.updates,
+            self.events,
+            self.workflow,
+            self.timer,
+            self.completion(),
+            self.clock.port,
+            self.settings,
+            self.schedules,
         )
 
     def locks(self) -> ConnectionLocks:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ from tests.fakes import InMemoryUserStore
 from tests.support.webform import PageDriver, Receiver, running_receiver
 from tests.usecases.conftest import clock_following
 from tests.usecases.scheduled import opted_in, started_unattended
-from tests.usecases.system import BankUser, System, access_gateway, settings_for, webform_gateway
+from tests.usecases.system import APP_PSU, BankUser, System, access_gateway, settings_for, webform_gateway
 
 CALLBACK = re.compile(r"^/v1/webform-callbacks/(?P<token>[^/]+)/(?P<kind>finalised|web-form-required)$")
 
@@ -161,6 +162,31 @@ def test_a_new_task_goes_out_with_a_new_token_when_finapi_refuses_the_cached_one
     # Then the task was created once, with a new token
     assert again.status is UpdateStatus.IN_PROGRESS and again.upstream_ref is not None, again.error
     assert len(webform.engine.tasks) == tasks + 1
+
+
+def test_a_present_user_without_an_ip_address_gets_a_complete_task_counted_as_unattended(
+    system: System, webform: WebFormServer
+) -> None:
+    # Given a present user whose request carries no usable IP address (their device and browser are known)
+    user = system.new_user(download_seconds=1.5)
+    request = replace(system.request(user), psu=APP_PSU.model_copy(update={"ip_address": None}))
+    # When they sync
+    started = system.trigger_update()(request)
+    # Then finAPI got a task it takes: without userMetadata, rather than one missing the ipAddress its spec requires
+    assert started.status is UpdateStatus.IN_PROGRESS, started.error
+    assert task_of(webform, started).details.userMetadata is None
+    # And the update says the bank counts it as unattended, as the connection's budget of the day does
+    assert started.counted_as_unattended
+    connection = system.connections.get(user.owner_id, user.connection)
+    assert connection is not None and system.settings.budget.used(connection.unattended, system.clock.now()) == 1
+
+
+def test_a_present_user_with_an_ip_address_is_sent_whole(system: System, webform: WebFormServer) -> None:
+    user = system.new_user(download_seconds=1.5)
+    started = system.trigger(user)
+    metadata = task_of(webform, started).details.userMetadata
+    assert metadata is not None and (metadata.ipAddress, metadata.deviceOs) == (APP_PSU.ip_address, APP_PSU.device_os)
+    assert not started.counted_as_unattended
 
 
 def test_a_bank_that_needs_the_user_shows_the_web_form_and_goes_on_once_it_is_completed(

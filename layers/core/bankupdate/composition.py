@@ -185,7 +185,14 @@ class Adapters:
         from bankupdate.flow.progress import Progress
 
         return Progress(
-            self.updates, self.events, self.workflow, self.timer, self.completion(), self.clock, self.settings
+            self.updates,
+            self.events,
+            self.workflow,
+            self.timer,
+            self.completion(),
+            self.clock,
+            self.settings,
+            self.schedules,
         )
 
     def locks(self) -> ConnectionLocks:

@@ -343,6 +343,28 @@ def test_an_ipv6_user_is_passed_on_and_counts_as_present(
     assert sandbox.world.calls[-1].psu_present
 
 
+def test_an_ipv6_address_finapi_refuses_is_left_out_and_the_outcome_says_so(
+    client: FinapiClient, make_user: Any, sandbox: SandboxServer
+) -> None:
+    # Given a finAPI that refuses a PSU-IP-Address that is no IPv4 address (400 naming the header)
+    user, connection = make_user(download_seconds=0)
+    ipv6 = PsuMetadata(ip_address="2001:db8::1", device_os="iOS", user_agent="app")
+    sandbox.world.set_psu_ipv6("refused")
+    try:
+        # When the user triggers from an IPv6 network
+        outcome = client.update_bank_connection(user.credentials, params(connection), psu=ipv6)
+        ipv4 = client.update_bank_connection(user.credentials, params(connection), psu=PSU)
+    finally:
+        sandbox.world.set_psu_ipv6("replaced")
+    # Then the update went again without the address, the bank took it as unattended, and the outcome says so
+    assert isinstance(outcome, UpdateAccepted) and outcome.psu_ip_address_refused
+    sent = [c for c in sandbox.world.calls if c.path.endswith("/update") and c.connection_id == connection]
+    assert [(c.status, c.psu_present) for c in sent[:2]] == [(400, True), (200, False)]
+    # While an IPv4 address goes out once, as always
+    assert isinstance(ipv4, UpdateAccepted) and not ipv4.psu_ip_address_refused
+    assert updates_sent(sandbox, connection) == 3
+
+
 def test_credentials_without_an_interface_never_reach_finapi(
     client: FinapiClient, make_user: Any, sandbox: SandboxServer
 ) -> None:

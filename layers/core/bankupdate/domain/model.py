@@ -154,6 +154,9 @@ class UpdateRecord(_Frozen):
     last_answer_at: datetime | None = None
     finapi_called_at: datetime | None = None
     start_confirmed: bool = True  # False: finAPI's answer to the update call was lost; only a fresh result counts
+    # The user was present, but their IP address did not reach the bank (finAPI refused it, or none was known): the
+    # bank takes the access as unattended, and the scheduler counts it against the connection's daily budget.
+    counted_as_unattended: bool = False
     upstream_ref: str | None = None  # Web Form 2.0: the background update task's id
     poll_count: int = 0
     known_account_ids: tuple[int, ...] = ()

@@ -81,8 +81,8 @@ class AccessGateway:
             self.principal(owner_id), params, psu=psu_metadata(request.psu), request_id=request.request_id
         )
         if isinstance(answer, AuthenticationRequired):
-            return UserNeeded(challenge_from(answer.challenge, answer.message))
-        return Accepted()
+            return UserNeeded(challenge_from(answer.challenge, answer.message), answer.psu_ip_address_refused)
+        return Accepted(counted_as_unattended=answer.psu_ip_address_refused)
 
     def answer(self, owner_id: str, request: AnswerRequest) -> StartOutcome:
         challenge, answer = request.challenge, request.answer
@@ -96,8 +96,8 @@ class AccessGateway:
         )
         outcome = self.client.update_bank_connection(self.principal(owner_id), params, psu=psu_metadata(request.psu))
         if isinstance(outcome, AuthenticationRequired):
-            return UserNeeded(challenge_from(outcome.challenge, outcome.message))
-        return Accepted()
+            return UserNeeded(challenge_from(outcome.challenge, outcome.message), outcome.psu_ip_address_refused)
+        return Accepted(counted_as_unattended=outcome.psu_ip_address_refused)
 
     def look(self, owner_id: str, watch: Watch, now: datetime) -> LookOutcome:
         connection = self.client.get_bank_connection(self.principal(owner_id), watch.connection_id)

@@ -41,12 +41,14 @@ class FinapiUser(Protocol):
 
 MAX_REQUEST_ID = 255
 MAX_IDS_PER_CALL = 1000
+PSU_IP_ADDRESS = "PSU-IP-Address"
 _CLIENT_KEY = "\x00client"
 
 
 def psu_headers(psu: PsuMetadata | None) -> dict[str, str]:
-    """Any IP address goes on, IPv6 too: finAPI replaces a non-IPv4 one with its own IPv4 address, and the user still
-    counts as present (domain/psu.py). Only something that is no IP address at all is left out."""
+    """Any IP address goes on, IPv6 too: finAPI documents replacing a non-IPv4 one with its own IPv4 address, and the
+    user still counts as present (domain/psu.py); should finAPI refuse it instead, ``update_bank_connection`` goes on
+    without it. Only something that is no IP address at all is left out."""
     if psu is None:
         return {}
     headers = {
@@ -219,27 +221,36 @@ class FinapiClient:
         psu: PsuMetadata | None = None,
         request_id: str | None = None,
     ) -> UpdateOutcome:
-        """Never retried automatically: finAPI may have started the update even if the answer got lost."""
+        """Never retried automatically: finAPI may have started the update even if the answer got lost.
+
+        The one exception: finAPI refusing the user's IP address (400 naming ``PSU-IP-Address``: its V1 spec takes
+        only IPv4 there, finAPI did nothing). The call goes again without it, and the outcome says so: the bank then
+        takes the access as unattended, against the connection's daily budget."""
         body = update_body(params, self._version)
-        response = self._user_call(
-            user,
-            "POST",
-            f"{self._version.prefix}/bankConnections/update",
-            idempotent=False,
-            request_id=request_id,
-            headers=psu_headers(psu),
-            json=body,
-        )
+        headers = psu_headers(psu)
+
+        def send(sent: dict[str, str]) -> httpx.Response:
+            path = f"{self._version.prefix}/bankConnections/update"
+            return self._user_call(user, "POST", path, idempotent=False, request_id=request_id, headers=sent, json=body)
+
+        response = send(headers)
+        refused = PSU_IP_ADDRESS in headers and _refuses_header(response, PSU_IP_ADDRESS)
+        if refused:
+            response = send({name: value for name, value in headers.items() if name != PSU_IP_ADDRESS})
         answer_id = response.headers.get("X-Request-Id")
         payload = _json(response)
         if response.status_code == 200:
-            return UpdateAccepted(connection=BankConnection.model_validate(payload), request_id=answer_id)
+            connection = BankConnection.model_validate(payload)
+            return UpdateAccepted(connection=connection, request_id=answer_id, psu_ip_address_refused=refused)
         if response.status_code == 510:
             message = parse_error_message(payload)
             challenge = message.errors[0].multi_step_authentication if message else None
             if message is not None and challenge is not None:
                 return AuthenticationRequired(
-                    challenge=challenge, message=message.errors[0].message, request_id=answer_id
+                    challenge=challenge,
+                    message=message.errors[0].message,
+                    request_id=answer_id,
+                    psu_ip_address_refused=refused,
                 )
         raise error_for(response.status_code, payload, answer_id)
 
@@ -284,6 +295,14 @@ def _json(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return None
+
+
+def _refuses_header(response: httpx.Response, header: str) -> bool:
+    """A 400 whose error names the header (finAPI's ``ErrorMessage``: "...header PSU-IP-Address...")."""
+    if response.status_code != 400:
+        return False
+    message = parse_error_message(_json(response))
+    return message is not None and any(header.lower() in (e.message or "").lower() for e in message.errors)
 
 
 def _is_invalid_token(response: httpx.Response) -> bool:

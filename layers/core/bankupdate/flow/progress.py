@@ -17,7 +17,7 @@ from bankupdate.domain.lifecycle import Next, Transition
 from bankupdate.domain.model import UpdateRecord
 from bankupdate.domain.upstream import Accepted, StartOutcome, UserNeeded
 from bankupdate.flow.finish import Completion
-from bankupdate.ports import Clock, EventBus, LookTimer, StoredUpdate, UpdateStore, Workflow
+from bankupdate.ports import Clock, EventBus, LookTimer, ScheduleStore, StoredUpdate, UpdateStore, Workflow
 from bankupdate.settings import Settings
 
 
@@ -51,9 +51,12 @@ class Progress:
     completion: Completion
     clock: Clock
     settings: Settings
+    schedules: ScheduleStore
 
     def transition_for(self, record: UpdateRecord, outcome: StartOutcome, *, confirmed: bool = True) -> Transition:
         now = self.clock.now()
+        if outcome.counted_as_unattended and not record.counted_as_unattended:
+            record = record.model_copy(update={"counted_as_unattended": True})
         if isinstance(outcome, UserNeeded):
             return lifecycle.needs_user(record, outcome.challenge, now, self.settings.timing)
         assert isinstance(outcome, Accepted)
@@ -64,6 +67,11 @@ class Progress:
     def apply(self, stored: StoredUpdate, transition: Transition, *, from_api: bool) -> UpdateRecord:
         """Save the transition's record, then carry out its step (a LOOK from an API route goes on the timer)."""
         saved = self.updates.save(transition.record, expected_version=stored.record.version)
+        if saved.counted_as_unattended and not stored.record.counted_as_unattended:
+            # The bank counts this access against the connection's day: so does the scheduler's budget.
+            self.schedules.consume_unattended(
+                saved.owner_id, saved.connection_id, budget=self.settings.budget, now=self.clock.now()
+            )
         step = transition.step
         if step.next is Next.AWAIT_USER:
             self._user_asked(saved, stored.task_token)
