@@ -44,7 +44,6 @@ _MAX_DEPTH = 40
 AWS_CLIENT_FACTORY = "bankupdate.stores.aws.client"  # the one place botocore clients are made
 HTTP_CLIENT = "httpx.Client"
 HTTP_METHODS = {"request", "get", "post", "put", "patch", "delete", "head", "send", "stream"}
-SLEEPS = {"time.sleep"}
 _PROPERTY_DECORATORS = {"property", "cached_property", "functools.cached_property"}
 
 
@@ -431,12 +430,7 @@ class HttpCall:
     where: str
 
 
-@dataclass(frozen=True)
-class Sleep:
-    where: str
-
-
-Sink = AwsCall | HttpCall | Sleep
+Sink = AwsCall | HttpCall
 
 
 @dataclass
@@ -695,8 +689,6 @@ class Analysis:
             if library is not None:
                 self._call_value(ClassV(library), node, frame, out)
                 self.library_classes.add(library)
-        elif isinstance(callee, External) and callee.qualname in SLEEPS:
-            out.sinks.append(Sleep(f"{frame.func.qualname} ({frame.func.module.where(node)})"))
 
     def _dispatch(self, receiver: Inst, name: str) -> set[Frame]:
         klass = receiver.klass
@@ -1355,7 +1347,7 @@ class _Costs:
             return _NOTHING
         own: Pair = _ZERO
         for sink in resolved.sinks:
-            counted = (1.0, 0.0) if isinstance(sink, HttpCall) else (0.0, 1.0) if isinstance(sink, AwsCall) else _ZERO
+            counted = (1.0, 0.0) if isinstance(sink, HttpCall) else (0.0, 1.0)
             own = _max(own, counted) or _ZERO
         normal: Pair | None = own if resolved.sinks or not resolved.targets else None
         exc: Pair | None = own if resolved.sinks else None
