@@ -70,6 +70,11 @@ class SandboxConfig(_Model):
     rng_seed: int = 7
     # Keep every V1 exchange that breaks finAPI's official spec (finapi_sandbox/conformance.py); tests switch it on.
     check_conformance: bool = False
+    # A PSU-IP-Address that is no IPv4 address: finAPI's V2 documentation says finAPI replaces it with its own IPv4
+    # address ("replaced", the user still counts as present); its V1 spec types the header `format: ipv4`, so a finAPI
+    # that applies the spec answers 400 BAD_REQUEST naming the header ("refused"). Which one finAPI does is unconfirmed
+    # (docs/finapi-fidelity.md): the client must cope with both.
+    psu_ipv6: Literal["replaced", "refused"] = "replaced"
     faults: list[FaultRule] = []
     users: list[UserSeed] = []
 

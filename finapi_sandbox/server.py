@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import re
 import socket
@@ -232,6 +233,7 @@ class _Handler(BaseHTTPRequestHandler):
         if resource == "bankConnections" and item == "update" and method == "POST":
             _require_media(headers, "application/json")
             _refuse(problems)
+            _check_psu_address(self.world.psu_ipv6, headers)
             try:
                 body = json.loads(raw or b"null")
             except ValueError:
@@ -371,6 +373,17 @@ def _require_media(headers: dict[str, str], expected: str) -> None:
     if given != expected:
         # finAPI has the code; the status is a guess (the spec declares no 415), see docs/finapi-fidelity.md.
         raise FinapiProblem(400, "UNSUPPORTED_MEDIA_TYPE", f"Content-Type must be {expected}.")
+
+
+def _check_psu_address(behaviour: str, headers: dict[str, str]) -> None:
+    """A finAPI that applies its V1 spec's ``format: ipv4`` to ``PSU-IP-Address`` (``SandboxConfig.psu_ipv6``)."""
+    value = headers.get("psu-ip-address", "").strip()
+    if behaviour != "refused" or not value:
+        return
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        raise bad_request("Invalid request: header PSU-IP-Address: must be an IPv4 address") from None
 
 
 def _refuse(problems: list[Problem]) -> None:

@@ -144,6 +144,7 @@ class World:
             self._fault_uses: dict[int, int] = {}
             self.call_log: list[Call] = []
             self.clock_offset = 0.0
+            self.psu_ipv6 = self.config.psu_ipv6
             self._next_connection_id = 1
             self._next_account_id = 1
             for user in self.config.users:
@@ -157,6 +158,11 @@ class World:
     def set_clock_offset(self, seconds: float) -> None:
         with self.lock:
             self.clock_offset = seconds
+
+    def set_psu_ipv6(self, behaviour: str) -> None:
+        """How a non-IPv4 ``PSU-IP-Address`` is taken from now on (``SandboxConfig.psu_ipv6``)."""
+        with self.lock:
+            self.psu_ipv6 = SandboxConfig.model_validate({"psu_ipv6": behaviour}).psu_ipv6
 
     def create_user(self, username: str, password: str) -> None:
         with self.lock:

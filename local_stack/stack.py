@@ -36,7 +36,7 @@ from local_stack.iam.from_template import build_authorizer
 from local_stack.iam.policy import Request
 from local_stack.lambdas import FunctionRuntime, LocalFunction
 from local_stack.stepfunctions import patches
-from local_stack.template import ACCOUNT_ID, REGION, Resolver, translate
+from local_stack.template import ACCOUNT_ID, REGION, Resolver, pre_name, translate
 
 _CAPTURE = "local-stack-event-capture"
 _DEFAULT_ESM_CONCURRENCY = 20
@@ -289,43 +289,7 @@ class LocalStack:
 
     def _pre_name(self, resources: dict[str, Any]) -> None:
         """Names and ARNs that do not depend on creation (so that resources may reference each other)."""
-        arn = f"arn:aws:{{service}}:{REGION}:{ACCOUNT_ID}:{{rest}}"
-        for logical_id, resource in resources.items():
-            kind = resource["Type"]
-            name = f"{self.stack_name}-{logical_id}"
-            props = resource.get("Properties", {})
-            refs, atts = self.resolver.refs, self.resolver.attributes
-            if kind == "AWS::Lambda::Function":
-                name = str(props.get("FunctionName") or name)
-                refs[logical_id] = name
-                atts[(logical_id, "Arn")] = arn.format(service="lambda", rest=f"function:{name}")
-            elif kind == "AWS::DynamoDB::Table":
-                refs[logical_id] = name
-                atts[(logical_id, "Arn")] = arn.format(service="dynamodb", rest=f"table/{name}")
-            elif kind == "AWS::SQS::Queue":
-                atts[(logical_id, "QueueName")] = name
-                atts[(logical_id, "Arn")] = arn.format(service="sqs", rest=name)
-            elif kind == "AWS::Events::EventBus":
-                bus = str(self.resolver.resolve(props.get("Name")) or name)
-                refs[logical_id] = bus
-                atts[(logical_id, "Name")] = bus
-                atts[(logical_id, "Arn")] = arn.format(service="events", rest=f"event-bus/{bus}")
-            elif kind in ("AWS::IAM::Role",):
-                refs[logical_id] = name
-                atts[(logical_id, "Arn")] = f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"
-            elif kind == "AWS::Lambda::LayerVersion":
-                refs[logical_id] = arn.format(service="lambda", rest=f"layer:{name}:1")
-            elif kind == "AWS::Logs::LogGroup":
-                group = str(self.resolver.resolve(props.get("LogGroupName")) or name)
-                refs[logical_id] = group
-                atts[(logical_id, "Arn")] = arn.format(service="logs", rest=f"log-group:{group}:*")
-            elif kind == "AWS::ApiGatewayV2::Api":
-                refs[logical_id] = "localapi"
-            elif kind == "AWS::StepFunctions::StateMachine":
-                machine = str(self.resolver.resolve(props.get("StateMachineName")) or name)
-                refs[logical_id] = arn.format(service="states", rest=f"stateMachine:{machine}")
-                atts[(logical_id, "Name")] = machine
-                atts[(logical_id, "Arn")] = refs[logical_id]
+        pre_name(self.resolver, resources)
 
     def _role(self, logical_id: str, props: dict[str, Any]) -> None:
         trust = self.resolver.resolve(props["AssumeRolePolicyDocument"])

@@ -6,6 +6,8 @@ import copy
 import json
 import logging
 import os
+import re
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -57,12 +59,36 @@ def translate(template_path: Path, parameters: dict[str, str] | None = None) -> 
     return translated, sources
 
 
+# The one rule the local stack relaxes: a URL parameter that must be https may be plain http on loopback, where the
+# finAPI simulators and the local HTTP API listen (checked as if it were https). Any other http URL is refused as
+# CloudFormation refuses it.
+_LOOPBACK_HTTP = re.compile(r"http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/\S*)?")
+
+
+class ParameterRefused(ValueError):
+    """CloudFormation's refusal of a parameter value that breaks its AllowedPattern or AllowedValues."""
+
+
+def check_parameter(name: str, spec: dict[str, Any], value: str) -> None:
+    """What CloudFormation checks before it creates anything (numeric ranges excepted: tests shrink windows)."""
+    allowed = spec.get("AllowedValues")
+    if allowed is not None and value not in [str(v) for v in allowed]:
+        raise ParameterRefused(f"Parameter '{name}' must be one of AllowedValues")
+    pattern = spec.get("AllowedPattern")
+    if pattern is None:
+        return
+    checked = "https://" + value[len("http://") :] if _LOOPBACK_HTTP.fullmatch(value) else value
+    if re.fullmatch(pattern, checked) is None:
+        raise ParameterRefused(f"Parameter '{name}' must match pattern {pattern}")
+
+
 class Resolver:
     """Evaluates ``Ref``/``Fn::*`` against parameters, pseudo parameters and the physical ids created so far."""
 
     def __init__(self, template: dict[str, Any], parameters: dict[str, str], stack_name: str) -> None:
         self.template = template
         self.stack_name = stack_name
+        self.stack_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"local-stack:{stack_name}"))
         self.refs: dict[str, str] = {}
         self.attributes: dict[tuple[str, str], str] = {}
         self.parameters = self._parameters(parameters)
@@ -77,6 +103,7 @@ class Resolver:
                 values[name] = spec["Default"]
             else:
                 raise ValueError(f"template parameter {name} has no default: pass it in parameter_overrides")
+            check_parameter(name, spec, str(values[name]))
         return values
 
     def pseudo(self, name: str) -> str | None:
@@ -85,7 +112,8 @@ class Resolver:
             "AWS::AccountId": ACCOUNT_ID,
             "AWS::Partition": PARTITION,
             "AWS::StackName": self.stack_name,
-            "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{self.stack_name}/local",
+            # A stack id ends in a UUID (names are derived from it): one per stack name, stable across runs
+            "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{self.stack_name}/{self.stack_uuid}",
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::NoValue": None,
         }.get(name)
@@ -160,3 +188,44 @@ class Resolver:
             ],
             "Condition": lambda a: self.conditions[a],
         }
+
+
+def pre_name(resolver: Resolver, resources: dict[str, Any]) -> None:
+    """Names and ARNs that do not depend on creation (so that resources may reference each other)."""
+    arn = f"arn:aws:{{service}}:{REGION}:{ACCOUNT_ID}:{{rest}}"
+    for logical_id, resource in resources.items():
+        kind = resource["Type"]
+        name = f"{resolver.stack_name}-{logical_id}"
+        props = resource.get("Properties", {})
+        refs, atts = resolver.refs, resolver.attributes
+        if kind == "AWS::Lambda::Function":
+            name = str(props.get("FunctionName") or name)
+            refs[logical_id] = name
+            atts[(logical_id, "Arn")] = arn.format(service="lambda", rest=f"function:{name}")
+        elif kind == "AWS::DynamoDB::Table":
+            refs[logical_id] = name
+            atts[(logical_id, "Arn")] = arn.format(service="dynamodb", rest=f"table/{name}")
+        elif kind == "AWS::SQS::Queue":
+            atts[(logical_id, "QueueName")] = name
+            atts[(logical_id, "Arn")] = arn.format(service="sqs", rest=name)
+        elif kind == "AWS::Events::EventBus":
+            bus = str(resolver.resolve(props.get("Name")) or name)
+            refs[logical_id] = bus
+            atts[(logical_id, "Name")] = bus
+            atts[(logical_id, "Arn")] = arn.format(service="events", rest=f"event-bus/{bus}")
+        elif kind in ("AWS::IAM::Role",):
+            refs[logical_id] = name
+            atts[(logical_id, "Arn")] = f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"
+        elif kind == "AWS::Lambda::LayerVersion":
+            refs[logical_id] = arn.format(service="lambda", rest=f"layer:{name}:1")
+        elif kind == "AWS::Logs::LogGroup":
+            group = str(resolver.resolve(props.get("LogGroupName")) or name)
+            refs[logical_id] = group
+            atts[(logical_id, "Arn")] = arn.format(service="logs", rest=f"log-group:{group}:*")
+        elif kind == "AWS::ApiGatewayV2::Api":
+            refs[logical_id] = "localapi"
+        elif kind == "AWS::StepFunctions::StateMachine":
+            machine = str(resolver.resolve(props.get("StateMachineName")) or name)
+            refs[logical_id] = arn.format(service="states", rest=f"stateMachine:{machine}")
+            atts[(logical_id, "Name")] = machine
+            atts[(logical_id, "Arn")] = refs[logical_id]

@@ -3,11 +3,16 @@ on DynamoDB."""
 
 from __future__ import annotations
 
+import itertools
+import math
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bankupdate.domain.model import ConnectionHealth, SkipReason, UpdateStatus
-from bankupdate.ports import ConnectionOutcome, LockRefusal, TriggerRate
+from bankupdate.ports import ConnectionOutcome, LockAttempt, LockRefusal, TriggerRate
 from tests.contract.conftest import Stores
 from tests.contract.records import NOW, OWNER, facts, first_record
 
@@ -90,7 +95,7 @@ def test_a_connection_seen_for_the_first_time_is_created_by_the_write_that_locks
     assert attempt.connection is not None and attempt.connection == stores.connections.get(OWNER, 8)
     assert (attempt.connection.created_at, attempt.connection.active_update_id) == (NOW, "a")
     assert attempt.connection.health.known_account_ids == (11, 12)
-    assert (attempt.connection.user_trigger_window, attempt.connection.user_trigger_count) == (int(NOW.timestamp()), 1)
+    assert attempt.connection.user_triggers == (RATE.stamp(NOW),)
     # And the later nested writes find what they rely on
     stores.connections.record_facts(OWNER, facts(8, user_action_required=True), NOW)
     stored = stores.connections.get(OWNER, 8)
@@ -125,32 +130,47 @@ def test_an_unknown_connection_is_refused_as_missing_and_nothing_is_written(stor
     assert stores.connections.get(OWNER, 10) is None
 
 
-def test_the_users_triggers_are_limited_per_rate_window(stores: Stores) -> None:
-    # Given a connection and a limit of two user-present updates per ten minutes
+def _trigger(stores: Stores, at: datetime, rate: TriggerRate = RATE, connection_id: int = 7) -> LockAttempt:
+    """A user-present trigger at ``at``; when it takes the lock, its update ends at once (the lock is free again)."""
+    update_id = f"u{at.timestamp()}"
+    attempt = stores.connections.acquire_lock(
+        OWNER, connection_id, update_id=update_id, now=at, lease_until=at + timedelta(minutes=1), rate=rate
+    )
+    stores.connections.release(OWNER, connection_id, update_id=update_id, outcome=None)
+    return attempt
+
+
+def test_the_users_triggers_are_limited_in_a_sliding_window(stores: Stores) -> None:
+    # Given a connection and a limit of two user-present updates in any ten minutes, used up a minute apart
     stores.connections.record_facts(OWNER, facts(7), NOW)
-    for n in range(2):
-        taken = stores.connections.acquire_lock(OWNER, 7, update_id=f"u{n}", now=NOW, lease_until=LEASE, rate=RATE)
-        assert taken.refused is None
-        stores.connections.release(OWNER, 7, update_id=f"u{n}", outcome=None)
-    # When a third comes just before the window that the first opened closes
+    minute = NOW + timedelta(minutes=1)
+    assert _trigger(stores, NOW).refused is None and _trigger(stores, minute).refused is None
+    # When a third comes a second before ten minutes have passed since the first
     late = NOW + timedelta(seconds=RATE.window_seconds - 1)
-    third = stores.connections.acquire_lock(OWNER, 7, update_id="u2", now=late, lease_until=LEASE, rate=RATE)
-    # Then it is refused for the rate, the lock stays free, and the record says when the window opened
-    assert third.refused is LockRefusal.RATE
-    assert third.connection is not None and third.connection.user_trigger_window == int(NOW.timestamp())
+    third = _trigger(stores, late)
+    # Then it is refused for the rate, the lock stays free, and the user is told to wait exactly that second
+    assert third.refused is LockRefusal.RATE and third.connection is not None
+    assert RATE.retry_after_seconds(third.connection.user_triggers, late) == 1
     stored = stores.connections.get(OWNER, 7)
-    assert stored is not None and stored.active_update_id is None and stored.user_trigger_count == 2
-    # When that window has closed
-    closed = RATE.closes_at(int(NOW.timestamp()), NOW.tzinfo)
-    fourth = stores.connections.acquire_lock(
-        OWNER, 7, update_id="u3", now=closed, lease_until=closed + timedelta(minutes=1), rate=RATE
-    )
-    # Then the count starts again in a window opened by this trigger
-    assert fourth.refused is None and fourth.connection is not None
-    assert (fourth.connection.user_trigger_window, fourth.connection.user_trigger_count) == (
-        int(closed.timestamp()),
-        1,
-    )
+    assert stored is not None and stored.active_update_id is None
+    assert stored.user_triggers == (RATE.stamp(NOW), RATE.stamp(minute))
+    # When that second has passed, one more fits (the first left the window), and the next waits for the second
+    at_ten = NOW + timedelta(seconds=RATE.window_seconds)
+    assert _trigger(stores, at_ten).refused is None
+    refused = _trigger(stores, at_ten)
+    assert refused.refused is LockRefusal.RATE and refused.connection is not None
+    assert RATE.retry_after_seconds(refused.connection.user_triggers, at_ten) == 60
+
+
+def test_a_burst_across_a_window_boundary_never_exceeds_the_limit(stores: Stores) -> None:
+    # Given a limit of five updates in any 25 s (issue 20: fixed windows let nine through within 25 s)
+    rate = TriggerRate(limit=5, window_seconds=25)
+    stores.connections.record_facts(OWNER, facts(7), NOW)
+    # When the user triggers once, four times 24 s later, and five more times a second after that, one per second
+    times = [NOW] + [NOW + timedelta(seconds=24)] * 4 + [NOW + timedelta(seconds=25 + n) for n in range(5)]
+    admitted = [t for t in times if _trigger(stores, t, rate).refused is None]
+    # Then no 25 s hold more than five: the first, the four, and one more once the first has left the window
+    assert admitted == times[:6]
 
 
 def test_a_burst_of_triggers_is_limited_even_across_a_round_minute(stores: Stores) -> None:
@@ -180,13 +200,13 @@ def test_a_lock_refused_as_held_does_not_count_a_trigger(stores: Stores) -> None
     # Then it is refused as held, and the count stays at one
     stored = stores.connections.get(OWNER, 7)
     assert refused.refused is LockRefusal.HELD
-    assert stored is not None and stored.user_trigger_count == 1
+    assert stored is not None and stored.user_triggers == (RATE.stamp(NOW),)
 
 
 def test_an_unattended_lock_counts_no_trigger(stores: Stores) -> None:
     stores.connections.record_facts(OWNER, facts(7), NOW)
     taken = stores.connections.acquire_lock(OWNER, 7, update_id="a", now=NOW, lease_until=LEASE)
-    assert taken.connection is not None and taken.connection.user_trigger_count == 0
+    assert taken.connection is not None and taken.connection.user_triggers == ()
 
 
 def _scheduled(stores: Stores, connection_id: int) -> None:
@@ -296,27 +316,57 @@ def test_facts_create_a_connection_or_refresh_what_finapi_says(stores: Stores) -
     assert refreshed.created_at == NOW and refreshed.health.known_account_ids == (11, 12)
 
 
-def test_a_users_first_trigger_in_a_window_takes_the_lock_in_one_write(state_table: str) -> None:
-    # Given a known connection on DynamoDB whose last trigger was in an earlier window (the usual case: users rarely
-    # sync a connection twice within ten minutes)
+def test_every_trigger_takes_the_lock_and_counts_itself_in_one_write(state_table: str) -> None:
+    # Given a known connection on DynamoDB that was never synced by its user (recorded from finAPI's list)
     from bankupdate.stores.aws import client
     from bankupdate.stores.connections import DynamoConnectionStore
 
     store = DynamoConnectionStore(state_table, 4)
     store.record_facts(OWNER, facts(7), NOW)
-    earlier = NOW - timedelta(hours=1)
-    store.acquire_lock(OWNER, 7, update_id="a", now=earlier, lease_until=earlier + timedelta(minutes=1), rate=RATE)
-    store.release(OWNER, 7, update_id="a", outcome=None)
     writes: list[str] = []
     client("dynamodb").meta.events.register("before-call.dynamodb.UpdateItem", lambda **_: writes.append("write"))
-    # When the user triggers now
-    taken = store.acquire_lock(OWNER, 7, update_id="b", now=NOW, lease_until=LEASE, rate=RATE)
-    # Then the lock is taken and the new window started in one conditional write
-    assert taken.refused is None and writes == ["write"]
-    # And a second trigger in the same window continues it (a second write, after the first attempt's refusal)
-    store.release(OWNER, 7, update_id="b", outcome=None)
-    writes.clear()
-    again = store.acquire_lock(OWNER, 7, update_id="c", now=NOW, lease_until=LEASE, rate=RATE)
-    assert again.refused is None and len(writes) == 2
+    # When the user triggers, and then again within the window
+    for n, at in enumerate((NOW, NOW + timedelta(seconds=5))):
+        writes.clear()
+        taken = store.acquire_lock(OWNER, 7, update_id=f"u{n}", now=at, lease_until=LEASE, rate=RATE)
+        # Then each took the lock and was counted in one conditional write
+        assert taken.refused is None and writes == ["write"]
+        store.release(OWNER, 7, update_id=f"u{n}", outcome=None)
     stored = store.get(OWNER, 7)
-    assert stored is not None and stored.user_trigger_count == 2
+    assert stored is not None and stored.user_triggers == (RATE.stamp(NOW), RATE.stamp(NOW + timedelta(seconds=5)))
+
+
+_PROPERTY_CONNECTIONS = itertools.count(1000)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    limit=st.integers(min_value=1, max_value=4),
+    window=st.integers(min_value=2, max_value=40),
+    gaps=st.lists(st.floats(min_value=0, max_value=45, allow_nan=False), min_size=1, max_size=16),
+)
+def test_no_stretch_of_the_windows_length_ever_admits_more_than_the_limit(
+    stores: Stores, limit: int, window: int, gaps: list[float]
+) -> None:
+    # Given any limit and window, and a user triggering at any moments (within a second of each other too)
+    rate = TriggerRate(limit=limit, window_seconds=window)
+    connection = next(_PROPERTY_CONNECTIONS)
+    stores.connections.record_facts(OWNER, facts(connection), NOW)
+    admitted: list[float] = []
+    at = NOW + timedelta(microseconds=123_457)
+    for gap in gaps:
+        at += timedelta(seconds=gap)
+        moment = at.timestamp()
+        room = len(admitted) < limit or admitted[-limit] <= moment - window - 1
+        attempt = _trigger(stores, at, rate, connection)
+        if attempt.refused is None:
+            admitted.append(moment)
+            continue
+        # A refusal: only for the rate, never while the window holds fewer than the limit (by a second's rounding)
+        assert attempt.refused is LockRefusal.RATE and attempt.connection is not None
+        assert not room
+        # and the wait it names is exact: to the whole second when the oldest admission it counts leaves the window
+        leaves = math.ceil(admitted[-limit]) + window
+        assert rate.retry_after_seconds(attempt.connection.user_triggers, at) == max(1, math.ceil(leaves - moment))
+    # Then no stretch of the window's length, wherever it starts, admitted more than the limit
+    assert all(sum(1 for t in admitted if start <= t < start + window) <= limit for start in admitted)

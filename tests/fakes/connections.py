@@ -62,19 +62,16 @@ class InMemoryConnectionStore:
                 held = found.active_update_id is not None and lease_epoch >= _epoch(now)
                 if held:
                     return LockAttempt(LockRefusal.HELD, found.active_update_id, found)
-                window = rate.open_window(found.user_trigger_window, now) if rate else None
-                if window is not None and rate is not None and found.user_trigger_count >= rate.limit:
+                if rate is not None and not rate.admits(found.user_triggers, now):
                     return LockAttempt(LockRefusal.RATE, found.active_update_id, found)
             base = found
             if base is None:
                 assert create is not None
-                # The counted fields are the locking write's own, never the caller's.
-                base = create.model_copy(update={"user_trigger_window": None, "user_trigger_count": 0})
+                # The rate's log is the locking write's own, never the caller's.
+                base = create.model_copy(update={"user_triggers": ()})
             changes: dict[str, object] = {"active_update_id": update_id, "lock_expires_at": lease_until}
             if rate is not None:
-                window = rate.open_window(base.user_trigger_window, now)
-                changes["user_trigger_window"] = int(now.timestamp()) if window is None else window
-                changes["user_trigger_count"] = 1 if window is None else base.user_trigger_count + 1
+                changes["user_triggers"] = rate.logged(base.user_triggers, now)
             locked = base.model_copy(update=changes)
             self._items.records[key] = locked
             return LockAttempt(None, None, locked)

@@ -16,7 +16,10 @@ from tests.reliability.test_crash_consistency import _orphan
 from tests.support.template_variants import drop_statement, statements, template_variant
 
 MACHINE_ARN = {
-    "Fn::Sub": "arn:aws:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-update-connection"
+    "Fn::Sub": [
+        "arn:aws:states:${AWS::Region}:${AWS::AccountId}:stateMachine:update-connection-${StackUuid}",
+        {"StackUuid": {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}},
+    ]
 }
 TIME_SCALE = 0.2  # Lambda timeouts and the API's 30 s limit at a fifth
 

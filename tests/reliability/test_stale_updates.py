@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bankupdate import composition
+from bankupdate.contract import WaitingTask
 from bankupdate.domain.model import UpdateStatus
 from tests.conftest import BankUser, running_stack
 from tests.reliability.test_crash_consistency import _orphan
@@ -70,3 +73,34 @@ def test_an_update_that_never_got_a_workflow_is_ended_by_the_reconciler(new_user
     assert run["recovered"] >= 1
     wait_for(lambda: user.api.update(orphan).json()["status"] in ("SUCCEEDED", "FAILED"), "the orphan never ended")
     wait_for(lambda: user.api.connection(connection).json()["activeUpdateId"] is None, "the lock was never released")
+
+
+def test_a_sync_finishes_an_update_whose_workflow_ended_while_it_waited_for_the_user(new_user: Any, stack: Any) -> None:
+    # Given an update waiting for the user, its workflow's task token parked on it
+    user: BankUser = new_user()
+    connection = user.connections["DEMO0001"]
+    update = user.api.trigger(connection, {"interface": "XS2A", "loginCredentials": DEMO}).json()
+    updates = composition.adapters().updates
+    wait_for(lambda: (s := updates.get(update["updateId"])) is not None and s.task_kind is WaitingTask.USER, "no wait")
+    parked = updates.get(update["updateId"])
+    assert parked is not None and parked.task_token is not None
+    # ... whose workflow ended without finishing it: the user never answered, and Finalize died before its first
+    # write (the record still waits for the user, with the task token of a workflow that is over)
+    assert wait_until_finished(stack, update["updateId"], timeout=90) == "FAILED"
+    current = updates.get(update["updateId"])
+    assert current is not None
+    long_ago = parked.record.updated_at - timedelta(minutes=10)
+    updates.save(parked.record.model_copy(update={"updated_at": long_ago}), expected_version=current.record.version)
+    assert updates.park_task_token(
+        update["updateId"], parked.task_token, kind=WaitingTask.USER, while_status=UpdateStatus.AUTHENTICATION_REQUIRED
+    )
+    # When the user syncs the connection again
+    again = user.api.trigger(connection, {"interface": "XS2A"})
+    # Then the trigger finished that update (handing the task token back, with its own role) instead of a 500
+    assert again.status_code == 409, again.text
+    details = again.json()["error"]["details"]
+    assert (details["updateId"], details["recovered"]) == (update["updateId"], True)
+    ended = user.api.update(update["updateId"]).json()
+    assert (ended["status"], ended["error"]["code"]) == ("FAILED", "UPDATE_STALLED")
+    assert user.api.connection(connection).json()["activeUpdateId"] is None
+    assert user.api.trigger(connection, {"interface": "XS2A"}).status_code == 202

@@ -85,6 +85,24 @@ def test_an_ipv6_psu_address_is_taken_and_the_user_counts_as_present(
     assert refused.status_code == 422 and first_error(refused)["code"] == "BANK_SERVER_REJECTION"
 
 
+def test_a_finapi_that_applies_its_ipv4_rule_refuses_an_ipv6_psu_address_naming_the_header(
+    finapi: Finapi, owner: Callable[..., Owner], sandbox: SandboxServer
+) -> None:
+    # Given a finAPI that applies its V1 spec's `format: ipv4` to PSU-IP-Address (issue 20: not documented either way)
+    who = owner(download_seconds=0)
+    sandbox.world.set_psu_ipv6("refused")
+    try:
+        # When the user triggers from an IPv6 network, and from an IPv4 one
+        ipv6 = update(finapi, who, headers=PSU | {"PSU-IP-Address": "2001:db8::7"}, interface="XS2A")
+        ipv4 = update(finapi, who, headers=PSU, interface="XS2A")
+    finally:
+        sandbox.world.set_psu_ipv6("replaced")
+    # Then the IPv6 one is refused with finAPI's 400 naming the header (nothing started), the IPv4 one taken
+    assert ipv6.status_code == 400 and first_error(ipv6)["code"] == "BAD_REQUEST"
+    assert "PSU-IP-Address" in first_error(ipv6)["message"]
+    assert ipv4.status_code == 200, ipv4.text
+
+
 # ------------------------------------------------------------------------------------ 10: deprecated 451
 
 

@@ -48,9 +48,28 @@ def _names(stack_name: str) -> dict[tuple[str, str], str]:
     return found
 
 
+def _metrics_namespaces(stack_name: str) -> dict[str, str]:
+    template = translated_template()
+    resolver = _Unresolved(template, PARAMETERS, stack_name)
+    return {
+        logical_id: str(resolver.resolve(variables["POWERTOOLS_METRICS_NAMESPACE"]))
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Lambda::Function"
+        and "POWERTOOLS_METRICS_NAMESPACE" in (variables := resource["Properties"]["Environment"]["Variables"])
+    }
+
+
 def test_no_resource_has_a_fixed_physical_name() -> None:
     # Given the template deployed as two stacks side by side
     dev, prod = _names("bank-connection-updates-dev"), _names("bank-connection-updates-prod")
     # Then no name property comes out the same in both (a second stack would fail to create)
     assert dev, "no named resources found: the check would pass vacuously"
     assert [key for key in dev if dev[key] == prod[key]] == []
+
+
+def test_two_stacks_publish_their_metrics_apart() -> None:
+    # Given the template deployed as two stacks in one account
+    dev, prod = _metrics_namespaces("bank-connection-updates-dev"), _metrics_namespaces("bank-connection-updates-prod")
+    # Then every function publishes into its own stack's namespace (CloudWatch would add up the two stacks' counts)
+    assert dev and dev.keys() == prod.keys()
+    assert [f for f in dev if dev[f] == prod[f]] == []

@@ -290,6 +290,7 @@ def webform_gateway(access: AccessGateway, settings: Settings, clock: ManualCloc
     webform = WebFormClient(
         base_url=settings.webform_base_url,
         user_token=lambda owner_id: access.client.user_token(access.principal(owner_id)),
+        forget_user_token=lambda owner_id: access.client.forget_user_token(access.principal(owner_id)),
         timeout_seconds=settings.finapi_timeout_seconds,
         sleep=clock.sleep,
         monotonic=clock.monotonic,

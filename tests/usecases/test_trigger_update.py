@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import httpx
 import pytest
 
+from bankupdate.api.views import update_view
 from bankupdate.contract import WaitingTask
 from bankupdate.domain import lifecycle
 from bankupdate.domain.errors import (
@@ -23,7 +25,7 @@ from bankupdate.domain.model import ChallengeStatus, UpdateOptions, UpdateStatus
 from bankupdate.ports import ExecutionState
 from finapi_sandbox import SandboxServer
 from tests.usecases.polling import system_with
-from tests.usecases.system import DEMO, NO_SCA, System
+from tests.usecases.system import APP_PSU, DEMO, NO_SCA, System
 
 
 def test_an_update_without_sca_is_started_and_its_workflow_polls_until_it_succeeds(system: System) -> None:
@@ -385,3 +387,40 @@ def test_a_return_address_at_the_allowed_origin_gets_the_banks_answer(finapi: Sa
     assert started.challenge is not None and started.challenge.redirect_url is not None
     back = httpx.get(started.challenge.redirect_url, follow_redirects=False).headers["location"]
     assert back.startswith("https://app.example.com/bank-return?")
+
+
+def test_an_ipv6_address_finapi_refuses_leaves_the_update_going_on_counted_as_unattended(system: System) -> None:
+    # Given a finAPI that refuses a PSU-IP-Address that is no IPv4 address (400 naming the header), and a user on an
+    # IPv6 network whose bank asks for SCA
+    user = system.new_user()
+    request = replace(
+        system.request(user, credentials=DEMO), psu=APP_PSU.model_copy(update={"ip_address": "2001:db8::5"})
+    )
+    system.sandbox.world.set_psu_ipv6("refused")
+    try:
+        # When they sync
+        started = system.use_cases.trigger_update()(request)
+        # and answer the bank's first question (that call carries their address too)
+        answered = system.answer(user, started.update_id, two_step_procedure_id="901")
+    finally:
+        system.sandbox.world.set_psu_ipv6("replaced")
+    # Then the update goes on without the address instead of failing, and says the bank counts it as unattended
+    assert started.status is UpdateStatus.AUTHENTICATION_REQUIRED and started.counted_as_unattended
+    assert answered.status is UpdateStatus.AUTHENTICATION_REQUIRED and answered.counted_as_unattended
+    assert update_view(answered, system.settings.max_auth_rounds).model_dump(by_alias=True)["countedAsUnattended"]
+    # And the connection's unattended budget of the day counts it once
+    connection = system.connections.get(user.owner_id, user.connection)
+    assert connection is not None
+    assert system.settings.budget.used(connection.unattended, system.clock.now()) == 1
+
+
+def test_an_update_whose_user_is_present_with_an_ipv4_address_is_not_counted_as_unattended(system: System) -> None:
+    user = system.new_user()
+    system.sandbox.world.set_psu_ipv6("refused")
+    try:
+        started = system.trigger(user, credentials=NO_SCA)
+    finally:
+        system.sandbox.world.set_psu_ipv6("replaced")
+    assert started.status is UpdateStatus.IN_PROGRESS and not started.counted_as_unattended
+    connection = system.connections.get(user.owner_id, user.connection)
+    assert connection is not None and system.settings.budget.used(connection.unattended, system.clock.now()) == 0

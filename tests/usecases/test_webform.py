@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from bankupdate.domain import lifecycle
 from bankupdate.domain.errors import NotFound
 from bankupdate.domain.events import AuthenticationRequested, ConnectionNeedsUser, UpdateSucceeded
 from bankupdate.domain.model import ChallengeStatus, UpdateRecord, UpdateStatus
+from bankupdate.domain.upstream import ConnectionFacts
 from bankupdate.finapi.access_gateway import AccessGateway
 from bankupdate.finapi.webform_client import WebFormClient
 from bankupdate.finapi.webform_gateway import WebFormGateway
@@ -29,7 +31,7 @@ from tests.support.webform import PageDriver, Receiver, running_receiver
 from tests.usecases.conftest import clock_following
 from tests.usecases.polling import ExpressLoop, every_poll, new_loop, output_of, states_of
 from tests.usecases.scheduled import opted_in, started_unattended
-from tests.usecases.system import BankUser, System, access_gateway, settings_for
+from tests.usecases.system import APP_PSU, BankUser, System, access_gateway, settings_for
 
 CALLBACK = re.compile(r"^/v1/webform-callbacks/(?P<token>[^/]+)/(?P<kind>finalised|web-form-required)$")
 FINAL = ("COMPLETED", "COMPLETED_WITH_ERROR")
@@ -58,6 +60,7 @@ def unpaced_gateway(access: AccessGateway, settings: Settings) -> WebFormGateway
     webform = WebFormClient(
         base_url=settings.webform_base_url,
         user_token=lambda owner_id: access.client.user_token(access.principal(owner_id)),
+        forget_user_token=lambda owner_id: access.client.forget_user_token(access.principal(owner_id)),
         timeout_seconds=settings.finapi_timeout_seconds,
         sleep=lambda _: None,
     )
@@ -223,6 +226,66 @@ def test_a_callback_with_an_unknown_token_is_not_found_and_does_nothing(system: 
     with pytest.raises(NotFound):
         system.use_cases.webform_callback()("no-such-token")
     assert system.workflow.resumes == [] and len(system.sandbox.world.calls) == calls
+
+
+def test_a_token_finapi_no_longer_takes_is_replaced_and_the_update_goes_on(
+    system: System, webform: WebFormServer, receiver: Receiver
+) -> None:
+    # Given a background update task finAPI completes alone
+    _, record = started(system, download_seconds=1.5)
+    under_way(system, webform, record)
+    download_ends(system, webform, record, 2)
+    # ... and the user's access token, cached since the task was created, revoked by finAPI meanwhile
+    system.sandbox.world.expire_tokens()
+    # When the workflow polls (Web Form 2.0 answers 401 to the old token)
+    system.run(record.update_id)
+    # Then the poll dropped the token, took a new one and finished the update
+    done = system.record(record.update_id)
+    assert done.status is UpdateStatus.SUCCEEDED, done.error
+    assert webform.engine.poll_violations == []
+
+
+def test_a_new_task_goes_out_with_a_new_token_when_finapi_refuses_the_cached_one(
+    system: System, webform: WebFormServer
+) -> None:
+    # Given a user with two connections whose access token is cached (the first one's update created its task) and
+    # then revoked by finAPI
+    user = system.new_user("DEMO0001", "DEMO0001", download_seconds=1.5)
+    first, second = user.connections
+    assert system.trigger(user, connection_id=first).upstream_ref is not None
+    system.connections.record_facts(user.owner_id, ConnectionFacts(second, (), None, False), system.clock.port.now())
+    tasks = len(webform.engine.tasks)
+    system.sandbox.world.expire_tokens()
+    # When the user updates the other connection and Web Form 2.0 answers 401 to the old token
+    again = system.trigger(user, connection_id=second)
+    # Then the task was created once, with a new token
+    assert again.status is UpdateStatus.IN_PROGRESS and again.upstream_ref is not None, again.error
+    assert len(webform.engine.tasks) == tasks + 1
+
+
+def test_a_present_user_without_an_ip_address_gets_a_complete_task_counted_as_unattended(
+    system: System, webform: WebFormServer
+) -> None:
+    # Given a present user whose request carries no usable IP address (their device and browser are known)
+    user = system.new_user(download_seconds=1.5)
+    request = replace(system.request(user), psu=APP_PSU.model_copy(update={"ip_address": None}))
+    # When they sync
+    started = system.use_cases.trigger_update()(request)
+    # Then finAPI got a task it takes: without userMetadata, rather than one missing the ipAddress its spec requires
+    assert started.status is UpdateStatus.IN_PROGRESS, started.error
+    assert task_of(webform, started).details.userMetadata is None
+    # And the update says the bank counts it as unattended, as the connection's budget of the day does
+    assert started.counted_as_unattended
+    connection = system.connections.get(user.owner_id, user.connection)
+    assert connection is not None and system.settings.budget.used(connection.unattended, system.clock.now()) == 1
+
+
+def test_a_present_user_with_an_ip_address_is_sent_whole(system: System, webform: WebFormServer) -> None:
+    user = system.new_user(download_seconds=1.5)
+    started = system.trigger(user)
+    metadata = task_of(webform, started).details.userMetadata
+    assert metadata is not None and (metadata.ipAddress, metadata.deviceOs) == (APP_PSU.ip_address, APP_PSU.device_os)
+    assert not started.counted_as_unattended
 
 
 def test_a_callback_before_the_workflow_waits_on_anything_changes_nothing(

@@ -20,6 +20,7 @@ from bankupdate.wiring import UseCases
 
 if TYPE_CHECKING:
     from bankupdate.finapi.access_gateway import AccessGateway
+    from bankupdate.finapi.budget import FinapiBudget
     from bankupdate.ports import BankGateway
     from bankupdate.stores.connections import DynamoConnectionStore, DynamoScheduleStore
     from bankupdate.stores.events import EventBridgeBus
@@ -94,7 +95,9 @@ class Adapters:
             client_secret=credentials.clientSecret.get_secret_value(),
             api_version=ApiVersion(self.settings.finapi_api_version),
             timeout_seconds=self.settings.finapi_timeout_seconds,
+            connect_timeout_seconds=self.settings.finapi_connect_timeout_seconds,
             sleep=self.clock.sleep,  # retry backoff waits through the Clock port, like every other wait
+            budget=self.finapi_budget,
         )
 
         def load_user(owner_id: str) -> FinapiUserCredentials | None:
@@ -102,6 +105,12 @@ class Adapters:
             return FinapiUserCredentials(username=found.username, password=found.password) if found else None
 
         return AccessGateway(finapi, load_user)
+
+    @cached_property
+    def finapi_budget(self) -> FinapiBudget:
+        from bankupdate.finapi.budget import FinapiBudget
+
+        return FinapiBudget(self.settings.finapi_budget_seconds)
 
     @cached_property
     def gateway(self) -> BankGateway:
@@ -114,9 +123,12 @@ class Adapters:
         webform = WebFormClient(
             base_url=self.settings.webform_base_url,
             user_token=lambda owner_id: access.client.user_token(access.principal(owner_id)),
+            forget_user_token=lambda owner_id: access.client.forget_user_token(access.principal(owner_id)),
             timeout_seconds=self.settings.finapi_timeout_seconds,
+            connect_timeout_seconds=self.settings.finapi_connect_timeout_seconds,
             sleep=self.clock.sleep,  # finAPI's once-a-second pace waits through the Clock port
             monotonic=self.clock.monotonic,
+            budget=self.finapi_budget,
         )
         return WebFormGateway(webform, access)
 
@@ -161,8 +173,14 @@ def _adapters(settings: Settings, endpoint: str | None, function_name: str | Non
 def adapters() -> Adapters:
     """The adapters of the function this process serves. What they cache (the finAPI client's credentials and
     tokens, the API's URL) was read with that function's role: in the local stack, where every function shares one
-    process, another function must not find it."""
-    return _adapters(get_settings(), os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+    process, another function must not find it.
+
+    Every use case is built through here, once per invocation (per record in an SQS batch): each run gets the whole
+    finAPI budget (``FINAPI_BUDGET_SECONDS``)."""
+    found = _adapters(get_settings(), os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+    if "finapi_budget" in found.__dict__:  # only once finAPI was used: the budget module loads with the clients
+        found.finapi_budget.restart()
+    return found
 
 
 def remember_invocation(lambda_context: object) -> None:

@@ -32,7 +32,12 @@ class Settings(BaseModel):
     finapi_base_url: str = Field(alias="FINAPI_BASE_URL", pattern=r"^https?://")
     finapi_api_version: Literal["V1", "V2"] = Field("V1", alias="FINAPI_API_VERSION")
     finapi_client_secret_id: str = Field("", alias="FINAPI_CLIENT_SECRET_ID")
+    # Each finAPI request waits at most the connect plus the read timeout, and one use case run at most the budget
+    # for all its requests, retries and token fetches together (finapi/budget.py, decision D27). Each function's
+    # Lambda timeout leaves room for its budget and its AWS calls (tests/template/test_timing.py).
     finapi_timeout_seconds: float = Field(30.0, alias="FINAPI_TIMEOUT_SECONDS", gt=0, le=120)
+    finapi_connect_timeout_seconds: float = Field(3.0, alias="FINAPI_CONNECT_TIMEOUT_SECONDS", gt=0, le=30)
+    finapi_budget_seconds: float = Field(40.0, alias="FINAPI_BUDGET_SECONDS", gt=0, le=900)
 
     integration: Integration = Field(Integration.ACCESS, alias="INTEGRATION")
     webform_base_url: str = Field("", alias="WEBFORM_BASE_URL")
@@ -66,7 +71,8 @@ class Settings(BaseModel):
     heartbeat_grace_seconds: int = Field(30, alias="HEARTBEAT_GRACE_SECONDS", ge=1, le=600)
     update_retention_days: int = Field(30, alias="UPDATE_RETENTION_DAYS", ge=1, le=3650)
     idempotency_ttl_seconds: int = Field(3600, alias="IDEMPOTENCY_TTL_SECONDS", ge=60, le=86400)
-    user_updates_per_window: int = Field(5, alias="USER_UPDATES_PER_WINDOW", ge=1, le=1000)
+    # At most 50: the one write that counts a trigger shifts that many slots of the log (DynamoDB expressions: 4 KB).
+    user_updates_per_window: int = Field(5, alias="USER_UPDATES_PER_WINDOW", ge=1, le=50)
     user_update_window_seconds: int = Field(600, alias="USER_UPDATE_WINDOW_SECONDS", ge=10, le=86400)
     # Comma-separated return addresses (domain.urls.RedirectAllowList): origins, or origins with a path.
     allowed_redirect_urls: str = Field("", alias="ALLOWED_REDIRECT_URLS")

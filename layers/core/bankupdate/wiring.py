@@ -89,7 +89,7 @@ class UseCases:
         from bankupdate.flow.progress import Progress
 
         p = self.ports
-        return Progress(p.updates, p.events, p.workflow, self.completion(), p.clock, p.settings)
+        return Progress(p.updates, p.events, p.workflow, self.completion(), p.clock, p.settings, p.schedules)
 
     def locks(self) -> ConnectionLocks:
         from bankupdate.flow.locks import ConnectionLocks

@@ -23,6 +23,7 @@ from bankupdate.finapi import (
     UpdateAccepted,
     UpdateBankConnectionParams,
 )
+from bankupdate.finapi.budget import FinapiBudget
 from finapi_sandbox import SandboxServer
 
 PSU = PsuMetadata(ip_address="203.0.113.7", device_os="iOS 17", user_agent="BankApp/2.1")
@@ -282,6 +283,31 @@ def test_transient_faults_retry_reads_but_never_the_update(
         client.get_bank_connection(user.credentials, connection)
 
 
+def test_one_run_waits_for_finapi_at_most_its_budget(make_user: Any, sandbox: SandboxServer) -> None:
+    # Given a run of a use case with 1.5 s for finAPI in all, and finAPI taking 3 s to answer a read once
+    user, connection = make_user()
+    budget = FinapiBudget(1.5)
+    with FinapiClient(
+        base_url=sandbox.base_url,
+        client_id=sandbox.client_id,
+        client_secret=sandbox.client_secret,
+        timeout_seconds=10,
+        sleep=lambda _: None,
+        budget=budget,
+    ) as finapi:
+        sandbox.world.add_fault(method="GET", path=f"/bankConnections/{connection}", delay_seconds=3, times=1)
+        # When the run reads the connection
+        with pytest.raises(errors.UpstreamUnavailable, match="in time"):
+            finapi.get_bank_connection(user.credentials, connection)
+        # Then the read was cut off at what was left of the budget (not at its 10 s read timeout), and not retried:
+        # a retry would have found finAPI answering at once. Nothing more goes to finAPI in this run
+        with pytest.raises(errors.UpstreamUnavailable, match=r"budget of 1\.5 s spent before GET"):
+            finapi.get_bank_connection(user.credentials, connection)
+        # And the next run has the whole budget again
+        budget.restart()
+        assert finapi.get_bank_connection(user.credentials, connection).id == connection
+
+
 def test_unattended_consent_expiry_and_daily_limit(
     client: FinapiClient, make_user: Any, sandbox: SandboxServer
 ) -> None:
@@ -315,6 +341,28 @@ def test_an_ipv6_user_is_passed_on_and_counts_as_present(
     # Then the address reaches finAPI (which replaces it with its own IPv4 one) and the bank sees the user present
     assert isinstance(outcome, UpdateAccepted)
     assert sandbox.world.calls[-1].psu_present
+
+
+def test_an_ipv6_address_finapi_refuses_is_left_out_and_the_outcome_says_so(
+    client: FinapiClient, make_user: Any, sandbox: SandboxServer
+) -> None:
+    # Given a finAPI that refuses a PSU-IP-Address that is no IPv4 address (400 naming the header)
+    user, connection = make_user(download_seconds=0)
+    ipv6 = PsuMetadata(ip_address="2001:db8::1", device_os="iOS", user_agent="app")
+    sandbox.world.set_psu_ipv6("refused")
+    try:
+        # When the user triggers from an IPv6 network
+        outcome = client.update_bank_connection(user.credentials, params(connection), psu=ipv6)
+        ipv4 = client.update_bank_connection(user.credentials, params(connection), psu=PSU)
+    finally:
+        sandbox.world.set_psu_ipv6("replaced")
+    # Then the update went again without the address, the bank took it as unattended, and the outcome says so
+    assert isinstance(outcome, UpdateAccepted) and outcome.psu_ip_address_refused
+    sent = [c for c in sandbox.world.calls if c.path.endswith("/update") and c.connection_id == connection]
+    assert [(c.status, c.psu_present) for c in sent[:2]] == [(400, True), (200, False)]
+    # While an IPv4 address goes out once, as always
+    assert isinstance(ipv4, UpdateAccepted) and not ipv4.psu_ip_address_refused
+    assert updates_sent(sandbox, connection) == 3
 
 
 def test_credentials_without_an_interface_never_reach_finapi(

@@ -219,6 +219,12 @@ class UpdateView(_Response):
     authentication: AuthenticationView | None = None
     result: ResultView | None = None
     error: ErrorView | None = None
+    counted_as_unattended: bool = Field(
+        False,
+        description="The user was present, but their IP address did not reach the bank (finAPI refused it, or none "
+        "was known): the bank takes the update as unattended, against the connection's few unattended updates a day "
+        "(the connection's unattendedLeftToday counts it).",
+    )
 
 
 class ScheduleView(_Response):

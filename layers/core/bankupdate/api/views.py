@@ -100,6 +100,7 @@ def update_view(record: UpdateRecord, max_rounds: int) -> UpdateView:
         authentication=authentication,
         result=result,
         error=_error(record.error) if record.status.is_terminal else None,
+        counted_as_unattended=record.counted_as_unattended,
     )
 
 

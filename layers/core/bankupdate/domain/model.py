@@ -154,6 +154,9 @@ class UpdateRecord(_Frozen):
     last_answer_at: datetime | None = None
     finapi_called_at: datetime | None = None
     start_confirmed: bool = True  # False: finAPI's answer to the update call was lost; only a fresh result counts
+    # The user was present, but their IP address did not reach the bank (finAPI refused it, or none was known): the
+    # bank takes the access as unattended, and the scheduler counts it against the connection's daily budget.
+    counted_as_unattended: bool = False
     upstream_ref: str | None = None  # Web Form 2.0: the background update task's id
     poll_count: int = 0
     known_account_ids: tuple[int, ...] = ()
@@ -204,6 +207,7 @@ class ConnectionRecord(_Frozen):
     # Interfaces that log in through the bank's website: only for them may an update carry a redirectUrl (finAPI).
     # None: not known (the connection was recorded before this was).
     redirect_interfaces: tuple[str, ...] | None = None
-    user_trigger_window: int | None = None  # when (epoch seconds) the rate window the count below belongs to opened
-    user_trigger_count: int = 0  # user-present updates started in that window
+    # When (epoch seconds, rounded up) the last user-present updates counted against the rate limit were admitted:
+    # at most the limit's number of them, oldest first (ports.TriggerRate).
+    user_triggers: tuple[int, ...] = ()
     version: int = 0

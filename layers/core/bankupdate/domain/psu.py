@@ -5,7 +5,8 @@ caller of a user-present update is the user's own app.
 
 Any IP address is passed on, IPv6 too: finAPI replaces a non-IPv4 ``PSU-IP-Address`` with its own IPv4 address
 (finAPI Access V2 documentation, "User metadata"), and the call still counts as user-present. Dropping the address
-would make a user on an IPv6 network (most mobile networks) look absent.
+would make a user on an IPv6 network (most mobile networks) look absent. Should finAPI refuse it after all (its V1
+spec allows only IPv4), the update goes on without it, counted as unattended (``finapi/client.py``).
 """
 
 from __future__ import annotations

@@ -44,14 +44,19 @@ class AnswerRequest:
 
 @dataclass(frozen=True)
 class Accepted:
-    """finAPI started the download (``upstream_ref``: the Web Form 2.0 task that runs it)."""
+    """finAPI started the download (``upstream_ref``: the Web Form 2.0 task that runs it).
+
+    ``counted_as_unattended``: the user was present, but their IP address did not reach the bank (finAPI refused it,
+    or none was known), so the bank takes the access as unattended: against the connection's daily budget."""
 
     upstream_ref: str | None = None
+    counted_as_unattended: bool = False
 
 
 @dataclass(frozen=True)
 class UserNeeded:
     challenge: Challenge
+    counted_as_unattended: bool = False  # as Accepted's
 
 
 StartOutcome = Accepted | UserNeeded

@@ -83,8 +83,10 @@ class AccessGateway:
             self.principal(owner_id), params, psu=psu_metadata(request.psu), request_id=request.request_id
         )
         if isinstance(answer, AuthenticationRequired):
-            return UserNeeded(challenge_from(answer.challenge, answer.message, self.links))
-        return Accepted()
+            return UserNeeded(
+                challenge_from(answer.challenge, answer.message, self.links), answer.psu_ip_address_refused
+            )
+        return Accepted(counted_as_unattended=answer.psu_ip_address_refused)
 
     def answer(self, owner_id: str, request: AnswerRequest) -> StartOutcome:
         challenge, answer = request.challenge, request.answer
@@ -98,8 +100,10 @@ class AccessGateway:
         )
         outcome = self.client.update_bank_connection(self.principal(owner_id), params, psu=psu_metadata(request.psu))
         if isinstance(outcome, AuthenticationRequired):
-            return UserNeeded(challenge_from(outcome.challenge, outcome.message, self.links))
-        return Accepted()
+            return UserNeeded(
+                challenge_from(outcome.challenge, outcome.message, self.links), outcome.psu_ip_address_refused
+            )
+        return Accepted(counted_as_unattended=outcome.psu_ip_address_refused)
 
     def poll(self, owner_id: str, target: PollTarget, now: datetime) -> PollOutcome:
         connection = self.client.get_bank_connection(self.principal(owner_id), target.connection_id)

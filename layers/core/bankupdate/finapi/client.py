@@ -13,6 +13,7 @@ import httpx
 from bankupdate.domain.errors import BankUpdateError, UpstreamAuthFailed, UpstreamUnavailable
 from bankupdate.domain.psu import ip_or_none
 from bankupdate.finapi.auth import TokenCache
+from bankupdate.finapi.budget import FinapiBudget
 from bankupdate.finapi.errors import error_for, parse_error_message
 from bankupdate.finapi.models import (
     AccessToken,
@@ -40,12 +41,14 @@ class FinapiUser(Protocol):
 
 MAX_REQUEST_ID = 255
 MAX_IDS_PER_CALL = 1000
+PSU_IP_ADDRESS = "PSU-IP-Address"
 _CLIENT_KEY = "\x00client"
 
 
 def psu_headers(psu: PsuMetadata | None) -> dict[str, str]:
-    """Any IP address goes on, IPv6 too: finAPI replaces a non-IPv4 one with its own IPv4 address, and the user still
-    counts as present (domain/psu.py). Only something that is no IP address at all is left out."""
+    """Any IP address goes on, IPv6 too: finAPI documents replacing a non-IPv4 one with its own IPv4 address, and the
+    user still counts as present (domain/psu.py); should finAPI refuse it instead, ``update_bank_connection`` goes on
+    without it. Only something that is no IP address at all is left out."""
     if psu is None:
         return {}
     headers = {
@@ -69,12 +72,16 @@ class FinapiClient:
         transport: httpx.BaseTransport | None = None,
         retry_attempts: int = 3,
         sleep: Callable[[float], None] = time.sleep,
+        budget: FinapiBudget | None = None,
     ) -> None:
+        """``budget``: how long one use case run may wait for finAPI in all (None: each request's timeouts only)."""
         self._version = api_version
         self._client_id = client_id
         self._client_secret = client_secret
         self._retry_attempts = retry_attempts
         self._sleep = sleep
+        self._budget = budget
+        self._read_timeout, self._connect_timeout = timeout_seconds, connect_timeout_seconds
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
             timeout=httpx.Timeout(timeout_seconds, connect=connect_timeout_seconds, pool=connect_timeout_seconds),
@@ -126,6 +133,10 @@ class FinapiClient:
         """The user's access token (cached); Web Form 2.0 takes the same token."""
         return self._user_token(user)
 
+    def forget_user_token(self, user: FinapiUser) -> None:
+        """Drop the user's cached token (Web Form 2.0 refused it): the next request fetches a new one."""
+        self._tokens.forget(user.cache_key)
+
     def _user_token(self, user: FinapiUser) -> str:
         def grant() -> dict[str, str]:
             credentials = user.credentials()
@@ -140,8 +151,13 @@ class FinapiClient:
     # --------------------------------------------------------------------------------------------- transport
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        budget = self._budget
         try:
-            return self._http.request(method, path, **kwargs)
+            if budget is None:
+                return self._http.request(method, path, **kwargs)
+            timeout = budget.timeout(connect=self._connect_timeout, read=self._read_timeout, what=f"{method} {path}")
+            with budget.request():
+                return self._http.request(method, path, timeout=timeout, **kwargs)
         except httpx.TimeoutException as error:
             raise UpstreamUnavailable(
                 f"finAPI did not answer {method} {path} in time: {type(error).__name__}"
@@ -150,19 +166,30 @@ class FinapiClient:
             raise UpstreamUnavailable(f"finAPI unreachable for {method} {path}: {type(error).__name__}") from None
 
     def _send_with_retries(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Idempotent calls only: retried on transport errors and 5xx with exponential backoff and full jitter."""
+        """Idempotent calls only: retried on transport errors and 5xx with exponential backoff and full jitter, as
+        long as the attempts and the budget last."""
         for attempt in range(self._retry_attempts):
-            last_attempt = attempt == self._retry_attempts - 1
             try:
                 response = self._send(method, path, **kwargs)
             except UpstreamUnavailable:
-                if last_attempt:
+                if not self._paused_for_retry(attempt):
                     raise
             else:
-                if response.status_code < 500 or last_attempt:
+                if response.status_code < 500 or not self._paused_for_retry(attempt):
                     return response
-            self._sleep(random.uniform(0, 0.2 * 2**attempt))  # noqa: S311 - jitter, not cryptography
         raise AssertionError("unreachable")
+
+    def _paused_for_retry(self, attempt: int) -> bool:
+        """Wait before the next attempt; False if there is none (attempts used up, or the budget would not fit it)."""
+        if attempt >= self._retry_attempts - 1:
+            return False
+        pause = random.uniform(0, 0.2 * 2**attempt)  # noqa: S311 - jitter, not cryptography
+        if self._budget is not None:
+            if not self._budget.allows_pause(pause):
+                return False
+            self._budget.spend(pause)
+        self._sleep(pause)
+        return True
 
     def _user_call(
         self,
@@ -198,27 +225,36 @@ class FinapiClient:
         psu: PsuMetadata | None = None,
         request_id: str | None = None,
     ) -> UpdateOutcome:
-        """Never retried automatically: finAPI may have started the update even if the answer got lost."""
+        """Never retried automatically: finAPI may have started the update even if the answer got lost.
+
+        The one exception: finAPI refusing the user's IP address (400 naming ``PSU-IP-Address``: its V1 spec takes
+        only IPv4 there, finAPI did nothing). The call goes again without it, and the outcome says so: the bank then
+        takes the access as unattended, against the connection's daily budget."""
         body = update_body(params, self._version)
-        response = self._user_call(
-            user,
-            "POST",
-            f"{self._version.prefix}/bankConnections/update",
-            idempotent=False,
-            request_id=request_id,
-            headers=psu_headers(psu),
-            json=body,
-        )
+        headers = psu_headers(psu)
+
+        def send(sent: dict[str, str]) -> httpx.Response:
+            path = f"{self._version.prefix}/bankConnections/update"
+            return self._user_call(user, "POST", path, idempotent=False, request_id=request_id, headers=sent, json=body)
+
+        response = send(headers)
+        refused = PSU_IP_ADDRESS in headers and _refuses_header(response, PSU_IP_ADDRESS)
+        if refused:
+            response = send({name: value for name, value in headers.items() if name != PSU_IP_ADDRESS})
         answer_id = response.headers.get("X-Request-Id")
         payload = _json(response)
         if response.status_code == 200:
-            return UpdateAccepted(connection=BankConnection.model_validate(payload), request_id=answer_id)
+            connection = BankConnection.model_validate(payload)
+            return UpdateAccepted(connection=connection, request_id=answer_id, psu_ip_address_refused=refused)
         if response.status_code == 510:
             message = parse_error_message(payload)
             challenge = message.errors[0].multi_step_authentication if message else None
             if message is not None and challenge is not None:
                 return AuthenticationRequired(
-                    challenge=challenge, message=message.errors[0].message, request_id=answer_id
+                    challenge=challenge,
+                    message=message.errors[0].message,
+                    request_id=answer_id,
+                    psu_ip_address_refused=refused,
                 )
         raise error_for(response.status_code, payload, answer_id)
 
@@ -263,6 +299,14 @@ def _json(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return None
+
+
+def _refuses_header(response: httpx.Response, header: str) -> bool:
+    """A 400 whose error names the header (finAPI's ``ErrorMessage``: "...header PSU-IP-Address...")."""
+    if response.status_code != 400:
+        return False
+    message = parse_error_message(_json(response))
+    return message is not None and any(header.lower() in (e.message or "").lower() for e in message.errors)
 
 
 def _is_invalid_token(response: httpx.Response) -> bool:

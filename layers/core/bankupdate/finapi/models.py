@@ -254,6 +254,7 @@ class UpdateAccepted(_Response):
 
     connection: BankConnection
     request_id: str | None = None
+    psu_ip_address_refused: bool = False  # finAPI took the call only without the user's IP address
 
 
 class AuthenticationRequired(_Response):
@@ -262,6 +263,7 @@ class AuthenticationRequired(_Response):
     challenge: MultiStepAuthenticationChallenge
     message: str | None = None
     request_id: str | None = None
+    psu_ip_address_refused: bool = False  # finAPI took the call only without the user's IP address
 
 
 UpdateOutcome = UpdateAccepted | AuthenticationRequired

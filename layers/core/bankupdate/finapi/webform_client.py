@@ -16,6 +16,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from bankupdate.domain import errors
+from bankupdate.finapi.budget import FinapiBudget
 from bankupdate.finapi.models import FinapiDateTime
 
 MIN_STATUS_INTERVAL_SECONDS = 1.0
@@ -99,18 +100,26 @@ class WebFormClient:
         *,
         base_url: str,
         user_token: Callable[[str], str],
+        forget_user_token: Callable[[str], None],
         timeout_seconds: float = 30.0,
+        connect_timeout_seconds: float = 5.0,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        budget: FinapiBudget | None = None,
     ) -> None:
-        """``user_token(owner_id)``: the finAPI user's Access token (the Access client's token cache)."""
+        """``user_token(owner_id)``: the finAPI user's Access token (the Access client's token cache), and
+        ``forget_user_token(owner_id)`` drops it from there; ``budget``: how long one use case run may wait for finAPI
+        in all (shared with the Access client)."""
         self._token = user_token
+        self._forget_token = forget_user_token
         self._sleep = sleep
         self._monotonic = monotonic  # the same clock as ``sleep``: a pace measured on one and waited on another drifts
+        self._budget = budget
+        self._read_timeout, self._connect_timeout = timeout_seconds, connect_timeout_seconds
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
-            timeout=httpx.Timeout(timeout_seconds, connect=5.0),
+            timeout=httpx.Timeout(timeout_seconds, connect=connect_timeout_seconds, pool=connect_timeout_seconds),
             transport=transport,
             headers={"Accept": "application/json"},
         )
@@ -122,11 +131,25 @@ class WebFormClient:
         return str(self._http.base_url)
 
     def _send(self, owner_id: str, method: str, path: str, pace: str | None = None, **kwargs: Any) -> httpx.Response:
+        """One request with the user's token; a 401 (the token expired or was revoked early: finAPI did nothing, so
+        a retry is safe even for a new task) drops the token and tries once more with a new one."""
+        response = self._send_once(owner_id, method, path, pace, **kwargs)
+        if response.status_code == 401:
+            self._forget_token(owner_id)
+            response = self._send_once(owner_id, method, path, pace, **kwargs)
+        return response
+
+    def _send_once(self, owner_id: str, method: str, path: str, pace: str | None, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self._token(owner_id)}", "X-Request-Id": f"bankupdate-{uuid.uuid4()}"}
         if pace is not None:
             self._paced(pace)  # paced right before sending: a token fetch before it must not shorten the gap
+        budget = self._budget
         try:
-            return self._http.request(method, path, headers=headers, **kwargs)
+            if budget is None:
+                return self._http.request(method, path, headers=headers, **kwargs)
+            timeout = budget.timeout(connect=self._connect_timeout, read=self._read_timeout, what=f"{method} {path}")
+            with budget.request():
+                return self._http.request(method, path, headers=headers, timeout=timeout, **kwargs)
         except httpx.TransportError as error:
             raise errors.UpstreamUnavailable(f"finAPI Web Form unreachable: {type(error).__name__}") from None
 
@@ -137,6 +160,10 @@ class WebFormClient:
             wait = 0.0 if last is None else MIN_STATUS_INTERVAL_SECONDS + PACE_MARGIN_SECONDS - (now - last)
             self._last_look[key] = now + max(0.0, wait)
         if wait > 0:
+            if self._budget is not None:
+                if not self._budget.allows_pause(wait):
+                    raise errors.UpstreamUnavailable("finAPI time budget spent: no room for the next look")
+                self._budget.spend(wait)
             self._sleep(wait)
 
     def create_background_update(self, owner_id: str, body: dict[str, Any]) -> Task:

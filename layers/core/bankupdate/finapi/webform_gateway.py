@@ -66,14 +66,19 @@ def task_body(request: StartRequest) -> dict[str, Any]:
             "finalised": request.callbacks.finalised,
             "webFormRequired": request.callbacks.web_form_required,
         }
-    if request.psu is not None:
-        metadata = {
-            "ipAddress": request.psu.ip_address,
-            "deviceOs": request.psu.device_os,
-            "userAgent": request.psu.user_agent,
-        }
-        body["userMetadata"] = {k: v for k, v in metadata.items() if v}
+    metadata = user_metadata(request)
+    if metadata is not None:
+        body["userMetadata"] = metadata
     return body
+
+
+def user_metadata(request: StartRequest) -> dict[str, str] | None:
+    """The present user, as finAPI's ``UserMetadata`` wants them: all three fields (the spec requires each), or none.
+    Without the user's IP address the task goes out without it, as an unattended access (the update says so)."""
+    psu = request.psu
+    if psu is None or not (psu.ip_address and psu.device_os and psu.user_agent):
+        return None
+    return {"ipAddress": psu.ip_address, "deviceOs": psu.device_os, "userAgent": psu.user_agent}
 
 
 class WebFormGateway:
@@ -100,7 +105,8 @@ class WebFormGateway:
                 details={"field": "loginCredentials"},
             )
         task = self.webform.create_background_update(owner_id, task_body(request))
-        return Accepted(upstream_ref=task.id)
+        unattended = request.psu is not None and user_metadata(request) is None
+        return Accepted(upstream_ref=task.id, counted_as_unattended=unattended)
 
     def answer(self, owner_id: str, request: AnswerRequest) -> StartOutcome:
         raise ChallengeMismatch("in Web Form 2.0 mode the user answers the bank in finAPI's web form")

@@ -16,7 +16,7 @@ from bankupdate.domain.lifecycle import Next, Transition
 from bankupdate.domain.model import UpdateRecord
 from bankupdate.domain.upstream import Accepted, StartOutcome, UserNeeded
 from bankupdate.flow.finish import Completion
-from bankupdate.ports import Clock, EventBus, StoredUpdate, UpdateStore, Workflow
+from bankupdate.ports import Clock, EventBus, ScheduleStore, StoredUpdate, UpdateStore, Workflow
 from bankupdate.settings import Settings
 
 # The tasks a download that starts (or restarts after the user) ends: they wait for the user or for finAPI.
@@ -31,9 +31,12 @@ class Progress:
     completion: Completion
     clock: Clock
     settings: Settings
+    schedules: ScheduleStore
 
     def transition_for(self, record: UpdateRecord, outcome: StartOutcome, *, confirmed: bool = True) -> Transition:
         now = self.clock.now()
+        if outcome.counted_as_unattended and not record.counted_as_unattended:
+            record = record.model_copy(update={"counted_as_unattended": True})
         if isinstance(outcome, UserNeeded):
             return lifecycle.needs_user(record, outcome.challenge, now, self.settings.timing)
         assert isinstance(outcome, Accepted)
@@ -44,22 +47,23 @@ class Progress:
     def apply(self, stored: StoredUpdate, transition: Transition) -> StoredUpdate:
         """Save the transition's record, then carry out its step with the task the save found waiting."""
         saved = self.updates.save(transition.record, expected_version=stored.record.version)
+        if saved.record.counted_as_unattended and not stored.record.counted_as_unattended:
+            # The bank counts this access against the connection's day: so does the scheduler's budget.
+            self.schedules.consume_unattended(
+                saved.record.owner_id, saved.record.connection_id, budget=self.settings.budget, now=self.clock.now()
+            )
         step = transition.step
         if step.next is Next.AWAIT_USER:
-            self._user_asked(saved)
+            self._user_asked(saved.record)
         elif step.next is Next.FINISH:
             return StoredUpdate(self.completion.finish(saved))
         elif step.next is Next.POLL and saved.task_token is not None and saved.task_kind in _RESUMABLE:
             self.workflow.resume(saved.task_token, saved.record.update_id)
         return saved
 
-    def _user_asked(self, saved: StoredUpdate) -> None:
-        record = saved.record
+    def _user_asked(self, record: UpdateRecord) -> None:
         challenge = record.challenge
         assert challenge is not None
-        if saved.task_token is not None and saved.task_kind is WaitingTask.USER:
-            # The user gets a whole window for this round: the workflow's patience starts again now.
-            self.workflow.keep_alive(saved.task_token)
         self.events.publish(
             AuthenticationRequested(
                 update_id=record.update_id,

@@ -1,8 +1,14 @@
 """Connection records: ``USER#<owner>`` / ``CONNECTION#<id>``, with the per-connection update lock, the user's update
-rate and the outcome of the last update (written with the lock's release, in one write)."""
+rate and the outcome of the last update (written with the lock's release, in one write).
+
+The rate's log (``ports.TriggerRate``) is kept in top-level attributes ``user_trigger_0`` (the oldest) to
+``user_trigger_<limit - 1>``, 0 for an empty slot: the write that admits a trigger shifts them down by one and puts the
+new one last, ``if_not_exists`` filling slots never written, so one conditional write counts any trigger, the first
+one of a connection included."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +26,9 @@ from bankupdate.stores.items import from_item, to_item, to_value
 _RECORD_FIELDS = frozenset(ConnectionRecord.model_fields)
 _LOCK_FREE = "(attribute_not_exists(active_update_id) OR lock_until_epoch < :now)"
 _ATTEMPTS = 3
-_COUNTED_HERE = {"user_trigger_window", "user_trigger_count"}
+_COUNTED_HERE = {"user_triggers"}
+_SLOT = re.compile(r"^user_trigger_(\d+)$")
+_OLD_RATE_ATTRIBUTES = "user_trigger_window, user_trigger_count"  # the fixed windows' count, before D24's change
 
 
 def _key(owner_id: str, connection_id: int) -> dict[str, Any]:
@@ -30,7 +38,14 @@ def _key(owner_id: str, connection_id: int) -> dict[str, Any]:
 def _record(item: dict[str, Any] | None) -> ConnectionRecord | None:
     if not item:
         return None
-    return ConnectionRecord.model_validate({k: v for k, v in from_item(item).items() if k in _RECORD_FIELDS})
+    data = from_item(item)
+    fields = {k: v for k, v in data.items() if k in _RECORD_FIELDS}
+    return ConnectionRecord.model_validate(fields | {"user_triggers": _trigger_log(data)})
+
+
+def _trigger_log(data: dict[str, Any]) -> tuple[int, ...]:
+    slots = sorted((int(found[1]), int(v)) for k, v in data.items() if (found := _SLOT.match(k)))
+    return tuple(value for _, value in slots if value > 0)
 
 
 def _due_keys(owner_id: str, connection_id: int, due: datetime, shards: int) -> dict[str, Any]:
@@ -63,15 +78,11 @@ class DynamoConnectionStore:
         create: ConnectionRecord | None = None,
         rate: TriggerRate | None = None,
     ) -> LockAttempt:
-        """One conditional write takes the lock, counts the trigger and (with ``create``) creates the connection.
-
-        The trigger count lives in the rate window it was made in. The first attempt opens a new window: a user
-        rarely syncs a connection twice within one (10 minutes by default), so one write is the common case; a
-        second trigger while the window is open finds it and continues it with a second write.
-        """
-        window: int | None = None  # the open window found on the record; None: this write opens one
+        """One conditional write takes the lock, counts the trigger in the rate's log and (with ``create``) creates
+        the connection. Another attempt only follows a racer's write."""
         for _ in range(_ATTEMPTS):
             sets = ["active_update_id = :id", "lock_expires_at = :until", "lock_until_epoch = :epoch"]
+            removes: list[str] = []
             conditions = [_LOCK_FREE]
             names: dict[str, str] = {}
             values: dict[str, Any] = {
@@ -88,21 +99,23 @@ class DynamoConnectionStore:
             else:
                 conditions.append("attribute_exists(pk)")
             if rate is not None:
-                values[":one"] = {"N": "1"}
-                if window is not None:
-                    values[":window"] = {"N": str(window)}
-                    values[":limit"] = {"N": str(rate.limit)}
-                    sets.append("user_trigger_count = user_trigger_count + :one")
-                    conditions.append("user_trigger_window = :window AND user_trigger_count < :limit")
-                else:
-                    values[":closed"] = {"N": str(int(now.timestamp()) - rate.window_seconds)}
-                    sets += ["user_trigger_window = :now", "user_trigger_count = :one"]
-                    conditions.append("(attribute_not_exists(user_trigger_window) OR user_trigger_window <= :closed)")
+                last = rate.limit - 1
+                names |= {f"#t{i}": f"user_trigger_{i}" for i in range(rate.limit)}
+                values |= {":admitted": {"N": str(rate.stamp(now))}, ":closed": {"N": str(rate.closed_at(now))}}
+                if last:
+                    values[":zero"] = {"N": "0"}  # DynamoDB refuses values an expression does not use
+                # Left shift, oldest first: each slot reads the next one's old value (DynamoDB evaluates every operand
+                # on the item as it was; in order, each next slot is still unwritten too).
+                sets += [f"#t{i} = if_not_exists(#t{i + 1}, :zero)" for i in range(last)]
+                sets.append(f"#t{last} = :admitted")
+                conditions.append("(attribute_not_exists(#t0) OR #t0 <= :closed)")
+                removes.append(_OLD_RATE_ATTRIBUTES)
+            expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
             try:
                 answer = self._ddb.update_item(
                     TableName=self._table,
                     Key=_key(owner_id, connection_id),
-                    UpdateExpression="SET " + ", ".join(sets),
+                    UpdateExpression=expression,
                     ConditionExpression=" AND ".join(conditions),
                     ExpressionAttributeValues=values,
                     **({"ExpressionAttributeNames": names} if names else {}),
@@ -113,19 +126,15 @@ class DynamoConnectionStore:
                 if not is_condition_failure(error):
                     raise
                 found = from_item(error.response.get("Item") or {})
-                started = found.get("user_trigger_window")
-                window = rate.open_window(None if started is None else int(started), now) if rate else None
-                refusal = self._refusal(found, now, window, rate, create is not None)
+                refusal = self._refusal(found, now, rate, create is not None)
                 if refusal is not None:
                     return LockAttempt(refusal, found.get("active_update_id"), _record(error.response.get("Item")))
-                continue  # the window was open (or a racer opened or closed it): try again as the record is now
+                continue  # a racer wrote in between (released the lock, or created the connection): try again
             return LockAttempt(None, None, _record(answer.get("Attributes")))
         return LockAttempt(LockRefusal.HELD, None, None)
 
     @staticmethod
-    def _refusal(
-        found: dict[str, Any], now: datetime, window: int | None, rate: TriggerRate | None, creating: bool
-    ) -> LockRefusal | None:
+    def _refusal(found: dict[str, Any], now: datetime, rate: TriggerRate | None, creating: bool) -> LockRefusal | None:
         if not found and not creating:
             return LockRefusal.MISSING
         held = found.get("active_update_id") is not None and int(found.get("lock_until_epoch", 0)) >= int(
@@ -133,7 +142,7 @@ class DynamoConnectionStore:
         )
         if held:
             return LockRefusal.HELD
-        if window is not None and rate is not None and int(found.get("user_trigger_count", 0)) >= rate.limit:
+        if rate is not None and not rate.admits(_trigger_log(found), now):
             return LockRefusal.RATE
         return None
 
@@ -203,7 +212,8 @@ class DynamoConnectionStore:
         try:
             self._ddb.put_item(
                 TableName=self._table,
-                Item=to_item(fresh.model_dump(mode="json", exclude_none=True)) | _key(owner_id, facts.connection_id),
+                Item=to_item(fresh.model_dump(mode="json", exclude_none=True, exclude=_COUNTED_HERE))
+                | _key(owner_id, facts.connection_id),
                 ConditionExpression="attribute_not_exists(pk)",
             )
             return

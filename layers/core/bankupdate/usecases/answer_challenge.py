@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bankupdate.contract import WaitingTask
 from bankupdate.domain import lifecycle
 from bankupdate.domain.answers import AuthenticationAnswer, check_answer_fits
 from bankupdate.domain.errors import (
@@ -21,6 +22,7 @@ from bankupdate.domain.errors import (
     UpdateLockedUpstream,
     UpstreamUnavailable,
 )
+from bankupdate.domain.lifecycle import Next
 from bankupdate.domain.model import BankingInterface, ChallengeStatus, UpdateOptions, UpdateRecord, UpdateStatus
 from bankupdate.domain.psu import PsuContext
 from bankupdate.domain.upstream import Accepted, AnswerRequest, StartOutcome
@@ -88,7 +90,11 @@ class AnswerChallenge:
         self, stored: StoredUpdate, answered: UpdateRecord, outcome: StartOutcome, *, confirmed: bool
     ) -> UpdateRecord:
         transition = self.progress.transition_for(answered, outcome, confirmed=confirmed)
-        return self.progress.apply(stored, transition).record
+        saved = self.progress.apply(stored, transition)
+        if transition.step.next is Next.AWAIT_USER and saved.task_token and saved.task_kind is WaitingTask.USER:
+            # The user gets a whole window for this round: the workflow's patience starts again now.
+            self.workflow.keep_alive(saved.task_token)
+        return saved.record
 
     def _options_for(self, owner_id: str, record: UpdateRecord) -> UpdateOptions:
         """finAPI takes credentials only with the interface they are for; an update started without one (and whose

@@ -187,10 +187,8 @@ class TriggerUpdate:
         if lock.refused is LockRefusal.MISSING:
             raise NotFound(f"bank connection {connection_id} is not known for this user")
         if lock.refused is LockRefusal.RATE:
-            now = self.clock.now()
-            started = lock.connection.user_trigger_window if lock.connection else None
-            retry_at = rate.closes_at(started, now.tzinfo) if started is not None else now
-            wait = max(1, int((retry_at - now).total_seconds()) + 1)
+            log = lock.connection.user_triggers if lock.connection else ()
+            wait = rate.retry_after_seconds(log, self.clock.now()) if len(log) >= rate.limit else 1
             raise TooManyUpdates(
                 f"at most {rate.limit} updates of a connection per {rate.window_seconds} s",
                 details={"retryAfterSeconds": wait},
