@@ -56,7 +56,7 @@ reliability: $(VENV)/.installed ## larger runs: 100 updates at 30 % faults, 1,00
 	FAULT_UPDATES=100 FAULT_RATE=0.3 FUZZ_EXAMPLES=1000 OUTSIDE_IN_CASES=2400 $(PY) -m pytest -s -q \
 		tests/reliability/test_fault_injection.py tests/reliability/test_fuzz_api.py tests/reliability/test_outside_in.py
 
-bench: $(VENV)/.installed ## cold starts, our latency above finAPI's, cost per update per flow in both integrations, scheduler (~40 min) -> bench/results/
+bench: $(VENV)/.installed ## cold starts, latency above finAPI's, cost per update per flow and integration (Standard transitions, Express poll loops, polls), the shapes compared, scheduler (~40 min) -> bench/results/
 	$(PY) -W ignore::UserWarning -m bench.cold_start
 	$(PY) -W ignore::UserWarning -m bench.latency
 	$(PY) -W ignore::UserWarning -m bench.flows

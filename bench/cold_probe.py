@@ -1,7 +1,8 @@
 """One cold start in a fresh interpreter, as Lambda runs it: INIT (import the handler module), then the first
 invocation with a real event against the local stack. Run by bench/cold_start.py, one process per sample.
 
-``python -I -S bench/cold_probe.py <function dir | floor> <layer paths> <event.json> <result.json> <memory MB>``
+``python -I -S bench/cold_probe.py <function dir | floor> <layer paths> <event.json> <result.json> <memory MB>
+[<timeout s>]``
 
 (``<layer paths>``: the layer's code and its packages, ``os.pathsep``-separated, put first on ``sys.path``.)
 
@@ -40,7 +41,7 @@ NOTABLE = (
 class Context:
     """What the Lambda runtime hands the handler."""
 
-    def __init__(self, name: str, memory_mb: int) -> None:
+    def __init__(self, name: str, memory_mb: int, timeout_seconds: float = 60) -> None:
         self.function_name = name
         self.function_version = "$LATEST"
         self.invoked_function_arn = f"arn:aws:lambda:eu-central-1:123456789012:function:{name}"
@@ -48,7 +49,7 @@ class Context:
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{name}"
         self.log_stream_name = "bench/cold"
-        self._deadline = time.monotonic() + 60
+        self._deadline = time.monotonic() + timeout_seconds  # the function's Timeout, as Lambda counts down
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
@@ -60,6 +61,7 @@ def _loaded() -> list[str]:
 
 def main() -> None:
     function_dir, layer_paths, event_path, result_path, memory = sys.argv[1:6]
+    timeout = float(sys.argv[6]) if len(sys.argv) > 6 else 60.0
     out: dict[str, Any] = {}
     sys.path[:0] = layer_paths.split(os.pathsep)
     started, cpu = time.perf_counter(), time.process_time()
@@ -78,7 +80,7 @@ def main() -> None:
     if module is not None:
         with open(event_path) as source:
             event = json.load(source)
-        context = Context(function_dir.rstrip("/").rsplit("/", 1)[-1], int(memory))
+        context = Context(function_dir.rstrip("/").rsplit("/", 1)[-1], int(memory), timeout)
         started, cpu = time.perf_counter(), time.process_time()
         result = module.lambda_handler(event, context)
         out["first_ms"] = (time.perf_counter() - started) * 1000

@@ -9,8 +9,9 @@ the very events the local HTTP API builds. Functions and the floor take turns ro
 them alike. Both clocks are kept: CPU time (user + system) of the process, and wall-clock, which also holds the
 waits on moto and the sandbox (in AWS: network round-trips).
 
-Functions whose first invocation differs in Web Form 2.0 mode (the trigger, the supervising task, a look, finAPI's
-callback) are measured again on a stack in that mode.
+Functions whose first invocation differs in Web Form 2.0 mode (the trigger, a scheduled start, a poll, finAPI's
+callback) are measured again on a stack in that mode. Every function of the template is probed (decision D26: the
+poll loop's PollUpdateStatus, the workflow's ParkTaskToken and Finalize among them).
 
 `python -m bench.cold_start` writes bench/results/cold_start.json and cold_start.md (BENCH_COLD_ROUNDS, default 9).
 """
@@ -55,15 +56,15 @@ ACCESS_FUNCTIONS = (
     "collect_credentials",
     "connection_settings",
     "finalize",
+    "park_task_token",
     "poll_update_status",
     "query",
     "reconcile_stale_updates",
     "schedule_updates",
     "start_scheduled_update",
-    "supervise_update",
     "trigger_update",
 )
-WEB_FORM_FUNCTIONS = ("poll_update_status", "supervise_update", "trigger_update", "webform_callback")
+WEB_FORM_FUNCTIONS = ("poll_update_status", "start_scheduled_update", "trigger_update", "webform_callback")
 
 
 def _function(stack: LocalStack, function_dir: str) -> LocalFunction:
@@ -134,7 +135,7 @@ class Scenarios:
         self.sandbox = sandbox
         self.integration = integration
         self.web_form = integration == "WEB_FORM"
-        self.open_updates: list[str] = []  # downloading updates a look was measured on, for Finalize to end
+        self.open_updates: list[str] = []  # downloading updates a poll was measured on, for Finalize to end
 
     # ------------------------------------------------------------------------------------------------- helpers
 
@@ -237,43 +238,47 @@ class Scenarios:
         due = DueConnection(owner_id=user.sub, connection_id=user.connection, slot=datetime.now(UTC))
         return _sqs_event("schedule", due.model_dump_json(by_alias=True))
 
-    def supervise_update(self) -> dict[str, Any]:
-        """A scheduled update as StartScheduledUpdate leaves it (recorded, not started): the supervising task takes
-        the lock and the day's budget, calls finAPI and looks until the (instant) download is over."""
-        from bankupdate.domain import lifecycle
-        from bankupdate.domain.model import Integration
+    def park_task_token(self) -> dict[str, Any]:
+        """AwaitUser: the bank asks the user for a TAN procedure; the workflow parks its wait's token on the update."""
+        from bankupdate.contract import ParkTask, WaitingTask
 
-        user = self._user(download_seconds=0, stored_pin=True)
+        user = self._user(download_seconds=1)
         self._sync(user)
-        update_id = uuid.uuid4().hex
-        machine = self.stack.physical_id("UpdateConnectionStateMachine")
-        record = lifecycle.new_unattended(
-            update_id=update_id,
-            owner_id=user.sub,
-            connection_id=user.connection,
-            integration=Integration(self.integration),
-            known_account_ids=(),
-            execution_arn=machine.replace(":stateMachine:", ":execution:") + f":{update_id}",
-            now=datetime.now(UTC),
-        )
-        self._updates().create(record)
-        return {"updateId": update_id, "taskToken": f"cold-start-{uuid.uuid4().hex}"}
+        update_id = str(user.trigger(self._start_body(DEMO))["updateId"])
+        user.http.close()
+        deadline = time.monotonic() + 10
+        while (stored := self._updates().get(update_id)) is None or stored.record.status.value != (
+            "AUTHENTICATION_REQUIRED"
+        ):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"update {update_id} does not wait for its user")
+            time.sleep(0.05)
+        task = ParkTask(update_id=update_id, task_token=f"cold-start-{uuid.uuid4().hex}", purpose=WaitingTask.USER)
+        return task.model_dump(mode="json", by_alias=True)
 
     def poll_update_status(self) -> dict[str, Any]:
-        """A look at a download that runs on: the look sees it running and parks the next one on the timer."""
-        from bankupdate.flow.progress import look_message
+        """The first poll of a fresh loop at a download that runs on (a later Poll task's loop, which takes the
+        update's polls over): it claims the polls, reads where the update stands, asks finAPI once and chooses the
+        next gap."""
+        from bankupdate.contract import PollLoopState, PollRequest
 
         _, update_id = self._downloading()
         self.open_updates.append(update_id)
-        stored = self._updates().get(update_id)
-        assert stored is not None
-        record = stored.record
-        started = datetime.now(UTC) - timedelta(seconds=60)  # a minute into the download: the next gap is parked
-        message = look_message(record, alive_at=datetime.now(UTC)).model_copy(update={"triggered_at": started})
-        return _sqs_event("look", message.model_dump_json(by_alias=True))
+        now = datetime.now(UTC)
+        machine = self.stack.physical_id("PollLoopStateMachine")
+        loop = PollLoopState(
+            update_id=update_id,
+            parent_token=f"cold-start-{uuid.uuid4().hex}",
+            poll_task_entered_at=f"{now.isoformat(timespec='milliseconds').replace('+00:00', 'Z')}/0",
+            gap_seconds=1,
+        )
+        execution = machine.replace(":stateMachine:", ":express:") + f":{uuid.uuid4()}:{uuid.uuid4()}"
+        request = PollRequest(loop=loop, execution=execution, execution_started_at=now)
+        return request.model_dump(mode="json", by_alias=True)
 
     def finalize(self) -> dict[str, Any]:
-        """The Catch after the workflow heard nothing for too long, on a download that was still running."""
+        """The Catch after the workflow heard nothing from its poll loop for too long, on a download that was still
+        running."""
         update_id = self.open_updates.pop() if self.open_updates else self._downloading()[1]
         failure = {"Error": "States.HeartbeatTimeout", "Cause": "no heartbeat"}
         return {"updateId": update_id, "failure": failure}
@@ -323,11 +328,12 @@ def sample(stack: LocalStack, subject: str, event: dict[str, Any] | None) -> dic
         event_path, result_path = Path(scratch) / "event.json", Path(scratch) / "result.json"
         event_path.write_text(json.dumps(event or {}))
         function_dir = None if subject == FLOOR else str(ROOT / "functions" / subject)
-        memory = _function(stack, subject).memory if function_dir else 128
+        function = _function(stack, subject) if function_dir else None
+        memory, timeout = (function.memory, function.timeout) if function else (128, 3)
         # -I -S: no site-packages, no user paths: the probe puts the function, the layer's code and its packages first.
         arguments = [function_dir or FLOOR, f"{LAYER}{os.pathsep}{layer_site()}", str(event_path), str(result_path)]
         done = subprocess.run(
-            [sys.executable, "-I", "-S", str(PROBE), *arguments, str(memory)],
+            [sys.executable, "-I", "-S", str(PROBE), *arguments, str(memory), str(timeout)],
             env=child_environment(stack, subject if function_dir else None),
             capture_output=True,
             text=True,

@@ -1,14 +1,18 @@
 """The cost model: what one update costs in AWS, per service, from what bench/flows.py measured (docs/cost-model.md
-writes the arithmetic out).
+writes the arithmetic out), and what the same updates would cost in the other shapes issue 19 weighed.
 
-Counts are measured: transitions, invocations, AWS calls, DynamoDB request units (GSI writes included), SQS chunks
-and the poller's requests, EventBridge chunks, HTTP requests, log bytes, the CPU time and the inline sleeps of every
-invocation. Two latencies are not: the local stack runs moto and the finAPI sandbox in one process on a shared
+Counts are measured: the Standard workflow's transitions, the Express poll loops' executions and billed GB-seconds,
+invocations, AWS calls, DynamoDB request units (GSI writes included), SQS chunks and the poller's requests,
+EventBridge chunks, HTTP requests, log bytes, the CPU time and the sleeps of every invocation. Step Functions:
+
+    Standard transitions × P_transition + Express executions × P_request + Express GB-seconds × P_GBs
+
+Two latencies are not: the local stack runs moto and the finAPI sandbox in one process on a shared
 2-core machine, where an AWS call takes tens of milliseconds under load and a finAPI call one. So the billed
 duration of an invocation is modelled from its measured parts:
 
     billed seconds = CPU seconds × max(1, 1769 MB / memory)   Lambda's CPU share: one vCPU at 1,769 MB
-                   + seconds slept (the poll gaps slept inline)
+                   + seconds slept inside the invocation (none in this design: measured 0)
                    + AWS calls × AWS_CALL_SECONDS
                    + finAPI calls × FINAPI_CALL_SECONDS         finAPI's own time: 0 in the figures, priced apart
 
@@ -19,9 +23,12 @@ memory; AWS reports cold starts in under 1 % of invocations (COLD_START_SHARE).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from bench.pricing import PRICES_USD, aws_calls_usd_by_service, lambda_usd, logs_usd, transitions_usd
+from bankupdate.domain.prices import EXPRESS_MIN_MEMORY_GB
+from bankupdate.settings import Settings
+from bench.pricing import PRICES_USD, aws_calls_usd_by_service, express_usd, lambda_usd, logs_usd, transitions_usd
 
 FULL_CPU_MB = 1769
 AWS_CALL_SECONDS = 0.010
@@ -29,7 +36,8 @@ FINAPI_CALL_SECONDS = 0.0
 FINAPI_SENSITIVITY_SECONDS = 0.1
 COLD_START_SHARE = 0.01
 SERVICES = (
-    "stepfunctions",
+    "sfn standard",
+    "sfn express",
     "lambda",
     "lambda INIT",
     "dynamodb",
@@ -43,6 +51,35 @@ SERVICES = (
 # SQS: a due connection is one of ten in a SendMessageBatch, and one of ten in the batch Lambda's poller receives and
 # deletes (BatchSize 10, at scale).
 DUE_QUEUE_CONSUMER_REQUESTS = 2 / 10
+
+
+# Express bills each execution from its start to its stop in 100 ms steps, at its memory in 64 MB steps (a poll
+# loop's state is a few KB: 64 MB).
+EXPRESS_STEP_SECONDS = 0.1
+EXPRESS_MEMORY_GB = EXPRESS_MIN_MEMORY_GB
+# The Standard workflow's states that poll or wait between polls (the Poll task runs the Express loop); the others
+# wait for the user (AwaitUser) or end a failed update (Finalize, FinalizeFailed).
+POLLING_STATES = frozenset({"Poll", "ReadWait", "WaitLonger", "ReadCallbackWait", "AwaitCallback"})
+# How long one Express poll loop runs before it hands on to a fresh one: Express's five minutes less the reserve a
+# Wait and one more poll need (the template's POLL_RESERVE_SECONDS; Settings' defaults are the template's values).
+LOOP_LIFE_SECONDS = float(
+    Settings.model_fields["poll_loop_max_seconds"].default - Settings.model_fields["poll_reserve_seconds"].default
+)
+# Standard throughout: every poll a Wait, the Poll task and a Choice.
+STANDARD_TRANSITIONS_PER_POLL = 3
+
+
+def billed_express_seconds(seconds: float) -> float:
+    """One Express execution's billed duration: its start to its stop, rounded up to 100 ms."""
+    return max(1, math.ceil(round(seconds / EXPRESS_STEP_SECONDS, 6))) * EXPRESS_STEP_SECONDS
+
+
+def stepfunctions_usd(row: dict[str, Any]) -> dict[str, float]:
+    """Step Functions for one update: the Standard transitions, and the Express executions with their GB-seconds."""
+    return {
+        "sfn standard": transitions_usd(row["transitions"]),
+        "sfn express": express_usd(row.get("express_executions", 0.0), row.get("express_gb_seconds", 0.0)),
+    }
 
 
 def cpu_stretch(memory_mb: float) -> float:
@@ -111,7 +148,7 @@ def update_cost(
     invocations = sum(f["invocations"] for f in functions.values())
     calls: dict[str, float] = row["aws_calls"]
     cost = dict.fromkeys(SERVICES, 0.0)
-    cost["stepfunctions"] = transitions_usd(row["transitions"])
+    cost |= stepfunctions_usd(row)
     cost["lambda"] = lambda_usd(invocations, billed_gb_seconds(functions, finapi_call_seconds))
     if cold is not None:
         for name, f in functions.items():
@@ -147,44 +184,44 @@ def per_million(usd: float) -> float:
     return usd * 1e6
 
 
-# ------------------------------------------------------------------------------------------------- Express
+# ------------------------------------------------------------------------------------------------- the shapes
 
 
-def express_alternative(row: dict[str, Any], standard_usd: float) -> dict[str, Any] | None:
-    """The same unattended update as an Express execution, computed (not run): Express cannot wait for a task token
-    (the supervising task), runs at most 5 minutes and starts at least once, so it would be the older shape, a loop
-    of Wait states and one Lambda look per state. The Standard transition, the look timer's SQS traffic and the
-    inline sleeps go; Express's request and duration (64 MB, the whole update) and one invocation per look come; each
-    look carries its state, so it needs no per-look AWS call beyond what the measured looks made."""
-    if row["flow"] != "scheduled":
-        return None
-    elapsed = row["elapsed_seconds"]
-    if elapsed > 290:
-        return {"download_seconds": row["download_seconds"], "possible": False}
-    functions = row["functions"]
-    lookers = [functions[name] for name in ("SuperviseUpdateFunction", "PollUpdateStatusFunction") if name in functions]
-    looks = max(row.get("looks", 0.0), 1.0)
-    look_cpu = sum(f["cpu_seconds"] for f in lookers) / looks
-    look_calls = sum(f["aws_calls"] for f in lookers) / looks
-    look_gb_seconds = (look_cpu * cpu_stretch(128) + look_calls * AWS_CALL_SECONDS) * 128 / 1024
-    timer_and_sleep = (
-        sum(f["slept_seconds"] * f["memory_mb"] / 1024 for f in lookers) * PRICES_USD["lambda.arm_gb_second"]
-        + (row.get("sqs_chunks", 0.0) + row.get("sqs_consumer_requests", 0.0)) * PRICES_USD["sqs.request"]
-        + sum(f["invocations"] for f in lookers) * PRICES_USD["lambda.request"]
-    )
-    express_usd = (
-        standard_usd
-        - transitions_usd(row["transitions"])
-        - timer_and_sleep
-        + PRICES_USD["stepfunctions.express_request"]
-        + max(0.1, elapsed) * (64 / 1024) * PRICES_USD["stepfunctions.express_gb_second"]
-        + looks * (PRICES_USD["lambda.request"] + look_gb_seconds * PRICES_USD["lambda.arm_gb_second"])
-    )
+def _express_throughout(span_seconds: float) -> tuple[int, float]:
+    """(executions, billed seconds) of one polling span run in Express loops that hand on to a fresh loop every
+    LOOP_LIFE_SECONDS (each execution billed in 100 ms steps)."""
+    executions = max(1, math.ceil(round(span_seconds / LOOP_LIFE_SECONDS, 6)))
+    last = span_seconds - (executions - 1) * LOOP_LIFE_SECONDS
+    return executions, (executions - 1) * billed_express_seconds(LOOP_LIFE_SECONDS) + billed_express_seconds(last)
+
+
+def candidate_inputs(run: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """The Step Functions inputs one measured update would have had in the other shapes (the as-built one is
+    measured). The Lambda functions, DynamoDB, events and the rest are the measured ones in every shape: each poll
+    is one PollUpdateStatus invocation whichever state machine runs it.
+
+    * standard: Standard throughout. Every Poll state the Express loops ran (a PollUpdateStatus invocation) becomes
+      a Wait, the Poll task and a Choice in the Standard workflow: 3 transitions; no Express. The states that are no
+      polling (AwaitUser, Finalize) and the tasks' retries as measured.
+    * express: a Standard parent and Express children throughout. Each polling span of the update's execution (the
+      polling states from a Poll to the next wait for the user or the end: Poll, ReadWait, WaitLonger,
+      ReadCallbackWait, AwaitCallback) is one Poll state of the parent, polled in Express loops for its whole
+      length (no hand-over to WaitLonger or AwaitCallback): ceil(span / LOOP_LIFE_SECONDS) executions, the span's
+      seconds at 64 MB. The states that are no polling and the retries as measured."""
+    other = sum(n for state, n in run["state_entries"].items() if state not in POLLING_STATES) + run["retries"]
+    executions, billed = 0, 0.0
+    for span in run["polling_spans_seconds"]:
+        n, seconds = _express_throughout(span)
+        executions, billed = executions + n, billed + seconds
     return {
-        "download_seconds": row["download_seconds"],
-        "possible": True,
-        "standard_usd": standard_usd,
-        "express_usd": express_usd,
-        "saving_share": 1 - express_usd / standard_usd,
-        "looks": looks,
+        "standard": {
+            "transitions": STANDARD_TRANSITIONS_PER_POLL * run["poll_states"] + other,
+            "express_executions": 0.0,
+            "express_gb_seconds": 0.0,
+        },
+        "express": {
+            "transitions": len(run["polling_spans_seconds"]) + other,
+            "express_executions": float(executions),
+            "express_gb_seconds": billed * EXPRESS_MEMORY_GB,
+        },
     }

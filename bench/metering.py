@@ -12,7 +12,8 @@ of a request, which in AWS run elsewhere. ``time.thread_time()`` counts only wha
 executed (our code, botocore and httpx), which is what the invocation's CPU would be in AWS.
 
 ``time.sleep`` is timed too: the clock the core waits through takes it when the first invocation builds the adapters,
-so the meter must be running before the stack's first invocation for the poll gaps slept inline to be seen.
+so the meter must be running before the stack's first invocation for a sleep inside an invocation to be seen (the
+bench checks that no poll gap is slept in Lambda: every gap is a Wait state).
 
 finAPI tokens are cached per function while metered (``_Boundaries.scoped``): the local stack's functions share one
 process, and with it the token cache that in AWS each function's environments keep for themselves.
@@ -69,7 +70,7 @@ class Invocation:
     sqs_chunks: int = 0  # 64 KB chunks of the messages sent (SQS bills each chunk as a request)
     event_chunks: int = 0  # 64 KB chunks of the events put (EventBridge bills each chunk as an event)
     log_bytes: int = 0  # what the function wrote to its log (CloudWatch Logs bills ingestion by the byte)
-    slept_seconds: float = 0.0  # time.sleep inside the invocation (the poll gaps slept inline)
+    slept_seconds: float = 0.0  # time.sleep inside the invocation (a gap slept in Lambda: none in this design)
     finapi_requests: Counter[str] = field(default_factory=Counter)  # "GET /api/v1/bankConnections/{id}" -> count
 
     @property

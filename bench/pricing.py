@@ -39,7 +39,10 @@ PRICES: dict[str, Price] = {
     "stepfunctions.standard_transition": Price(STANDARD_TRANSITION_USD, "state transition (retries count)", _SFN),
     "stepfunctions.express_request": Price(EXPRESS_REQUEST_USD, "execution started", _SFN),
     "stepfunctions.express_gb_second": Price(
-        EXPRESS_GB_SECOND_USD, "GB-second of execution (64 MB steps, 100 ms steps)", _SFN, "first 1,000 GB-hours a month"
+        EXPRESS_GB_SECOND_USD,
+        "GB-second of execution (64 MB steps, 100 ms steps)",
+        _SFN,
+        "first 1,000 GB-hours a month",
     ),
     "lambda.request": Price(0.20 / 1e6, "invocation", _LAMBDA),
     "lambda.arm_gb_second": Price(
@@ -76,6 +79,14 @@ def transitions_usd(transitions: float) -> float:
     return transitions * PRICES_USD["stepfunctions.standard_transition"]
 
 
+def express_usd(executions: float, gb_seconds: float) -> float:
+    """Express workflows: each execution started, and its billed GB-seconds."""
+    return (
+        executions * PRICES_USD["stepfunctions.express_request"]
+        + gb_seconds * PRICES_USD["stepfunctions.express_gb_second"]
+    )
+
+
 def lambda_usd(invocations: float, gb_seconds: float) -> float:
     return invocations * PRICES_USD["lambda.request"] + gb_seconds * PRICES_USD["lambda.arm_gb_second"]
 
@@ -87,7 +98,8 @@ def logs_usd(log_bytes: float, invocations: float) -> float:
 def aws_calls_usd_by_service(calls: dict[str, float]) -> dict[str, float]:
     """What AWS API calls (``service.Operation`` -> count) cost by themselves, per service: KMS, Secrets Manager and
     SSM bill per request. DynamoDB, SQS and EventBridge bill by capacity units and chunks (``bench/cost.py``); Step
-    Functions API calls (StartExecution, SendTask*) are free, its bill is the transitions."""
+    Functions API calls (StartExecution, SendTask*) are free: its bill is the Standard transitions and the Express
+    executions' requests and duration."""
     cost: dict[str, float] = {}
     for name, count in calls.items():
         service = name.split(".", 1)[0]
