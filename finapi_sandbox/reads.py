@@ -234,7 +234,7 @@ def transactions(world: World, username: str, query: dict[str, list[str]], versi
         )
 
     found = [row for row in world.ledger.rows(sorted(wanted)) if keep(row)]
-    for order in reversed(_list(query, "order") or ["id,asc"]):
+    for order in reversed(query.get("order") or ["id,asc"]):  # "property[,asc|desc]": its comma is no list
         name, _, way = order.partition(",")
         if name not in _ORDER_FIELDS or way.lower() not in ("", "asc", "desc"):
             raise bad_request(f"Illegal value for 'order': {order}.")

@@ -2,6 +2,7 @@
 project's sandbox simulator). ``tests/contract`` holds each store fake and its DynamoDB adapter to the same behaviour,
 so a use case that works on the fakes works on the adapters."""
 
+from tests.fakes.changes import InMemoryChangeLog
 from tests.fakes.clock import ManualClock
 from tests.fakes.connections import ConnectionItems, InMemoryConnectionStore, InMemoryScheduleStore
 from tests.fakes.events import RecordingEventBus
@@ -16,6 +17,7 @@ __all__ = [
     "ConnectionItems",
     "FakeWorkflow",
     "HeldLookTimer",
+    "InMemoryChangeLog",
     "InMemoryConnectionStore",
     "InMemoryIdempotencyStore",
     "InMemoryScheduleStore",

@@ -117,3 +117,11 @@ def test_isnew_is_reported_and_never_changed_by_reading(finapi: Finapi, owner: C
     assert all(t["isNew"] for t in every(finapi, who))
     assert all(t["isNew"] for t in every(finapi, who, isNew="true"))
     assert every(finapi, who, isNew="false") == []
+
+
+def test_order_names_a_property_and_a_direction(finapi: Finapi, owner: Callable[..., Owner]) -> None:
+    who = owner()
+    by_amount = [t["amount"] for t in search(finapi, who, order="amount,desc", perPage=50)["transactions"]]
+    assert by_amount == sorted(by_amount, reverse=True)
+    by_id = [t["id"] for t in search(finapi, who, order="id,desc", perPage=50)["transactions"]]
+    assert by_id == sorted(by_id, reverse=True)

@@ -122,8 +122,13 @@ class AccountOutcome(_Frozen):
     iban: str | None = None
     account_type: str | None = None
     status: str
-    balance: float | None = None
+    balance: float | None = None  # after the update, as finAPI reported it
+    currency: str | None = None
     new_account: bool = False
+    # What the update brought (decision D26); None: not known (the look at the transactions failed).
+    imported_transactions: int | None = None
+    removed_transactions: int | None = None
+    balance_before: float | None = None
 
 
 class UpdateResult(_Frozen):
@@ -132,6 +137,8 @@ class UpdateResult(_Frozen):
     finished_at: datetime | None = None
     bank_result: str | None = None
     consent_expires_at: datetime | None = None
+    # The connection's change-log position before this update's changes: a reader starting there gets them first.
+    changes_from: int | None = None
 
 
 class UpdateRecord(_Frozen):
