@@ -56,6 +56,8 @@ def test_a_look_writes_its_entries_and_state_together(log: ChangeLog) -> None:
     assert log.entries_after("user-1", 5, 1, limit=10) == [entry(2)]
     assert log.entries_after("user-1", 5, 0, limit=1) == [entry(1)]
     assert log.entries_after("user-1", 5, 2, limit=10) == []
+    assert log.entry("user-1", 5, 2) == entry(2) and log.entry("user-1", 5, 3) is None
+    assert log.entry("user-2", 5, 2) is None
 
 
 def test_a_second_look_from_the_same_version_is_refused_and_writes_nothing(log: ChangeLog) -> None:

@@ -38,6 +38,10 @@ class InMemoryChangeLog:
             log = self._entries.get((owner_id, connection_id), {})
             return [log[s] for s in sorted(log) if s > seq][:limit]
 
+    def entry(self, owner_id: str, connection_id: int, seq: int) -> ChangeEntry | None:
+        with self._lock:
+            return self._entries.get((owner_id, connection_id), {}).get(seq)
+
     def forget_entries_until(self, owner_id: str, connection_id: int, seq: int) -> None:
         """What the table's TTL does to entries older than the retention."""
         with self._lock:

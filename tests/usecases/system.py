@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from pydantic import SecretStr
 
@@ -18,6 +18,7 @@ from bankupdate.domain.model import BankingInterface, UpdateOptions, UpdateRecor
 from bankupdate.domain.psu import PsuContext
 from bankupdate.finapi import ApiVersion, FinapiClient
 from bankupdate.finapi.access_gateway import AccessGateway
+from bankupdate.finapi.bank_data import AccessBankData
 from bankupdate.finapi.models import FinapiUserCredentials
 from bankupdate.finapi.webform_client import WebFormClient
 from bankupdate.finapi.webform_gateway import WebFormGateway
@@ -26,6 +27,7 @@ from bankupdate.flow.locks import ConnectionLocks
 from bankupdate.flow.looking import LookLoop
 from bankupdate.flow.progress import Progress
 from bankupdate.flow.recovery import Recovery
+from bankupdate.flow.what_changed import WhatChanged
 from bankupdate.ports import BankGateway, Invocation
 from bankupdate.settings import Settings
 from bankupdate.usecases.answer_challenge import AnswerChallenge
@@ -47,6 +49,7 @@ from tests.fakes import (
     ConnectionItems,
     FakeWorkflow,
     HeldLookTimer,
+    InMemoryChangeLog,
     InMemoryConnectionStore,
     InMemoryIdempotencyStore,
     InMemoryScheduleStore,
@@ -106,8 +109,12 @@ class System:
     items: ConnectionItems = field(default_factory=ConnectionItems)
     due_queue: RecordingDueQueue = field(default_factory=RecordingDueQueue)
     events: RecordingEventBus = field(default_factory=RecordingEventBus)
+    change_log: InMemoryChangeLog = field(default_factory=InMemoryChangeLog)
 
     def __post_init__(self) -> None:
+        # finAPI's data is read as the deployed functions read it: Access over HTTP, in both integrations.
+        access = self.gateway if isinstance(self.gateway, AccessGateway) else cast(WebFormGateway, self.gateway).access
+        self.bank_data = AccessBankData(access.client, access.principal)
         self.connections = InMemoryConnectionStore(self.items)
         self.schedules = InMemoryScheduleStore(self.items)
         self.workflow = FakeWorkflow(self.clock)
@@ -133,6 +140,9 @@ class System:
             self.updates, self.connections, self.workflow, self.completion(), self.clock.port, self.settings
         )
 
+    def what_changed(self) -> WhatChanged:
+        return WhatChanged(self.bank_data, self.change_log, self.updates, self.settings)
+
     def look_loop(self) -> LookLoop:
         return LookLoop(
             self.gateway,
@@ -143,6 +153,7 @@ class System:
             self.completion(),
             self.clock.port,
             self.settings,
+            self.what_changed(),
         )
 
     # ----------------------------------------------------------------------------- use cases (as composition)

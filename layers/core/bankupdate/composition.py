@@ -19,13 +19,17 @@ from bankupdate.settings import Settings, forget_settings, get_settings
 
 if TYPE_CHECKING:
     from bankupdate.finapi.access_gateway import AccessGateway
+    from bankupdate.finapi.bank_data import AccessBankData
     from bankupdate.flow.finish import Completion
     from bankupdate.flow.locks import ConnectionLocks
     from bankupdate.flow.looking import LookLoop
     from bankupdate.flow.progress import Progress
     from bankupdate.flow.recovery import Recovery
+    from bankupdate.flow.what_changed import WhatChanged
     from bankupdate.ports import BankGateway
+    from bankupdate.stores.changes import DynamoChangeLog
     from bankupdate.stores.connections import DynamoConnectionStore, DynamoScheduleStore
+    from bankupdate.stores.cursor_keys import SecretCursorKeys
     from bankupdate.stores.events import EventBridgeBus
     from bankupdate.stores.idempotency import PowertoolsIdempotencyStore
     from bankupdate.stores.queue import SqsDueQueue
@@ -125,6 +129,25 @@ class Adapters:
         return WebFormGateway(webform, access)
 
     @cached_property
+    def bank_data(self) -> AccessBankData:
+        from bankupdate.finapi.bank_data import AccessBankData
+
+        access = self.access  # both integrations read finAPI's data through Access, with the user's token
+        return AccessBankData(access.client, access.principal)
+
+    @cached_property
+    def change_log(self) -> DynamoChangeLog:
+        from bankupdate.stores.changes import DynamoChangeLog
+
+        return DynamoChangeLog(self.settings.table_name, timedelta(days=self.settings.changes_retention_days))
+
+    @cached_property
+    def cursor_keys(self) -> SecretCursorKeys:
+        from bankupdate.stores.cursor_keys import SecretCursorKeys
+
+        return SecretCursorKeys(self.settings.cursor_key_secret_id)
+
+    @cached_property
     def workflow(self) -> StepFunctionsWorkflow:
         from bankupdate.stores.workflow import StepFunctionsWorkflow
 
@@ -186,6 +209,11 @@ class Adapters:
 
         return Recovery(self.updates, self.connections, self.workflow, self.completion(), self.clock, self.settings)
 
+    def what_changed(self) -> WhatChanged:
+        from bankupdate.flow.what_changed import WhatChanged
+
+        return WhatChanged(self.bank_data, self.change_log, self.updates, self.settings)
+
     def look_loop(self) -> LookLoop:
         from bankupdate.flow.looking import LookLoop
 
@@ -198,6 +226,7 @@ class Adapters:
             self.completion(),
             self.clock,
             self.settings,
+            self.what_changed(),
         )
 
 

@@ -264,6 +264,10 @@ class ChangeLog(Protocol):
         """Up to ``limit`` entries after ``seq``, in order (entries older than the log keeps may be gone)."""
         ...
 
+    def entry(self, owner_id: str, connection_id: int, seq: int) -> ChangeEntry | None:
+        """One entry by its number (a look that finds its own entries reads them so, without a query)."""
+        ...
+
 
 class CursorKeys(Protocol):
     def keys(self) -> tuple[CursorKey, ...]:

@@ -163,8 +163,23 @@ class AccountView(_Response):
     iban: str | None = None
     account_type: str | None = None
     status: str
-    balance: float | None = None
+    balance: float | None = Field(None, description="After the update, as finAPI reported it (= `balanceAfter`)")
+    currency: str | None = Field(None, description="ISO 4217, as finAPI reports the account's currency")
     new_account: bool
+    imported_transactions: int | None = Field(
+        None,
+        description="Transactions finAPI imported for this account since the connection's previous update (normally: "
+        "by this one); null when not known. The transactions: GET .../transactions/changes?fromUpdate=<updateId>",
+    )
+    removed_transactions: int | None = Field(
+        None, description="Transactions finAPI no longer has (a booking the bank dropped); null when not known"
+    )
+    balance_before: float | None = Field(
+        None,
+        description="The balance before the update (as the connection's previous update recorded it); null for a new "
+        "account or when not known",
+    )
+    balance_after: float | None = Field(None, description="The balance after the update, as finAPI reported it")
 
 
 class ResultView(_Response):

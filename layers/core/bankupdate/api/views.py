@@ -83,7 +83,12 @@ def update_view(record: UpdateRecord, max_rounds: int) -> UpdateView:
                     account_type=a.account_type,
                     status=a.status,
                     balance=a.balance,
+                    currency=a.currency,
                     new_account=a.new_account,
+                    imported_transactions=a.imported_transactions,
+                    removed_transactions=a.removed_transactions,
+                    balance_before=a.balance_before,
+                    balance_after=a.balance,
                 )
                 for a in record.result.accounts
             ],

@@ -18,6 +18,7 @@ from bankupdate.domain.model import UpdateResult, UpdateStatus
 from bankupdate.domain.upstream import Done, Failed, LookOutcome, StillRunning, UserNeeded, Watch
 from bankupdate.flow.finish import Completion
 from bankupdate.flow.progress import Progress
+from bankupdate.flow.what_changed import WhatChanged
 from bankupdate.observability import logger
 from bankupdate.ports import BankGateway, Clock, Invocation, LookTimer, StoredUpdate, UpdateStore, Workflow
 from bankupdate.settings import Settings
@@ -37,6 +38,7 @@ class LookLoop:
     completion: Completion
     clock: Clock
     settings: Settings
+    what_changed: WhatChanged
 
     def run(self, message: LookMessage, invocation: Invocation) -> None:
         """Look now; sleep the gaps worth sleeping; park the first one that is not on the timer, then return."""
@@ -171,6 +173,9 @@ class LookLoop:
             bank_result=done.bank_result,
             consent_expires_at=done.consent_expires_at,
         )
+        # Issue 23 (decision D26): what the update brought per account, and the change log moved on. The one call a
+        # successful update's look makes for it; whatever replaces this look carries it over.
+        result = self.what_changed.summarise(record, result, now)
         transition = lifecycle.succeeded(record, result, now, looks=message.looks)
         self.progress.apply(stored, transition, from_api=False)
 

@@ -44,6 +44,12 @@ def _unpacked(text: str) -> tuple[tuple[int, int], ...]:
     return tuple(pairs)
 
 
+def _entry_of(item: dict[str, Any]) -> ChangeEntry:
+    data = from_item(item)
+    data |= {"added": _unpacked(data["added"]), "removed": _unpacked(data["removed"])}
+    return ChangeEntry.model_validate({k: v for k, v in data.items() if k in ChangeEntry.model_fields})
+
+
 def _update(key: dict[str, Any], attributes: dict[str, Any], condition: str, values: dict[str, Any]) -> dict[str, Any]:
     item = to_item(attributes)
     names = {f"#a{n}": name for n, name in enumerate(item)} | (
@@ -102,6 +108,11 @@ class DynamoChangeLog:
             raise
         return saved
 
+    def entry(self, owner_id: str, connection_id: int, seq: int) -> ChangeEntry | None:
+        key = {"pk": {"S": f"USER#{owner_id}"}, "sk": {"S": _entry_sk(connection_id, seq)}}
+        answer = self._ddb.get_item(TableName=self._table, Key=key, ConsistentRead=True)
+        return _entry_of(answer["Item"]) if "Item" in answer else None
+
     def entries_after(self, owner_id: str, connection_id: int, seq: int, *, limit: int) -> list[ChangeEntry]:
         request: dict[str, Any] = {
             "TableName": self._table,
@@ -117,12 +128,7 @@ class DynamoChangeLog:
         found: list[ChangeEntry] = []
         while len(found) < limit:
             answer = self._ddb.query(**request)
-            for item in answer.get("Items", []):
-                data = from_item(item)
-                data |= {"added": _unpacked(data["added"]), "removed": _unpacked(data["removed"])}
-                found.append(
-                    ChangeEntry.model_validate({k: v for k, v in data.items() if k in ChangeEntry.model_fields})
-                )
+            found += [_entry_of(item) for item in answer.get("Items", [])]
             if "LastEvaluatedKey" not in answer:
                 break
             request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
