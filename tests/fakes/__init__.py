@@ -5,6 +5,7 @@ so a use case that works on the fakes works on the adapters."""
 from tests.fakes.changes import InMemoryChangeLog
 from tests.fakes.clock import ManualClock
 from tests.fakes.connections import ConnectionItems, InMemoryConnectionStore, InMemoryScheduleStore
+from tests.fakes.cursor_keys import StaticCursorKeys
 from tests.fakes.events import RecordingEventBus
 from tests.fakes.idempotency import InMemoryIdempotencyStore
 from tests.fakes.queue import RecordingDueQueue
@@ -26,4 +27,5 @@ __all__ = [
     "ManualClock",
     "RecordingDueQueue",
     "RecordingEventBus",
+    "StaticCursorKeys",
 ]

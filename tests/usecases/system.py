@@ -31,6 +31,7 @@ from bankupdate.flow.what_changed import WhatChanged
 from bankupdate.ports import BankGateway, Invocation
 from bankupdate.settings import Settings
 from bankupdate.usecases.answer_challenge import AnswerChallenge
+from bankupdate.usecases.bank_data import ReadConnectionAccounts, ReadTransactionChanges
 from bankupdate.usecases.connection_settings import SetSchedule
 from bankupdate.usecases.finalize_update import FinalizeUpdate
 from bankupdate.usecases.look_at_update import LookAtUpdate
@@ -58,6 +59,7 @@ from tests.fakes import (
     ManualClock,
     RecordingDueQueue,
     RecordingEventBus,
+    StaticCursorKeys,
 )
 from tests.fakes.workflow import STATE_MACHINE_ARN
 
@@ -110,6 +112,7 @@ class System:
     due_queue: RecordingDueQueue = field(default_factory=RecordingDueQueue)
     events: RecordingEventBus = field(default_factory=RecordingEventBus)
     change_log: InMemoryChangeLog = field(default_factory=InMemoryChangeLog)
+    cursor_keys: StaticCursorKeys = field(default_factory=StaticCursorKeys)
 
     def __post_init__(self) -> None:
         # finAPI's data is read as the deployed functions read it: Access over HTTP, in both integrations.
@@ -207,6 +210,20 @@ class System:
 
     def webform_callback(self) -> HandleWebFormCallback:
         return HandleWebFormCallback(self.updates, self.timer, self.clock.port)
+
+    def read_transaction_changes(self) -> ReadTransactionChanges:
+        return ReadTransactionChanges(
+            connections=self.connections,
+            updates=self.updates,
+            log=self.change_log,
+            bank_data=self.bank_data,
+            keys=self.cursor_keys,
+            clock=self.clock.port,
+            settings=self.settings,
+        )
+
+    def read_connection_accounts(self) -> ReadConnectionAccounts:
+        return ReadConnectionAccounts(self.connections, self.bank_data)
 
     def read_updates(self) -> ReadUpdates:
         return ReadUpdates(self.updates, self.connections, self.schedules)

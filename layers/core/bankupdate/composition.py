@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from bankupdate.stores.users import DynamoUserStore
     from bankupdate.stores.workflow import StepFunctionsWorkflow
     from bankupdate.usecases.answer_challenge import AnswerChallenge
+    from bankupdate.usecases.bank_data import ReadConnectionAccounts, ReadTransactionChanges
     from bankupdate.usecases.connection_settings import SetSchedule
     from bankupdate.usecases.finalize_update import FinalizeUpdate
     from bankupdate.usecases.look_at_update import LookAtUpdate
@@ -370,3 +371,25 @@ def reconcile_stale_updates() -> ReconcileStaleUpdates:
 
     a = adapters()
     return ReconcileStaleUpdates(a.updates, a.workflow, a.recovery(), a.completion(), a.clock, a.settings)
+
+
+def read_connection_accounts() -> ReadConnectionAccounts:
+    from bankupdate.usecases.bank_data import ReadConnectionAccounts
+
+    a = adapters()
+    return ReadConnectionAccounts(a.connections, a.bank_data)
+
+
+def read_transaction_changes() -> ReadTransactionChanges:
+    from bankupdate.usecases.bank_data import ReadTransactionChanges
+
+    a = adapters()
+    return ReadTransactionChanges(
+        connections=a.connections,
+        updates=a.updates,
+        log=a.change_log,
+        bank_data=a.bank_data,
+        keys=a.cursor_keys,
+        clock=a.clock,
+        settings=a.settings,
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -265,6 +265,69 @@ class GatewayError(BaseModel):
 
 class Unauthorized(RootModel[GatewayError | ErrorResponse]):
     """401: API Gateway's `{"message":"Unauthorized"}`, or ours (UNAUTHENTICATED) for a token without `sub`."""
+
+
+class AccountNowView(_Response):
+    account_id: int
+    name: str | None = None
+    iban: str | None = None
+    account_type: str | None = None
+    balance: float | None = Field(None, description="As finAPI has it now (its last update of the account)")
+    currency: str | None = Field(None, description="ISO 4217")
+    last_successful_update: datetime | None = None
+
+
+class ConnectionAccountsView(_Response):
+    """A connection's bank and accounts, read live from finAPI (nothing of it is stored by this service)."""
+
+    connection_id: int
+    bank_name: str | None = None
+    accounts: list[AccountNowView]
+
+
+class AddedTransactionView(_Response):
+    transaction_id: int = Field(description="finAPI's transaction id")
+    account_id: int
+    update_id: str = Field(description="The update whose end found it (finAPI imported it since the one before)")
+    amount: float
+    currency: str | None = None
+    bank_booking_date: date
+    value_date: date | None = None
+    imported_at: datetime = Field(description="When finAPI imported it")
+    purpose: str | None = None
+    counterpart_name: str | None = None
+    counterpart_iban: str | None = None
+    type: str | None = Field(None, description="The bank's own word for it, e.g. Lastschrift")
+    future_booked: bool = Field(
+        description="The bank books it later (it is already in the balance); until then the bank may still drop it, "
+        "and it then comes back in `removed`"
+    )
+    adjusting_entry: bool = Field(
+        description="finAPI's adjusting entry (Zwischensaldo): makes the transactions add up to the balance, e.g. "
+        "after more than 89 days without an update"
+    )
+    potential_duplicate: bool
+    is_new: bool = Field(description="finAPI's own flag, as the app left it: this service never changes it")
+
+
+class RemovedTransactionView(_Response):
+    transaction_id: int
+    account_id: int
+    update_id: str = Field(description="The update whose end noticed it was gone")
+
+
+class TransactionChanges(_Response):
+    """A page of what changed since the cursor. Apply `added` and `removed` (a removed id you never had: ignore it),
+    keep `nextCursor`, ask again while `hasMore`."""
+
+    connection_id: int
+    added: list[AddedTransactionView]
+    removed: list[RemovedTransactionView]
+    next_cursor: str = Field(
+        description="Opaque; signed for this user and connection. Pass it as `cursor` to get what comes next (also "
+        "when `hasMore` is false: the next update's changes)"
+    )
+    has_more: bool = Field(description="More changes are there now: ask again with `nextCursor` at once")
 
 
 class ConnectionList(_Response):
