@@ -18,6 +18,7 @@ the seed, in no order: finAPI documents no order of its ids, so nothing built on
 from __future__ import annotations
 
 import random
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -30,6 +31,7 @@ GERMAN_TIME = ZoneInfo("Europe/Berlin")
 DOWNLOAD_WINDOW_DAYS = 89  # finAPI: an update downloads the last 89 days at most
 HISTORY_DAYS = 30  # what a connection's first import (before the sandbox's story starts) brought
 _CENT = Decimal("0.01")
+_MINUTE = timedelta(minutes=1)
 
 _COUNTERPARTS = (
     ("REWE Markt GmbH", "DE12500105170648489890", "Lastschrift", "Einkauf REWE SAGT DANKE"),
@@ -54,11 +56,12 @@ class FeedConfig(BaseModel):
     dropped_share: float = Field(0.35, ge=0, le=1)  # of those, the ones the bank drops before their booking day
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Booking:
     """One booking as the bank reports it."""
 
     key: str
+    day: date  # the (German) day it appears on
     appears_at: datetime  # the bank reports it from this moment on (UTC)
     booked_on: date  # the bank's booking date; later than the day it appears for a future-booked one
     dropped_at: datetime | None  # a future-booked booking the bank drops again (before ``booked_on``)
@@ -69,7 +72,7 @@ class Booking:
     purpose: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Transaction:
     """One transaction as finAPI has it."""
 
@@ -118,36 +121,50 @@ class Ledger:
         self._ids = random.Random(f"{seed}/transaction-ids")  # ids of a simulator, not secrets
         self._used_ids: set[int] = set()
         self._accounts: dict[int, _Account] = {}
+        self._days: dict[tuple[str, date], list[Booking]] = {}  # bookings_on, worked out once per account and day
+        self._key_seeds: dict[str, int] = {}
 
     # ------------------------------------------------------------------------------------------------ the bank
 
     def bookings_on(self, key: str, day: date) -> list[Booking]:
         """The bookings that appear on ``day`` (German time) on the account ``key``: the same for every caller."""
-        rng = random.Random(f"{self.seed}/{key}/{day.isoformat()}")
+        found = self._days.get((key, day))
+        if found is None:
+            found = self._days[(key, day)] = self._book(key, day)
+        return found
+
+    def _book(self, key: str, day: date) -> list[Booking]:
+        # One generator per account and day, seeded with integers (a string seed costs most of a day's bookings)
+        key_seed = self._key_seeds.get(key)
+        if key_seed is None:
+            key_seed = self._key_seeds[key] = zlib.crc32(f"{self.seed}/{key}".encode())
+        rng = random.Random((key_seed << 24) ^ day.toordinal())
         roll = rng.random()
         if roll < self.feed.quiet_day_share:
-            count = 0
-        elif roll < self.feed.quiet_day_share + self.feed.busy_day_share:
-            count = rng.randint(8, 20)
-        else:
-            count = rng.randint(1, 4)
-        midnight = datetime.combine(day, time(0), tzinfo=GERMAN_TIME)
+            return []
+        busy = roll < self.feed.quiet_day_share + self.feed.busy_day_share
+        count = 8 + int(rng.random() * 13) if busy else 1 + int(rng.random() * 4)
+        midnight = datetime.combine(day, time(0), tzinfo=GERMAN_TIME).astimezone(UTC)
+        minutes = int((datetime.combine(day + timedelta(days=1), time(0), tzinfo=GERMAN_TIME) - midnight) / _MINUTE)
         bookings = []
+        prefix = f"{key}/{day.isoformat()}/"
         for n in range(count):
-            appears_at = (midnight + timedelta(minutes=rng.randrange(24 * 60))).astimezone(UTC)
-            name, iban, kind, purpose = _COUNTERPARTS[rng.randrange(len(_COUNTERPARTS))]
+            appears_at = midnight + _MINUTE * int(rng.random() * minutes)
+            name, iban, kind, purpose = _COUNTERPARTS[int(rng.random() * len(_COUNTERPARTS))]
             income = kind in ("Gutschrift", "Gehalt/Rente")
-            cents = rng.randint(20_000, 320_000) if kind == "Gehalt/Rente" else rng.randint(150, 18_000)
-            amount = (Decimal(cents) * _CENT) * (1 if income else -1)
+            low, high = (20_000, 320_000) if kind == "Gehalt/Rente" else (150, 18_000)
+            amount = Decimal(low + int(rng.random() * (high - low))).scaleb(-2) * (1 if income else -1)
             booked_on, dropped_at = day, None
             if rng.random() < self.feed.future_booked_share:
-                booked_on = day + timedelta(days=rng.randint(1, 3))
+                booked_on = day + timedelta(days=1 + int(rng.random() * 3))
                 if rng.random() < self.feed.dropped_share:
                     latest = datetime.combine(booked_on, time(0), tzinfo=GERMAN_TIME).astimezone(UTC)
-                    dropped_at = appears_at + (latest - appears_at) * rng.uniform(0.2, 0.95)
-            reference = f"{key}/{day.isoformat()}/{n}"
-            bookings.append(Booking(reference, appears_at, booked_on, dropped_at, amount, name, iban, kind, purpose))
-        return sorted(bookings, key=lambda b: b.appears_at)
+                    dropped_at = appears_at + (latest - appears_at) * (0.2 + 0.75 * rng.random())
+            bookings.append(
+                Booking(prefix + str(n), day, appears_at, booked_on, dropped_at, amount, name, iban, kind, purpose)
+            )
+        bookings.sort(key=lambda b: b.appears_at)
+        return bookings
 
     def _appeared(self, key: str, after: datetime, until: datetime) -> Iterator[Booking]:
         day = after.astimezone(GERMAN_TIME).date()
@@ -179,7 +196,7 @@ class Ledger:
         for booking in self._appeared(account.key, account.covered_until, at):
             if booking.dropped_at is not None and booking.dropped_at <= at:
                 continue  # dropped before finAPI ever saw it: not in the bank's balance either
-            if booking.appears_at.astimezone(GERMAN_TIME).date() < window_start:
+            if booking.day < window_start:
                 missed += booking.amount
                 missed_any = True
                 continue

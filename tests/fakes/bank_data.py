@@ -45,6 +45,13 @@ class LedgerBankData:
         self._accounts_of = accounts_of
         self._connection_accounts = connection_accounts
         self.calls = 0  # finAPI calls the adapter would make for the same answers
+        self._reported: dict[int, BankTransaction] = {}  # a row's report, made once (rows change only by deletion)
+
+    def _report(self, row: Transaction) -> BankTransaction:
+        found = self._reported.get(row.id)
+        if found is None:
+            found = self._reported[row.id] = as_finapi_reports(row)
+        return found
 
     def imported_since(self, owner_id: str, account_ids: Sequence[int], day: date) -> list[BankTransaction]:
         if not account_ids:
@@ -52,13 +59,13 @@ class LedgerBankData:
         mine = set(self._accounts_of(owner_id)) & set(account_ids)
         rows = [r for r in self._ledger.rows(sorted(mine)) if finapi_day(r.imported_at) >= day]
         self.calls += max(1, -(-len(rows) // 500))
-        return [as_finapi_reports(r) for r in sorted(rows, key=lambda r: r.id)]
+        return [self._report(r) for r in sorted(rows, key=lambda r: r.id)]
 
     def transactions(self, owner_id: str, ids: Sequence[int]) -> list[BankTransaction]:
         wanted = set(ids)
         self.calls += -(-len(wanted) // 500)
         rows = [r for r in self._ledger.rows(sorted(self._accounts_of(owner_id))) if r.id in wanted]
-        return [as_finapi_reports(r) for r in sorted(rows, key=lambda r: r.id)]
+        return [self._report(r) for r in sorted(rows, key=lambda r: r.id)]
 
     def accounts(self, owner_id: str, connection_id: int) -> ConnectionAccounts:
         if self._connection_accounts is None:

@@ -166,3 +166,29 @@ def test_balance_before() -> None:
     assert balance_before(100.0, recorded_before=None, change=change, new_account=True) is None
     gone = AccountChange(imported=0, removed=1, imported_sum=Decimal(0))
     assert balance_before(100.0, recorded_before=None, change=gone, new_account=False) is None
+
+
+def test_a_watched_transaction_of_an_account_whose_download_failed_stays_watched() -> None:
+    # Given a watched future-booked transaction
+    pending = tx(50, MORNING, account=3, booked=finapi_day(MORNING) + timedelta(days=1))
+    first = scan(None, [pending], [], update_id="u1", baseline=MORNING, now=MORNING)
+    # When, after its booking day, an update finds it still there but its account was not downloaded
+    later = MORNING + timedelta(days=3)
+    kept = scan(first.state, [], [pending], update_id="u2", baseline=later, now=later, downloaded=[1, 2])
+    # Then it stays watched: finAPI may still lose it at the account's next download
+    assert set(kept.state.watched) == {50}
+    # And a download of its account that still shows it ends the watch
+    done = scan(kept.state, [], [pending], update_id="u3", baseline=later, now=later, downloaded=[3])
+    assert done.state.watched == {} and done.removed == ()
+
+
+def test_the_history_before_the_first_look_is_never_added_nor_removed() -> None:
+    # Given a first look that found this morning's history (imported before the update) and one new transaction
+    history, new = tx(900, MORNING - timedelta(hours=2)), tx(3, MORNING + timedelta(seconds=20))
+    first = scan(None, [history, new], [], update_id="u1", baseline=MORNING, now=MORNING + timedelta(minutes=1))
+    assert [t.transaction_id for t in first.added] == [3] and first.state.uncounted == (900,)
+    # When finAPI no longer has the history's transaction at the next look
+    later = MORNING + timedelta(hours=3)
+    second = scan(first.state, [new], [], update_id="u2", baseline=later, now=later)
+    # Then it is not reported removed (the change log never added it), and forgotten
+    assert second.removed == () and 900 not in second.state.seen_ids() and second.state.uncounted == ()

@@ -100,16 +100,23 @@ def plan_page(entries: Sequence[ChangeEntry], start: Position, limit: int, *, mo
     items: list[Item] = []
     position = start
     for entry in entries:
-        flat = [Item(True, a, i, entry.update_id) for a, i in entry.added]
-        flat += [Item(False, a, i, entry.update_id) for a, i in entry.removed]
+        size = entry.size
         skip = position.offset if entry.seq == position.seq + 1 else 0
-        room = limit - len(items)
-        taken = flat[skip : skip + room]
-        items += taken
-        if skip + len(taken) < len(flat):
-            return PagePlan(tuple(items), Position(entry.seq - 1, skip + len(taken)), True)
+        end = min(size, skip + limit - len(items))
+        items += [_item(entry, n) for n in range(skip, end)]
+        if end < size:
+            return PagePlan(tuple(items), Position(entry.seq - 1, end), True)
         position = Position(entry.seq, 0)
         if len(items) >= limit:
             later = more_entries or entry is not entries[-1]
             return PagePlan(tuple(items), position, later)
     return PagePlan(tuple(items), position, more_entries)
+
+
+def _item(entry: ChangeEntry, n: int) -> Item:
+    """The ``n``-th item of an entry: its added ids, then its removed ones."""
+    if n < len(entry.added):
+        account, transaction = entry.added[n]
+        return Item(True, account, transaction, entry.update_id)
+    account, transaction = entry.removed[n - len(entry.added)]
+    return Item(False, account, transaction, entry.update_id)

@@ -99,6 +99,11 @@ class ScanState(_Frozen):
     seen: dict[date, dict[int, tuple[int, ...]]] = Field(default_factory=dict)  # import day -> account -> ids
     watched: dict[int, Watched] = Field(default_factory=dict)  # future-booked transaction id -> its account, until
     day_starts: dict[date, int] = Field(default_factory=dict)  # (finAPI's) day -> the head when its first look began
+    # Before the first look that read finAPI: the first update's start (a first look that could not read finAPI
+    # keeps it, so the next one counts that update's transactions too).
+    counting_from: datetime | None = None
+    # Seen at the first look but imported before it (the connection's history): never added, so never removed either
+    uncounted: tuple[int, ...] = ()
     version: int = 0
 
     def seen_ids(self) -> set[int]:
@@ -131,12 +136,17 @@ class Scan:
     removed: tuple[tuple[int, int], ...]  # (account id, transaction id)
 
 
+def counting_from(state: ScanState | None, baseline: datetime) -> datetime:
+    """A connection's first look counts what was imported from here on: its first update's start."""
+    return (state.counting_from if state is not None and state.counting_from else baseline) - CLOCK_SKEW
+
+
 def search_day(state: ScanState | None, baseline: datetime) -> date:
     """The ``minImportDate`` of the next search: where the last look left off, or (the first look at a connection)
-    the day the update started."""
+    the day its first update started."""
     if state is not None and state.since is not None:
         return state.since
-    return finapi_day(baseline - CLOCK_SKEW)
+    return finapi_day(counting_from(state, baseline))
 
 
 def to_confirm(state: ScanState | None, found: Iterable[BankTransaction]) -> list[int]:
@@ -161,15 +171,20 @@ def scan(
     update_id: str,
     baseline: datetime,
     now: datetime,
+    downloaded: Iterable[int] | None = None,
 ) -> Scan:
     """Compare what the search ``found`` (imported since ``search_day``) and what a read by id ``confirmed`` (of
     ``to_confirm``'s ids) with the last look. ``baseline``: when the update started (a connection's first look counts
-    only what was imported after it)."""
+    only what was imported after it). ``downloaded``: the accounts finAPI updated this time (None: all); a watched
+    transaction leaves the watch only when a download of its account shows it booked, or still there after
+    ``WATCH_DAYS``: an account whose download failed may still lose it at its next one."""
     previous = state or ScanState()
     unique = {t.transaction_id: t for t in found}
     known = previous.seen_ids()
-    if state is None:
-        added = [t for t in unique.values() if t.imported_at >= baseline - CLOCK_SKEW]
+    first = state is None or state.last_update_id is None
+    if first:
+        start = counting_from(state, baseline)
+        added = [t for t in unique.values() if t.imported_at >= start]
     else:
         added = [t for t in unique.values() if t.transaction_id not in known]
     added.sort(key=lambda t: (t.account_id, t.imported_at, t.transaction_id))
@@ -181,6 +196,8 @@ def scan(
         if i not in present
     )
     gone = {i for _, i in removed}
+    # The change log removes only what it added: a transaction of the history before the first look is dropped silently.
+    removed = [(a, i) for a, i in removed if i not in previous.uncounted]
     since = finapi_day(now - CLOCK_SKEW)
     seen: dict[date, dict[int, set[int]]] = {}
     for day, by_account in previous.seen.items():
@@ -189,27 +206,40 @@ def scan(
     for t in unique.values():
         seen.setdefault(t.import_day, {}).setdefault(t.account_id, set()).add(t.transaction_id)
     today = finapi_day(now)
-    booked = {t.transaction_id for t in confirmed if not _still_future(t, today)}
-    booked |= {t.transaction_id for t in unique.values() if not _still_future(t, today)}
-    watched = {i: w for i, w in previous.watched.items() if i not in gone and i not in booked and w.until >= today} | {
+    fresh = None if downloaded is None else set(downloaded)
+    # Booked for sure only if this update's download (which began at ``baseline``) began on or after its booking day
+    downloaded_on = finapi_day(baseline)
+    settled = {
+        t.transaction_id
+        for t in [*confirmed, *unique.values()]
+        if (fresh is None or t.account_id in fresh)
+        and (not _still_future(t, downloaded_on) or previous.watched.get(t.transaction_id, _NEVER).until < today)
+    }
+    watched = {i: w for i, w in previous.watched.items() if i not in gone and i not in settled} | {
         t.transaction_id: Watched(account_id=t.account_id, until=t.import_day + timedelta(days=WATCH_DAYS))
         for t in added
-        if t.future_booked and _still_future(t, today)
+        if t.future_booked and t.transaction_id not in settled
     }
     if len(watched) > MAX_WATCHED:
         keep = sorted(watched.items(), key=lambda item: (item[1].until, item[0]))[-MAX_WATCHED:]
         watched = dict(keep)
+    kept = {
+        day: {account: tuple(sorted(ids)) for account, ids in sorted(by_account.items()) if ids}
+        for day, by_account in sorted(seen.items())
+        if day >= since
+    }
+    kept_ids = {i for by_account in kept.values() for ids in by_account.values() for i in ids}
+    counted = {t.transaction_id for t in added}
+    uncounted = set(previous.uncounted) | ({i for i in unique if i not in counted} if first else set())
     new_state = previous.model_copy(
         update={
             "since": since,
-            "seen": {
-                day: {account: tuple(sorted(ids)) for account, ids in sorted(by_account.items()) if ids}
-                for day, by_account in sorted(seen.items())
-                if day >= since
-            },
+            "seen": kept,
             "watched": watched,
             "previous_update_id": previous.last_update_id,
             "last_update_id": update_id,
+            "counting_from": None,
+            "uncounted": tuple(sorted(uncounted & kept_ids)),
         }
     )
     return Scan(new_state, tuple(added), tuple(removed))
@@ -237,6 +267,9 @@ def start_of_day(state: ScanState | None, day: date) -> int:
         return 0
     later = sorted(d for d in state.day_starts if d >= day)
     return state.day_starts[later[0]] if later else state.head
+
+
+_NEVER = Watched(account_id=0, until=date.max)
 
 
 def _still_future(transaction: BankTransaction, today: date) -> bool:

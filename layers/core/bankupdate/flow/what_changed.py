@@ -34,6 +34,7 @@ from bankupdate.ports import BankData, ChangeLog, StaleChanges, UpdateStore
 from bankupdate.settings import Settings
 
 _ATTEMPTS = 3
+_DOWNLOADED = ("UPDATED", "UPDATED_FIXED")  # finAPI's account statuses after a download of the account
 
 
 @dataclass(frozen=True)
@@ -54,18 +55,21 @@ class WhatChanged:
     def summarise(self, record: UpdateRecord, result: UpdateResult, now: datetime) -> UpdateResult:
         """``result`` with each account's imported and removed transactions and its balance before."""
         try:
-            recorded = self._record(record, [a.account_id for a in result.accounts], now)
+            recorded = self._record(record, result.accounts, now)
         except (BankUpdateError, StaleChanges) as error:
             code = error.code if isinstance(error, BankUpdateError) else "STALE_CHANGES"
             logger.warning("what the update brought is not known; the next update finds it", extra={"error_code": code})
+            self._remember_start(record)
             return result
         changes = per_account(recorded.entries, recorded.amounts)
         before = self._balances_of(recorded.previous_update_id)
         accounts = tuple(self._account(a, changes.get(a.account_id), before) for a in result.accounts)
         return result.model_copy(update={"accounts": accounts, "changes_from": recorded.changes_from})
 
-    def _record(self, record: UpdateRecord, account_ids: list[int], now: datetime) -> _Recorded:
+    def _record(self, record: UpdateRecord, accounts: Sequence[AccountOutcome], now: datetime) -> _Recorded:
         owner, connection = record.owner_id, record.connection_id
+        account_ids = [a.account_id for a in accounts]
+        downloaded = [a.account_id for a in accounts if a.status in _DOWNLOADED]
         baseline = record.finapi_called_at or record.triggered_at or record.created_at
         for _ in range(_ATTEMPTS):
             state = self.log.state(owner, connection)
@@ -74,7 +78,9 @@ class WhatChanged:
             found = self.bank_data.imported_since(owner, account_ids, search_day(state, baseline))
             asked = to_confirm(state, found)
             confirmed = self.bank_data.transactions(owner, asked) if asked else []
-            looked = scan(state, found, confirmed, update_id=record.update_id, baseline=baseline, now=now)
+            looked = scan(
+                state, found, confirmed, update_id=record.update_id, baseline=baseline, now=now, downloaded=downloaded
+            )
             head = state.head if state else 0
             made = entries(looked, first_seq=head + 1, update_id=record.update_id, at=now)
             moved = advance(looked.state, made, now=now, keep_days=self.settings.changes_retention_days)
@@ -85,6 +91,18 @@ class WhatChanged:
             amounts = {t.transaction_id: t.amount for t in looked.added}
             return _Recorded(made, amounts, looked.state.previous_update_id, head)
         raise StaleChanges(f"the change log of connection {connection} kept moving")
+
+    def _remember_start(self, record: UpdateRecord) -> None:
+        """A connection's first look that could not read finAPI keeps its update's start, so the next look counts
+        this update's transactions too (without it, the next look would count only its own)."""
+        baseline = record.finapi_called_at or record.triggered_at or record.created_at
+        try:
+            if self.log.state(record.owner_id, record.connection_id) is None:
+                self.log.record(
+                    record.owner_id, record.connection_id, ScanState(counting_from=baseline), [], expected=0
+                )
+        except StaleChanges:
+            pass  # another look wrote first: it knows where to count from
 
     def _again(self, owner: str, connection: int, state: ScanState) -> _Recorded:
         """This update's look is recorded already: the same entries, amounts read again (finAPI has them)."""
