@@ -192,3 +192,12 @@ def test_the_history_before_the_first_look_is_never_added_nor_removed() -> None:
     second = scan(first.state, [new], [], update_id="u2", baseline=later, now=later)
     # Then it is not reported removed (the change log never added it), and forgotten
     assert second.removed == () and 900 not in second.state.seen_ids() and second.state.uncounted == ()
+
+
+def test_a_history_imported_a_minute_before_the_first_update_is_not_new() -> None:
+    # A connection imported into finAPI (with its history) a minute before the app's first update through us
+    history = [tx(i, MORNING - timedelta(minutes=1)) for i in (1, 2, 3)]
+    result = scan(
+        None, [*history, tx(4, MORNING + timedelta(seconds=30))], [], update_id="u1", baseline=MORNING, now=MORNING
+    )
+    assert [t.transaction_id for t in result.added] == [4]

@@ -22,6 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field
 FINAPI_TIME_ZONE = ZoneInfo("Europe/Berlin")
 # Our clock and finAPI's may differ by this much: a search starts this long before the last one, by finAPI's day.
 CLOCK_SKEW = timedelta(minutes=2)
+# A connection's first look counts what finAPI imported from this long before its update started: both clocks are
+# NTP-synced; a wider margin would count a history imported just before the first update as new (D26).
+FIRST_LOOK_MARGIN = timedelta(seconds=10)
 # A future-booked transaction is watched this long after its import: a bank that drops one does so before it books.
 WATCH_DAYS = 14
 MAX_WATCHED = 500  # one finAPI page: the watch is checked with one call
@@ -138,7 +141,7 @@ class Scan:
 
 def counting_from(state: ScanState | None, baseline: datetime) -> datetime:
     """A connection's first look counts what was imported from here on: its first update's start."""
-    return (state.counting_from if state is not None and state.counting_from else baseline) - CLOCK_SKEW
+    return (state.counting_from if state is not None and state.counting_from else baseline) - FIRST_LOOK_MARGIN
 
 
 def search_day(state: ScanState | None, baseline: datetime) -> date:
@@ -146,7 +149,7 @@ def search_day(state: ScanState | None, baseline: datetime) -> date:
     the day its first update started."""
     if state is not None and state.since is not None:
         return state.since
-    return finapi_day(counting_from(state, baseline))
+    return finapi_day(counting_from(state, baseline) - CLOCK_SKEW)
 
 
 def to_confirm(state: ScanState | None, found: Iterable[BankTransaction]) -> list[int]:
