@@ -87,7 +87,12 @@ class App:
 def show_accounts(update: dict[str, Any]) -> None:
     for account in update["result"]["accounts"]:
         new = "  NEW" if account["newAccount"] else ""
-        say(f"  {account['name']:<12} {account['iban']}  {account['status']:<16} {account['balance']:>10.2f} EUR{new}")
+        brought = account.get("importedTransactions")
+        news = f"  {brought} new transactions" if brought is not None else ""
+        say(
+            f"  {account['name']:<12} {account['iban']}  {account['status']:<16} {account['balance']:>10.2f} EUR"
+            f"{new}{news}"
+        )
 
 
 def user_present_story(app: App, stack: LocalStack) -> None:

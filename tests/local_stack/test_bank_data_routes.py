@@ -93,8 +93,9 @@ def test_a_cursor_works_only_for_its_user_and_connection(new_user: Any) -> None:
         refused = mine.api.changes(my_connection, cursor=cursor)
         assert refused.status_code == 400 and refused.json()["error"]["code"] == "INVALID_CURSOR"
         assert "added" not in refused.text
-    # Their connection, with their own cursor: 404, as for a connection that does not exist
-    assert mine.api.changes(their_connection, cursor=their_cursor).status_code == 404
+    # Their connection: 404 as for a connection that does not exist; with their own cursor, 400 (not issued to me)
+    assert mine.api.changes(their_connection).status_code == 404
+    assert mine.api.changes(their_connection, cursor=their_cursor).status_code == 400
     assert mine.api.accounts(their_connection).status_code == 404
     # What the route refuses before anything runs: 422 naming the field
     for query, field in (({"cursor": "not a cursor!"}, "cursor"), ({"limit": 501}, "limit"), ({"since": "x"}, "since")):

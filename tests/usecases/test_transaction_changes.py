@@ -88,10 +88,11 @@ def test_a_cursor_is_good_only_for_its_user_and_connection(system: System) -> No
     sync(system, mine)
     their_update = sync(system, theirs)
     their_cursor = read(system, theirs).next_cursor
-    # Their connection is not mine to read, whatever I send (404, as for a connection that does not exist)
-    for start in ({"cursor": their_cursor}, {}):
-        with pytest.raises(NotFound):
-            system.read_transaction_changes()(ChangesRequest(mine.owner_id, theirs.connection, **start))  # type: ignore[arg-type]
+    # Their connection is not mine to read: 404 as for a connection that does not exist; with their cursor, 400
+    with pytest.raises(NotFound):
+        system.read_transaction_changes()(ChangesRequest(mine.owner_id, theirs.connection))
+    with pytest.raises(InvalidCursor):
+        system.read_transaction_changes()(ChangesRequest(mine.owner_id, theirs.connection, cursor=their_cursor))
     # And their cursor on my connection is refused (400)
     with pytest.raises(InvalidCursor):
         read(system, mine, cursor=their_cursor)

@@ -73,16 +73,25 @@ class ReadTransactionChanges:
             raise InvalidRequest("give one of cursor, since and fromUpdate", details={"fields": starts})
         if not 1 <= request.limit <= MAX_PAGE:
             raise InvalidRequest(f"limit must be from 1 to {MAX_PAGE}", details={"field": "limit"})
-        _own_connection(self.connections, owner, connection)
         keys = self.keys.keys()
         position = self._start(request, keys)
-        entries = self.log.entries_after(owner, connection, position.seq, limit=request.limit + 1)
+        if request.cursor is None and request.since is None and request.from_update is None:
+            # From now on: nothing to hand out yet (whatever a look writes meanwhile comes with the next read)
+            return ChangesPage(
+                connection, (), (), encode(position, connection_id=connection, owner_id=owner, key=keys[0]), False
+            )
+        # From the position's own entry on: if it is there, nothing after it has expired (entries expire in order)
+        entries = self.log.entries_after(owner, connection, position.seq - 1, limit=request.limit + 2)
+        if position.seq > 0:
+            if not entries or entries[0].seq != position.seq:
+                raise CursorExpired(f"the changes after position {position.seq} are no longer kept")
+            entries = entries[1:]
         if entries and entries[0].seq != position.seq + 1:
             raise CursorExpired(f"the changes after position {position.seq} are no longer kept")
-        if not entries:
+        if position.seq == 0 and not entries:
             state = self.log.state(owner, connection)
-            if state is not None and state.head > position.seq:
-                raise CursorExpired(f"the changes after position {position.seq} are no longer kept")
+            if state is not None and state.head > 0:
+                raise CursorExpired("the changes from the log's start are no longer kept")
         plan = plan_page(entries, position, request.limit, more_entries=len(entries) > request.limit)
         wanted = [item.transaction_id for item in plan.items if item.added]
         found = {t.transaction_id: t for t in self.bank_data.transactions(owner, wanted)} if wanted else {}
@@ -99,16 +108,20 @@ class ReadTransactionChanges:
     def _start(self, request: ChangesRequest, keys: tuple[CursorKey, ...]) -> Position:
         owner, connection = request.owner_id, request.connection_id
         if request.cursor is not None:
+            # Issued only for a connection of this user (checked then): the signature proves it again, no read needed
             return decode(request.cursor, connection_id=connection, owner_id=owner, keys=keys)
         if request.from_update is not None:
             stored = self.updates.get(request.from_update)
             record = stored.record if stored else None
             if record is None or record.owner_id != owner or record.connection_id != connection:
                 raise NotFound(f"update {request.from_update} does not exist for this connection")
+            # The update is this user's, of this connection: that is the connection check
             if record.result is None or record.result.changes_from is None:
                 raise NotFound(f"update {request.from_update} has no recorded changes (not succeeded, or not known)")
             return Position(record.result.changes_from)
         state = self.log.state(owner, connection)
+        if state is None:  # a change log exists only for a connection of this user: without one, check the connection
+            _own_connection(self.connections, owner, connection)
         if request.since is not None:
             today = finapi_day(self.clock.now())
             oldest = today - timedelta(days=self.settings.changes_retention_days - 1)
