@@ -49,7 +49,7 @@ def test_a_look_writes_its_entries_and_state_together(log: ChangeLog) -> None:
     # Given no state yet
     assert log.state("user-1", 5) is None
     # When a look records two entries
-    saved = log.record("user-1", 5, STATE, [entry(1), entry(2)], expected=0)
+    saved = log.record("user-1", 5, STATE, [entry(1), entry(2)], expected=0, at=AT)
     # Then the state reads back as written, version 1, and the entries in order
     assert saved.version == 1 and log.state("user-1", 5) == saved
     assert log.entries_after("user-1", 5, 0, limit=10) == [entry(1), entry(2)]
@@ -61,26 +61,34 @@ def test_a_look_writes_its_entries_and_state_together(log: ChangeLog) -> None:
 
 
 def test_a_second_look_from_the_same_version_is_refused_and_writes_nothing(log: ChangeLog) -> None:
-    log.record("user-1", 5, STATE, [entry(1)], expected=0)
+    log.record("user-1", 5, STATE, [entry(1)], expected=0, at=AT)
     with pytest.raises(StaleChanges):
-        log.record("user-1", 5, STATE.model_copy(update={"last_update_id": "u2"}), [entry(2, "u2")], expected=0)
+        log.record("user-1", 5, STATE.model_copy(update={"last_update_id": "u2"}), [entry(2, "u2")], expected=0, at=AT)
     assert log.entries_after("user-1", 5, 0, limit=10) == [entry(1)]
     state = log.state("user-1", 5)
     assert state is not None and state.last_update_id == "u1"
     # And a look from the current version goes through
-    log.record("user-1", 5, STATE.model_copy(update={"head": 2}), [entry(2, "u2")], expected=1)
+    log.record("user-1", 5, STATE.model_copy(update={"head": 2}), [entry(2, "u2")], expected=1, at=AT)
     assert [e.seq for e in log.entries_after("user-1", 5, 0, limit=10)] == [1, 2]
 
 
+def test_where_an_updates_changes_begin_is_kept_for_its_user_and_connection(log: ChangeLog) -> None:
+    log.record("user-1", 5, STATE.model_copy(update={"last_update_id": "u1"}), [entry(1)], expected=0, at=AT)
+    log.record("user-1", 5, STATE.model_copy(update={"last_update_id": "u2", "head": 1}), [], expected=1, at=AT)
+    assert log.position_of("user-1", 5, "u1") == 0 and log.position_of("user-1", 5, "u2") == 1
+    assert log.position_of("user-2", 5, "u1") is None and log.position_of("user-1", 6, "u1") is None
+    assert log.position_of("user-1", 5, "u3") is None
+
+
 def test_a_look_without_entries_only_moves_the_state(log: ChangeLog) -> None:
-    log.record("user-1", 5, STATE, [], expected=0)
+    log.record("user-1", 5, STATE, [], expected=0, at=AT)
     assert log.entries_after("user-1", 5, 0, limit=10) == []
-    assert log.record("user-1", 5, STATE, [], expected=1).version == 2
+    assert log.record("user-1", 5, STATE, [], expected=1, at=AT).version == 2
 
 
 def test_each_user_and_connection_has_its_own_log(log: ChangeLog) -> None:
-    log.record("user-1", 5, STATE, [entry(1)], expected=0)
-    log.record("user-1", 6, STATE, [entry(1, "other")], expected=0)
+    log.record("user-1", 5, STATE, [entry(1)], expected=0, at=AT)
+    log.record("user-1", 6, STATE, [entry(1, "other")], expected=0, at=AT)
     assert log.state("user-2", 5) is None
     assert log.entries_after("user-2", 5, 0, limit=10) == []
     assert [e.update_id for e in log.entries_after("user-1", 6, 0, limit=10)] == ["other"]
@@ -88,14 +96,14 @@ def test_each_user_and_connection_has_its_own_log(log: ChangeLog) -> None:
 
 def test_many_entries_read_back_in_order(log: ChangeLog) -> None:
     for seq in range(1, 31):
-        log.record("user-1", 5, STATE.model_copy(update={"head": seq}), [entry(seq, n=400)], expected=seq - 1)
+        log.record("user-1", 5, STATE.model_copy(update={"head": seq}), [entry(seq, n=400)], expected=seq - 1, at=AT)
     found = log.entries_after("user-1", 5, 3, limit=20)
     assert [e.seq for e in found] == list(range(4, 24)) and found[0] == entry(4, n=400)
 
 
 @pytest.mark.parametrize("log", ["dynamodb"], indirect=True)
 def test_the_table_holds_ids_and_expires_entries(log: ChangeLog, state_table: str) -> None:
-    log.record("user-1", 5, STATE, [entry(1)], expected=0)
+    log.record("user-1", 5, STATE, [entry(1)], expected=0, at=AT)
     items = scan(state_table)
     entries = [i for i in items if i["sk"]["S"].startswith("CHANGES#")]
     assert entries and int(entries[0]["expiresAt"]["N"]) == int((AT + timedelta(days=30)).timestamp())

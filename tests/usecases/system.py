@@ -214,7 +214,6 @@ class System:
     def read_transaction_changes(self) -> ReadTransactionChanges:
         return ReadTransactionChanges(
             connections=self.connections,
-            updates=self.updates,
             log=self.change_log,
             bank_data=self.bank_data,
             keys=self.cursor_keys,

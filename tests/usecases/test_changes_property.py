@@ -118,7 +118,7 @@ def build(seed: int, accounts: tuple[int, int]) -> World:
     bank_data = FlakyBankData(ledger, lambda owner: owned.get(owner, []))
     updates, log = InMemoryUpdateStore(), InMemoryChangeLog()
     what_changed = WhatChanged(bank_data, log, updates, SETTINGS)
-    read = ReadTransactionChanges(store, updates, log, bank_data, StaticCursorKeys(), clock.port, SETTINGS)
+    read = ReadTransactionChanges(store, log, bank_data, StaticCursorKeys(), clock.port, SETTINGS)
     world = World(ledger, clock, bank_data, what_changed, read, updates, connections)
     for connection in connections.values():
         for row in ledger.rows(connection.accounts):

@@ -386,7 +386,6 @@ def read_transaction_changes() -> ReadTransactionChanges:
     a = adapters()
     return ReadTransactionChanges(
         connections=a.connections,
-        updates=a.updates,
         log=a.change_log,
         bank_data=a.bank_data,
         keys=a.cursor_keys,

@@ -254,10 +254,18 @@ class ChangeLog(Protocol):
     def state(self, owner_id: str, connection_id: int) -> ScanState | None: ...
 
     def record(
-        self, owner_id: str, connection_id: int, state: ScanState, entries: Sequence[ChangeEntry], *, expected: int
+        self,
+        owner_id: str,
+        connection_id: int,
+        state: ScanState,
+        entries: Sequence[ChangeEntry],
+        *,
+        expected: int,
+        at: datetime,
     ) -> ScanState:
         """Write the entries and the new state at once, if the state is still at version ``expected`` (0: none yet);
-        StaleChanges otherwise. The stored state's version goes up."""
+        StaleChanges otherwise. The stored state's version goes up; where the changes of ``state.last_update_id``
+        begin is kept beside them. ``at``: now (what is written expires a retention later)."""
         ...
 
     def entries_after(self, owner_id: str, connection_id: int, seq: int, *, limit: int) -> list[ChangeEntry]:
@@ -266,6 +274,11 @@ class ChangeLog(Protocol):
 
     def entry(self, owner_id: str, connection_id: int, seq: int) -> ChangeEntry | None:
         """One entry by its number (a look that finds its own entries reads them so, without a query)."""
+        ...
+
+    def position_of(self, owner_id: str, connection_id: int, update_id: str) -> int | None:
+        """Where an update's changes begin in the log (``record`` keeps it for the state's ``last_update_id``);
+        None if no look of that update, on this user's connection, was recorded (or it is older than the log)."""
         ...
 
 

@@ -137,8 +137,6 @@ class UpdateResult(_Frozen):
     finished_at: datetime | None = None
     bank_result: str | None = None
     consent_expires_at: datetime | None = None
-    # The connection's change-log position before this update's changes: a reader starting there gets them first.
-    changes_from: int | None = None
 
 
 class UpdateRecord(_Frozen):

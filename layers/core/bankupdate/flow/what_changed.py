@@ -42,7 +42,6 @@ class _Recorded:
     entries: Sequence[ChangeEntry]
     amounts: dict[int, Decimal]  # of the added transactions finAPI has (in memory only)
     previous_update_id: str | None
-    changes_from: int
 
 
 @dataclass
@@ -64,7 +63,7 @@ class WhatChanged:
         changes = per_account(recorded.entries, recorded.amounts)
         before = self._balances_of(recorded.previous_update_id)
         accounts = tuple(self._account(a, changes.get(a.account_id), before) for a in result.accounts)
-        return result.model_copy(update={"accounts": accounts, "changes_from": recorded.changes_from})
+        return result.model_copy(update={"accounts": accounts})
 
     def _record(self, record: UpdateRecord, accounts: Sequence[AccountOutcome], now: datetime) -> _Recorded:
         owner, connection = record.owner_id, record.connection_id
@@ -85,11 +84,11 @@ class WhatChanged:
             made = entries(looked, first_seq=head + 1, update_id=record.update_id, at=now)
             moved = advance(looked.state, made, now=now, keep_days=self.settings.changes_retention_days)
             try:
-                self.log.record(owner, connection, moved, made, expected=state.version if state else 0)
+                self.log.record(owner, connection, moved, made, expected=state.version if state else 0, at=now)
             except StaleChanges:
                 continue  # another look at this connection wrote first: look again from where it left off
             amounts = {t.transaction_id: t.amount for t in looked.added}
-            return _Recorded(made, amounts, looked.state.previous_update_id, head)
+            return _Recorded(made, amounts, looked.state.previous_update_id)
         raise StaleChanges(f"the change log of connection {connection} kept moving")
 
     def _remember_start(self, record: UpdateRecord) -> None:
@@ -99,19 +98,23 @@ class WhatChanged:
         try:
             if self.log.state(record.owner_id, record.connection_id) is None:
                 self.log.record(
-                    record.owner_id, record.connection_id, ScanState(counting_from=baseline), [], expected=0
+                    record.owner_id,
+                    record.connection_id,
+                    ScanState(counting_from=baseline),
+                    [],
+                    expected=0,
+                    at=baseline,
                 )
         except StaleChanges:
             pass  # another look wrote first: it knows where to count from
 
     def _again(self, owner: str, connection: int, state: ScanState) -> _Recorded:
         """This update's look is recorded already: the same entries, amounts read again (finAPI has them)."""
-        first = min(state.last_entries, default=state.head + 1)
         found = [self.log.entry(owner, connection, seq) for seq in state.last_entries]
         made = [entry for entry in found if entry is not None]  # gone only after the retention
         added = [i for entry in made for _, i in entry.added]
         amounts = {t.transaction_id: t.amount for t in self.bank_data.transactions(owner, added)} if added else {}
-        return _Recorded(made, amounts, state.previous_update_id, first - 1)
+        return _Recorded(made, amounts, state.previous_update_id)
 
     def _balances_of(self, update_id: str | None) -> dict[int, float | None]:
         """The balances the connection's previous update recorded (gone with its record after the retention)."""

@@ -1,12 +1,13 @@
-"""A connection's change log: ``USER#<owner>`` / ``TXSTATE#<connection>`` (where the last look left off) and
-``USER#<owner>`` / ``CHANGES#<connection>#<seq>`` (what each look found: ids only; gone with the TTL after the
-retention). A look's entries and its state are written in one transaction, conditional on the state's version, so
-two looks at once (a duplicated look message) cannot both count the same transactions."""
+"""A connection's change log: ``USER#<owner>`` / ``TXSTATE#<connection>`` (where the last look left off),
+``USER#<owner>`` / ``CHANGES#<connection>#<seq>`` (what each look found: ids only) and ``USER#<owner>`` /
+``CHANGESOF#<update>`` (where an update's changes begin; both gone with the TTL after the retention). A look's
+entries, marker and state are written in one transaction, conditional on the state's version, so two looks at once
+(a duplicated look message) cannot both count the same transactions."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -50,19 +51,21 @@ def _entry_of(item: dict[str, Any]) -> ChangeEntry:
     return ChangeEntry.model_validate({k: v for k, v in data.items() if k in ChangeEntry.model_fields})
 
 
-def _update(key: dict[str, Any], attributes: dict[str, Any], condition: str, values: dict[str, Any]) -> dict[str, Any]:
+def _update(
+    key: dict[str, Any], attributes: dict[str, Any], condition: str | None, values: dict[str, Any]
+) -> dict[str, Any]:
     item = to_item(attributes)
-    names = {f"#a{n}": name for n, name in enumerate(item)} | (
-        {"#version": "version"} if "#version" in condition else {}
-    )
+    names = {f"#a{n}": name for n, name in enumerate(item)}
+    if condition and "#version" in condition:
+        names["#version"] = "version"
     values = values | {f":v{n}": value for n, value in enumerate(item.values())}
-    return {
+    update = {
         "Key": key,
         "UpdateExpression": "SET " + ", ".join(f"#a{n} = :v{n}" for n in range(len(item))),
-        "ConditionExpression": condition,
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,
     }
+    return update | ({"ConditionExpression": condition} if condition else {})
 
 
 class DynamoChangeLog:
@@ -81,7 +84,14 @@ class DynamoChangeLog:
         return state.model_copy(update={"version": int(item["version"]["N"])})
 
     def record(
-        self, owner_id: str, connection_id: int, state: ScanState, entries: Sequence[ChangeEntry], *, expected: int
+        self,
+        owner_id: str,
+        connection_id: int,
+        state: ScanState,
+        entries: Sequence[ChangeEntry],
+        *,
+        expected: int,
+        at: datetime,
     ) -> ScanState:
         saved = state.model_copy(update={"version": expected + 1})
         writes = []
@@ -102,6 +112,12 @@ class DynamoChangeLog:
         state_attributes = {"state": saved.model_dump_json(exclude={"version"}), "version": saved.version}
         update = _update(_state_key(owner_id, connection_id), state_attributes, condition, values)
         writes.append({"Update": {"TableName": self._table} | update})
+        if saved.last_update_id is not None:
+            start = entries[0].seq - 1 if entries else saved.head
+            key = {"pk": {"S": f"USER#{owner_id}"}, "sk": {"S": f"CHANGESOF#{saved.last_update_id}"}}
+            expires = int((at + self._retention).timestamp())
+            marker = {"connection_id": connection_id, "position": start, "expiresAt": expires}
+            writes.append({"Update": {"TableName": self._table} | _update(key, marker, None, {})})
         try:
             self._ddb.transact_write_items(TransactItems=writes)
         except ClientError as error:
@@ -114,6 +130,13 @@ class DynamoChangeLog:
         key = {"pk": {"S": f"USER#{owner_id}"}, "sk": {"S": _entry_sk(connection_id, seq)}}
         answer = self._ddb.get_item(TableName=self._table, Key=key, ConsistentRead=True)
         return _entry_of(answer["Item"]) if "Item" in answer else None
+
+    def position_of(self, owner_id: str, connection_id: int, update_id: str) -> int | None:
+        key = {"pk": {"S": f"USER#{owner_id}"}, "sk": {"S": f"CHANGESOF#{update_id}"}}
+        item = self._ddb.get_item(TableName=self._table, Key=key).get("Item")
+        if item is None or int(item["connection_id"]["N"]) != connection_id:
+            return None
+        return int(item["position"]["N"])
 
     def entries_after(self, owner_id: str, connection_id: int, seq: int, *, limit: int) -> list[ChangeEntry]:
         request: dict[str, Any] = {

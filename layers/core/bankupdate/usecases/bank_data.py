@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from bankupdate.domain.errors import CursorExpired, InvalidRequest, NotFound
 from bankupdate.domain.sync_cursor import MAX_PAGE, CursorKey, Item, Position, decode, encode, plan_page
 from bankupdate.domain.transactions import BankTransaction, ConnectionAccounts, finapi_day, start_of_day
-from bankupdate.ports import BankData, ChangeLog, Clock, ConnectionStore, CursorKeys, UpdateStore
+from bankupdate.ports import BankData, ChangeLog, Clock, ConnectionStore, CursorKeys
 from bankupdate.settings import Settings
 
 
@@ -59,7 +59,6 @@ class ReadConnectionAccounts:
 @dataclass
 class ReadTransactionChanges:
     connections: ConnectionStore
-    updates: UpdateStore
     log: ChangeLog
     bank_data: BankData
     keys: CursorKeys
@@ -111,14 +110,11 @@ class ReadTransactionChanges:
             # Issued only for a connection of this user (checked then): the signature proves it again, no read needed
             return decode(request.cursor, connection_id=connection, owner_id=owner, keys=keys)
         if request.from_update is not None:
-            stored = self.updates.get(request.from_update)
-            record = stored.record if stored else None
-            if record is None or record.owner_id != owner or record.connection_id != connection:
-                raise NotFound(f"update {request.from_update} does not exist for this connection")
-            # The update is this user's, of this connection: that is the connection check
-            if record.result is None or record.result.changes_from is None:
-                raise NotFound(f"update {request.from_update} has no recorded changes (not succeeded, or not known)")
-            return Position(record.result.changes_from)
+            # Kept in this user's own log, for this connection: finding it is the connection check
+            start = self.log.position_of(owner, connection, request.from_update)
+            if start is None:
+                raise NotFound(f"no changes of update {request.from_update} are known for this connection")
+            return Position(start)
         state = self.log.state(owner, connection)
         if state is None:  # a change log exists only for a connection of this user: without one, check the connection
             _own_connection(self.connections, owner, connection)
