@@ -87,16 +87,25 @@ def measure(rounds: int) -> list[dict[str, Any]]:
 
 def main() -> None:
     rounds = int(os.environ.get("BENCH_CHANGES_ROUNDS", "20"))
+    load_before = os.getloadavg()
     rows = measure(rounds)
+    load_after = os.getloadavg()
+    # The machine's load says how far the wall-clock figures stretch: the in-process servers share its CPUs.
+    load = {"cpus": os.cpu_count(), "before_1_5_15_min": load_before, "after_1_5_15_min": load_after}
     RESULTS.mkdir(parents=True, exist_ok=True)
     verdict = all(row["meets_target"] for row in rows)
-    document = {"rounds": rounds, "target_ms_p95": TARGET_MS, "all_met": verdict, "calls": rows}
+    document = {"rounds": rounds, "target_ms_p95": TARGET_MS, "all_met": verdict, "load": load, "calls": rows}
     (RESULTS / "changes.json").write_text(json.dumps(document, indent=2) + "\n")
     (RESULTS / "changes.md").write_text(
         "# The bank-data routes: our time above finAPI's\n\n"
-        "`python -m bench.changes` (bench/changes.py); the columns as in latency.md.\n\n" + markdown(rows, rounds)
+        "`python -m bench.changes` (bench/changes.py); the columns as in latency.md. Load average (1, 5, 15 min) on "
+        f"{load['cpus']} CPUs: {_load(load_before)} before, {_load(load_after)} after.\n\n" + markdown(rows, rounds)
     )
     print((RESULTS / "changes.md").read_text())
+
+
+def _load(values: tuple[float, float, float]) -> str:
+    return " / ".join(f"{v:.1f}" for v in values)
 
 
 if __name__ == "__main__":

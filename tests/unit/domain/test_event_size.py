@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bankupdate.domain.events import UpdateSucceeded
+from bankupdate.domain.events import UpdateFinished, UpdateSucceeded
 from bankupdate.domain.model import AccountOutcome, UpdateMode, UpdateRecord, UpdateResult, UpdateStatus
 
 EVENTBRIDGE_ENTRY_LIMIT = 256 * 1024
 AT = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 
 
-def entry_size(source: str, event: UpdateSucceeded) -> int:
+def entry_size(source: str, event: UpdateFinished) -> int:
     """A PutEvents entry's size as EventBridge counts it: Source, DetailType and Detail in UTF-8 (and 14 bytes for a
     Time, which the adapter does not send; counted anyway)."""
     detail = event.model_dump_json(by_alias=True)
