@@ -26,7 +26,7 @@ def synced(user: BankUser, connection: int) -> dict[str, Any]:
 @pytest.fixture
 def finapi_clock(sandbox: Any) -> Iterator[Callable[[float], None]]:
     """Moves finAPI's clock on (so that its bank books something new; our clock stays, and the method must not care
-    whose clock is right, decision D26); back where it was after the test."""
+    whose clock is right, decision D27); back where it was after the test."""
     world = sandbox.world
     original = world.clock_offset
     try:

@@ -1,5 +1,5 @@
 """The events other systems react to. Ids and outcomes only: no credentials, TANs, tokens or challenge data; of the
-bank's data only what the update's own record shows (per account: counts, balances before and after, D26).
+bank's data only what the update's own record shows (per account: counts, balances before and after, D27).
 
 Delivery is at least once (a finish repeated after a crash publishes again): consumers deduplicate on ``updateId`` and
 the detail type.

@@ -125,7 +125,7 @@ class AccountOutcome(_Frozen):
     balance: float | None = None  # after the update, as finAPI reported it
     currency: str | None = None
     new_account: bool = False
-    # What the update brought (decision D26); None: not known (the look at the transactions failed).
+    # What the update brought (decision D27); None: not known (the look at the transactions failed).
     imported_transactions: int | None = None
     removed_transactions: int | None = None
     balance_before: float | None = None

@@ -3,7 +3,7 @@
 A cursor holds four numbers (format version, key id, connection, position) and a MAC; no bank data, no user id. The
 MAC (HMAC-SHA256, 128 bits) covers the position, the connection and the user it was issued to, so an altered cursor,
 a made-up one, one of another connection and one of another user all fail the check alike: 400, never anyone's data.
-The key is the stack's own (decision D27); a cursor signed with the previous key still verifies after a rotation.
+The key is the stack's own (decision D28); a cursor signed with the previous key still verifies after a rotation.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What an update brought: which transactions finAPI imported (or removed) since the connection was last looked at.
 
-The method (decision D26): after each successful update, search the connection's accounts for transactions imported
+The method (decision D27): after each successful update, search the connection's accounts for transactions imported
 since a day (finAPI's ``minImportDate`` is a date), and take those whose ids were not seen before. The state between
 two looks holds ids and dates only, never bank data: the day the next search starts from, the ids already seen on or
 after that day (by finAPI's import day), and the future-booked transactions being watched until their booking (the
@@ -23,7 +23,7 @@ FINAPI_TIME_ZONE = ZoneInfo("Europe/Berlin")
 # Our clock and finAPI's may differ by this much: a search starts this long before the last one, by finAPI's day.
 CLOCK_SKEW = timedelta(minutes=2)
 # A connection's first look counts what finAPI imported from this long before its update started: both clocks are
-# NTP-synced; a wider margin would count a history imported just before the first update as new (D26).
+# NTP-synced; a wider margin would count a history imported just before the first update as new (D27).
 FIRST_LOOK_MARGIN = timedelta(seconds=10)
 # A future-booked transaction is watched this long after its import: a bank that drops one does so before it books.
 WATCH_DAYS = 14

@@ -268,7 +268,7 @@ class FinapiClient:
         per_page: int = MAX_PER_PAGE,
     ) -> TransactionPage:
         """One page of finAPI's transaction search (``bankView``: as the bank delivered them), by id ascending.
-        Never ``isNew``: that flag is the app's (decision D26)."""
+        Never ``isNew``: that flag is the app's (decision D27)."""
         params: dict[str, str | int] = {"view": "bankView", "page": page, "perPage": per_page, "order": "id,asc"}
         if account_ids:
             params["accountIds"] = ",".join(map(str, account_ids))

@@ -173,7 +173,7 @@ class LookLoop:
             bank_result=done.bank_result,
             consent_expires_at=done.consent_expires_at,
         )
-        # Issue 23 (decision D26): what the update brought per account, and the change log moved on. The one call a
+        # Issue 23 (decision D27): what the update brought per account, and the change log moved on. The one call a
         # successful update's look makes for it; whatever replaces this look carries it over.
         result = self.what_changed.summarise(record, result, now)
         transition = lifecycle.succeeded(record, result, now, looks=message.looks)

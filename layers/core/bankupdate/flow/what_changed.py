@@ -1,6 +1,6 @@
 """What an update brought, worked out when it succeeds: per account the transactions finAPI imported (and removed)
 since the connection's last look, and the balance before. The connection's change log moves on in the same write
-(decision D26), so the sync cursor hands out exactly what the counts say.
+(decision D27), so the sync cursor hands out exactly what the counts say.
 
 Called once per successful update, from the look that sees the download end (``LookLoop._succeed``). A repeat of that
 look (a duplicated message, a retry after a crash) finds its own entries in the log and says the same again. If

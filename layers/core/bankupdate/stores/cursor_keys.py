@@ -1,5 +1,5 @@
 """The key that signs sync cursors: a secret of the stack's own in Secrets Manager, read once per process (decision
-D27: no AWS call per request, unlike KMS GenerateMac/VerifyMac). ``{"key": "..."}`` signs; an optional
+D28: no AWS call per request, unlike KMS GenerateMac/VerifyMac). ``{"key": "..."}`` signs; an optional
 ``"previousKey"`` still verifies, so the key can be rotated without invalidating the cursors apps hold."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Bank data, read live from finAPI with the user's token: a connection's accounts, and the sync cursor's pages of
-the transactions added (and removed) since a cursor (decisions D26, D27). The service itself keeps ids only."""
+the transactions added (and removed) since a cursor (decisions D27, D28). The service itself keeps ids only."""
 
 from __future__ import annotations
 
