@@ -7,8 +7,9 @@ Each round: a fresh user whose connection was updated once (the service knows it
 a day passing at the bank, a second update; then the reads an app makes: the accounts (the user's first finAPI read
 in the function: its finAPI token is fetched, the password read and decrypted), the pages of what the update brought
 (100 per page, each one finAPI call for the transactions' details), the same cursor again when nothing is new, the
-list of one update (``fromUpdate``), the accounts again. The first rounds
-warm the functions up and are left out.
+list of one update (``fromUpdate``), the accounts again; and, as a control measured under the same load, an existing
+read of one item (``GET /v1/updates/{id}``, bench/latency.py's "read update"). The first rounds warm the functions
+up and are left out.
 
 `python -m bench.changes` writes bench/results/changes.json and changes.md (BENCH_CHANGES_ROUNDS, default 20).
 """
@@ -68,6 +69,9 @@ def changes_round(stack: Any, sandbox: Any, record: Recorder) -> None:
         "changes: one update's (≤ 500)", FUNCTION, lambda: user.http.get(f"{path}/transactions/changes", params=one)
     )
     record.call("accounts", FUNCTION, lambda: user.http.get(f"{path}/accounts"))
+    # The control: an existing read (one GetItem, no finAPI), measured under the same load as the routes above
+    update_path = f"/v1/updates/{update['updateId']}"
+    record.call("control: read update (QueryFunction)", "QueryFunction", lambda: user.http.get(update_path))
     user.http.close()
 
 
