@@ -59,6 +59,7 @@ reliability: $(VENV)/.installed ## larger runs: 100 updates at 30 % faults, 1,00
 bench: $(VENV)/.installed ## cold starts, latency above finAPI's, cost per update per flow and integration (Standard transitions, Express poll loops, polls), the shapes compared, scheduler (~40 min) -> bench/results/
 	$(PY) -W ignore::UserWarning -m bench.cold_start
 	$(PY) -W ignore::UserWarning -m bench.latency
+	$(PY) -W ignore::UserWarning -m bench.changes
 	$(PY) -W ignore::UserWarning -m bench.flows
 	$(PY) -m bench.scheduler 10000 100000
 	$(PY) -m bench.report

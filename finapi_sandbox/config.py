@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from finapi_sandbox.ledger import FeedConfig
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -67,7 +69,8 @@ class SandboxConfig(_Model):
     unattended_daily_limit: int = Field(4, ge=0)
     consent_days: int = Field(90, ge=1)
     correct_tan: str = "123456"
-    rng_seed: int = 7
+    rng_seed: int = 7  # also the seed of every account's bookings and of finAPI's transaction ids (ledger.py)
+    transaction_feed: FeedConfig = Field(default_factory=FeedConfig)
     # Keep every V1 exchange that breaks finAPI's official spec (finapi_sandbox/conformance.py); tests switch it on.
     check_conformance: bool = False
     # A PSU-IP-Address that is no IPv4 address: finAPI's V2 documentation says finAPI replaces it with its own IPv4

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date as date_
+from datetime import datetime, time
 from typing import Any
 
 from finapi_sandbox.banks import ACCOUNT_TYPE_IDS, GERMAN_TIME, LOGIN_FIELDS, PROCEDURES, Bank
+from finapi_sandbox.ledger import Transaction
 from finapi_sandbox.problems import BadCredentials, FinapiProblem
 from finapi_sandbox.world import Account, Connection, UpdateResultState
 
@@ -226,3 +228,52 @@ def bad_credentials(error: BadCredentials) -> dict[str, Any]:
 
 def self_generated_request_id() -> str:
     return f"selfgen-{uuid.uuid4()}"
+
+
+def _day(day: date_, version: str) -> str:
+    return date(datetime.combine(day, time(0), tzinfo=GERMAN_TIME), version) or ""
+
+
+def transaction(row: Transaction, today: date_, version: str) -> dict[str, Any]:
+    """A `Transaction` with every field the spec requires (what the sandbox does not know is null, as finAPI's is)."""
+    return {
+        "id": row.id,
+        "parentId": None,
+        "accountId": row.account_id,
+        "valueDate": _day(row.value_date, version),
+        "bankBookingDate": _day(row.booked_on, version),
+        "finapiBookingDate": _day(row.finapi_booking_date(today), version),
+        "amount": float(row.amount),
+        "currency": "EUR",
+        "purpose": row.purpose,
+        "counterpartName": row.counterpart,
+        "counterpartAccountNumber": row.counterpart_iban[-10:] if row.counterpart_iban else None,
+        "counterpartIban": row.counterpart_iban,
+        "counterpartBlz": row.counterpart_iban[4:12] if row.counterpart_iban else None,
+        "counterpartBic": None,
+        "counterpartBankName": None,
+        "counterpartMandateReference": None,
+        "counterpartCustomerReference": None,
+        "counterpartCreditorId": None,
+        "counterpartDebitorId": None,
+        "type": row.kind,
+        "typeCodeZka": None,
+        "typeCodeSwift": None,
+        "sepaPurposeCode": None,
+        "bankTransactionCode": None,
+        "primanota": None,
+        "category": None,
+        "labels": [],
+        "isPotentialDuplicate": False,
+        "isAdjustingEntry": row.is_adjusting_entry,
+        "isNew": row.is_new,
+        "importDate": date(row.imported_at, version),
+        "children": None,
+        "paypalData": None,
+        "endToEndReference": None,
+        "compensationAmount": None,
+        "originalAmount": None,
+        "originalCurrency": None,
+        "differentDebitor": None,
+        "differentCreditor": None,
+    }

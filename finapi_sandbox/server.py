@@ -25,7 +25,7 @@ from finapi_sandbox.problems import BadCredentials, FinapiProblem, bad_request, 
 from finapi_sandbox.updates import process_update, psu_present
 from finapi_sandbox.world import Call, World
 
-_API = re.compile(r"^/api/(v1|v2)/(bankConnections|accounts)(?:/([^/]+))?$")
+_API = re.compile(r"^/api/(v1|v2)/(bankConnections|accounts|transactions)(?:/([^/]+))?$")
 MAX_REQUEST_ID = 255
 
 
@@ -228,8 +228,12 @@ class _Handler(BaseHTTPRequestHandler):
             if version == "v1" and access_spec().has_path(path):
                 raise not_modelled(method, path)
             raise FinapiProblem(404, "UNKNOWN_ENTITY", f"No endpoint {method} {path}.")
-        username = self._user(headers)
         _, resource, item = match.groups()
+        if resource == "transactions" and (item is not None or method != "GET"):
+            if version == "v1" and access_spec().find(method, path) is not None:
+                raise not_modelled(method, path)  # only the search is modelled: no edits, splits or deletions
+            raise FinapiProblem(404, "UNKNOWN_ENTITY", f"No endpoint {method} {path}.")
+        username = self._user(headers)
         if resource == "bankConnections" and item == "update" and method == "POST":
             _require_media(headers, "application/json")
             _refuse(problems)
@@ -247,6 +251,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise FinapiProblem(405, "METHOD_NOT_ALLOWED", f"{method} is not allowed here.")
         _refuse(problems)
         with self.world.lock:
+            if resource == "transactions":
+                return 200, reads.transactions(self.world, username, query, version)
             if resource == "bankConnections":
                 if item is None:
                     return 200, reads.bank_connections(self.world, username, query, version)

@@ -16,6 +16,7 @@ from typing import Any
 
 from finapi_sandbox.banks import BANKS, GERMAN_TIME, Bank
 from finapi_sandbox.config import ConnectionSeed, FaultRule, SandboxConfig
+from finapi_sandbox.ledger import Ledger
 
 
 @dataclass
@@ -145,6 +146,7 @@ class World:
             self.call_log: list[Call] = []
             self.clock_offset = 0.0
             self.psu_ipv6 = self.config.psu_ipv6
+            self.ledger = Ledger(self.config.rng_seed, self.config.transaction_feed)
             self._next_connection_id = 1
             self._next_account_id = 1
             for user in self.config.users:
@@ -234,11 +236,12 @@ class World:
                 bank_page_url=seed.bank_page_url,
             )
             for index in range(seed.imported_account_count):
-                connection.accounts.append(self._new_account(connection, index))
+                connection.accounts.append(self._new_account(connection, index, now))
             self.connections[connection_id] = connection
             return connection_id
 
-    def _new_account(self, connection: Connection, index: int) -> Account:
+    def _new_account(self, connection: Connection, index: int, at: datetime) -> Account:
+        """An account finAPI imports at ``at``, with the transactions of its last weeks (ledger.HISTORY_DAYS)."""
         template = connection.bank.accounts[index]
         account = Account(
             id=self._next_account_id,
@@ -249,10 +252,12 @@ class World:
             ),
             account_type=template.account_type,
             balance=template.balance,
-            last_successful_update=connection.created_at,
-            last_update_attempt=connection.created_at,
+            last_successful_update=at,
+            last_update_attempt=at,
         )
         self._next_account_id += 1
+        self.ledger.open_account(account.id, f"{connection.bank.blz}/{connection.id}/{index}", at, template.balance)
+        account.transactions = self.ledger.count(account.id)
         return account
 
     # ------------------------------------------------------------------------------------------------ inspection
@@ -274,7 +279,15 @@ class World:
                 "userActionRequired": connection.user_action_required,
                 "accountIds": [a.id for a in connection.accounts],
                 "accounts": [
-                    {"id": a.id, "status": a.status, "transactions": a.transactions} for a in connection.accounts
+                    {
+                        "id": a.id,
+                        "status": a.status,
+                        "transactions": a.transactions,
+                        "lastSuccessfulUpdate": a.last_successful_update.isoformat()
+                        if a.last_successful_update
+                        else None,
+                    }
+                    for a in connection.accounts
                 ],
                 "pendingChallenge": connection.pending.status if connection.pending else None,
                 "unattendedToday": connection.unattended_by_day.get(self.bank_day(), 0),
@@ -400,7 +413,7 @@ class World:
                 for index, template in enumerate(connection.bank.accounts):
                     wanted = download.account_types is None or template.account_type in download.account_types
                     if index not in have and wanted:
-                        connection.accounts.append(self._new_account(connection, index))
+                        connection.accounts.append(self._new_account(connection, index, at))
             for account in connection.accounts:
                 account.last_update_attempt = at
                 if account.index in connection.failing_account_indexes:
@@ -409,8 +422,11 @@ class World:
                 account.status = "UPDATED"
                 account.last_successful_update = at
                 if not download.skip_positions:
-                    account.transactions += 3
-                    account.balance = round(account.balance - 42.17 + 10.0 * (account.index + 1), 2)
+                    done = self.ledger.download(account.id, at)
+                    account.transactions = self.ledger.count(account.id)
+                    account.balance = float(self.ledger.balance(account.id))
+                    if done.adjusting_entry is not None:
+                        account.status = "UPDATED_FIXED"  # spec: up to date, with an adjusting entry added
             # Scheduled (PENDING) for the first half of the categorization time, categorizing (IN_PROGRESS) after.
             categorization = timedelta(seconds=self.config.categorization_seconds)
             connection.categorization_status = "PENDING"

@@ -92,3 +92,14 @@ export const api = {
   update: (updateId) => call("GET", updatePath(updateId)),
   answer: (updateId, body) => call("POST", `${updatePath(updateId)}/authentication`, body),
 };
+
+// Bank data read live from finAPI through the service: a connection's accounts, and the transactions since a cursor
+// (`query`: {cursor} | {since} | {fromUpdate}, and `limit`; none: from now on).
+export const bankData = {
+  accounts: (id) => call("GET", `/v1/bank-connections/${encodeURIComponent(id)}/accounts`),
+  changes: (id, query = {}) => {
+    const search = new URLSearchParams(Object.entries(query).filter(([, value]) => value !== undefined && value !== null));
+    const suffix = search.toString() ? `?${search}` : "";
+    return call("GET", `/v1/bank-connections/${encodeURIComponent(id)}/transactions/changes${suffix}`);
+  },
+};

@@ -1,5 +1,6 @@
 // One card per connection: its health, the schedule switch, and "Sync now".
 import { api } from "./api.js";
+import { accountsPanel } from "./bank_data.js";
 import { checkbox, facts, h, when } from "./dom.js";
 
 function outcome(connection) {
@@ -54,6 +55,7 @@ export function connectionCard(connection, ui) {
       schedule.lastSkipReason && ["Last skipped", `${when(schedule.lastSkipAt)} (${schedule.lastSkipReason})`],
       remedy && ["What to do", remedy],
     ]),
+    accountsPanel(id),
     h("div", { className: "actions" }, running || sync, importNew, scheduleSwitch),
   );
 }

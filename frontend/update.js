@@ -1,5 +1,6 @@
 // One update, rendered from the API's answer: `authentication.status` picks the screen, `answerField` is what it sends.
 import { api, ApiError, redirect, sleep } from "./api.js";
+import { whatChanged } from "./bank_data.js";
 import { checkbox, clock, field, h, link } from "./dom.js";
 import { flicker } from "./flicker.js";
 
@@ -108,6 +109,7 @@ export class UpdateFlow {
       return [
         h("p", { id: "result-summary" }, `${update.result.accounts.length} accounts up to date`, added ? `, ${added} new.` : "."),
         accountsTable(update),
+        whatChanged(update),
         update.result.categorizationStatus && h("p", { className: "hint" }, `Categorization: ${update.result.categorizationStatus}`),
       ];
     }

@@ -161,8 +161,11 @@ def polls_in(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def account_line(account: dict[str, Any]) -> str:
     new = "  NEW" if account["newAccount"] else ""
     balance = "—" if account["balance"] is None else f"{account['balance']:.2f}"
+    brought = account.get("importedTransactions")
+    news = f"  {brought} new transactions" if brought is not None else ""
     return (
-        f"  {account['name'] or '—':<12} {account['iban'] or '—':<22}  {account['status']:<16} {balance:>10} EUR{new}"
+        f"  {account['name'] or '—':<12} {account['iban'] or '—':<22}  {account['status']:<16} {balance:>10} EUR"
+        f"{new}{news}"
     )
 
 

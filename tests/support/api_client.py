@@ -42,6 +42,12 @@ class BankUpdateApi:
     def list_connections(self) -> httpx.Response:
         return self._http.get("/v1/bank-connections")
 
+    def accounts(self, connection_id: int) -> httpx.Response:
+        return self._http.get(f"/v1/bank-connections/{connection_id}/accounts")
+
+    def changes(self, connection_id: int, **query: str | int) -> httpx.Response:
+        return self._http.get(f"/v1/bank-connections/{connection_id}/transactions/changes", params=query)
+
     def post_raw(self, path: str, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
         return self._http.post(path, json=body, headers=headers)
 

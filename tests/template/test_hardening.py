@@ -19,6 +19,7 @@ from tests.template.reachable import PARAMETERS, ROOT
 from tests.template.test_physical_names import NAME_PROPERTIES, _Unresolved
 from tests.template.translated import translated_template
 
+
 def _resources() -> dict[str, Any]:
     resources: dict[str, Any] = translated_template()["Resources"]
     return resources

@@ -30,7 +30,7 @@ MACHINES = {"UpdateConnectionStateMachine": "update_connection", "PollLoopStateM
 # What DefinitionSubstitutions put in for the linter (the shapes of the real values).
 SUBSTITUTED = {
     "Partition": "aws",
-    "PollLoopStateMachineArn": "arn:aws:states:eu-central-1:123456789012:stateMachine:poll-loop-6a4b0a1e-56c3-5d3b-9a4c-2f1e0d9c8b7a",
+    "PollLoopStateMachineArn": "arn:aws:states:eu-central-1:123456789012:stateMachine:poll-loop-6a4b0a1e-56c3",
     "ParkTaskTokenFunctionArn": "arn:aws:lambda:eu-central-1:123456789012:function:stack-ParkTaskToken",
     "PollUpdateStatusFunctionArn": "arn:aws:lambda:eu-central-1:123456789012:function:stack-PollUpdateStatus",
     "FinalizeFunctionArn": "arn:aws:lambda:eu-central-1:123456789012:function:stack-Finalize",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from pydantic import SecretStr
 
@@ -25,10 +25,11 @@ from bankupdate.domain.model import BankingInterface, UpdateOptions, UpdateRecor
 from bankupdate.domain.psu import PsuContext
 from bankupdate.finapi import ApiVersion, FinapiClient
 from bankupdate.finapi.access_gateway import AccessGateway
+from bankupdate.finapi.bank_data import AccessBankData
 from bankupdate.finapi.models import FinapiUserCredentials
 from bankupdate.finapi.webform_client import WebFormClient
 from bankupdate.finapi.webform_gateway import WebFormGateway
-from bankupdate.ports import BankGateway, Clock, IdempotencyStore
+from bankupdate.ports import BankData, BankGateway, Clock, IdempotencyStore
 from bankupdate.settings import Settings
 from bankupdate.usecases.start_scheduled import ScheduledStart
 from bankupdate.usecases.trigger_update import TriggerRequest
@@ -38,6 +39,7 @@ from finapi_sandbox.world import Call
 from tests.fakes import (
     ConnectionItems,
     FakeWorkflow,
+    InMemoryChangeLog,
     InMemoryConnectionStore,
     InMemoryIdempotencyStore,
     InMemoryScheduleStore,
@@ -46,6 +48,7 @@ from tests.fakes import (
     ManualClock,
     RecordingDueQueue,
     RecordingEventBus,
+    StaticCursorKeys,
 )
 from tests.fakes.workflow import STATE_MACHINE_ARN
 
@@ -95,6 +98,9 @@ class FakePorts:
     events: RecordingEventBus
     due_queue: RecordingDueQueue
     idempotency: IdempotencyStore | None
+    bank_data: BankData
+    change_log: InMemoryChangeLog
+    cursor_keys: StaticCursorKeys
     callback_base_url: str
 
     def api_base_url(self) -> str:
@@ -113,8 +119,13 @@ class System:
     items: ConnectionItems = field(default_factory=ConnectionItems)
     due_queue: RecordingDueQueue = field(default_factory=RecordingDueQueue)
     events: RecordingEventBus = field(default_factory=RecordingEventBus)
+    change_log: InMemoryChangeLog = field(default_factory=InMemoryChangeLog)
+    cursor_keys: StaticCursorKeys = field(default_factory=StaticCursorKeys)
 
     def __post_init__(self) -> None:
+        # finAPI's data is read as the deployed functions read it: Access over HTTP, in both integrations.
+        access = self.gateway if isinstance(self.gateway, AccessGateway) else cast(WebFormGateway, self.gateway).access
+        self.bank_data = AccessBankData(access.client, access.principal)
         self.connections = InMemoryConnectionStore(self.items)
         self.schedules = InMemoryScheduleStore(self.items)
         self.workflow = FakeWorkflow(self.clock)
@@ -132,6 +143,9 @@ class System:
                 events=self.events,
                 due_queue=self.due_queue,
                 idempotency=self.idempotency,
+                bank_data=self.bank_data,
+                change_log=self.change_log,
+                cursor_keys=self.cursor_keys,
                 callback_base_url=self.callback_base_url,
             )
         )

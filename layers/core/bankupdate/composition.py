@@ -20,9 +20,12 @@ from bankupdate.wiring import UseCases
 
 if TYPE_CHECKING:
     from bankupdate.finapi.access_gateway import AccessGateway
+    from bankupdate.finapi.bank_data import AccessBankData
     from bankupdate.finapi.budget import FinapiBudget
     from bankupdate.ports import BankGateway
+    from bankupdate.stores.changes import DynamoChangeLog
     from bankupdate.stores.connections import DynamoConnectionStore, DynamoScheduleStore
+    from bankupdate.stores.cursor_keys import SecretCursorKeys
     from bankupdate.stores.events import EventBridgeBus
     from bankupdate.stores.idempotency import PowertoolsIdempotencyStore
     from bankupdate.stores.queue import SqsDueQueue
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
     from bankupdate.stores.users import DynamoUserStore
     from bankupdate.stores.workflow import StepFunctionsWorkflow
     from bankupdate.usecases.answer_challenge import AnswerChallenge
+    from bankupdate.usecases.bank_data import ReadConnectionAccounts, ReadTransactionChanges
     from bankupdate.usecases.connection_settings import SetSchedule
     from bankupdate.usecases.finalize_update import FinalizeUpdate
     from bankupdate.usecases.park_task_token import ParkTaskToken
@@ -131,6 +135,25 @@ class Adapters:
             budget=self.finapi_budget,
         )
         return WebFormGateway(webform, access)
+
+    @cached_property
+    def bank_data(self) -> AccessBankData:
+        from bankupdate.finapi.bank_data import AccessBankData
+
+        access = self.access  # both integrations read finAPI's data through Access, with the user's token
+        return AccessBankData(access.client, access.principal)
+
+    @cached_property
+    def change_log(self) -> DynamoChangeLog:
+        from bankupdate.stores.changes import DynamoChangeLog
+
+        return DynamoChangeLog(self.settings.table_name, timedelta(days=self.settings.changes_retention_days))
+
+    @cached_property
+    def cursor_keys(self) -> SecretCursorKeys:
+        from bankupdate.stores.cursor_keys import SecretCursorKeys
+
+        return SecretCursorKeys(self.settings.cursor_key_secret_id)
 
     @cached_property
     def workflow(self) -> StepFunctionsWorkflow:
@@ -253,3 +276,11 @@ def sync_connections() -> SyncConnections:
 
 def reconcile_stale_updates() -> ReconcileStaleUpdates:
     return _use_cases().reconcile_stale_updates()
+
+
+def read_connection_accounts() -> ReadConnectionAccounts:
+    return _use_cases().read_connection_accounts()
+
+
+def read_transaction_changes() -> ReadTransactionChanges:
+    return _use_cases().read_transaction_changes()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -23,6 +23,8 @@ from bankupdate.domain.model import (
     UpdateRecord,
     UpdateStatus,
 )
+from bankupdate.domain.sync_cursor import CursorKey
+from bankupdate.domain.transactions import BankTransaction, ChangeEntry, ConnectionAccounts, ScanState
 from bankupdate.domain.upstream import (
     AnswerRequest,
     ConnectionFacts,
@@ -37,6 +39,10 @@ from bankupdate.domain.upstream import (
 
 class StaleUpdate(Exception):
     """The record changed since it was read (optimistic concurrency)."""
+
+
+class StaleChanges(Exception):
+    """A connection's change log moved on since its state was read (another look wrote first)."""
 
 
 @dataclass(frozen=True)
@@ -258,6 +264,63 @@ class BankGateway(Protocol):
     def read_accounts(
         self, owner_id: str, account_ids: Sequence[int], *, interface: str | None, known_ids: Sequence[int]
     ) -> tuple[AccountOutcome, ...]: ...
+
+
+class BankData(Protocol):
+    """finAPI's data of a user's connection, read with the user's token when asked; none of it is stored."""
+
+    def imported_since(self, owner_id: str, account_ids: Sequence[int], day: date) -> list[BankTransaction]:
+        """Every transaction of these accounts imported on or after ``day`` (finAPI's ``minImportDate``), all pages."""
+        ...
+
+    def transactions(self, owner_id: str, ids: Sequence[int]) -> list[BankTransaction]:
+        """Those of ``ids`` finAPI (still) has for this user, at most ``MAX_PAGE`` per call."""
+        ...
+
+    def accounts(self, owner_id: str, connection_id: int) -> ConnectionAccounts:
+        """The connection's bank and accounts as finAPI has them now (NotFound unless the user's)."""
+        ...
+
+
+class ChangeLog(Protocol):
+    """Per connection: where the last look at its transactions left off, and the log of what each look found (ids
+    and counters only)."""
+
+    def state(self, owner_id: str, connection_id: int) -> ScanState | None: ...
+
+    def record(
+        self,
+        owner_id: str,
+        connection_id: int,
+        state: ScanState,
+        entries: Sequence[ChangeEntry],
+        *,
+        expected: int,
+        at: datetime,
+    ) -> ScanState:
+        """Write the entries and the new state at once, if the state is still at version ``expected`` (0: none yet);
+        StaleChanges otherwise. The stored state's version goes up; where the changes of ``state.last_update_id``
+        begin is kept beside them. ``at``: now (what is written expires a retention later)."""
+        ...
+
+    def entries_after(self, owner_id: str, connection_id: int, seq: int, *, limit: int) -> list[ChangeEntry]:
+        """Up to ``limit`` entries after ``seq``, in order (entries older than the log keeps may be gone)."""
+        ...
+
+    def entry(self, owner_id: str, connection_id: int, seq: int) -> ChangeEntry | None:
+        """One entry by its number (a look that finds its own entries reads them so, without a query)."""
+        ...
+
+    def position_of(self, owner_id: str, connection_id: int, update_id: str) -> int | None:
+        """Where an update's changes begin in the log (``record`` keeps it for the state's ``last_update_id``);
+        None if no look of that update, on this user's connection, was recorded (or it is older than the log)."""
+        ...
+
+
+class CursorKeys(Protocol):
+    def keys(self) -> tuple[CursorKey, ...]:
+        """The key to sign with first, then any earlier one still accepted."""
+        ...
 
 
 class Workflow(Protocol):

@@ -70,6 +70,9 @@ class Settings(BaseModel):
     orphan_grace_seconds: int = Field(120, alias="ORPHAN_GRACE_SECONDS", ge=0, le=3600)
     heartbeat_grace_seconds: int = Field(30, alias="HEARTBEAT_GRACE_SECONDS", ge=1, le=600)
     update_retention_days: int = Field(30, alias="UPDATE_RETENTION_DAYS", ge=1, le=3650)
+    # How long a connection's change log keeps what each update brought: a sync cursor older than this is expired.
+    changes_retention_days: int = Field(30, alias="CHANGES_RETENTION_DAYS", ge=1, le=365)
+    cursor_key_secret_id: str = Field("", alias="CURSOR_KEY_SECRET_ID")  # the key that signs sync cursors
     idempotency_ttl_seconds: int = Field(3600, alias="IDEMPOTENCY_TTL_SECONDS", ge=60, le=86400)
     # At most 50: the one write that counts a trigger shifts that many slots of the log (DynamoDB expressions: 4 KB).
     user_updates_per_window: int = Field(5, alias="USER_UPDATES_PER_WINDOW", ge=1, le=50)

@@ -14,10 +14,14 @@ if TYPE_CHECKING:
     from bankupdate.flow.locks import ConnectionLocks
     from bankupdate.flow.progress import Progress
     from bankupdate.flow.recovery import Recovery
+    from bankupdate.flow.what_changed import WhatChanged
     from bankupdate.ports import (
+        BankData,
         BankGateway,
+        ChangeLog,
         Clock,
         ConnectionStore,
+        CursorKeys,
         DueQueue,
         EventBus,
         IdempotencyStore,
@@ -28,6 +32,7 @@ if TYPE_CHECKING:
     )
     from bankupdate.settings import Settings
     from bankupdate.usecases.answer_challenge import AnswerChallenge
+    from bankupdate.usecases.bank_data import ReadConnectionAccounts, ReadTransactionChanges
     from bankupdate.usecases.connection_settings import SetSchedule
     from bankupdate.usecases.finalize_update import FinalizeUpdate
     from bankupdate.usecases.park_task_token import ParkTaskToken
@@ -67,6 +72,12 @@ class Ports(Protocol):
     def due_queue(self) -> DueQueue: ...
     @property
     def idempotency(self) -> IdempotencyStore | None: ...
+    @property
+    def bank_data(self) -> BankData: ...
+    @property
+    def change_log(self) -> ChangeLog: ...
+    @property
+    def cursor_keys(self) -> CursorKeys: ...
 
     def api_base_url(self) -> str:
         """Where finAPI's Web Form 2.0 callbacks reach our HTTP API."""
@@ -103,6 +114,12 @@ class UseCases:
         p = self.ports
         return Recovery(p.updates, p.connections, p.workflow, self.completion(), p.clock, p.settings)
 
+    def what_changed(self) -> WhatChanged:
+        from bankupdate.flow.what_changed import WhatChanged
+
+        p = self.ports
+        return WhatChanged(p.bank_data, p.change_log, p.updates, p.settings)
+
     # ------------------------------------------------------------------------------------------ use cases
 
     def trigger_update(self) -> TriggerUpdate:
@@ -136,7 +153,14 @@ class UseCases:
 
         p = self.ports
         return PollUpdateStatus(
-            p.updates, p.gateway, p.workflow, self.progress(), self.completion(), p.clock, p.settings
+            p.updates,
+            p.gateway,
+            p.workflow,
+            self.progress(),
+            self.completion(),
+            self.what_changed(),
+            p.clock,
+            p.settings,
         )
 
     def park_task_token(self) -> ParkTaskToken:
@@ -154,6 +178,24 @@ class UseCases:
         from bankupdate.usecases.webform_callback import HandleWebFormCallback
 
         return HandleWebFormCallback(self.ports.updates, self.ports.workflow)
+
+    def read_connection_accounts(self) -> ReadConnectionAccounts:
+        from bankupdate.usecases.bank_data import ReadConnectionAccounts
+
+        return ReadConnectionAccounts(self.ports.connections, self.ports.bank_data)
+
+    def read_transaction_changes(self) -> ReadTransactionChanges:
+        from bankupdate.usecases.bank_data import ReadTransactionChanges
+
+        p = self.ports
+        return ReadTransactionChanges(
+            connections=p.connections,
+            log=p.change_log,
+            bank_data=p.bank_data,
+            keys=p.cursor_keys,
+            clock=p.clock,
+            settings=p.settings,
+        )
 
     def read_updates(self) -> ReadUpdates:
         from bankupdate.usecases.queries import ReadUpdates

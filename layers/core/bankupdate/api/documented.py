@@ -72,12 +72,13 @@ LOCATION = {"Location": _header("UpdateLocation")}
 # Answers of our own code, in the one error shape, on every route.
 _ERRORS: dict[int, str] = {
     400: "MALFORMED_REQUEST: the body is not UTF-8, not JSON, nested too deeply, or names a key twice (details.field "
-    "names it)",
+    "names it); INVALID_CURSOR: a sync cursor this service did not give this user for this connection",
     404: "NOT_FOUND (also for other users' updates and connections), USER_NOT_REGISTERED",
     409: "Conflicts with the update's state: UPDATE_ALREADY_RUNNING (details.updateId names it), "
     "CHALLENGE_MISMATCH (details.expected names the field to send), "
     "TOO_MANY_AUTHENTICATION_ROUNDS, USER_ACTION_REQUIRED, WEB_FORM_ABORTED",
-    410: "AUTHENTICATION_EXPIRED: the authentication window has closed; start a new update",
+    410: "AUTHENTICATION_EXPIRED: the authentication window has closed; start a new update. CURSOR_EXPIRED: the "
+    "changes after the cursor are no longer kept; start again with `since`",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE: the body must be application/json",
     422: "INVALID_REQUEST (details.problems lists {field, reason}), IDEMPOTENCY_KEY_REUSED, or finAPI or the bank "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -186,8 +186,23 @@ class AccountView(_Response):
     iban: str | None = None
     account_type: str | None = None
     status: str
-    balance: float | None = None
+    balance: float | None = Field(None, description="After the update, as finAPI reported it (= `balanceAfter`)")
+    currency: str | None = Field(None, description="ISO 4217, as finAPI reports the account's currency")
     new_account: bool
+    imported_transactions: int | None = Field(
+        None,
+        description="Transactions finAPI imported for this account since the connection's previous update (normally: "
+        "by this one); null when not known. The transactions: GET .../transactions/changes?fromUpdate=<updateId>",
+    )
+    removed_transactions: int | None = Field(
+        None, description="Transactions finAPI no longer has (a booking the bank dropped); null when not known"
+    )
+    balance_before: float | None = Field(
+        None,
+        description="The balance before the update (as the connection's previous update recorded it); null for a new "
+        "account or when not known",
+    )
+    balance_after: float | None = Field(None, description="The balance after the update, as finAPI reported it")
 
 
 class ResultView(_Response):
@@ -297,6 +312,69 @@ class GatewayError(BaseModel):
 
 class Unauthorized(RootModel[GatewayError | ErrorResponse]):
     """401: API Gateway's `{"message":"Unauthorized"}`, or ours (UNAUTHENTICATED) for a token without `sub`."""
+
+
+class AccountNowView(_Response):
+    account_id: int
+    name: str | None = None
+    iban: str | None = None
+    account_type: str | None = None
+    balance: float | None = Field(None, description="As finAPI has it now (its last update of the account)")
+    currency: str | None = Field(None, description="ISO 4217")
+    last_successful_update: datetime | None = None
+
+
+class ConnectionAccountsView(_Response):
+    """A connection's bank and accounts, read live from finAPI (nothing of it is stored by this service)."""
+
+    connection_id: int
+    bank_name: str | None = None
+    accounts: list[AccountNowView]
+
+
+class AddedTransactionView(_Response):
+    transaction_id: int = Field(description="finAPI's transaction id")
+    account_id: int
+    update_id: str = Field(description="The update whose end found it (finAPI imported it since the one before)")
+    amount: float
+    currency: str | None = None
+    bank_booking_date: date
+    value_date: date | None = None
+    imported_at: datetime = Field(description="When finAPI imported it")
+    purpose: str | None = None
+    counterpart_name: str | None = None
+    counterpart_iban: str | None = None
+    type: str | None = Field(None, description="The bank's own word for it, e.g. Lastschrift")
+    future_booked: bool = Field(
+        description="The bank books it later (it is already in the balance); until then the bank may still drop it, "
+        "and it then comes back in `removed`"
+    )
+    adjusting_entry: bool = Field(
+        description="finAPI's adjusting entry (Zwischensaldo): makes the transactions add up to the balance, e.g. "
+        "after more than 89 days without an update"
+    )
+    potential_duplicate: bool
+    is_new: bool = Field(description="finAPI's own flag, as the app left it: this service never changes it")
+
+
+class RemovedTransactionView(_Response):
+    transaction_id: int
+    account_id: int
+    update_id: str = Field(description="The update whose end noticed it was gone")
+
+
+class TransactionChanges(_Response):
+    """A page of what changed since the cursor. Apply `added` and `removed` (a removed id you never had: ignore it),
+    keep `nextCursor`, ask again while `hasMore`."""
+
+    connection_id: int
+    added: list[AddedTransactionView]
+    removed: list[RemovedTransactionView]
+    next_cursor: str = Field(
+        description="Opaque; signed for this user and connection. Pass it as `cursor` to get what comes next (also "
+        "when `hasMore` is false: the next update's changes)"
+    )
+    has_more: bool = Field(description="More changes are there now: ask again with `nextCursor` at once")
 
 
 class ConnectionList(_Response):

@@ -6,12 +6,17 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from bankupdate.api.models import (
+    AccountNowView,
     AccountView,
+    AddedTransactionView,
     AuthenticationView,
+    ConnectionAccountsView,
     ConnectionView,
     ErrorView,
+    RemovedTransactionView,
     ResultView,
     ScheduleView,
+    TransactionChanges,
     TwoStepProcedureView,
     UpdateView,
 )
@@ -20,6 +25,8 @@ from bankupdate.domain.budget import UnattendedBudget
 from bankupdate.domain.errors import UpdateError
 from bankupdate.domain.model import ConnectionRecord, UpdateRecord
 from bankupdate.domain.scheduling import REMEDY
+from bankupdate.domain.sync_cursor import Item
+from bankupdate.domain.transactions import BankTransaction, ConnectionAccounts
 
 
 def _error(error: UpdateError | None) -> ErrorView | None:
@@ -83,7 +90,12 @@ def update_view(record: UpdateRecord, max_rounds: int) -> UpdateView:
                     account_type=a.account_type,
                     status=a.status,
                     balance=a.balance,
+                    currency=a.currency,
                     new_account=a.new_account,
+                    imported_transactions=a.imported_transactions,
+                    removed_transactions=a.removed_transactions,
+                    balance_before=a.balance_before,
+                    balance_after=a.balance,
                 )
                 for a in record.result.accounts
             ],
@@ -127,4 +139,63 @@ def connection_view(record: ConnectionRecord, budget: UnattendedBudget, now: dat
         consent_expires_at=health.consent_expires_at,
         user_action_required=health.user_action_required,
         redirect_approach=bool(record.redirect_interfaces) if record.redirect_interfaces is not None else None,
+    )
+
+
+def accounts_view(found: ConnectionAccounts) -> ConnectionAccountsView:
+    return ConnectionAccountsView(
+        connection_id=found.connection_id,
+        bank_name=found.bank_name,
+        accounts=[
+            AccountNowView(
+                account_id=a.account_id,
+                name=a.name,
+                iban=a.iban,
+                account_type=a.account_type,
+                balance=a.balance,
+                currency=a.currency,
+                last_successful_update=a.last_successful_update,
+            )
+            for a in found.accounts
+        ],
+    )
+
+
+def added_view(transaction: BankTransaction, update_id: str) -> AddedTransactionView:
+    return AddedTransactionView(
+        transaction_id=transaction.transaction_id,
+        account_id=transaction.account_id,
+        update_id=update_id,
+        amount=float(transaction.amount),
+        currency=transaction.currency,
+        bank_booking_date=transaction.bank_booking_date,
+        value_date=transaction.value_date,
+        imported_at=transaction.imported_at,
+        purpose=transaction.purpose,
+        counterpart_name=transaction.counterpart_name,
+        counterpart_iban=transaction.counterpart_iban,
+        type=transaction.kind,
+        future_booked=transaction.future_booked,
+        adjusting_entry=transaction.adjusting_entry,
+        potential_duplicate=transaction.potential_duplicate,
+        is_new=transaction.is_new,
+    )
+
+
+def changes_view(
+    connection_id: int,
+    added: list[tuple[BankTransaction, str]],
+    removed: list[Item],
+    next_cursor: str,
+    has_more: bool,
+) -> TransactionChanges:
+    return TransactionChanges(
+        connection_id=connection_id,
+        added=[added_view(transaction, update_id) for transaction, update_id in added],
+        removed=[
+            RemovedTransactionView(transaction_id=i.transaction_id, account_id=i.account_id, update_id=i.update_id)
+            for i in removed
+        ],
+        next_cursor=next_cursor,
+        has_more=has_more,
     )

@@ -125,6 +125,23 @@ class NotFound(BankUpdateError):
     default_user_message = "Not found."
 
 
+class InvalidCursor(BankUpdateError):
+    """A sync cursor this service did not issue to this user for this connection: altered, made up, or someone
+    else's. The same answer for all of them, and never anyone's data."""
+
+    code = "INVALID_CURSOR"
+    http_status = 400
+    default_user_message = "The list of changes cannot continue from there. Please load it again from the start."
+
+
+class CursorExpired(BankUpdateError):
+    """The changes after the cursor are older than the change log keeps (``CHANGES_RETENTION_DAYS``)."""
+
+    code = "CURSOR_EXPIRED"
+    http_status = 410
+    default_user_message = "The list of changes is too old to continue. Please load it again from the start."
+
+
 class UpdateAlreadyRunning(BankUpdateError):
     code = "UPDATE_ALREADY_RUNNING"
     http_status = 409

@@ -1,4 +1,5 @@
-"""The events other systems react to. Ids and outcomes only: no credentials, TANs, tokens or challenge data.
+"""The events other systems react to. Ids and outcomes only: no credentials, TANs, tokens or challenge data; of the
+bank's data only what the update's own record shows (per account: counts, balances before and after, D29).
 
 Delivery is at least once (a finish repeated after a crash publishes again): consumers deduplicate on ``updateId`` and
 the detail type.
@@ -26,6 +27,12 @@ class AccountSummary(OutcomeEvent):
     account_id: int
     status: str
     new_account: bool
+    # What the update brought (null: not known). The transactions themselves: the sync cursor route.
+    imported_transactions: int | None = None
+    removed_transactions: int | None = None
+    balance_before: float | None = None
+    balance_after: float | None = None
+    currency: str | None = None
 
 
 class UpdateFinished(OutcomeEvent):
@@ -56,7 +63,17 @@ class UpdateFinished(OutcomeEvent):
             finished_at=record.updated_at,
             error=record.error,
             accounts=tuple(
-                AccountSummary(account_id=a.account_id, status=a.status, new_account=a.new_account) for a in accounts
+                AccountSummary(
+                    account_id=a.account_id,
+                    status=a.status,
+                    new_account=a.new_account,
+                    imported_transactions=a.imported_transactions,
+                    removed_transactions=a.removed_transactions,
+                    balance_before=a.balance_before,
+                    balance_after=a.balance,
+                    currency=a.currency,
+                )
+                for a in accounts
             ),
             categorization_status=record.result.categorization_status if record.result else None,
         )

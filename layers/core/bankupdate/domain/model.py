@@ -122,8 +122,13 @@ class AccountOutcome(_Frozen):
     iban: str | None = None
     account_type: str | None = None
     status: str
-    balance: float | None = None
+    balance: float | None = None  # after the update, as finAPI reported it
+    currency: str | None = None
     new_account: bool = False
+    # What the update brought (decision D29); None: not known (the look at the transactions failed).
+    imported_transactions: int | None = None
+    removed_transactions: int | None = None
+    balance_before: float | None = None
 
 
 class UpdateResult(_Frozen):

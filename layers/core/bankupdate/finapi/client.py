@@ -6,6 +6,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any, Protocol
 
 import httpx
@@ -22,6 +23,7 @@ from bankupdate.finapi.models import (
     BankConnection,
     FinapiUserCredentials,
     PsuMetadata,
+    TransactionPage,
     UpdateAccepted,
     UpdateBankConnectionParams,
     UpdateOutcome,
@@ -42,6 +44,7 @@ class FinapiUser(Protocol):
 MAX_REQUEST_ID = 255
 MAX_IDS_PER_CALL = 1000
 PSU_IP_ADDRESS = "PSU-IP-Address"
+MAX_PER_PAGE = 500  # spec: a transactions page "can be at most 500"
 _CLIENT_KEY = "\x00client"
 
 
@@ -283,6 +286,40 @@ class FinapiClient:
     def get_account(self, user: FinapiUser, account_id: int) -> Account:
         response = self._user_call(user, "GET", f"{self._version.prefix}/accounts/{account_id}", idempotent=True)
         return Account.model_validate(self._ok(response))
+
+    def accounts_of_connection(self, user: FinapiUser, connection_id: int) -> list[Account]:
+        response = self._user_call(
+            user,
+            "GET",
+            f"{self._version.prefix}/accounts",
+            idempotent=True,
+            params={"bankConnectionIds": str(connection_id)},
+        )
+        return [Account.model_validate(a) for a in self._ok(response).get("accounts", [])]
+
+    def transactions_page(
+        self,
+        user: FinapiUser,
+        *,
+        page: int,
+        account_ids: Sequence[int] = (),
+        ids: Sequence[int] = (),
+        min_import_date: date | None = None,
+        per_page: int = MAX_PER_PAGE,
+    ) -> TransactionPage:
+        """One page of finAPI's transaction search (``bankView``: as the bank delivered them), by id ascending.
+        Never ``isNew``: that flag is the app's (decision D29)."""
+        params: dict[str, str | int] = {"view": "bankView", "page": page, "perPage": per_page, "order": "id,asc"}
+        if account_ids:
+            params["accountIds"] = ",".join(map(str, account_ids))
+        if ids:
+            if len(ids) > MAX_IDS_PER_CALL:
+                raise ValueError(f"at most {MAX_IDS_PER_CALL} ids per call")
+            params["ids"] = ",".join(map(str, ids))
+        if min_import_date is not None:
+            params["minImportDate"] = min_import_date.isoformat()
+        response = self._user_call(user, "GET", f"{self._version.prefix}/transactions", idempotent=True, params=params)
+        return TransactionPage.model_validate(self._ok(response))
 
     @staticmethod
     def _ok(response: httpx.Response) -> Any:

@@ -14,7 +14,11 @@ def parse_finapi_datetime(value: object) -> object:
     text = value.strip()
     if "T" in text:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    parsed = datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f" if "." in text else "%Y-%m-%d %H:%M:%S")
+    try:
+        # The C parser: strptime costs ~0.1 ms a date, and a page of 500 transactions has 1,500 of them.
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        parsed = datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f" if "." in text else "%Y-%m-%d %H:%M:%S")
     return parsed.replace(tzinfo=GERMAN_TIME)
 
 

@@ -18,6 +18,7 @@ from bankupdate.domain.model import (
 )
 from bankupdate.domain.polling import BankResultSnapshot, ConnectionSnapshot, InterfaceSnapshot
 from bankupdate.domain.psu import PsuContext
+from bankupdate.domain.transactions import FINAPI_TIME_ZONE, AccountNow, BankTransaction
 from bankupdate.domain.urls import LinkPolicy
 from bankupdate.finapi import models as finapi
 
@@ -136,7 +137,40 @@ def account_outcome(account: finapi.Account, interface: str | None, known_ids: S
         account_type=_enum_value(account.account_type) if account.account_type else None,
         status=status or "UNKNOWN",
         balance=account.balance,
+        currency=account.account_currency,
         new_account=account.id not in known_ids,
+    )
+
+
+def account_now(account: finapi.Account) -> AccountNow:
+    return AccountNow(
+        account_id=account.id,
+        name=account.account_name,
+        iban=account.iban,
+        account_type=_enum_value(account.account_type) if account.account_type else None,
+        balance=account.balance,
+        currency=account.account_currency,
+        last_successful_update=account.last_successful_update,
+    )
+
+
+def bank_transaction(transaction: finapi.Transaction) -> BankTransaction:
+    """finAPI's dates are German time: the booking and value dates are the German day they name."""
+    return BankTransaction(
+        transaction_id=transaction.id,
+        account_id=transaction.account_id,
+        amount=transaction.amount,
+        currency=transaction.currency,
+        bank_booking_date=transaction.bank_booking_date.astimezone(FINAPI_TIME_ZONE).date(),
+        value_date=transaction.value_date.astimezone(FINAPI_TIME_ZONE).date() if transaction.value_date else None,
+        imported_at=transaction.import_date,
+        purpose=transaction.purpose,
+        counterpart_name=transaction.counterpart_name,
+        counterpart_iban=transaction.counterpart_iban,
+        kind=transaction.type,
+        adjusting_entry=transaction.is_adjusting_entry,
+        potential_duplicate=transaction.is_potential_duplicate,
+        is_new=transaction.is_new,
     )
 
 

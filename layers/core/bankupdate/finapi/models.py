@@ -7,6 +7,7 @@ request models are serialised per version by ``versions.py``. Secrets are ``Secr
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -242,8 +243,47 @@ class Account(_Response):
     iban: str | None = None
     account_type: AccountType | None = Field(None, validation_alias=AliasChoices("accountType", "account_type"))
     balance: float | None = None
+    account_currency: str | None = Field(None, validation_alias=AliasChoices("accountCurrency", "account_currency"))
     status: AccountStatus | None = None
+    last_successful_update: FinapiDateTime | None = Field(
+        None, validation_alias=AliasChoices("lastSuccessfulUpdate", "last_successful_update")
+    )
     interfaces: list[AccountInterface] = Field(default_factory=list)
+
+
+class Transaction(_Response):
+    """The fields of finAPI's `Transaction` this service reads (the spec has 39)."""
+
+    id: int
+    account_id: int = Field(validation_alias=AliasChoices("accountId", "account_id"))
+    amount: Decimal
+    currency: str | None = None
+    bank_booking_date: FinapiDateTime = Field(validation_alias=AliasChoices("bankBookingDate", "bank_booking_date"))
+    value_date: FinapiDateTime | None = Field(None, validation_alias=AliasChoices("valueDate", "value_date"))
+    import_date: FinapiDateTime = Field(validation_alias=AliasChoices("importDate", "import_date"))
+    purpose: str | None = None
+    counterpart_name: str | None = Field(None, validation_alias=AliasChoices("counterpartName", "counterpart_name"))
+    counterpart_iban: str | None = Field(None, validation_alias=AliasChoices("counterpartIban", "counterpart_iban"))
+    type: str | None = None
+    is_adjusting_entry: bool = Field(False, validation_alias=AliasChoices("isAdjustingEntry", "is_adjusting_entry"))
+    is_potential_duplicate: bool = Field(
+        False, validation_alias=AliasChoices("isPotentialDuplicate", "is_potential_duplicate")
+    )
+    is_new: bool = Field(True, validation_alias=AliasChoices("isNew", "is_new"))
+
+
+class Paging(_Response):
+    page: int
+    per_page: int = Field(validation_alias=AliasChoices("perPage", "per_page"))
+    page_count: int = Field(validation_alias=AliasChoices("pageCount", "page_count"))
+    total_count: int = Field(validation_alias=AliasChoices("totalCount", "total_count"))
+
+
+class TransactionPage(_Response):
+    """finAPI's `PageableTransactionList` (its totals across pages are not read)."""
+
+    transactions: list[Transaction]
+    paging: Paging
 
 
 # ------------------------------------------------------------------------------------------------------- outcomes

@@ -38,6 +38,7 @@ from bankupdate.domain.model import Integration, UpdateRecord, UpdateResult, Upd
 from bankupdate.domain.upstream import Done, Failed, PollOutcome, PollTarget, StillRunning, UserNeeded
 from bankupdate.flow.finish import Completion
 from bankupdate.flow.progress import Progress
+from bankupdate.flow.what_changed import WhatChanged
 from bankupdate.observability import logger
 from bankupdate.ports import BankGateway, Clock, UpdateStore, Workflow
 from bankupdate.settings import Settings
@@ -53,6 +54,7 @@ class PollUpdateStatus:
     workflow: Workflow
     progress: Progress
     completion: Completion
+    what_changed: WhatChanged
     clock: Clock
     settings: Settings
 
@@ -225,6 +227,7 @@ class PollUpdateStatus:
             bank_result=done.bank_result,
             consent_expires_at=done.consent_expires_at,
         )
+        result = self.what_changed.summarise(record, result, now)  # what it brought (decision D29)
         finished = lifecycle.succeeded(record, result, now, polls=state.polls).record
         saved = self.updates.save(finished, expected_version=stored.record.version)
         self.completion.finish(saved, history)
