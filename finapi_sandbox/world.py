@@ -16,6 +16,7 @@ from typing import Any
 
 from finapi_sandbox.banks import BANKS, GERMAN_TIME, Bank
 from finapi_sandbox.config import ConnectionSeed, FaultRule, SandboxConfig
+from finapi_sandbox.faults import FaultRules
 from finapi_sandbox.ledger import Ledger
 
 
@@ -141,8 +142,7 @@ class World:
             self.connections: dict[int, Connection] = {}
             self.tokens: dict[str, Token] = {}
             self._current_tokens: dict[str, str] = {}  # principal -> its access token while that is valid
-            self.faults: list[FaultRule] = list(self.config.faults)
-            self._fault_uses: dict[int, int] = {}
+            self.faults = FaultRules(self.config.faults)
             self.call_log: list[Call] = []
             self.clock_offset = 0.0
             self.psu_ipv6 = self.config.psu_ipv6
@@ -361,30 +361,18 @@ class World:
     # ------------------------------------------------------------------------------------------------ faults
 
     def add_fault(self, **rule: Any) -> None:
-        with self.lock:
-            self.faults.append(FaultRule.model_validate(rule))
+        self.faults.add(FaultRule.model_validate(rule))
 
     def clear_faults(self) -> None:
-        with self.lock:
-            self.faults = []
-            self._fault_uses = {}
+        self.faults.clear()
 
     def fault_for(self, method: str, path: str, connection_id: int | None, when: str) -> FaultRule | None:
-        with self.lock:
-            for index, rule in enumerate(self.faults):
-                if rule.when != when or (rule.method and rule.method.upper() != method.upper()):
-                    continue
-                if (rule.path and rule.path not in path) or (
-                    rule.connection_id is not None and rule.connection_id != connection_id
-                ):
-                    continue
-                if rule.times is not None and self._fault_uses.get(index, 0) >= rule.times:
-                    continue
-                if self._rng.random() >= rule.probability:
-                    continue
-                self._fault_uses[index] = self._fault_uses.get(index, 0) + 1
-                return rule
-            return None
+        def fits(rule: FaultRule) -> bool:
+            if rule.when != when or (rule.connection_id is not None and rule.connection_id != connection_id):
+                return False
+            return self._rng.random() < rule.probability
+
+        return self.faults.take(method, path, fits)
 
     # ------------------------------------------------------------------------------------------------ downloads
 
