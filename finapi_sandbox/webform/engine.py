@@ -20,6 +20,7 @@ from finapi_sandbox.webform import render
 from finapi_sandbox.webform.access import AccessAnswer, AccessClient
 from finapi_sandbox.webform.callbacks import CallbackDispatcher
 from finapi_sandbox.webform.config import WebFormConfig
+from finapi_sandbox.webform.problems import WebFormProblem
 from finapi_sandbox.webform.requests import ACCESS_ACCOUNT_TYPES, TaskDetails
 from finapi_sandbox.webform.state import (
     FINAL_WEB_FORM_STATUSES,
@@ -45,16 +46,6 @@ FINAL_STEPS: dict[WebFormStatus, Step] = {
 }
 TICK_SECONDS = 0.05
 FinalTaskStatus = Literal["COMPLETED", "COMPLETED_WITH_ERROR"]
-
-
-class WebFormProblem(Exception):
-    """An `Error` answer of the Web Form API."""
-
-    def __init__(self, status: int, code: str, description: str) -> None:
-        super().__init__(description)
-        self.status = status
-        self.code = code
-        self.description = description
 
 
 class WebFormEngine:

@@ -14,18 +14,8 @@ from urllib.parse import urlsplit
 
 from finapi_sandbox.webform.access import AccessAnswer
 from finapi_sandbox.webform.engine import WebFormEngine, failure_code
+from finapi_sandbox.webform.problems import PageRefused
 from finapi_sandbox.webform.state import Challenge, Step, Task, WebForm
-
-
-class PageRefused(Exception):
-    """The browser may not see this web form (unknown, opened elsewhere, bad link): an error page instead."""
-
-    def __init__(self, status: int, title: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.title = title
-        self.message = message
-
 
 LINK_PARAMETERS = {
     "redirectUrl": "redirect_url",
