@@ -14,8 +14,9 @@ from finapi_sandbox.loopback import MAX_REQUEST_ID, Answer, Dropped, Request, js
 from finapi_sandbox.openapi import Problem
 from finapi_sandbox.problems import BadCredentials, FinapiProblem, bad_request
 from finapi_sandbox.routes import FinapiCall, connection_id_of, route
+from finapi_sandbox.state import Call
 from finapi_sandbox.updates import psu_present
-from finapi_sandbox.world import Call, World
+from finapi_sandbox.world import World
 
 
 @dataclass

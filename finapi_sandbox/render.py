@@ -10,7 +10,7 @@ from typing import Any
 from finapi_sandbox.banks import ACCOUNT_TYPE_IDS, GERMAN_TIME, LOGIN_FIELDS, PROCEDURES, Bank
 from finapi_sandbox.ledger import Transaction
 from finapi_sandbox.problems import BadCredentials, FinapiProblem
-from finapi_sandbox.world import Account, Connection, UpdateResultState
+from finapi_sandbox.state import Account, Connection, UpdateResultState
 
 
 def date(moment: datetime | None, version: str) -> str | None:

@@ -38,10 +38,10 @@ def route(world: World, call: FinapiCall) -> tuple[int, Any]:
     if path in ("/oauth/token", "/api/v2/oauth/token") and method == "POST":
         _require_media(headers, "application/x-www-form-urlencoded")
         form = first_values(call.body.decode("utf-8", "replace"))
-        tokens.check_client(world, form)
+        tokens.check_client(world.config, form)
         _refuse(call.problems)
         with world.lock:
-            return 200, tokens.grant(world, form)
+            return 200, tokens.grant(world.tokens, world.users, form)
     match = _API.match(path)
     if match is None:
         if version == "v1" and access_spec().has_path(path):
@@ -98,7 +98,7 @@ def connection_id_of(path: str, body: bytes) -> int | None:
 
 def _user(world: World, headers: dict[str, str]) -> str:
     token = bearer_token(headers.get("authorization", ""))
-    principal = world.principal_of(token)
+    principal = world.tokens.principal_of(token)
     if principal is None:
         hint = token[:6] + "..." if token else "<none>"
         raise BadCredentials("invalid_token", f"Invalid access token: {hint}")

@@ -9,7 +9,8 @@ from urllib.parse import parse_qs, urlencode
 
 from finapi_sandbox.banks import FLICKER_CODE, LOGIN_FIELDS, PHOTO_TAN_PNG, PROCEDURES, SECRET_LABELS, Procedure
 from finapi_sandbox.problems import FinapiProblem, bad_request, illegal_field
-from finapi_sandbox.world import Connection, Download, PendingChallenge, UpdateResultState, World
+from finapi_sandbox.state import Connection, Download, PendingChallenge, UpdateResultState
+from finapi_sandbox.world import World
 
 ACCOUNT_TYPES = {"Checking", "Savings", "CreditCard", "Security", "Loan", "Pocket", "Membership", "Bausparen"}
 INTERFACES = {"WEB_SCRAPER", "FINTS_SERVER", "XS2A"}

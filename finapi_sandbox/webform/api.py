@@ -50,7 +50,7 @@ def _apply_fault(faults: FaultRules[WebFormFault], method: str, path: str) -> No
 
 def _principal(world: World, request: Request) -> tuple[str, str]:
     token = bearer_token(request.headers.get("Authorization", ""))
-    principal = world.principal_of(token) if token else None
+    principal = world.tokens.principal_of(token) if token else None
     if principal is None:
         raise WebFormProblem(401, "UNAUTHORIZED", "No valid access token in the request.")
     if principal == "":
