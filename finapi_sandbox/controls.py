@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from pydantic import Field
@@ -24,7 +25,7 @@ from pydantic import Field
 from finapi_sandbox import bank_page
 from finapi_sandbox.config import FaultRule, StrictModel
 from finapi_sandbox.conformance import ConformanceLog
-from finapi_sandbox.loopback import Answer, Request, control_answer, json_answer
+from finapi_sandbox.loopback import Answer, Request, json_answer, route_control
 from finapi_sandbox.world import World
 
 _BANK = re.compile(r"^/sandbox/bank/(DEMO000[12])/authorize$")
@@ -51,25 +52,16 @@ class _ClockIn(StrictModel):
     offset_seconds: float
 
 
-def control(world: World, conformance: ConformanceLog | None, request: Request) -> Answer:
+def control_answer(world: World, conformance: ConformanceLog | None, request: Request) -> Answer:
     bank = _BANK.match(request.path)
+    # A browser gets the bank's page; an API client's visit is approved at once (a control route below).
     if bank is not None and (request.method == "POST" or bank_page.wants_page(request.headers.get("Accept", ""))):
         return bank_page.answer(request, bank.group(1))
-
-    def route(method: str, path: str, body: Any) -> Answer | None:
-        return _route(world, conformance, method, path, request.parameters, body)
-
-    return control_answer(request.method, request.path, request.body, route)
+    return route_control(request, partial(_route, world, conformance))
 
 
-def _route(
-    world: World,
-    conformance: ConformanceLog | None,
-    method: str,
-    path: str,
-    parameters: dict[str, str],
-    body: Any,
-) -> Answer | None:
+def _route(world: World, conformance: ConformanceLog | None, request: Request, body: Any) -> Answer | None:
+    method, path = request.method, request.path
     if method == "POST" and path == "/sandbox/users":
         user = _UserIn.model_validate(body)
         world.create_user(user.username, user.password)
@@ -126,5 +118,5 @@ def _route(
         world.expire_tokens()
         return json_answer(200, {"expired": True})
     if method == "GET" and _BANK.match(path):
-        return bank_page.approve_at_once(parameters)
+        return bank_page.approve_at_once(request.parameters)
     return None

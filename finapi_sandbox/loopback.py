@@ -71,8 +71,8 @@ def html_answer(status: int, html: str, headers: dict[str, str] | None = None) -
     return Answer(status, html.encode(), (headers or {}) | {"Content-Type": "text/html; charset=utf-8"})
 
 
-def see_other(location: str, headers: dict[str, str] | None = None) -> Answer:
-    return Answer(303, b"", (headers or {}) | {"Location": location})
+def see_other(location: str) -> Answer:
+    return Answer(303, b"", {"Location": location})
 
 
 def first_values(encoded: str) -> dict[str, str]:
@@ -84,17 +84,14 @@ def bearer_token(authorization: str) -> str:
     return authorization[7:] if authorization.lower().startswith("bearer ") else ""
 
 
-ControlRoute = Callable[[str, str, Any], Answer | None]
-
-
-def control_answer(method: str, path: str, body: bytes, route: ControlRoute) -> Answer:
-    """A test's call of a `/sandbox/...` endpoint: ``route`` answers the JSON body, or knows no such endpoint (None).
-    A body that does not parse or validate, or names something that does not exist, is a 400 saying why."""
+def route_control(request: Request, route: Callable[[Request, Any], Answer | None]) -> Answer:
+    """A test's call of a `/sandbox/...` endpoint: ``route`` answers it with its JSON body, or knows no such endpoint
+    (None). A body that does not parse or validate, or names something that does not exist, is a 400 saying why."""
     try:
-        answer = route(method, path, json.loads(body) if body else {})
+        answer = route(request, json.loads(request.body) if request.body else {})
     except (ValidationError, ValueError, KeyError) as error:
         return json_answer(400, {"error": str(error)[:500]})
-    return answer or json_answer(404, {"error": f"no control endpoint {method} {path}"})
+    return answer or json_answer(404, {"error": f"no control endpoint {request.method} {request.path}"})
 
 
 class _Handler(BaseHTTPRequestHandler):

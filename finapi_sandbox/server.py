@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from finapi_sandbox.config import SandboxConfig
 from finapi_sandbox.conformance import ConformanceLog
-from finapi_sandbox.controls import control
+from finapi_sandbox.controls import control_answer
 from finapi_sandbox.exchange import finapi_answer
 from finapi_sandbox.loopback import Answer, LoopbackService, Request
 from finapi_sandbox.openapi import access_spec
@@ -35,5 +35,5 @@ class SandboxServer(LoopbackService):
 
     def _answer(self, request: Request) -> Answer:
         if request.path.startswith("/sandbox/"):
-            return control(self.world, self.conformance, request)
+            return control_answer(self.world, self.conformance, request)
         return finapi_answer(self.world, self.conformance, request)

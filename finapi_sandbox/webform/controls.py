@@ -14,11 +14,12 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from finapi_sandbox.config import StrictModel
 from finapi_sandbox.faults import FaultRules
-from finapi_sandbox.loopback import Answer, Request, control_answer, json_answer
+from finapi_sandbox.loopback import Answer, Request, json_answer, route_control
 from finapi_sandbox.webform import render
 from finapi_sandbox.webform.config import CallbackPolicy, WebFormConfig, WebFormFault
 from finapi_sandbox.webform.engine import WebFormEngine
@@ -30,14 +31,12 @@ class _ForcedError(StrictModel):
     errorCode: TaskErrorCode
 
 
-def control(engine: WebFormEngine, faults: FaultRules[WebFormFault], request: Request) -> Answer:
-    def route(method: str, path: str, body: Any) -> Answer | None:
-        return _route(engine, faults, method, path, body)
-
-    return control_answer(request.method, request.path, request.body, route)
+def control_answer(engine: WebFormEngine, faults: FaultRules[WebFormFault], request: Request) -> Answer:
+    return route_control(request, partial(_route, engine, faults))
 
 
-def _route(engine: WebFormEngine, faults: FaultRules[WebFormFault], method: str, path: str, body: Any) -> Answer | None:
+def _route(engine: WebFormEngine, faults: FaultRules[WebFormFault], request: Request, body: Any) -> Answer | None:
+    method, path = request.method, request.path
     if method == "GET" and path == "/sandbox/callbacks":
         return json_answer(
             200,

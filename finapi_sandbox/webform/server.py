@@ -18,7 +18,7 @@ from finapi_sandbox.webform.api import api_answer
 from finapi_sandbox.webform.browser import browser_answer
 from finapi_sandbox.webform.callbacks import CallbackDispatcher
 from finapi_sandbox.webform.config import WebFormConfig, WebFormFault
-from finapi_sandbox.webform.controls import control
+from finapi_sandbox.webform.controls import control_answer
 from finapi_sandbox.webform.engine import WebFormEngine
 from finapi_sandbox.webform.flow import WebFormFlow
 
@@ -69,5 +69,5 @@ class WebFormServer(LoopbackService):
         if request.path.startswith("/api/"):
             return api_answer(self.engine, self.world, self.faults, request)
         if request.path.startswith("/sandbox/"):
-            return control(self.engine, self.faults, request)
+            return control_answer(self.engine, self.faults, request)
         return browser_answer(self.flow, request)
