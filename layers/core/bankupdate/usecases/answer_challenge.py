@@ -33,7 +33,7 @@ from bankupdate.settings import Settings
 
 # Errors after which the same answer may simply be sent again: finAPI did not (knowingly) consume the challenge.
 _TRY_AGAIN = (UpstreamUnavailable, UpdateLockedUpstream)
-_CLAIM_LEASE = timedelta(seconds=60)
+CLAIM_LEASE = timedelta(seconds=60)
 
 
 @dataclass
@@ -57,7 +57,7 @@ class AnswerChallenge:
         check_answer_fits(challenge, answer)
         options = self._options_for(owner_id, record)
         if not self.updates.claim_round(
-            update_id, auth_round=record.auth_round, now=self.clock.now(), lease=_CLAIM_LEASE
+            update_id, auth_round=record.auth_round, now=self.clock.now(), lease=CLAIM_LEASE
         ):
             raise ChallengeMismatch(
                 "this challenge has already been answered", details={"authRound": record.auth_round}
