@@ -13,7 +13,7 @@ graph (``tests/support/callgraph.py``), not from a list of function names. The f
   retries): in-region calls take milliseconds (DynamoDB single digits, Step Functions, KMS, SSM and Secrets Manager
   tens), the allowance also covers a first call's TLS handshake;
 * the trigger's patience with an update that is finishing (``flow/locks.py``), where the code can wait for it;
-* ``MARGIN_SECONDS`` for the function's own work (milliseconds measured: ``bench/results/warm.md``).
+* ``MARGIN_SECONDS`` for the function's own work (milliseconds measured: ``bench/results/latency.md``, "our CPU").
 
 API Gateway's HTTP API gives an integration at most 30 s ("Amazon API Gateway quotas": maximum integration timeout
 for HTTP APIs, 30 seconds), cold start included: a function behind it must end ``COLD_START_SECONDS`` before that
