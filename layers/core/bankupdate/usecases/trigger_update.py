@@ -30,6 +30,7 @@ from bankupdate.domain.model import (
     UpdateRecord,
 )
 from bankupdate.domain.psu import PsuContext
+from bankupdate.domain.trigger_rate import TriggerRate
 from bankupdate.domain.upstream import Accepted, StartOutcome, StartRequest, UserNeeded
 from bankupdate.flow.callbacks import CALLBACK_TOKEN_BYTES, CallbackLinks, callback_digest
 from bankupdate.flow.finish import Completion
@@ -45,7 +46,6 @@ from bankupdate.ports import (
     LockAttempt,
     LockRefusal,
     StoredUpdate,
-    TriggerRate,
     UpdateStore,
     Workflow,
 )
