@@ -34,7 +34,7 @@ def answer(
     updateId: Annotated[str, Path(pattern=UPDATE_ID_PATTERN)],
     body: Annotated[AuthenticationAnswerRequest, Body()],
 ) -> Response[UpdateView]:
-    use_case = composition.answer_challenge()
+    use_case = composition.collect_credentials()
     record = use_case(
         owner_id=caller_id(app),
         update_id=updateId,

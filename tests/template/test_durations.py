@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from bankupdate.settings import FINALIZE_RETRY_SECONDS, Settings
-from bankupdate.usecases.answer_challenge import CLAIM_LEASE
+from bankupdate.usecases.collect_credentials import CLAIM_LEASE
 from tests.template.reachable import ROOT, FunctionReach, planned, reachable
 from tests.template.test_timing import worst_case
 

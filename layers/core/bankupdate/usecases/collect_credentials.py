@@ -26,9 +26,9 @@ from bankupdate.domain.lifecycle import Next
 from bankupdate.domain.model import BankingInterface, ChallengeStatus, UpdateOptions, UpdateRecord, UpdateStatus
 from bankupdate.domain.psu import PsuContext
 from bankupdate.domain.upstream import Accepted, AnswerRequest, StartOutcome
-from bankupdate.flow.finish import Completion
-from bankupdate.flow.progress import Progress
 from bankupdate.ports import BankGateway, Clock, StoredUpdate, UpdateStore, Workflow
+from bankupdate.services.finalizer import Finalizer
+from bankupdate.services.progress import Progress
 from bankupdate.settings import Settings
 
 # Errors after which the same answer may simply be sent again: finAPI did not (knowingly) consume the challenge.
@@ -37,12 +37,12 @@ CLAIM_LEASE = timedelta(seconds=60)
 
 
 @dataclass
-class AnswerChallenge:
+class CollectCredentials:
     updates: UpdateStore
     gateway: BankGateway
     workflow: Workflow
     progress: Progress
-    completion: Completion
+    finalizer: Finalizer
     clock: Clock
     settings: Settings
 
@@ -81,7 +81,7 @@ class AnswerChallenge:
                 self.updates.release_round(update_id, auth_round=record.auth_round)
             raise
         except BankUpdateError as error:
-            self.completion.fail(update_id, error.to_update_error())
+            self.finalizer.fail(update_id, error.to_update_error())
             error.details.setdefault("updateId", update_id)
             raise
         return self._go(stored, answering.record, outcome, confirmed=True)
