@@ -35,7 +35,7 @@ from botocore.credentials import Credentials
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from local_stack.frontend import LocalSite
-from local_stack.lambdas import CallerGaveUp, FunctionError
+from local_stack.lambdas.errors import CallerGaveUp, FunctionError
 from local_stack.template import ACCOUNT_ID, REGION
 
 INTEGRATION_TIMEOUT_SECONDS = 30  # HTTP APIs: fixed, not adjustable
