@@ -21,6 +21,7 @@ from moto.server import ThreadedMotoServer
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from local_stack import express, interception
+from local_stack.credentials import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
 from local_stack.fidelity import (
     atomic_dynamodb_writes,
     early_task_success,
@@ -29,7 +30,8 @@ from local_stack.fidelity import (
     task_tokens_found_while_executions_start,
 )
 from local_stack.frontend import FrontEnd, LocalSite, SiteServer
-from local_stack.http_api import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, HttpApi
+from local_stack.http_api.authorizers import sign
+from local_stack.http_api.gateway import HttpApi
 from local_stack.iam.authorizer import AccessDenied, Authorizer
 from local_stack.iam.calls import Authorization, Directory
 from local_stack.iam.from_template import build_authorizer
@@ -729,7 +731,7 @@ class LocalStack:
 
     def admin_headers(self, method: str, url: str, body: bytes | str = b"") -> dict[str, str]:
         data = body.encode() if isinstance(body, str) else body
-        return HttpApi.sign(method, url, data)
+        return sign(method, url, data)
 
     def express_history(self, logical_id: str) -> list[dict[str, Any]]:
         """Every execution of an Express state machine with its events (the stand-in for its CloudWatch log)."""
