@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help demo local reliability bench dev browser lint format typecheck unit usecases test build validate openapi \
+.PHONY: help demo local reliability bench dev browser lint format typecheck unit usecases contract template stack frontend test build validate openapi \
 	deploy-check clean
 
 help: ## list the targets
@@ -83,11 +83,24 @@ lint: $(VENV)/.installed ## ruff (lint + format check)
 typecheck: $(VENV)/.installed ## mypy --strict
 	$(VENV)/bin/mypy layers/core/bankupdate functions finapi_sandbox local_stack scripts bench tests
 
-unit: $(VENV)/.installed ## unit tests only (no network)
-	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+# Test tiers, fastest first: while working run the tier of what you change; before committing, `make test`.
+unit: $(VENV)/.installed ## tier 1: the domain and pure helpers (no network; seconds)
+	$(PY) -m pytest tests/unit tests/bench $(PYTEST_ARGS)
 
-usecases: $(VENV)/.installed ## the use cases over in-memory ports and the finAPI sandbox, and the layer rules (no moto; seconds)
+usecases: $(VENV)/.installed ## tier 2: every use case over in-memory ports and the finAPI sandbox, and the layer rules (no moto; ~3 min)
 	$(PY) -m pytest tests/usecases tests/architecture $(PYTEST_ARGS)
+
+contract: $(VENV)/.installed ## tier 3: adapters against moto, the sandbox against finAPI's spec (no stack; ~2 min)
+	$(PY) -m pytest tests/contract tests/sandbox tests/integration $(PYTEST_ARGS)
+
+template: $(VENV)/.installed $(SAM_VENV)/.installed $(MINI_VENV)/.installed ## tier 4: the template (lint, names, timing, durations, grants; deploy to ministack)
+	SAM_BIN=$(SAM) $(PY) -m pytest tests/template $(PYTEST_ARGS)
+
+stack: $(VENV)/.installed ## tier 5: the application on the local stack (workflows, reliability, AWS's rules; ~12 min)
+	$(PY) -m pytest tests/local_stack tests/workflow tests/reliability $(PYTEST_ARGS)
+
+frontend: $(VENV)/.installed $(CHROMIUM) ## tier 6: the reference front end clicked through in headless Chromium, screenshots kept
+	$(PY) -m pytest tests/browser $(PYTEST_ARGS)
 
 # The whole suite, with coverage of layers/core/bankupdate and the handlers; below the floor in pyproject.toml
 # ([tool.coverage.report] fail_under) the run fails. The layer rules run as tests/architecture.

@@ -32,7 +32,7 @@ from bankupdate.domain.scheduling import shard_of  # noqa: E402
 from bankupdate.settings import Settings  # noqa: E402
 from bankupdate.stores import aws  # noqa: E402
 from bankupdate.stores.items import to_item  # noqa: E402
-from bankupdate.usecases.schedule_due import ScheduleDueConnections  # noqa: E402
+from bankupdate.usecases.schedule_updates import ScheduleUpdates  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -100,7 +100,7 @@ def measure(count: int) -> dict[str, Any]:
             }
         )
         adapters = Adapters(settings, system_clock())
-        schedule_due = ScheduleDueConnections(adapters.schedules, adapters.due_queue, adapters.clock)
+        schedule_due = ScheduleUpdates(adapters.schedules, adapters.due_queue, adapters.clock)
         calls: Counter[str] = Counter()
 
         def count_call(event_name: str, **_: Any) -> None:

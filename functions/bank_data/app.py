@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bankupdate import composition
 from bankupdate.api.documented import USER, documented
 from bankupdate.api.http import build_resolver, caller_id, resolve
-from bankupdate.api.models import ConnectionAccountsView, TransactionChanges
+from bankupdate.api.models import ID_END, ConnectionAccountsView, TransactionChanges
 from bankupdate.api.views import accounts_view, changes_view
 from bankupdate.contract import UPDATE_ID_PATTERN
 from bankupdate.observability import logger, publish_metrics, tracer
@@ -33,7 +33,7 @@ CURSOR_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
     **documented(USER, 200, "The bank and the accounts", ConnectionAccountsView),
     tags=["bank data"],
 )
-def read_accounts(connectionId: Annotated[int, Path(gt=0, le=2**63 - 1)]) -> Response[ConnectionAccountsView]:
+def read_accounts(connectionId: Annotated[int, Path(gt=0, lt=ID_END)]) -> Response[ConnectionAccountsView]:
     found = composition.read_connection_accounts()(owner_id=caller_id(app), connection_id=connectionId)
     return Response(200, content_types.APPLICATION_JSON, accounts_view(found))
 
@@ -52,7 +52,7 @@ def read_accounts(connectionId: Annotated[int, Path(gt=0, le=2**63 - 1)]) -> Res
     tags=["bank data"],
 )
 def read_changes(
-    connectionId: Annotated[int, Path(gt=0, le=2**63 - 1)],
+    connectionId: Annotated[int, Path(gt=0, lt=ID_END)],
     cursor: Annotated[
         str | None, Query(pattern=CURSOR_PATTERN, description="`nextCursor` of the previous answer")
     ] = None,

@@ -14,5 +14,5 @@ from bankupdate.observability import logger, publish_metrics, tracer
 @publish_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    run = composition.schedule_due_connections()()
+    run = composition.schedule_updates()()
     return {"due": run.due, "enqueued": run.enqueued, "queueCalls": run.queue_calls}

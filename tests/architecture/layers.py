@@ -5,9 +5,9 @@ Rules (``bankupdate`` is ``layers/core/bankupdate``, handlers are ``functions/*/
 
 * the domain imports nothing of ``bankupdate`` outside ``bankupdate.domain``;
 * nothing outside ``bankupdate.stores`` and ``bankupdate.finapi`` imports boto3, botocore or httpx (handlers included);
-* use case modules do not import each other; ``flow`` does not import ``usecases``;
-* adapters (``stores``, ``finapi``) import neither ``usecases``, ``flow``, ``api`` nor ``composition``;
-* the HTTP boundary (``api``) imports neither use cases, flow, adapters nor the composition root;
+* use case modules do not import each other; ``services`` does not import ``usecases``;
+* adapters (``stores``, ``finapi``) import neither ``usecases``, ``services``, ``api`` nor ``composition``;
+* the HTTP boundary (``api``) imports neither use cases, services, adapters nor the composition root;
 * only handlers import the composition root; only the composition root imports the builder of the object graph
   (``wiring``), which builds from ports and never imports an adapter (so the tests' fakes build the same graph);
 * a handler imports from ``bankupdate`` only ``api``, ``contract``, ``observability``, ``settings``, ``ports``,
@@ -38,7 +38,7 @@ HANDLER_MAY_IMPORT = (
 
 @dataclass(frozen=True)
 class Import:
-    importer: str  # a module name (bankupdate.flow.finish) or a handler's path (functions/query/app.py)
+    importer: str  # a module name (bankupdate.services.finalizer) or a handler's path (functions/query/app.py)
     imported: str  # the module imported (the submodule, when ``from package import submodule``)
     where: str  # path:line, for the report
 
@@ -47,14 +47,14 @@ def within(module: str, *packages: str) -> bool:
     return any(module == p or module.startswith(p + ".") for p in packages)
 
 
-def _module_name(root: Path, path: Path) -> str:
+def module_name(root: Path, path: Path) -> str:
     parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
 
 
-def _imports_of(path: Path, importer: str, package: str, known: set[str], shown: str) -> Iterator[Import]:
+def imports_of(path: Path, importer: str, package: str, known: set[str], shown: str) -> Iterator[Import]:
     tree = ast.parse(path.read_text(), filename=str(path))
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -73,15 +73,15 @@ def _imports_of(path: Path, importer: str, package: str, known: set[str], shown:
 def collect(core: Path, functions: Path, shown_from: Path) -> list[Import]:
     """Every import of the ``bankupdate`` package under ``core`` and of each handler under ``functions``."""
     sources = sorted((core / "bankupdate").rglob("*.py"))
-    known = {_module_name(core, path) for path in sources}
+    known = {module_name(core, path) for path in sources}
     found: list[Import] = []
     for path in sources:
-        name = _module_name(core, path)
+        name = module_name(core, path)
         package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
-        found += _imports_of(path, name, package, known, str(path.relative_to(shown_from)))
+        found += imports_of(path, name, package, known, str(path.relative_to(shown_from)))
     for path in sorted(functions.glob("*/app.py")):
         shown = str(path.relative_to(shown_from))
-        found += _imports_of(path, shown, "", known, shown)
+        found += imports_of(path, shown, "", known, shown)
     return found
 
 
@@ -107,12 +107,12 @@ def violations(imports: Iterable[Import]) -> list[str]:
             own = who.split(".")[:3]
             if what.split(".")[:3] != own and what != "bankupdate.usecases":
                 report(imp, "use cases never import each other")
-        if within(who, "bankupdate.flow") and within(what, "bankupdate.usecases"):
-            report(imp, "flow serves the use cases, never the other way round")
-        if within(who, *ADAPTERS) and within(what, "bankupdate.usecases", "bankupdate.flow", "bankupdate.api"):
+        if within(who, "bankupdate.services") and within(what, "bankupdate.usecases"):
+            report(imp, "services serve the use cases, never the other way round")
+        if within(who, *ADAPTERS) and within(what, "bankupdate.usecases", "bankupdate.services", "bankupdate.api"):
             report(imp, "adapters implement ports, they do not drive the application")
         if within(who, "bankupdate.api") and within(
-            what, "bankupdate.usecases", "bankupdate.flow", *ADAPTERS, "bankupdate.composition"
+            what, "bankupdate.usecases", "bankupdate.services", *ADAPTERS, "bankupdate.composition"
         ):
             report(imp, "the HTTP boundary shapes requests and answers only")
         if within(what, "bankupdate.composition") and not _is_handler(who) and who != "bankupdate.composition":
@@ -164,5 +164,5 @@ def imports_under(folder: Path, shown_from: Path) -> list[Import]:
     found: list[Import] = []
     for path in sorted(folder.rglob("*.py")):
         shown = str(path.relative_to(shown_from))
-        found += _imports_of(path, shown, "", set(), shown)
+        found += imports_of(path, shown, "", set(), shown)
     return found

@@ -45,29 +45,29 @@ def _add(path: Path, line: str, *, at_function_level: bool = False) -> None:
     [
         ("core/bankupdate/domain/lifecycle.py", "from bankupdate.ports import StaleUpdate", False, "the domain"),
         ("core/bankupdate/domain/budget.py", "from ..settings import get_settings", False, "the domain"),
-        ("core/bankupdate/flow/finish.py", "import boto3", True, "only stores and finapi"),
-        ("core/bankupdate/usecases/queries.py", "from httpx import Client", False, "only stores and finapi"),
+        ("core/bankupdate/services/finalizer.py", "import boto3", True, "only stores and finapi"),
+        ("core/bankupdate/usecases/query.py", "from httpx import Client", False, "only stores and finapi"),
         ("functions/query/app.py", "import botocore.exceptions", True, "only stores and finapi"),
         (
-            "core/bankupdate/usecases/answer_challenge.py",
+            "core/bankupdate/usecases/collect_credentials.py",
             "from bankupdate.usecases.trigger_update import callback_digest",
             False,
             "use cases never import each other",
         ),
-        ("core/bankupdate/usecases/queries.py", "from . import register_user", True, "use cases never import"),
-        ("core/bankupdate/flow/progress.py", "from bankupdate.usecases import queries", False, "flow serves"),
+        ("core/bankupdate/usecases/query.py", "from . import register_user", True, "use cases never import"),
+        ("core/bankupdate/services/progress.py", "from bankupdate.usecases import query", False, "services serve"),
         (
             "core/bankupdate/wiring.py",
             "from bankupdate.stores.updates import DynamoUpdateStore",
             True,
             "the builder works",
         ),
-        ("core/bankupdate/usecases/queries.py", "from bankupdate import wiring", True, "belongs to the composition"),
-        ("core/bankupdate/stores/updates.py", "from bankupdate.flow.finish import Completion", False, "adapters"),
-        ("core/bankupdate/finapi/mapping.py", "from bankupdate.usecases.queries import ReadUpdates", True, "adapters"),
+        ("core/bankupdate/usecases/query.py", "from bankupdate import wiring", True, "belongs to the composition"),
+        ("core/bankupdate/stores/updates.py", "from bankupdate.services.finalizer import Finalizer", False, "adapters"),
+        ("core/bankupdate/finapi/mapping.py", "from bankupdate.usecases.query import ReadUpdates", True, "adapters"),
         ("core/bankupdate/api/views.py", "from bankupdate.stores.updates import DynamoUpdateStore", False, "HTTP"),
-        ("core/bankupdate/usecases/queries.py", "from bankupdate import composition", True, "composition root"),
-        ("functions/query/app.py", "from bankupdate.flow.finish import Completion", False, "a handler uses"),
+        ("core/bankupdate/usecases/query.py", "from bankupdate import composition", True, "composition root"),
+        ("functions/query/app.py", "from bankupdate.services.finalizer import Finalizer", False, "a handler uses"),
         ("functions/query/app.py", "from bankupdate.stores.aws import client", False, "a handler uses"),
     ],
 )
@@ -82,12 +82,12 @@ def test_each_rule_catches_its_violation(copy: Path, file: str, line: str, funct
 
 
 def test_a_handler_running_two_use_cases_is_caught(copy: Path) -> None:
-    _add(copy / "functions/query/app.py", "from bankupdate.usecases.queries import ReadUpdates")
+    _add(copy / "functions/query/app.py", "from bankupdate.usecases.query import ReadUpdates")
     _add(copy / "functions/query/app.py", "from bankupdate.usecases import register_user")
     found = violations(collect(copy / "core", copy / "functions", copy))
     assert found == [
         "functions/query/app.py: imports 2 use case modules "
-        "['bankupdate.usecases.queries', 'bankupdate.usecases.register_user'] (a handler runs one use case)"
+        "['bankupdate.usecases.query', 'bankupdate.usecases.register_user'] (a handler runs one use case)"
     ]
 
 
@@ -97,9 +97,9 @@ def test_every_wait_goes_through_the_clock_port() -> None:
 
 @pytest.mark.parametrize("line", ["import time\ntime.sleep(1)", "from time import sleep as pause\npause(1)"])
 def test_a_direct_sleep_is_caught(copy: Path, line: str) -> None:
-    _add(copy / "core/bankupdate/flow/locks.py", line)
+    _add(copy / "core/bankupdate/services/locks.py", line)
     (found,) = direct_sleeps(copy / "core", copy)
-    assert found.startswith("core/bankupdate/flow/locks.py:") and "Clock port" in found
+    assert found.startswith("core/bankupdate/services/locks.py:") and "Clock port" in found
 
 
 def test_the_use_case_suite_and_the_fakes_need_no_aws() -> None:

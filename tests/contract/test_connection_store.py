@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bankupdate.domain.model import ConnectionHealth, SkipReason, UpdateStatus
-from bankupdate.ports import ConnectionOutcome, LockAttempt, LockRefusal, TriggerRate
+from bankupdate.domain.trigger_rate import TriggerRate
+from bankupdate.ports import ConnectionOutcome, LockAttempt, LockRefusal
 from tests.contract.conftest import Stores
 from tests.contract.records import NOW, OWNER, facts, first_record
 

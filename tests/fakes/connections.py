@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 
 from bankupdate.domain.budget import UnattendedBudget
 from bankupdate.domain.model import ConnectionHealth, ConnectionRecord, ScheduleState, SkipReason
+from bankupdate.domain.trigger_rate import TriggerRate
 from bankupdate.domain.upstream import ConnectionFacts
-from bankupdate.ports import ConnectionOutcome, LockAttempt, LockRefusal, TriggerRate
+from bankupdate.ports import ConnectionOutcome, LockAttempt, LockRefusal
 
 Key = tuple[str, int]
 

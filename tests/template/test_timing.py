@@ -12,8 +12,8 @@ graph (``tests/support/callgraph.py``), not from a list of function names. The f
 * AWS: ``AWS_CALL_SECONDS`` per call on the longest path, each loop counted once (paging, optimistic-concurrency
   retries): in-region calls take milliseconds (DynamoDB single digits, Step Functions, KMS, SSM and Secrets Manager
   tens), the allowance also covers a first call's TLS handshake;
-* the trigger's patience with an update that is finishing (``flow/locks.py``), where the code can wait for it;
-* ``MARGIN_SECONDS`` for the function's own work (milliseconds measured: ``bench/results/warm.md``).
+* the trigger's patience with an update that is finishing (``services/locks.py``), where the code can wait for it;
+* ``MARGIN_SECONDS`` for the function's own work (milliseconds measured: ``bench/results/latency.md``, "our CPU").
 
 API Gateway's HTTP API gives an integration at most 30 s ("Amazon API Gateway quotas": maximum integration timeout
 for HTTP APIs, 30 seconds), cold start included: a function behind it must end ``COLD_START_SECONDS`` before that
@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from bankupdate.flow.locks import FINISHING_PATIENCE_SECONDS
+from bankupdate.services.locks import FINISHING_PATIENCE_SECONDS
 from local_stack.offline import PlannedStack
 from tests.support.callgraph import INF
 from tests.support.template_variants import template_variant
@@ -39,7 +39,7 @@ AWS_CALL_SECONDS = 0.2
 MARGIN_SECONDS = 1.0
 API_GATEWAY_SECONDS = 30.0
 COLD_START_SECONDS = 1.5
-LOCK_WAIT = "bankupdate.flow.locks.ConnectionLocks.take"
+LOCK_WAIT = "bankupdate.services.locks.ConnectionLocks.take"
 
 
 def finapi_seconds(item: FunctionReach) -> float:

@@ -8,7 +8,7 @@ from datetime import timedelta
 from bankupdate.contract import DueConnection
 from bankupdate.domain import lifecycle
 from bankupdate.domain.scheduling import scheduled_update_id
-from bankupdate.usecases.start_scheduled import ScheduledStart
+from bankupdate.usecases.start_scheduled_update import ScheduledStart
 from tests.usecases.system import BankUser, System
 
 
@@ -23,7 +23,7 @@ def opted_in(system: System, **connection_options: object) -> BankUser:
 def due_now(system: System) -> list[DueConnection]:
     """What the scheduler queues now."""
     before = len(system.due_queue.sent)
-    system.use_cases.schedule_due_connections()()
+    system.use_cases.schedule_updates()()
     sent = system.due_queue.sent[before:]
     assert all(isinstance(m, DueConnection) for m in sent)
     return [DueConnection.model_validate(m.model_dump()) for m in sent]

@@ -31,7 +31,7 @@ from bankupdate.finapi.webform_client import WebFormClient
 from bankupdate.finapi.webform_gateway import WebFormGateway
 from bankupdate.ports import BankData, BankGateway, Clock, IdempotencyStore
 from bankupdate.settings import Settings
-from bankupdate.usecases.start_scheduled import ScheduledStart
+from bankupdate.usecases.start_scheduled_update import ScheduledStart
 from bankupdate.usecases.trigger_update import TriggerRequest
 from bankupdate.wiring import UseCases
 from finapi_sandbox import SandboxServer
@@ -192,7 +192,7 @@ class System:
         return self.use_cases.trigger_update()(self.request(user, **request))
 
     def answer(self, user: BankUser, update_id: str, **fields: Any) -> UpdateRecord:
-        return self.use_cases.answer_challenge()(
+        return self.use_cases.collect_credentials()(
             owner_id=user.owner_id, update_id=update_id, answer=AuthenticationAnswer(**fields), psu=APP_PSU
         )
 

@@ -27,7 +27,7 @@ from bankupdate.domain.errors import InvalidCursor, NotFound, UpstreamUnavailabl
 from bankupdate.domain.model import AccountOutcome, UpdateMode, UpdateRecord, UpdateResult, UpdateStatus
 from bankupdate.domain.transactions import BankTransaction
 from bankupdate.domain.upstream import ConnectionFacts
-from bankupdate.flow.what_changed import WhatChanged
+from bankupdate.services.what_changed import WhatChanged
 from bankupdate.settings import Settings
 from bankupdate.usecases.bank_data import ChangesRequest, ReadTransactionChanges
 from finapi_sandbox.ledger import FeedConfig, Ledger

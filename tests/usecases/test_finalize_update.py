@@ -12,7 +12,7 @@ from bankupdate.contract import CatchFailure, WaitingTask
 from bankupdate.domain import lifecycle
 from bankupdate.domain.events import UpdateExpired, UpdateFailed
 from bankupdate.domain.model import UpdateStatus
-from bankupdate.flow.recovery import workflow_input
+from bankupdate.services.recovery import workflow_input
 from tests.usecases.polling import ExpressLoop, downloading, new_loop, output_of, states_of
 from tests.usecases.system import DEMO, TAN, System
 

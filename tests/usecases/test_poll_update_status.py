@@ -24,7 +24,7 @@ from bankupdate.domain.answers import Credential
 from bankupdate.domain.errors import DownloadFailed
 from bankupdate.domain.events import UpdateExpired, UpdateFailed, UpdateSucceeded
 from bankupdate.domain.model import UpdateOptions, UpdateStatus
-from bankupdate.flow.recovery import workflow_input
+from bankupdate.services.recovery import workflow_input
 from finapi_sandbox import SandboxServer
 from tests.usecases.polling import (
     ExpressLoop,

@@ -1,4 +1,4 @@
-"""ScheduleDueConnections and StartScheduledUpdate: the due connections queued, then per connection the skip rules
+"""ScheduleUpdates and StartScheduledUpdate: the due connections queued, then per connection the skip rules
 and exactly one scheduled update per slot."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from bankupdate.domain.errors import BankUnsupported, DownloadFailed
 from bankupdate.domain.events import ConsentExpiringSoon
 from bankupdate.domain.model import ConnectionHealth, SkipReason, UpdateMode, UpdateStatus
 from bankupdate.domain.scheduling import scheduled_update_id
-from bankupdate.usecases.start_scheduled import ScheduledStart
+from bankupdate.usecases.start_scheduled_update import ScheduledStart
 from tests.usecases.scheduled import due_now, opted_in
 from tests.usecases.system import DEMO, TAN, System
 
@@ -28,7 +28,7 @@ def test_the_due_connections_are_queued_in_batches_of_ten(system: System) -> Non
         system.use_cases.set_schedule()(owner_id=user.owner_id, connection_id=connection_id, enabled=True)
     system.use_cases.set_schedule()(owner_id=user.owner_id, connection_id=user.connections[-1], enabled=False)
     # When the scheduler runs
-    run = system.use_cases.schedule_due_connections()()
+    run = system.use_cases.schedule_updates()()
     # Then the 23 due ones are queued, each once, in three calls
     assert (run.due, run.enqueued, run.queue_calls) == (23, 23, 3)
     queued = [DueConnection.model_validate(m.model_dump()) for m in system.due_queue.sent]

@@ -13,7 +13,7 @@ import pytest
 from bankupdate.contract import DueConnection, PollLoopState, PollNext
 from bankupdate.domain.events import ConnectionNeedsUser, UpdateSucceeded
 from bankupdate.domain.model import ConnectionRecord, SkipReason, UpdateMode, UpdateStatus
-from bankupdate.usecases.start_scheduled import ScheduledStart, StartPostponed
+from bankupdate.usecases.start_scheduled_update import ScheduledStart, StartPostponed
 from tests.usecases.polling import ExpressLoop, connection_reads, output_of, states_of
 from tests.usecases.scheduled import due_of, opted_in, recorded_by_a_start_that_died, slot_update
 from tests.usecases.system import DEMO, BankUser, System

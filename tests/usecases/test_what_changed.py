@@ -1,6 +1,6 @@
-"""What an update brought (flow/what_changed.py, called by the poll that sees a successful update's end): per account
-the transactions finAPI imported and removed, the balances before and after, in the record and in the event; finAPI
-(the sandbox over HTTP) imports what its bank booked (finapi_sandbox/ledger.py)."""
+"""What an update brought (services/what_changed.py, called by the poll that sees a successful update's end): per
+account the transactions finAPI imported and removed, the balances before and after, in the record and in the event;
+finAPI (the sandbox over HTTP) imports what its bank booked (finapi_sandbox/ledger.py)."""
 
 from __future__ import annotations
 

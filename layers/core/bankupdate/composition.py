@@ -32,17 +32,17 @@ if TYPE_CHECKING:
     from bankupdate.stores.updates import DynamoUpdateStore
     from bankupdate.stores.users import DynamoUserStore
     from bankupdate.stores.workflow import StepFunctionsWorkflow
-    from bankupdate.usecases.answer_challenge import AnswerChallenge
     from bankupdate.usecases.bank_data import ReadConnectionAccounts, ReadTransactionChanges
+    from bankupdate.usecases.collect_credentials import CollectCredentials
     from bankupdate.usecases.connection_settings import SetSchedule
-    from bankupdate.usecases.finalize_update import FinalizeUpdate
+    from bankupdate.usecases.finalize import FinalizeUpdate
     from bankupdate.usecases.park_task_token import ParkTaskToken
     from bankupdate.usecases.poll_update_status import PollUpdateStatus
-    from bankupdate.usecases.queries import ReadUpdates
-    from bankupdate.usecases.reconcile_stale import ReconcileStaleUpdates
+    from bankupdate.usecases.query import ReadUpdates
+    from bankupdate.usecases.reconcile_stale_updates import ReconcileStaleUpdates
     from bankupdate.usecases.register_user import RegisterFinapiUser
-    from bankupdate.usecases.schedule_due import ScheduleDueConnections
-    from bankupdate.usecases.start_scheduled import StartScheduledUpdate
+    from bankupdate.usecases.schedule_updates import ScheduleUpdates
+    from bankupdate.usecases.start_scheduled_update import StartScheduledUpdate
     from bankupdate.usecases.sync_connections import SyncConnections
     from bankupdate.usecases.trigger_update import TriggerUpdate
     from bankupdate.usecases.webform_callback import HandleWebFormCallback
@@ -206,6 +206,11 @@ def adapters() -> Adapters:
     return found
 
 
+def now() -> datetime:
+    """The time as the deployment's clock tells it (what a handler's view of a record is computed against)."""
+    return adapters().clock.now()
+
+
 def remember_invocation(lambda_context: object) -> None:
     """The invocation's deadline, for the adapters that need it (idempotency records expire with it)."""
     from bankupdate.stores.invocation import remember_lambda_context
@@ -230,8 +235,8 @@ def trigger_update() -> TriggerUpdate:
     return _use_cases().trigger_update()
 
 
-def answer_challenge() -> AnswerChallenge:
-    return _use_cases().answer_challenge()
+def collect_credentials() -> CollectCredentials:
+    return _use_cases().collect_credentials()
 
 
 def poll_update_status() -> PollUpdateStatus:
@@ -258,8 +263,8 @@ def set_schedule() -> SetSchedule:
     return _use_cases().set_schedule()
 
 
-def schedule_due_connections() -> ScheduleDueConnections:
-    return _use_cases().schedule_due_connections()
+def schedule_updates() -> ScheduleUpdates:
+    return _use_cases().schedule_updates()
 
 
 def start_scheduled_update() -> StartScheduledUpdate:

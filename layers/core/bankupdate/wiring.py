@@ -10,11 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from bankupdate.flow.finish import Completion
-    from bankupdate.flow.locks import ConnectionLocks
-    from bankupdate.flow.progress import Progress
-    from bankupdate.flow.recovery import Recovery
-    from bankupdate.flow.what_changed import WhatChanged
     from bankupdate.ports import (
         BankData,
         BankGateway,
@@ -30,18 +25,23 @@ if TYPE_CHECKING:
         UserStore,
         Workflow,
     )
+    from bankupdate.services.finalizer import Finalizer
+    from bankupdate.services.locks import ConnectionLocks
+    from bankupdate.services.progress import Progress
+    from bankupdate.services.recovery import Recovery
+    from bankupdate.services.what_changed import WhatChanged
     from bankupdate.settings import Settings
-    from bankupdate.usecases.answer_challenge import AnswerChallenge
     from bankupdate.usecases.bank_data import ReadConnectionAccounts, ReadTransactionChanges
+    from bankupdate.usecases.collect_credentials import CollectCredentials
     from bankupdate.usecases.connection_settings import SetSchedule
-    from bankupdate.usecases.finalize_update import FinalizeUpdate
+    from bankupdate.usecases.finalize import FinalizeUpdate
     from bankupdate.usecases.park_task_token import ParkTaskToken
     from bankupdate.usecases.poll_update_status import PollUpdateStatus
-    from bankupdate.usecases.queries import ReadUpdates
-    from bankupdate.usecases.reconcile_stale import ReconcileStaleUpdates
+    from bankupdate.usecases.query import ReadUpdates
+    from bankupdate.usecases.reconcile_stale_updates import ReconcileStaleUpdates
     from bankupdate.usecases.register_user import RegisterFinapiUser
-    from bankupdate.usecases.schedule_due import ScheduleDueConnections
-    from bankupdate.usecases.start_scheduled import StartScheduledUpdate
+    from bankupdate.usecases.schedule_updates import ScheduleUpdates
+    from bankupdate.usecases.start_scheduled_update import StartScheduledUpdate
     from bankupdate.usecases.sync_connections import SyncConnections
     from bankupdate.usecases.trigger_update import TriggerUpdate
     from bankupdate.usecases.webform_callback import HandleWebFormCallback
@@ -90,32 +90,32 @@ class UseCases:
 
     # ------------------------------------------------------------------------------------------ shared flow
 
-    def completion(self) -> Completion:
-        from bankupdate.flow.finish import Completion
+    def finalizer(self) -> Finalizer:
+        from bankupdate.services.finalizer import Finalizer
 
         p = self.ports
-        return Completion(p.updates, p.connections, p.events, p.workflow, p.clock, p.settings)
+        return Finalizer(p.updates, p.connections, p.events, p.workflow, p.clock, p.settings)
 
     def progress(self) -> Progress:
-        from bankupdate.flow.progress import Progress
+        from bankupdate.services.progress import Progress
 
         p = self.ports
-        return Progress(p.updates, p.events, p.workflow, self.completion(), p.clock, p.settings, p.schedules)
+        return Progress(p.updates, p.events, p.workflow, self.finalizer(), p.clock, p.settings, p.schedules)
 
     def locks(self) -> ConnectionLocks:
-        from bankupdate.flow.locks import ConnectionLocks
+        from bankupdate.services.locks import ConnectionLocks
 
         p = self.ports
         return ConnectionLocks(p.connections, p.updates, p.clock, p.settings)
 
     def recovery(self) -> Recovery:
-        from bankupdate.flow.recovery import Recovery
+        from bankupdate.services.recovery import Recovery
 
         p = self.ports
-        return Recovery(p.updates, p.connections, p.workflow, self.completion(), p.clock, p.settings)
+        return Recovery(p.updates, p.connections, p.workflow, self.finalizer(), p.clock, p.settings)
 
     def what_changed(self) -> WhatChanged:
-        from bankupdate.flow.what_changed import WhatChanged
+        from bankupdate.services.what_changed import WhatChanged
 
         p = self.ports
         return WhatChanged(p.bank_data, p.change_log, p.updates, p.settings)
@@ -132,7 +132,7 @@ class UseCases:
             gateway=p.gateway,
             workflow=p.workflow,
             progress=self.progress(),
-            completion=self.completion(),
+            finalizer=self.finalizer(),
             recovery=self.recovery(),
             idempotency=p.idempotency,
             clock=p.clock,
@@ -140,12 +140,12 @@ class UseCases:
             callback_base_url=p.api_base_url,
         )
 
-    def answer_challenge(self) -> AnswerChallenge:
-        from bankupdate.usecases.answer_challenge import AnswerChallenge
+    def collect_credentials(self) -> CollectCredentials:
+        from bankupdate.usecases.collect_credentials import CollectCredentials
 
         p = self.ports
-        return AnswerChallenge(
-            p.updates, p.gateway, p.workflow, self.progress(), self.completion(), p.clock, p.settings
+        return CollectCredentials(
+            p.updates, p.gateway, p.workflow, self.progress(), self.finalizer(), p.clock, p.settings
         )
 
     def poll_update_status(self) -> PollUpdateStatus:
@@ -157,7 +157,7 @@ class UseCases:
             p.gateway,
             p.workflow,
             self.progress(),
-            self.completion(),
+            self.finalizer(),
             self.what_changed(),
             p.clock,
             p.settings,
@@ -169,10 +169,10 @@ class UseCases:
         return ParkTaskToken(self.ports.updates, self.ports.workflow)
 
     def finalize_update(self) -> FinalizeUpdate:
-        from bankupdate.usecases.finalize_update import FinalizeUpdate
+        from bankupdate.usecases.finalize import FinalizeUpdate
 
         p = self.ports
-        return FinalizeUpdate(p.updates, p.workflow, self.completion())
+        return FinalizeUpdate(p.updates, p.workflow, self.finalizer())
 
     def webform_callback(self) -> HandleWebFormCallback:
         from bankupdate.usecases.webform_callback import HandleWebFormCallback
@@ -198,7 +198,7 @@ class UseCases:
         )
 
     def read_updates(self) -> ReadUpdates:
-        from bankupdate.usecases.queries import ReadUpdates
+        from bankupdate.usecases.query import ReadUpdates
 
         p = self.ports
         return ReadUpdates(p.updates, p.connections, p.schedules)
@@ -209,14 +209,14 @@ class UseCases:
         p = self.ports
         return SetSchedule(p.connections, p.schedules, p.clock)
 
-    def schedule_due_connections(self) -> ScheduleDueConnections:
-        from bankupdate.usecases.schedule_due import ScheduleDueConnections
+    def schedule_updates(self) -> ScheduleUpdates:
+        from bankupdate.usecases.schedule_updates import ScheduleUpdates
 
         p = self.ports
-        return ScheduleDueConnections(p.schedules, p.due_queue, p.clock)
+        return ScheduleUpdates(p.schedules, p.due_queue, p.clock)
 
     def start_scheduled_update(self) -> StartScheduledUpdate:
-        from bankupdate.usecases.start_scheduled import StartScheduledUpdate
+        from bankupdate.usecases.start_scheduled_update import StartScheduledUpdate
 
         p = self.ports
         return StartScheduledUpdate(
@@ -227,7 +227,7 @@ class UseCases:
             gateway=p.gateway,
             workflow=p.workflow,
             progress=self.progress(),
-            completion=self.completion(),
+            finalizer=self.finalizer(),
             events=p.events,
             clock=p.clock,
             settings=p.settings,
@@ -246,7 +246,7 @@ class UseCases:
         return SyncConnections(p.gateway, p.connections, p.clock)
 
     def reconcile_stale_updates(self) -> ReconcileStaleUpdates:
-        from bankupdate.usecases.reconcile_stale import ReconcileStaleUpdates
+        from bankupdate.usecases.reconcile_stale_updates import ReconcileStaleUpdates
 
         p = self.ports
-        return ReconcileStaleUpdates(p.updates, p.workflow, self.recovery(), self.completion(), p.clock, p.settings)
+        return ReconcileStaleUpdates(p.updates, p.workflow, self.recovery(), self.finalizer(), p.clock, p.settings)

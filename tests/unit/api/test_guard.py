@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bankupdate.api.guard import MAX_BODY_BYTES, MAX_DEPTH, checked_event
+from bankupdate.api.statuses import http_status_of
 from bankupdate.domain.errors import BankUpdateError
 
 
@@ -37,14 +38,14 @@ def test_a_lone_surrogate_is_refused_naming_the_field() -> None:
     body = '{"loginCredentials": [{"label": "PIN", "value": "\\ud800"}]}'
     # Then it is a 422 naming the field, before it can reach finAPI (the value itself is never echoed)
     error = refused(event(body))
-    assert (error.http_status, error.code) == (422, "INVALID_REQUEST")
+    assert (http_status_of(error), error.code) == (422, "INVALID_REQUEST")
     assert "loginCredentials[0].value" in error.message and "ud800" not in json.dumps(error.details)
 
 
 def test_invalid_utf8_is_a_400() -> None:
     raw = base64.b64encode(b'{"interface": "\xff\xfe"}').decode()
     error = refused(event(raw, raw=True))
-    assert (error.http_status, error.code) == (400, "MALFORMED_REQUEST") and "UTF-8" in error.message
+    assert (http_status_of(error), error.code) == (400, "MALFORMED_REQUEST") and "UTF-8" in error.message
 
 
 def test_base64_bodies_that_are_utf8_json_are_decoded() -> None:
@@ -54,7 +55,7 @@ def test_base64_bodies_that_are_utf8_json_are_decoded() -> None:
 
 def test_deep_nesting_is_refused_before_the_parser_recurses() -> None:
     error = refused(event("[" * 5000 + "]" * 5000))
-    assert (error.http_status, error.code) == (400, "MALFORMED_REQUEST") and str(MAX_DEPTH) in error.message
+    assert (http_status_of(error), error.code) == (400, "MALFORMED_REQUEST") and str(MAX_DEPTH) in error.message
 
 
 def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
@@ -63,18 +64,18 @@ def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
 
 def test_an_oversized_body_is_a_413() -> None:
     error = refused(event(json.dumps({"x": "a" * (MAX_BODY_BYTES + 1)})))
-    assert (error.http_status, error.code) == (413, "PAYLOAD_TOO_LARGE")
+    assert (http_status_of(error), error.code) == (413, "PAYLOAD_TOO_LARGE")
 
 
 def test_a_body_that_is_not_json_is_a_400() -> None:
     error = refused(event("{not json"))
-    assert (error.http_status, error.code) == (400, "MALFORMED_REQUEST")
+    assert (http_status_of(error), error.code) == (400, "MALFORMED_REQUEST")
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "", "application/x-www-form-urlencoded"])
 def test_a_body_of_another_media_type_is_a_415(content_type: str) -> None:
     error = refused(event('{"enabled": true}', content_type=content_type))
-    assert (error.http_status, error.code) == (415, "UNSUPPORTED_MEDIA_TYPE")
+    assert (http_status_of(error), error.code) == (415, "UNSUPPORTED_MEDIA_TYPE")
 
 
 def test_a_charset_parameter_is_fine() -> None:
@@ -98,7 +99,7 @@ def test_a_key_given_twice_is_a_400_naming_it(body: str, key: str) -> None:
     # When the guard checks it
     error = refused(event(body))
     # Then it is refused, naming the key, and no value is echoed
-    assert (error.http_status, error.code) == (400, "MALFORMED_REQUEST")
+    assert (http_status_of(error), error.code) == (400, "MALFORMED_REQUEST")
     assert f'"{key}"' in error.message and error.details["field"] == key
     assert "FINTS_SERVER" not in error.message and '"2"' not in json.dumps(error.details)
 

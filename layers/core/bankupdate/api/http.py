@@ -9,19 +9,14 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from bankupdate.api.guard import checked_event
 from bankupdate.api.models import ErrorDetail, ErrorResponse
-from bankupdate.domain.errors import BankUpdateError
+from bankupdate.api.statuses import http_status_of
+from bankupdate.domain.errors import BankUpdateError, Unauthenticated
 from bankupdate.domain.psu import PsuContext, derive_psu
 from bankupdate.observability import logger
 
 # On every answer of ours. Answers carry account data and challenges: no cache (browser, proxy, CDN) may keep them;
 # and a browser must read them as the JSON they say they are, never sniff them into a script or a page.
 ANSWER_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-
-
-class Unauthenticated(BankUpdateError):
-    code = "UNAUTHENTICATED"
-    http_status = 401
-    default_user_message = "Please sign in again."
 
 
 def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> Response[str]:
@@ -36,9 +31,10 @@ def domain_error_response(error: BankUpdateError) -> Response[str]:
     details.setdefault("userMessage", error.user_message)
     details.setdefault("retryable", error.retryable)
     details.setdefault("userActionRequired", error.user_action_required)
-    log = logger.warning if error.http_status < 500 else logger.error
-    log("request failed", extra={"error_code": error.code, "status": error.http_status})
-    response = error_response(error.http_status, error.code, error.message, details)
+    status = http_status_of(error)
+    log = logger.warning if status < 500 else logger.error
+    log("request failed", extra={"error_code": error.code, "status": status})
+    response = error_response(status, error.code, error.message, details)
     retry_after = details.get("retryAfterSeconds")
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)

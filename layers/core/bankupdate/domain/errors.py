@@ -2,7 +2,8 @@
 
 Each error carries everything both boundaries need, so the mapping happens exactly once per boundary:
 
-* the HTTP API turns any ``BankUpdateError`` into ``{"error": {"code", "message", "details"}}`` with ``http_status``;
+* the HTTP API turns any ``BankUpdateError`` into ``{"error": {"code", "message", "details"}}`` with its HTTP status
+  (``api/statuses.py``);
 * the state machine matches on the class name (Lambda's ``errorType``) in ``Retry``/``Catch``;
 * a terminal update stores ``to_update_error()``.
 
@@ -34,7 +35,6 @@ class BankUpdateError(Exception):
     """Base of every error the service raises on purpose."""
 
     code: ClassVar[str] = "INTERNAL_ERROR"
-    http_status: ClassVar[int] = 500
     retryable: ClassVar[bool] = False
     user_action_required: ClassVar[bool] = False
     default_user_message: ClassVar[str] = "Something went wrong on our side. Please try again later."
@@ -74,9 +74,13 @@ class BankUpdateError(Exception):
 # --- errors of our own API -------------------------------------------------------------------------------------------
 
 
+class Unauthenticated(BankUpdateError):
+    code = "UNAUTHENTICATED"
+    default_user_message = "Please sign in again."
+
+
 class InvalidRequest(BankUpdateError):
     code = "INVALID_REQUEST"
-    http_status = 422
     default_user_message = "The request is not valid."
 
 
@@ -84,19 +88,16 @@ class MalformedRequest(BankUpdateError):
     """The body cannot be read at all: not UTF-8, not JSON, nested too deeply."""
 
     code = "MALFORMED_REQUEST"
-    http_status = 400
     default_user_message = "The request could not be read."
 
 
 class PayloadTooLarge(BankUpdateError):
     code = "PAYLOAD_TOO_LARGE"
-    http_status = 413
     default_user_message = "The request is too large."
 
 
 class UnsupportedMediaType(BankUpdateError):
     code = "UNSUPPORTED_MEDIA_TYPE"
-    http_status = 415
     default_user_message = "The request must be JSON."
 
 
@@ -104,7 +105,6 @@ class IdempotencyKeyReused(BankUpdateError):
     """The same Idempotency-Key came with different options: replaying the first update would drop them silently."""
 
     code = "IDEMPOTENCY_KEY_REUSED"
-    http_status = 422
     default_user_message = "This request was already made with other settings."
 
 
@@ -112,7 +112,6 @@ class TooManyUpdates(BankUpdateError):
     """Every user-present update reaches the bank; a connection may be updated only so often."""
 
     code = "TOO_MANY_UPDATES"
-    http_status = 429
     retryable = True
     default_user_message = "This bank connection was updated several times just now. Please wait a few minutes."
 
@@ -121,7 +120,6 @@ class NotFound(BankUpdateError):
     """Also answered for other users' resources: never reveal that they exist."""
 
     code = "NOT_FOUND"
-    http_status = 404
     default_user_message = "Not found."
 
 
@@ -130,7 +128,6 @@ class InvalidCursor(BankUpdateError):
     else's. The same answer for all of them, and never anyone's data."""
 
     code = "INVALID_CURSOR"
-    http_status = 400
     default_user_message = "The list of changes cannot continue from there. Please load it again from the start."
 
 
@@ -138,13 +135,11 @@ class CursorExpired(BankUpdateError):
     """The changes after the cursor are older than the change log keeps (``CHANGES_RETENTION_DAYS``)."""
 
     code = "CURSOR_EXPIRED"
-    http_status = 410
     default_user_message = "The list of changes is too old to continue. Please load it again from the start."
 
 
 class UpdateAlreadyRunning(BankUpdateError):
     code = "UPDATE_ALREADY_RUNNING"
-    http_status = 409
     retryable = True
     default_user_message = "An update of this bank connection is already running."
 
@@ -153,7 +148,6 @@ class ChallengeMismatch(BankUpdateError):
     """The answer does not fit the challenge the bank is waiting for (or none is pending)."""
 
     code = "CHALLENGE_MISMATCH"
-    http_status = 409
     default_user_message = "This answer does not match what the bank asked for."
 
 
@@ -161,28 +155,24 @@ class AnswerTooEarly(BankUpdateError):
     """finAPI asks to repeat decoupled confirmations no more than once every few seconds (some banks count calls)."""
 
     code = "TOO_EARLY"
-    http_status = 429
     retryable = True
     default_user_message = "Please wait a few seconds before checking again."
 
 
 class AuthenticationExpired(BankUpdateError):
     code = "AUTHENTICATION_EXPIRED"
-    http_status = 410
     user_action_required = True
     default_user_message = "The bank's authentication window has closed. Please start the update again."
 
 
 class UnattendedBudgetExhausted(BankUpdateError):
     code = "UNATTENDED_BUDGET_EXHAUSTED"
-    http_status = 429
     retryable = True
     default_user_message = "The bank allows only a few background updates per day; the next one will run tomorrow."
 
 
 class TooManyAuthenticationRounds(BankUpdateError):
     code = "TOO_MANY_AUTHENTICATION_ROUNDS"
-    http_status = 409
     user_action_required = True
     default_user_message = "Your bank kept asking for confirmation. Please start the update again."
 
@@ -191,14 +181,12 @@ class UpdateStalled(BankUpdateError):
     """The workflow stopped hearing from the update's progress (a lost timer message, a crashed worker)."""
 
     code = "UPDATE_STALLED"
-    http_status = 503
     retryable = True
     default_user_message = "We lost track of this update. Please try again."
 
 
 class UserNotRegistered(BankUpdateError):
     code = "USER_NOT_REGISTERED"
-    http_status = 404
     default_user_message = "Your account is not connected to the banking service yet."
 
 
@@ -209,7 +197,6 @@ class BankRejected(BankUpdateError):
     """finAPI ``BANK_SERVER_REJECTION``: wrong credentials, blocked online banking, failed SCA ..."""
 
     code = "BANK_REJECTED"
-    http_status = 422
     user_action_required = True
     default_user_message = "Your bank rejected the login. Please check your credentials and try again."
 
@@ -218,7 +205,6 @@ class ConsentInvalid(BankUpdateError):
     """finAPI ``INVALID_CONSENT``: the stored consent expired or was revoked."""
 
     code = "CONSENT_INVALID"
-    http_status = 422
     user_action_required = True
     default_user_message = "Your bank consent has expired. Please renew it by updating the connection yourself."
 
@@ -227,7 +213,6 @@ class CredentialsRequired(BankUpdateError):
     """finAPI ``MISSING_FIELD``: stored plus given credentials are incomplete."""
 
     code = "CREDENTIALS_REQUIRED"
-    http_status = 422
     user_action_required = True
     default_user_message = "Please enter your online banking credentials."
 
@@ -236,7 +221,6 @@ class UpstreamRejectedRequest(BankUpdateError):
     """finAPI rejected the request itself (``ILLEGAL_FIELD_VALUE``, ``BAD_REQUEST``, ``NO_EXISTING_CHALLENGE`` ...)."""
 
     code = "REQUEST_REJECTED_BY_FINAPI"
-    http_status = 422
     default_user_message = "The bank connection could not be updated with these settings."
 
 
@@ -244,7 +228,6 @@ class UpdateLockedUpstream(BankUpdateError):
     """finAPI 423 ``LOCKED``: finAPI itself is importing or updating the connection right now."""
 
     code = "UPDATE_ALREADY_RUNNING"
-    http_status = 409
     retryable = True
     default_user_message = "The bank connection is being updated right now. Please try again in a minute."
 
@@ -253,7 +236,6 @@ class UpstreamNotFound(BankUpdateError):
     """finAPI 404 ``UNKNOWN_ENTITY``."""
 
     code = "NOT_FOUND"
-    http_status = 404
     default_user_message = "This bank connection does not exist (any more)."
 
 
@@ -261,14 +243,12 @@ class UpstreamAuthFailed(BankUpdateError):
     """finAPI 401/403, or bad client/user credentials at the token endpoint: a configuration problem of ours."""
 
     code = "FINAPI_AUTHENTICATION_FAILED"
-    http_status = 502
 
 
 class BankUnsupported(BankUpdateError):
     """finAPI 501 ``UNSUPPORTED_BANK``."""
 
     code = "BANK_UNSUPPORTED"
-    http_status = 422
     default_user_message = "This bank is currently not supported."
 
 
@@ -278,7 +258,6 @@ class WebFormRequired(BankUpdateError):
     wants the Web Form, so the deployment must run in its Web Form 2.0 mode."""
 
     code = "WEB_FORM_REQUIRED"
-    http_status = 502
     default_user_message = "This bank connection cannot be updated here at the moment. Please contact support."
 
 
@@ -286,7 +265,6 @@ class UpstreamUnavailable(BankUpdateError):
     """finAPI 5xx, a timeout or a broken connection: transient, safe to retry for idempotent calls."""
 
     code = "UPSTREAM_UNAVAILABLE"
-    http_status = 503
     retryable = True
     default_user_message = "The banking service is not reachable right now. Please try again in a few minutes."
 
@@ -296,7 +274,6 @@ class UpstreamUnavailable(BankUpdateError):
 
 class UpdateTimedOut(BankUpdateError):
     code = "TIMED_OUT"
-    http_status = 504
     retryable = True
     default_user_message = "The bank took too long to deliver your data. Please try again later."
 
@@ -305,7 +282,6 @@ class DownloadFailed(BankUpdateError):
     """finAPI finished the update, but ``lastManualUpdate``/``lastAutoUpdate`` or every account says it failed."""
 
     code = "DOWNLOAD_FAILED"
-    http_status = 502
     retryable = True
     default_user_message = "Your bank did not deliver new data this time."
 
@@ -314,7 +290,6 @@ class WebFormAborted(BankUpdateError):
     """Web Form 2.0: the user cancelled finAPI's web form before any bank interface was updated."""
 
     code = "WEB_FORM_ABORTED"
-    http_status = 409
     user_action_required = True
     default_user_message = "The update was cancelled in the bank's form. Start it again when you are ready."
 
@@ -323,6 +298,5 @@ class UserActionRequired(BankUpdateError):
     """An unattended update reached a point where only the user can continue (SCA, credentials, consent)."""
 
     code = "USER_ACTION_REQUIRED"
-    http_status = 409
     user_action_required = True
     default_user_message = "Your bank needs you to confirm this connection. Please open the app and update it."

@@ -213,6 +213,6 @@ class ConnectionRecord(_Frozen):
     # None: not known (the connection was recorded before this was).
     redirect_interfaces: tuple[str, ...] | None = None
     # When (epoch seconds, rounded up) the last user-present updates counted against the rate limit were admitted:
-    # at most the limit's number of them, oldest first (ports.TriggerRate).
+    # at most the limit's number of them, oldest first (domain.trigger_rate.TriggerRate).
     user_triggers: tuple[int, ...] = ()
     version: int = 0

@@ -33,6 +33,11 @@ _BY_STATUS: dict[int, type[errors.BankUpdateError]] = {
 }
 
 
+def error_class_for_status(status: int) -> type[errors.BankUpdateError]:
+    """What an answer of finAPI's (Access or Web Form 2.0) with this status and no known error code means."""
+    return _BY_STATUS.get(status, errors.UpstreamUnavailable)
+
+
 def parse_error_message(body: Any) -> ErrorMessage | None:
     try:
         message = ErrorMessage.model_validate(body)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bankupdate.domain import errors
 from bankupdate.finapi.budget import FinapiBudget
+from bankupdate.finapi.errors import error_class_for_status
 from bankupdate.finapi.models import FinapiDateTime
 
 MIN_STATUS_INTERVAL_SECONDS = 1.0
@@ -65,16 +66,6 @@ class WebForm(BaseModel):
     payload: WebFormPayload = Field(default_factory=WebFormPayload)
 
 
-_BY_STATUS: dict[int, type[errors.BankUpdateError]] = {
-    400: errors.UpstreamRejectedRequest,
-    401: errors.UpstreamAuthFailed,
-    403: errors.UpstreamAuthFailed,
-    404: errors.UpstreamNotFound,
-    422: errors.UpstreamRejectedRequest,
-    423: errors.UpdateLockedUpstream,
-}
-
-
 def error_for(response: httpx.Response) -> errors.BankUpdateError:
     try:
         body = response.json()
@@ -84,7 +75,7 @@ def error_for(response: httpx.Response) -> errors.BankUpdateError:
     if code == "BANK_NOT_SUPPORTED":
         error_class: type[errors.BankUpdateError] = errors.BankUnsupported
     else:
-        error_class = _BY_STATUS.get(response.status_code, errors.UpstreamUnavailable)
+        error_class = error_class_for_status(response.status_code)
     description = body.get("description") if isinstance(body, dict) else None
     return error_class(
         f"finAPI Web Form answered {response.status_code} {code or ''}: {description or 'no description'}".strip(),

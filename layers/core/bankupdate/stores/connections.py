@@ -1,7 +1,7 @@
 """Connection records: ``USER#<owner>`` / ``CONNECTION#<id>``, with the per-connection update lock, the user's update
 rate and the outcome of the last update (written with the lock's release, in one write).
 
-The rate's log (``ports.TriggerRate``) is kept in top-level attributes ``user_trigger_0`` (the oldest) to
+The rate's log (``domain.trigger_rate.TriggerRate``) is kept in top-level attributes ``user_trigger_0`` (the oldest) to
 ``user_trigger_<limit - 1>``, 0 for an empty slot: the write that admits a trigger shifts them down by one and puts the
 new one last, ``if_not_exists`` filling slots never written, so one conditional write counts any trigger, the first
 one of a connection included."""
@@ -18,8 +18,9 @@ from botocore.exceptions import ClientError
 from bankupdate.domain.budget import UnattendedBudget
 from bankupdate.domain.model import ConnectionHealth, ConnectionRecord, SkipReason
 from bankupdate.domain.scheduling import shard_of
+from bankupdate.domain.trigger_rate import TriggerRate
 from bankupdate.domain.upstream import ConnectionFacts
-from bankupdate.ports import ConnectionOutcome, LockAttempt, LockRefusal, TriggerRate
+from bankupdate.ports import ConnectionOutcome, LockAttempt, LockRefusal
 from bankupdate.stores.aws import ServiceClient, is_condition_failure
 from bankupdate.stores.items import from_item, to_item, to_value
 

@@ -36,11 +36,11 @@ from bankupdate.domain.errors import (
 )
 from bankupdate.domain.model import Integration, UpdateRecord, UpdateResult, UpdateStatus
 from bankupdate.domain.upstream import Done, Failed, PollOutcome, PollTarget, StillRunning, UserNeeded
-from bankupdate.flow.finish import Completion
-from bankupdate.flow.progress import Progress
-from bankupdate.flow.what_changed import WhatChanged
 from bankupdate.observability import logger
 from bankupdate.ports import BankGateway, Clock, UpdateStore, Workflow
+from bankupdate.services.finalizer import Finalizer
+from bankupdate.services.progress import Progress
+from bankupdate.services.what_changed import WhatChanged
 from bankupdate.settings import Settings
 
 _TRANSIENT = (UpstreamUnavailable, UpdateLockedUpstream)
@@ -53,7 +53,7 @@ class PollUpdateStatus:
     gateway: BankGateway
     workflow: Workflow
     progress: Progress
-    completion: Completion
+    finalizer: Finalizer
     what_changed: WhatChanged
     clock: Clock
     settings: Settings
@@ -102,12 +102,12 @@ class PollUpdateStatus:
         )
         record, now = claimed.record, self.clock.now()
         if record.status.is_terminal or record.error is not None or record.result is not None:
-            self.completion.finish(claimed, state.history)  # ended meanwhile: end the task too
+            self.finalizer.finish(claimed, state.history)  # ended meanwhile: end the task too
             return None
         if record.status is UpdateStatus.PENDING:
             if record.finapi_called_at is None:
                 never = UpdateStalled("the update was never sent to finAPI").to_update_error()
-                self.completion.fail(record.update_id, never, state.history)
+                self.finalizer.fail(record.update_id, never, state.history)
                 return None
             # finAPI was called, but its answer was never recorded (the caller died): never call the update twice;
             # the polls find out what finAPI is doing, and only a result written after the trigger counts.
@@ -121,12 +121,12 @@ class PollUpdateStatus:
                 bound = record.created_at + timedelta(seconds=self.settings.update_timeout_seconds)
                 if now >= bound:
                     late = UpdateTimedOut("the update did not finish within its time limit")
-                    self.completion.fail(record.update_id, late.to_update_error(), state.history)
+                    self.finalizer.fail(record.update_id, late.to_update_error(), state.history)
                     return None
                 return state.model_copy(update={"target": PollTarget.of(record)})
             if lifecycle.window_closed(record, now):
                 expired = AuthenticationExpired("the user did not answer the bank's challenge in time")
-                self.completion.fail(record.update_id, expired.to_update_error(), state.history)
+                self.finalizer.fail(record.update_id, expired.to_update_error(), state.history)
                 return None
             # The user's answer comes through our API: the workflow waits for it on a task token.
             self._hand_back(state, HandBack.USER_NEEDED, 0)
@@ -152,7 +152,7 @@ class PollUpdateStatus:
         assert state.target is not None
         if isinstance(outcome, Failed):
             history = _with(state, PollEntry(at=now, saw=outcome.error.code))
-            self.completion.fail(state.update_id, outcome.error.to_update_error(), history)
+            self.finalizer.fail(state.update_id, outcome.error.to_update_error(), history)
             return _done(state, history)
         if isinstance(outcome, Done):
             history = _with(state, PollEntry(at=now, saw="READY"))
@@ -210,7 +210,7 @@ class PollUpdateStatus:
             return
         record = stored.record
         if record.status.is_terminal:
-            self.completion.finish(stored, history)  # finished meanwhile: make sure the task ends
+            self.finalizer.finish(stored, history)  # finished meanwhile: make sure the task ends
             return
         if record.status is UpdateStatus.AUTHENTICATION_REQUIRED:
             record = lifecycle.accepted(record, now, self.settings.timing).record
@@ -230,7 +230,7 @@ class PollUpdateStatus:
         result = self.what_changed.summarise(record, result, now)  # what it brought (decision D29)
         finished = lifecycle.succeeded(record, result, now, polls=state.polls).record
         saved = self.updates.save(finished, expected_version=stored.record.version)
-        self.completion.finish(saved, history)
+        self.finalizer.finish(saved, history)
 
     def _show(self, update_id: str, outcome: UserNeeded, now: datetime) -> bool:
         """Show the user what the bank (finAPI's web form) asks; False when the update ended instead."""

@@ -30,12 +30,8 @@ from bankupdate.domain.model import (
     UpdateRecord,
 )
 from bankupdate.domain.psu import PsuContext
+from bankupdate.domain.trigger_rate import TriggerRate
 from bankupdate.domain.upstream import Accepted, StartOutcome, StartRequest, UserNeeded
-from bankupdate.flow.callbacks import CALLBACK_TOKEN_BYTES, CallbackLinks, callback_digest
-from bankupdate.flow.finish import Completion
-from bankupdate.flow.locks import ConnectionLocks
-from bankupdate.flow.progress import Progress
-from bankupdate.flow.recovery import Recovery, workflow_input
 from bankupdate.observability import logger
 from bankupdate.ports import (
     BankGateway,
@@ -45,10 +41,14 @@ from bankupdate.ports import (
     LockAttempt,
     LockRefusal,
     StoredUpdate,
-    TriggerRate,
     UpdateStore,
     Workflow,
 )
+from bankupdate.services.callbacks import CALLBACK_TOKEN_BYTES, CallbackLinks, callback_digest
+from bankupdate.services.finalizer import Finalizer
+from bankupdate.services.locks import ConnectionLocks
+from bankupdate.services.progress import Progress
+from bankupdate.services.recovery import Recovery, workflow_input
 from bankupdate.settings import Settings
 
 __all__ = ["CALLBACK_TOKEN_BYTES", "TriggerRequest", "TriggerUpdate", "callback_digest"]
@@ -83,7 +83,7 @@ class TriggerUpdate:
     gateway: BankGateway
     workflow: Workflow
     progress: Progress
-    completion: Completion
+    finalizer: Finalizer
     recovery: Recovery
     idempotency: IdempotencyStore | None
     clock: Clock
@@ -236,11 +236,11 @@ class TriggerUpdate:
             # finAPI may be downloading already; without a workflow nobody would ever release the lock.
             logger.exception("could not start the update workflow")
             failed = BankUpdateError(f"workflow did not start: {type(error).__name__}")
-            self.completion.fail(saved.update_id, failed.to_update_error())
+            self.finalizer.fail(saved.update_id, failed.to_update_error())
             raise
         return saved
 
     def _fail(self, update_id: str, error: BankUpdateError) -> NoReturn:
-        self.completion.fail(update_id, error.to_update_error())
+        self.finalizer.fail(update_id, error.to_update_error())
         error.details.setdefault("updateId", update_id)
         raise error

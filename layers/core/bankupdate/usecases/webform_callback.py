@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from bankupdate.contract import WaitingTask
 from bankupdate.domain.errors import NotFound
-from bankupdate.flow.callbacks import callback_digest
 from bankupdate.ports import UpdateStore, Workflow
+from bankupdate.services.callbacks import callback_digest
 
 _RESUMABLE = frozenset({WaitingTask.USER, WaitingTask.CALLBACK})
 

@@ -15,8 +15,8 @@ from bankupdate.domain.events import AuthenticationRequested
 from bankupdate.domain.lifecycle import Next, Transition
 from bankupdate.domain.model import UpdateRecord
 from bankupdate.domain.upstream import Accepted, StartOutcome, UserNeeded
-from bankupdate.flow.finish import Completion
 from bankupdate.ports import Clock, EventBus, ScheduleStore, StoredUpdate, UpdateStore, Workflow
+from bankupdate.services.finalizer import Finalizer
 from bankupdate.settings import Settings
 
 # The tasks a download that starts (or restarts after the user) ends: they wait for the user or for finAPI.
@@ -28,7 +28,7 @@ class Progress:
     updates: UpdateStore
     events: EventBus
     workflow: Workflow
-    completion: Completion
+    finalizer: Finalizer
     clock: Clock
     settings: Settings
     schedules: ScheduleStore
@@ -56,7 +56,7 @@ class Progress:
         if step.next is Next.AWAIT_USER:
             self._user_asked(saved.record)
         elif step.next is Next.FINISH:
-            return StoredUpdate(self.completion.finish(saved))
+            return StoredUpdate(self.finalizer.finish(saved))
         elif step.next is Next.POLL and saved.task_token is not None and saved.task_kind in _RESUMABLE:
             self.workflow.resume(saved.task_token, saved.record.update_id)
         return saved

@@ -27,11 +27,6 @@ from bankupdate.domain.events import ConsentExpiringSoon
 from bankupdate.domain.model import ConnectionRecord, SkipReason, UpdateStatus
 from bankupdate.domain.scheduling import consent_expiring, scheduled_update_id, skip_reason
 from bankupdate.domain.upstream import Accepted, StartOutcome, StartRequest
-from bankupdate.flow.callbacks import CallbackLinks
-from bankupdate.flow.finish import Completion
-from bankupdate.flow.locks import ConnectionLocks
-from bankupdate.flow.progress import Progress
-from bankupdate.flow.recovery import workflow_input
 from bankupdate.observability import logger, metrics
 from bankupdate.ports import (
     BankGateway,
@@ -44,6 +39,11 @@ from bankupdate.ports import (
     UpdateStore,
     Workflow,
 )
+from bankupdate.services.callbacks import CallbackLinks
+from bankupdate.services.finalizer import Finalizer
+from bankupdate.services.locks import ConnectionLocks
+from bankupdate.services.progress import Progress
+from bankupdate.services.recovery import workflow_input
 from bankupdate.settings import Settings
 
 # Skips that only the user can end take the connection out of the due index (a user-present success puts it back);
@@ -78,7 +78,7 @@ class StartScheduledUpdate:
     gateway: BankGateway
     workflow: Workflow
     progress: Progress
-    completion: Completion
+    finalizer: Finalizer
     events: EventBus
     clock: Clock
     settings: Settings
@@ -163,12 +163,12 @@ class StartScheduledUpdate:
         lock = self.locks.take(record.owner_id, record.connection_id, record.update_id)
         if lock.refused is not None:
             running = UpdateAlreadyRunning(f"update {lock.holder} is running", details={"updateId": lock.holder})
-            self.completion.fail(record.update_id, running.to_update_error())
+            self.finalizer.fail(record.update_id, running.to_update_error())
             return False
         budget = self.settings.budget
         if not self.schedules.consume_unattended(record.owner_id, record.connection_id, budget=budget, now=now):
             spent = UnattendedBudgetExhausted(f"{budget.usable_per_day} unattended updates used today")
-            self.completion.fail(record.update_id, spent.to_update_error())
+            self.finalizer.fail(record.update_id, spent.to_update_error())
             return False
         callbacks = None
         if self.callback_base_url is not None:
@@ -179,11 +179,11 @@ class StartScheduledUpdate:
             outcome: StartOutcome = self.gateway.start(record.owner_id, request)
         except UpstreamUnavailable as error:
             if error.upstream_status is not None:
-                self.completion.fail(record.update_id, error.to_update_error())
+                self.finalizer.fail(record.update_id, error.to_update_error())
                 return False
             return self._go(calling, Accepted(), confirmed=False)  # no answer at all: finAPI may be downloading
         except BankUpdateError as error:
-            self.completion.fail(record.update_id, _unattended(error).to_update_error())
+            self.finalizer.fail(record.update_id, _unattended(error).to_update_error())
             return False
         return self._go(calling, outcome, confirmed=True)
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bankupdate.domain.model import ConnectionRecord
-from bankupdate.ports import Clock, ConnectionStore, LockAttempt, LockRefusal, TriggerRate, UpdateStore
+from bankupdate.domain.trigger_rate import TriggerRate
+from bankupdate.ports import Clock, ConnectionStore, LockAttempt, LockRefusal, UpdateStore
 from bankupdate.settings import Settings
 
 FINISHING_PATIENCE_SECONDS = 2.0

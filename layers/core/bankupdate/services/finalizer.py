@@ -68,7 +68,7 @@ def health_after(previous: ConnectionHealth, record: UpdateRecord) -> Connection
 
 
 @dataclass
-class Completion:
+class Finalizer:
     updates: UpdateStore
     connections: ConnectionStore
     events: EventBus

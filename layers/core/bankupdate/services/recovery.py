@@ -12,9 +12,9 @@ from datetime import timedelta
 
 from bankupdate.contract import WorkflowInput
 from bankupdate.domain.errors import UpdateStalled
-from bankupdate.flow.finish import Completion
 from bankupdate.observability import logger
 from bankupdate.ports import Clock, ConnectionStore, ExecutionState, UpdateStore, Workflow
+from bankupdate.services.finalizer import Finalizer
 from bankupdate.settings import Settings
 
 
@@ -33,7 +33,7 @@ class Recovery:
     updates: UpdateStore
     connections: ConnectionStore
     workflow: Workflow
-    completion: Completion
+    finalizer: Finalizer
     clock: Clock
     settings: Settings
 
@@ -47,7 +47,7 @@ class Recovery:
             return self.connections.release(owner_id, connection_id, update_id=holder, outcome=None)
         record = stored.record
         if record.status.is_terminal:
-            self.completion.finish(stored)  # its finish died before releasing the lock: redo the rest
+            self.finalizer.finish(stored)  # its finish died before releasing the lock: redo the rest
             return True
         if self.clock.now() - record.updated_at < timedelta(seconds=self.settings.orphan_grace_seconds):
             return False  # its trigger may still be running
@@ -63,7 +63,7 @@ class Recovery:
             self.workflow.start(workflow_input(update_id, self.settings))
             return True
         logger.warning("finishing an update whose workflow ended without it", extra={"update_id": update_id})
-        self.completion.fail(
+        self.finalizer.fail(
             update_id, UpdateStalled("the update's workflow ended without finishing it").to_update_error()
         )
         return True

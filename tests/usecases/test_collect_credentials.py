@@ -1,4 +1,4 @@
-"""AnswerChallenge: each kind of challenge the bank asks, answered through our API, and every way an answer is
+"""CollectCredentials: each kind of challenge the bank asks, answered through our API, and every way an answer is
 refused before or after it reaches finAPI; and how answers move the workflow's wait for the user (AwaitUser): a new
 round keeps it waiting, a download that starts resumes it (then the workflow polls)."""
 

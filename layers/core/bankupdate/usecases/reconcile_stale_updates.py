@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bankupdate.flow.finish import Completion
-from bankupdate.flow.recovery import Recovery
 from bankupdate.observability import logger, metrics
 from bankupdate.ports import Clock, UpdateStore, Workflow
+from bankupdate.services.finalizer import Finalizer
+from bankupdate.services.recovery import Recovery
 from bankupdate.settings import Settings
 
 # A run looks this far back for failed workflows: several runs overlap, so one failing run loses nothing.
@@ -32,7 +32,7 @@ class ReconcileStaleUpdates:
     updates: UpdateStore
     workflow: Workflow
     recovery: Recovery
-    completion: Completion
+    finalizer: Finalizer
     clock: Clock
     settings: Settings
 
@@ -50,7 +50,7 @@ class ReconcileStaleUpdates:
         for update_id in failed:
             stored = self.updates.get(update_id)
             if stored is not None and stored.record.status.is_terminal:
-                self.completion.finish(stored)  # releases the lock if the failed Finalize left it held
+                self.finalizer.finish(stored)  # releases the lock if the failed Finalize left it held
                 repaired += 1
         metrics.add_metric(name="StaleUpdatesRecovered", unit="Count", value=recovered)
         logger.info("reconciled", extra={"open_checked": checked, "recovered": recovered, "repaired": repaired})

@@ -26,23 +26,23 @@ from bankupdate.domain.lifecycle import Next
 from bankupdate.domain.model import BankingInterface, ChallengeStatus, UpdateOptions, UpdateRecord, UpdateStatus
 from bankupdate.domain.psu import PsuContext
 from bankupdate.domain.upstream import Accepted, AnswerRequest, StartOutcome
-from bankupdate.flow.finish import Completion
-from bankupdate.flow.progress import Progress
 from bankupdate.ports import BankGateway, Clock, StoredUpdate, UpdateStore, Workflow
+from bankupdate.services.finalizer import Finalizer
+from bankupdate.services.progress import Progress
 from bankupdate.settings import Settings
 
 # Errors after which the same answer may simply be sent again: finAPI did not (knowingly) consume the challenge.
 _TRY_AGAIN = (UpstreamUnavailable, UpdateLockedUpstream)
-_CLAIM_LEASE = timedelta(seconds=60)
+CLAIM_LEASE = timedelta(seconds=60)
 
 
 @dataclass
-class AnswerChallenge:
+class CollectCredentials:
     updates: UpdateStore
     gateway: BankGateway
     workflow: Workflow
     progress: Progress
-    completion: Completion
+    finalizer: Finalizer
     clock: Clock
     settings: Settings
 
@@ -57,7 +57,7 @@ class AnswerChallenge:
         check_answer_fits(challenge, answer)
         options = self._options_for(owner_id, record)
         if not self.updates.claim_round(
-            update_id, auth_round=record.auth_round, now=self.clock.now(), lease=_CLAIM_LEASE
+            update_id, auth_round=record.auth_round, now=self.clock.now(), lease=CLAIM_LEASE
         ):
             raise ChallengeMismatch(
                 "this challenge has already been answered", details={"authRound": record.auth_round}
@@ -81,7 +81,7 @@ class AnswerChallenge:
                 self.updates.release_round(update_id, auth_round=record.auth_round)
             raise
         except BankUpdateError as error:
-            self.completion.fail(update_id, error.to_update_error())
+            self.finalizer.fail(update_id, error.to_update_error())
             error.details.setdefault("updateId", update_id)
             raise
         return self._go(stored, answering.record, outcome, confirmed=True)

@@ -8,16 +8,16 @@ from dataclasses import dataclass
 
 from bankupdate.contract import CatchFailure, WorkflowOutput, error_from_failure
 from bankupdate.domain.errors import UpdateStalled
-from bankupdate.flow.finish import Completion
 from bankupdate.observability import logger
 from bankupdate.ports import StoredUpdate, UpdateStore, Workflow
+from bankupdate.services.finalizer import Finalizer
 
 
 @dataclass
 class FinalizeUpdate:
     updates: UpdateStore
     workflow: Workflow
-    completion: Completion
+    finalizer: Finalizer
 
     def __call__(self, update_id: str, failure: CatchFailure | None, task_token: str | None = None) -> WorkflowOutput:
         stored = self.updates.get(update_id)
@@ -29,7 +29,7 @@ class FinalizeUpdate:
         record = stored.record
         if record.status.is_terminal:
             # Repair whatever the first finish did not get to (and end the named task, if there is one).
-            finished = self.completion.finish(StoredUpdate(record, task_token or stored.task_token))
+            finished = self.finalizer.finish(StoredUpdate(record, task_token or stored.task_token))
         else:
             error = (
                 error_from_failure(failure, record.status)
@@ -37,7 +37,7 @@ class FinalizeUpdate:
                 else UpdateStalled("the workflow ended without an outcome")
             )
             logger.warning("the workflow gave up on the update", extra={"error_code": error.code})
-            finished = self.completion.fail(update_id, error.to_update_error())
+            finished = self.finalizer.fail(update_id, error.to_update_error())
             if task_token is not None and task_token != stored.task_token:
                 self.workflow.release(task_token, WorkflowOutput(update_id=update_id, status=finished.status))
         return WorkflowOutput(update_id=update_id, status=finished.status)

@@ -18,7 +18,7 @@ class ScheduleRun:
 
 
 @dataclass
-class ScheduleDueConnections:
+class ScheduleUpdates:
     schedules: ScheduleStore
     queue: DueQueue
     clock: Clock

@@ -1,0 +1,116 @@
+"""Durations that must fit into one another, checked from the real values: each function's ``Timeout`` and
+environment in ``template.yaml``, ``settings.py``'s defaults under that environment, and the Retry policies of the
+ASL files that deploy. What ``test_timing.py`` checks inside one function (its finAPI waits under its timeout), this
+checks between the parts: a poll loop and Express's five minutes, the Poll task's heartbeat and the loop's silences,
+a wait for the user and the answer route, leases and the work they cover, the queue and its consumer.
+
+A change of any one number (a function's timeout, a retry policy, a setting's default) that breaks a relation fails
+here, before AWS finds it; ``tests/workflow/test_production_timing.py`` runs the same numbers, scaled, end to end.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bankupdate.settings import FINALIZE_RETRY_SECONDS, Settings
+from bankupdate.usecases.collect_credentials import CLAIM_LEASE
+from tests.template.reachable import ROOT, FunctionReach, planned, reachable
+from tests.template.test_timing import worst_case
+
+EXPRESS_MAX_SECONDS = 300  # "Quotas": an Express execution runs at most five minutes
+SQS_VISIBILITY_FACTOR = 6  # "Using Lambda with Amazon SQS": visibility timeout at least six times the function's
+WORKFLOW_START = "bankupdate.stores.workflow.StepFunctionsWorkflow.start"
+
+
+def _asl(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((ROOT / "statemachines" / f"{name}.asl.json").read_text())
+    return loaded
+
+
+def _lambda_retry(state: dict[str, Any]) -> tuple[int, float]:
+    """Attempts and the longest total delay between them of a Task's Retry on Lambda's errors (full jitter waits at
+    most the computed interval, capped by MaxDelaySeconds)."""
+    retrier = next(
+        r for r in state["Retry"] if "Sandbox.Timedout" in r["ErrorEquals"] or "States.ALL" in r["ErrorEquals"]
+    )
+    retries, interval = int(retrier["MaxAttempts"]), float(retrier.get("IntervalSeconds", 1))
+    rate, cap = float(retrier.get("BackoffRate", 2.0)), float(retrier.get("MaxDelaySeconds", 1e9))
+    return 1 + retries, sum(min(interval * rate**k, cap) for k in range(retries))
+
+
+def _function(logical_id: str) -> FunctionReach:
+    return reachable()[logical_id]
+
+
+def _settings(logical_id: str) -> Settings:
+    return _function(logical_id).settings
+
+
+def _timeout(logical_id: str) -> int:
+    return planned().functions[logical_id].timeout
+
+
+def _poll_seconds() -> float:
+    """The longest one Poll state of the loop takes: every attempt at PollUpdateStatus's timeout, and the delays."""
+    attempts, delays = _lambda_retry(_asl("poll_loop")["States"]["Poll"])
+    return attempts * _timeout("PollUpdateStatusFunction") + delays
+
+
+def _starters() -> dict[str, Settings]:
+    """The functions that start update workflows: they compute the waits the workflow's input carries."""
+    found = {k: f.settings for k, f in reachable().items() if WORKFLOW_START in f.reach.functions}
+    assert {"TriggerUpdateFunction", "StartScheduledUpdateFunction", "ReconcileStaleUpdatesFunction"} <= set(found)
+    return found
+
+
+def test_a_poll_loop_hands_on_before_a_poll_could_run_past_expresss_five_minutes() -> None:
+    # Given the poll function's settings, its timeout and the loop's retry policy
+    poll = _settings("PollUpdateStatusFunction")
+    # Then a loop lives at most Express's five minutes, and the reserve it keeps for one more poll holds every attempt
+    assert poll.poll_loop_max_seconds <= EXPRESS_MAX_SECONDS
+    assert poll.poll_reserve_seconds >= _poll_seconds(), (poll.poll_reserve_seconds, _poll_seconds())
+
+
+def test_the_poll_tasks_heartbeat_outlasts_the_longest_silence_of_a_live_loop() -> None:
+    # Given the heartbeat each starter puts into the workflow's input, and the loop as the poll function runs it
+    poll = _settings("PollUpdateStatusFunction")
+    longest_gap = min(poll.poll_max_gap_seconds, poll.hand_over_gap_seconds)
+    # (a loop sends a sign of life once the silence plus the next gap reach half the heartbeat; the poll after that
+    # gap may take every attempt)
+    for name, starter in _starters().items():
+        heartbeat = starter.poll_heartbeat_seconds
+        # Then the task hears from a live loop before its heartbeat runs out, whichever gap the loop waits in it
+        assert heartbeat / 2 >= longest_gap + _poll_seconds(), name
+        assert heartbeat / 2 >= longest_gap + poll.poll_reserve_seconds, name
+
+
+def test_a_wait_for_the_user_outlasts_an_answer_in_flight_and_a_round_is_claimed_as_long() -> None:
+    # Given the answer route's timeout (it keeps the wait alive, then calls finAPI)
+    answer = _timeout("CollectCredentialsFunction")
+    # Then the wait for the user (heartbeat: the answer window and a grace) never runs out while an answer is on its
+    # way, and the claim of a round lasts as long as the answer that holds it may run
+    for name, starter in _starters().items():
+        assert starter.heartbeat_seconds > answer, name
+    assert CLAIM_LEASE.total_seconds() >= answer
+
+
+def test_a_connection_lock_outlasts_the_update_and_every_finalize_attempt() -> None:
+    # Given Finalize's retry policy and timeout, and the update's own bound
+    attempts, delays = _lambda_retry(_asl("update_connection")["States"]["Finalize"])
+    finalize = attempts * _timeout("FinalizeFunction") + delays
+    # Then the lock is never free while the update's workflow may still finish it
+    assert finalize <= FINALIZE_RETRY_SECONDS
+    for name, starter in _starters().items():
+        assert starter.lock_lease_seconds >= starter.update_timeout_seconds + finalize, name
+
+
+def test_a_due_connection_comes_back_only_after_its_start_had_all_its_time() -> None:
+    # Given the schedule queue and the function that consumes it
+    queue = planned().active["ScheduleQueue"]["Properties"]
+    timeout = _timeout("StartScheduledUpdateFunction")
+    start = _settings("StartScheduledUpdateFunction")
+    # Then a batch retried after throttling does not become visible while the first try runs, and a start is begun
+    # only with the time one start may take (a batch's starts run one after another)
+    assert int(queue["VisibilityTimeout"]) >= SQS_VISIBILITY_FACTOR * timeout
+    assert worst_case(_function("StartScheduledUpdateFunction")) <= start.start_reserve_seconds < timeout
