@@ -12,6 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 export __SAM_CLI_APP_DIR := $(abspath .samcli)
 export AWS_DEFAULT_REGION ?= eu-central-1
 PYTEST_ARGS ?=
+TEST_WORKERS ?= 4
 # Browser tests drive Debian's Chromium (downloaded browser builds do not work here); installed once, as root or via sudo.
 CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -104,8 +105,11 @@ frontend: $(VENV)/.installed $(CHROMIUM) ## tier 6: the reference front end clic
 
 # The whole suite, with coverage of layers/core/bankupdate and the handlers; below the floor in pyproject.toml
 # ([tool.coverage.report] fail_under) the run fails. The layer rules run as tests/architecture.
+# It runs in TEST_WORKERS pytest workers (the local stack's tests mostly wait on Wait states and finAPI's pace, so more
+# workers than cores pay), then, in a session of its own, the check over what every stack of that run saw.
 test: $(VENV)/.installed $(SAM_VENV)/.installed $(MINI_VENV)/.installed $(CHROMIUM) lint typecheck ## the README's test command: lint, types, layer rules, every test suite, coverage floor
-	SAM_BIN=$(SAM) $(PY) -m pytest --cov --cov-report=term $(PYTEST_ARGS)
+	SAM_BIN=$(SAM) $(PY) -m pytest -n $(TEST_WORKERS) --cov --cov-report=term $(PYTEST_ARGS)
+	$(PY) -m pytest --no-cov -m after_every_stack tests/template/test_least_privilege.py
 
 validate: $(SAM_VENV)/.installed ## sam validate --lint
 	$(SAM) validate --lint

@@ -35,15 +35,68 @@ FAST_ENV = {
 }
 
 
-# (template, authorizer, resolver) of every stack this session ran: what each role was seen to use and refused
-# (tests/template/test_least_privilege.py).
-OBSERVED: list[tuple[Path, Any, Any]] = []
 STACK_SUITES = ("tests/workflow", "tests/reliability", "tests/local_stack")
+# Suites by how long their modules take (the local stack's first, the browser's next), for the order above.
+HEAVIEST_FIRST = ("tests/workflow", "tests/reliability", "tests/browser", "tests/local_stack", "tests/template")
+# The test modules of this run that reported (in the process that reports: the controller under pytest-xdist).
+RAN_MODULES: set[str] = set()
+
+
+def _judging(config: pytest.Config) -> bool:
+    """The run of the checks over what every stack saw: `make test`'s second pytest session, after the run that made
+    the stacks (tests/support/observed_stacks.py says why)."""
+    return bool(config.getoption("markexpr") == "after_every_stack")
+
+
+def _controller(config: pytest.Config) -> bool:
+    return not hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _controller(config) and not _judging(config):
+        from tests.support import observed_stacks
+
+        observed_stacks.begin_run()
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Checks over what every stack saw run after all other tests."""
-    items.sort(key=lambda item: item.get_closest_marker("after_every_stack") is not None)
+    """The checks over what every stack saw wait for the run that made the stacks; the rest runs heaviest first, so
+    that no worker is left with a long module at the end."""
+    if _judging(config):
+        return
+    judging = [item for item in items if item.get_closest_marker("after_every_stack") is not None]
+    if judging:
+        config.hook.pytest_deselected(items=judging)
+        items[:] = [item for item in items if item not in judging]
+    items.sort(key=lambda item: HEAVIEST_FIRST.index(_suite(item)) if _suite(item) in HEAVIEST_FIRST else 99)
+
+
+def _suite(item: pytest.Item) -> str:
+    return "/".join(Path(item.path).relative_to(ROOT).parts[:2])
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist hands out whole test modules (their stack is module-scoped), but the template suite as one: its
+    modules share one `sam build` and one ministack per worker."""
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    class ByModuleTemplateSuiteTogether(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", maxsplit=1)[0]
+            return "tests/template" if module.startswith("tests/template/") else module
+
+    return ByModuleTemplateSuiteTogether(config, log)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    RAN_MODULES.add(report.nodeid.split("::")[0])
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _controller(session.config) and not _judging(session.config):
+        from tests.support import observed_stacks
+
+        observed_stacks.end_run(session.testsfailed, RAN_MODULES)
 
 
 # The sandbox as every suite runs it: short downloads, each exchange checked against finAPI's spec, and the bank's
@@ -113,6 +166,7 @@ def running_stack(
     ``time_scale`` shrinks AWS's time limits (Lambda timeouts, the HTTP API's 30 s) for tests that reach them."""
     from bankupdate import composition
     from local_stack import LocalStack
+    from tests.support import observed_stacks
 
     overrides = (
         {
@@ -141,12 +195,16 @@ def running_stack(
         express_duplicate_rate=express_duplicate_rate,
         express_max_seconds=express_max_seconds,
     ) as local:
-        OBSERVED.append((Path(template), local.authorizer, local.resolver))
         composition.reset()
         try:
             yield local
         finally:
             composition.reset()
+            observed_stacks.record_stack(Path(template), _current_module(), local.authorizer, local.resolver)
+
+
+def _current_module() -> str:
+    return os.environ.get("PYTEST_CURRENT_TEST", "?").split("::")[0]
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,9 @@ def history(stack: Any, update_id: str) -> list[dict[str, Any]]:
         kwargs["nextToken"] = page["nextToken"]
 
 
-def wait_until_finished(stack: Any, update_id: str, timeout: float = 15.0) -> str:
+def wait_until_finished(stack: Any, update_id: str, timeout: float = 60.0) -> str:
+    """The execution's status once it left RUNNING. The update's record turns terminal inside the poll function, a few
+    transitions before the execution ends (seconds on a loaded machine): the bound only keeps a broken run short."""
     sfn = stack.boto3_client("stepfunctions")
     deadline = time.monotonic() + timeout
     while True:
@@ -44,6 +46,7 @@ def transitions_of(stack: Any, update_id: str) -> list[str]:
 def polls_of(stack: Any, update_id: str) -> list[dict[str, Any]]:
     """The polls of the update, as its execution history tells them: each Poll task ends with the polls its loops
     made (the task's output when the update finished, its hand-back's cause when the update waited elsewhere)."""
+    assert wait_until_finished(stack, update_id) != "RUNNING", f"the execution of {update_id} is still running"
     polls: list[dict[str, Any]] = []
     for event in history(stack, update_id):
         if event["type"] == "TaskSucceeded" and event["taskSucceededEventDetails"].get("resourceType") == "states":

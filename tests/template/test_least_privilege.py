@@ -14,15 +14,15 @@ the code can make. AWS managed policies that SAM attaches (logs, X-Ray, SQS poll
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from local_stack.iam.authorizer import Authorizer, Use
+from local_stack.iam.authorizer import Use
 from local_stack.offline import PlannedStack
-from tests.conftest import OBSERVED, ROOT, STACK_SUITES
+from tests.conftest import ROOT, STACK_SUITES
+from tests.support import observed_stacks
 from tests.support.template_variants import drop_statement, template_variant
 from tests.template.reachable import PARAMETERS, aws_calls, planned, reachable, refusals
 from tests.template.translated import translated_template
@@ -49,56 +49,23 @@ UNREACHED_BY_DESIGN = {
 STAR_ONLY_ACTIONS = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}
 
 
-def _granted(authorizer: Authorizer) -> set[Use]:
-    pairs: set[Use] = set()
-    for principal in authorizer.principals.values():
-        for statement in principal.statements:
-            if "/aws-managed:" in statement.origin or statement.effect != "Allow":
-                continue
-            pairs |= {Use(statement.origin, a.lower(), r) for a in statement.actions for r in statement.resources}
-    return pairs
-
-
-def _logical(resolver: Any) -> Callable[[Use], Use]:
-    """A stack's use with its physical names (random key ids, secret suffixes) in logical terms, so that what one
-    stack granted compares with what any stack of the session used."""
-    physical = {str(v): k for k, v in resolver.refs.items() if isinstance(v, str)}
-    physical |= {str(v): k for (k, _), v in resolver.attributes.items() if isinstance(v, str)}
-    names = sorted(((p, k) for p, k in physical.items() if len(p) >= 12), key=lambda pair: -len(pair[0]))
-
-    def logical(use: Use) -> Use:
-        resource = use.resource
-        for name, logical_id in names:
-            resource = resource.replace(name, f"{{{logical_id}}}")
-        return Use(use.origin, use.action, resource)
-
-    return logical
-
-
-def _whole_suite_ran(request: pytest.FixtureRequest) -> bool:
-    ran = {str(Path(item.path).relative_to(ROOT)) for item in request.session.items}
-    return all(any(path.startswith(suite) for path in ran) for suite in STACK_SUITES)
-
-
 @pytest.mark.after_every_stack
-def test_every_statement_of_every_role_was_used_and_nothing_was_refused(request: pytest.FixtureRequest) -> None:
-    if not _whole_suite_ran(request) or request.session.testsfailed:
-        pytest.skip(f"needs every suite that runs a function ({', '.join(STACK_SUITES)}) passing in this session")
-    real = [(authorizer, resolver) for template, authorizer, resolver in OBSERVED if template == ROOT / "template.yaml"]
+def test_every_statement_of_every_role_was_used_and_nothing_was_refused() -> None:
+    run = observed_stacks.last_run()
+    ran_every_suite = run is not None and all(any(m.startswith(s) for m in run.modules) for s in STACK_SUITES)
+    if run is None or not ran_every_suite or run.failed:
+        pytest.skip(f"needs a run of every suite that runs a function ({', '.join(STACK_SUITES)}) that passed")
+    stacks = observed_stacks.stacks()
+    real = [stack for stack in stacks if stack.template == str(ROOT / "template.yaml")]
     assert real, "no stack of template.yaml ran"
     # Nothing a function did on the real template was refused
-    assert [reason for authorizer, _ in real for reason in authorizer.denied] == []
-    # And every action/resource pair we granted was used by some call, in any stack of the session, or is used by a
+    assert [reason for stack in real for reason in stack.denied] == []
+    # And every action/resource pair we granted was used by some call, in any stack of the run, or is used by a
     # call the code can make
-    used: set[Use] = _used_by_the_code()
-    for _, authorizer, resolver in OBSERVED:
-        logical = _logical(resolver)
-        used |= {logical(u) for u in authorizer.used}
-    first, first_resolver = real[0]
-    granted = {_logical(first_resolver)(u) for u in _granted(first)}
+    used: set[Use] = _used_by_the_code().union(*(stack.used for stack in stacks))
     unused = {
         u
-        for u in granted - used
+        for u in real[0].granted - used
         if u.origin not in UNREACHED_BY_DESIGN and f"{u.origin}: {u.action}" not in UNREACHED_BY_DESIGN
     }
     assert not unused, "granted and never used:\n" + "\n".join(
@@ -109,7 +76,7 @@ def test_every_statement_of_every_role_was_used_and_nothing_was_refused(request:
 def _used_by_the_code() -> set[Use]:
     stack = PlannedStack(ROOT / "template.yaml", PARAMETERS)
     assert list(refusals(stack, reachable())) == []
-    logical = _logical(stack.resolver)
+    logical = observed_stacks.logical_names(stack.resolver)
     return {logical(u) for u in stack.authorizer.used}
 
 

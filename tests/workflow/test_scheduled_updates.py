@@ -36,7 +36,9 @@ def executions(stack: Any) -> list[dict[str, Any]]:
         kwargs["nextToken"] = page["nextToken"]
 
 
-def wait_until_settled(stack: Any, timeout: float = 60) -> None:
+def wait_until_settled(stack: Any, timeout: float = 240) -> None:
+    """Until the queue is empty and no update runs. Fifty updates take about a minute on an idle two-core machine and
+    several on a loaded one: the bound only keeps a broken run from hanging."""
     sqs = stack.boto3_client("sqs")
     url = stack.physical_id("ScheduleQueue")
     deadline = time.monotonic() + timeout
