@@ -17,7 +17,6 @@ from moto.server import ThreadedMotoServer
 from local_stack.credentials import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
 from local_stack.template import REGION
 
-
 _MAKING = threading.Lock()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 from typing import Any
 
 from tests.conftest import BankUser
@@ -37,7 +38,7 @@ def test_hundred_concurrent_triggers_with_different_keys_start_one_update(new_us
     started = [a.json()["updateId"] for a in answers if a.status_code == 202]
     assert started
     views = sorted((user.api.update(update_id).json() for update_id in started), key=lambda v: v["createdAt"])
-    for earlier, later in zip(views, views[1:], strict=False):
+    for earlier, later in pairwise(views):
         assert earlier["status"] in TERMINAL and earlier["updatedAt"] <= later["createdAt"], (earlier, later)
     assert all(
         a.status_code == 409 and a.json()["error"]["details"]["updateId"] in started
