@@ -15,7 +15,7 @@ from typing import Any
 
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-from local_stack import express, interception, observation, stepfunctions
+from local_stack import express, interception, observation, stepfunctions, throttling
 from local_stack.api_hosting import ApiHosting
 from local_stack.creation_checks import DeploymentRefused, check_service_roles
 from local_stack.event_sources import QueuePollers
@@ -38,7 +38,6 @@ from local_stack.provisioning import Provisioner
 from local_stack.quotas import Quotas
 from local_stack.schedules import Scheduler
 from local_stack.template import ACCOUNT_ID, REGION, Resolver, translate
-from local_stack.throttling import QuotaEnforcement
 
 __all__ = ["DeploymentRefused", "LocalStack"]  # DeploymentRefused: what a refused start() raises
 
@@ -102,9 +101,9 @@ class LocalStack:
         # Express's five minutes, at the stack's time scale unless a test gives its own
         self.express_max_seconds = express_max_seconds or express.EXPRESS_MAX_SECONDS * time_scale
         self.runtime = FunctionRuntime(echo_logs, time_scale)
-        self.quotas: QuotaEnforcement | None = None
+        self.quotas: throttling.QuotaEnforcement | None = None
         if quotas is not None or throttle_rate > 0:
-            self.quotas = QuotaEnforcement(
+            self.quotas = throttling.QuotaEnforcement(
                 quotas, injected_rate=throttle_rate, seed=throttle_seed, is_express=_is_express
             )
             self.runtime.quotas = self.quotas
@@ -152,6 +151,8 @@ class LocalStack:
         self.runtime.start()
         pollers = self._create(template, sources)
         self._start_patches(interception.patches(self.authorizer, self.quotas))
+        if self.quotas is not None:  # throttles are retried: the SDK's backoff scaled like the workflows' Retry
+            self._start_patches([throttling.scaled_sdk_backoff(self.retry_scale)])
         self._pollers = pollers
         pollers.start()
         return self

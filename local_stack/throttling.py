@@ -29,8 +29,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+from unittest import mock
 
 from botocore.awsrequest import AWSResponse
+from botocore.retries.standard import ExponentialBackoff
 
 from local_stack.quota_table import SPECS, Refusal
 from local_stack.quotas import ConcurrencyPool, Quotas, TokenBucket
@@ -85,6 +87,17 @@ def buckets_of_call(
     return []
 
 
+def scaled_sdk_backoff(scale: float) -> Any:
+    """A patch: botocore's backoff between attempts times ``scale``, as the workflows' Retry intervals are scaled
+    (the stack's ``retry_scale``); 1 s and 2 s of full jitter after a throttle are AWS's real numbers."""
+    original = ExponentialBackoff.delay_amount
+
+    def delay_amount(self: ExponentialBackoff, context: Any) -> float:
+        return float(original(self, context)) * scale
+
+    return mock.patch.object(ExponentialBackoff, "delay_amount", delay_amount)
+
+
 class _RawBody(io.BytesIO):
     """What botocore reads an answer's body from (urllib3's ``stream``)."""
 
@@ -128,6 +141,7 @@ class QuotaEnforcement:
         self.quotas = quotas
         self.injected_rate = injected_rate
         self.refused: Counter[str] = Counter()  # by quota key, and "injected.<service>" for the random ones
+        self.attempts: Counter[str] = Counter()  # every attempt of a call that met the quotas, by service
         self._rng = random.Random(seed)  # noqa: S311 - a test's throttles, not cryptography
         self._is_express = is_express
         self._clock = clock
@@ -135,14 +149,32 @@ class QuotaEnforcement:
         self._pools: dict[str, ConcurrencyPool] = {}
         self._lock = threading.Lock()
         self._call = threading.local()
+        self._refuse_next: Counter[tuple[str, str]] = Counter()
+
+    def refuse_next(self, service: str, operation: str, times: int = 1) -> None:
+        """The next ``times`` attempts of this call (``"states", "SendTaskSuccess"``) are refused for rate, as the
+        random throttles are: a test aims a throttle at one call site."""
+        with self._lock:
+            self._refuse_next[(service, operation)] += times
+
+    def set_quotas(self, quotas: Quotas) -> None:
+        """Other quotas from now on (a test lowering one): every bucket starts full again; executions running keep
+        their places."""
+        with self._lock:
+            self.quotas = quotas
+            self._buckets.clear()
 
     # ------------------------------------------------------------------------------------------ AWS API calls
 
     def refusal_for_call(self, service: str, operation: str, params: Mapping[str, Any]) -> Refusal | None:
         """Whether this attempt of a call is refused, and with what; a refused attempt takes no token."""
         with self._lock:
+            self.attempts[service] += 1
             injected = INJECTED_REFUSALS.get(service)
-            if injected is not None and self.injected_rate > 0 and self._rng.random() < self.injected_rate:
+            aimed = self._refuse_next[(service, operation)] > 0
+            if aimed:
+                self._refuse_next[(service, operation)] -= 1
+            if injected is not None and (aimed or (self.injected_rate > 0 and self._rng.random() < self.injected_rate)):
                 self.refused[f"injected.{service}"] += 1
                 return injected
             if self.quotas is None:
@@ -168,8 +200,9 @@ class QuotaEnforcement:
     @contextmanager
     def calling(self, client: Any, service: str, operation: str, params: Mapping[str, Any]) -> Iterator[None]:
         """One API call of the stack's code: each of its attempts meets the quotas in ``before-send``."""
-        # One registration per client and enforcement (a client cached across stacks keeps an inert one of the last).
-        client.meta.events.register("before-send", self._before_send, unique_id=f"local-stack-quotas-{id(self)}")
+        # First, before anything else could answer; once per client and enforcement (a client cached across stacks
+        # keeps an inert one of the last).
+        client.meta.events.register_first("before-send", self._before_send, unique_id=f"local-stack-quotas-{id(self)}")
         previous = getattr(self._call, "current", None)
         self._call.current = (service, operation, params, client.meta.service_model.protocol)
         try:

@@ -72,7 +72,9 @@ def _session(endpoint_url: str | None) -> Any:
 def _client(service: str, endpoint_url: str | None, region: str | None) -> Any:
     from botocore.config import Config
 
-    config = Config(retries={"mode": "standard", "max_attempts": _ATTEMPTS}, connect_timeout=3, read_timeout=10)
+    # total_max_attempts counts the first attempt; botocore's max_attempts counts retries only (3 meant 4 attempts).
+    retries = {"mode": "standard", "total_max_attempts": _ATTEMPTS}
+    config = Config(retries=retries, connect_timeout=3, read_timeout=10)
     with _MAKING:
         made = _session(endpoint_url).create_client(
             service, endpoint_url=endpoint_url, region_name=region, config=config
