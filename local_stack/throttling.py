@@ -159,10 +159,13 @@ class QuotaEnforcement:
 
     def set_quotas(self, quotas: Quotas) -> None:
         """Other quotas from now on (a test lowering one): every bucket starts full again; executions running keep
-        their places."""
+        their places in pools of the new sizes."""
         with self._lock:
             self.quotas = quotas
             self._buckets.clear()
+            for key, pool in self._pools.items():
+                if key in quotas.specs:
+                    pool.limit = int(quotas.spec(key).size)
 
     # ------------------------------------------------------------------------------------------ AWS API calls
 

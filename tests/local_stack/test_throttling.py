@@ -15,9 +15,13 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from local_stack.quotas import Quotas
+from local_stack.template import REGION
 from local_stack.throttling import QuotaEnforcement
 from tests.conftest import BankUser, register_finapi_user, running_stack
 from tests.support.api_client import BankUpdateApi
@@ -91,6 +95,38 @@ def test_the_stage_throttle_answers_api_gateways_own_429(
     # Then the second gets API Gateway's own 429, before any function runs
     assert first.status_code == 200
     assert second.status_code == 429 and second.json() == {"message": "Too Many Requests"}
+
+
+def test_an_account_out_of_lambda_concurrency_refuses_invocations_as_lambda_does(
+    new_user: Any, stack: Any, throttles: QuotaEnforcement
+) -> None:
+    # Given the account's Lambda concurrency lowered to one execution, which another workload holds
+    user: BankUser = new_user(download_seconds=0.2)
+    throttles.set_quotas(Quotas.default().with_overrides(lambda__concurrency=(1, 0)))
+    assert throttles.enter_function("AnotherWorkloadsFunction") is None
+    lambda_client = boto3.client(
+        "lambda",
+        endpoint_url=stack.endpoint,
+        region_name=REGION,
+        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
+    )
+    try:
+        # When the user presses Sync, and a function is invoked as Step Functions' integration invokes it
+        pressed = user.api.trigger(user.connections["DEMO0001"], {"interface": "XS2A"})
+        with pytest.raises(ClientError) as invoked:
+            lambda_client.invoke(FunctionName=stack.physical_id("PollUpdateStatusFunction"), Payload=b"{}")
+    finally:
+        throttles.leave_function("AnotherWorkloadsFunction")
+    # Then API Gateway answers its bare 500, and the Invoke is Lambda's 429 TooManyRequestsException
+    assert pressed.status_code == 500 and pressed.json() == {"message": "Internal Server Error"}
+    assert invoked.value.response["Error"]["Code"] == "TooManyRequestsException"
+    assert invoked.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    # And once the other execution ended (and the account has its concurrency back), pressing again starts the
+    # update, which succeeds
+    throttles.set_quotas(Quotas.default())
+    again = user.api.trigger(user.connections["DEMO0001"], {"interface": "XS2A"})
+    assert again.status_code == 202, again.text
+    assert user.api.wait_for(again.json()["updateId"], TERMINAL)["status"] == "SUCCEEDED"
 
 
 def test_user_triggers_under_throttles_everywhere_start_or_answer_retryably_and_all_end(
