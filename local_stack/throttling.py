@@ -223,31 +223,36 @@ class QuotaEnforcement:
 
     # ------------------------------------------------------------------------------------------ Lambda concurrency
 
-    def enter_function(self, logical_id: str) -> Refusal | None:
-        """An invocation takes a place in its function's own pool (when it has one) or the account's."""
+    def enter_function(self, logical_id: str, reserved: int | None = None) -> Refusal | None:
+        """An invocation takes a place in its function's own pool (reserved concurrency, from the template or the
+        quotas' ``lambda.function.<logical id>``) or else in the account's."""
         if self.quotas is None:
             return None
-        key = f"lambda.function.{logical_id}"
-        if key not in self.quotas.specs:
-            key = "lambda.concurrency"
         with self._lock:
-            if self._pool(key).acquire():
+            key = self._pool_key(logical_id, reserved)
+            if self._pool(key, reserved).acquire():
                 return None
             self.refused[key] += 1
-            return self.quotas.spec(key).refusal
+            return self.quotas.spec("lambda.concurrency").refusal
 
-    def leave_function(self, logical_id: str) -> None:
+    def leave_function(self, logical_id: str, reserved: int | None = None) -> None:
         if self.quotas is None:
             return
-        key = f"lambda.function.{logical_id}"
         with self._lock:
-            self._pool(key if key in self.quotas.specs else "lambda.concurrency").release()
+            key = self._pool_key(logical_id, reserved)
+            self._pool(key, reserved).release()
 
-    def _pool(self, key: str) -> ConcurrencyPool:
+    def _pool_key(self, logical_id: str, reserved: int | None) -> str:
+        assert self.quotas is not None
+        key = f"lambda.function.{logical_id}"
+        return key if reserved is not None or key in self.quotas.specs else "lambda.concurrency"
+
+    def _pool(self, key: str, reserved: int | None = None) -> ConcurrencyPool:
         pool = self._pools.get(key)
         if pool is None:
             assert self.quotas is not None
-            pool = self._pools[key] = self.quotas.pool(key)
+            own = key != "lambda.concurrency" and key not in self.quotas.specs
+            pool = self._pools[key] = ConcurrencyPool(limit=reserved or 0) if own else self.quotas.pool(key)
         return pool
 
     def peak_concurrency(self) -> int:

@@ -98,7 +98,10 @@ class FunctionRuntime:
         turn = self._http_turns if isinstance(event, dict) and "requestContext" in event else None
         stall = self._count_and_fail(function)
         quotas = self.quotas
-        if quotas is not None and (refusal := quotas.enter_function(function.logical_id)) is not None:
+        if (
+            quotas is not None
+            and (refusal := quotas.enter_function(function.logical_id, function.reserved_concurrency)) is not None
+        ):
             raise InvokeThrottled(refusal.message)
         if turn is not None:
             turn.acquire()
@@ -121,7 +124,7 @@ class FunctionRuntime:
                 if turn is not None:
                     turn.release()
                 if quotas is not None:  # Lambda counts an invocation until it ends or times out
-                    quotas.leave_function(function.logical_id)
+                    quotas.leave_function(function.logical_id, function.reserved_concurrency)
                 done.set()
 
         def run() -> None:

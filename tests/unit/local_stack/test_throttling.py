@@ -202,6 +202,19 @@ def test_lambda_concurrency_is_held_until_an_invocation_ends() -> None:
     assert enforcement.peak_concurrency() == 2
 
 
+def test_a_function_with_reserved_concurrency_runs_in_its_own_pool() -> None:
+    # Given a function reserving one execution, in an account with plenty
+    enforcement = QuotaEnforcement(Quotas.default())
+    # When it is invoked twice at once, and another function too
+    first = enforcement.enter_function("StartScheduledUpdateFunction", reserved=1)
+    second = enforcement.enter_function("StartScheduledUpdateFunction", reserved=1)
+    other = enforcement.enter_function("TriggerUpdateFunction")
+    # Then its second invocation is refused while the account still serves the other function
+    assert first is None and other is None
+    assert second is not None and second.error_code == "TooManyRequestsException"
+    assert enforcement.refused["lambda.function.StartScheduledUpdateFunction"] == 1
+
+
 def test_the_stage_throttle_counts_each_route_apart_and_the_account_for_all() -> None:
     # Given the dev stage's route throttle lowered to a burst of 2 and no refill
     quotas = Quotas.default(stage="dev").with_overrides(apigateway__stage=(2, 0))
