@@ -3,12 +3,14 @@ Powertools, moto's Step Functions interpreter alike), httpx's transport, and the
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from unittest import mock
 
 import httpx
 from botocore.client import BaseClient
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
 
 from local_stack.iam.authorizer import AccessDenied, Authorizer
 from local_stack.lambdas.function import check_not_abandoned
@@ -42,6 +44,10 @@ def patches(authorizer: Authorizer, quotas: QuotaEnforcement | None = None) -> l
 
     def as_execution_role(component: EvalComponent, env: Any) -> None:
         # Every state of an execution runs with the state machine's role (Map and Parallel branches included).
+        if quotas is not None and isinstance(component, CommonStateField) and env.is_standard_workflow():
+            delay = quotas.transition_delay()  # Step Functions holds a transition back when its bucket is empty
+            if delay > 0:
+                time.sleep(delay)
         role = env.aws_execution_details.role_arn
         authorizer.set_current(
             authorizer.principal(role, session=env.states.context_object.context_object_data["Execution"]["Name"])

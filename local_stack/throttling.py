@@ -8,9 +8,10 @@ attempts, retry quota) and its error parsing run exactly as against AWS, every a
 Only calls made in the name of one of the stack's roles are held to quotas (the functions', the state machines', the
 event sources'): what a test does itself to seed or read the stack is not.
 
-* Step Functions ``StartExecution`` (Standard or Express by the machine), ``SendTask*``: ``ThrottlingException``
-* Lambda ``Invoke`` picked at random: ``TooManyRequestsException`` (429); concurrency is held where the invocation
-  runs (``lambdas/runtime.py``) as long as it runs
+* Step Functions ``StartExecution`` (Standard or Express by the machine), ``SendTask*``: ``ThrottlingException``;
+  a Standard execution's state transitions are held back, never refused (``interception.py``)
+* Lambda ``Invoke`` picked at random: ``TooManyRequestsException`` (429); concurrency (the account's, or a
+  function's reserved) is held where the invocation runs (``lambdas/runtime.py``) as long as it runs
 * KMS cryptographic operations, Secrets Manager reads, EventBridge ``PutEvents``, SSM reads: ``ThrottlingException``
 * DynamoDB writes and reads naming a hot index partition (``ACTIVE#<shard>``, ``DUE#<shard>``), one request unit
   each: ``ProvisionedThroughputExceededException``
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import random
 import threading
 import time
@@ -220,6 +222,28 @@ class QuotaEnforcement:
         service, operation, params, protocol = current
         refusal = self.refusal_for_call(service, operation, params)
         return None if refusal is None else refusal_response(refusal, protocol, str(getattr(request, "url", "")))
+
+    # ------------------------------------------------------------------------------------------ state transitions
+
+    def transition_delay(self) -> float:
+        """How long a Standard execution's next state transition is held back (0: not at all). Step Functions does
+        not refuse a transition when its bucket is empty, it delays it (the ``ExecutionThrottled`` metric); the
+        token is reserved now, so transitions waiting together leave one after another at the refill rate."""
+        key = "stepfunctions.StateTransition.standard"
+        if self.quotas is None or key not in self.quotas.specs:
+            return 0.0
+        with self._lock:
+            now = self._clock()
+            bucket = self._bucket(key, key)
+            start = max(now, bucket.last if bucket.last is not None else now)
+            wait = bucket.seconds_until(start)
+            if math.isinf(wait):
+                wait = 1.0  # a bucket that never refills (a test's): AWS would never delay forever either
+            bucket.take(start + wait)
+            delay = start + wait - now
+            if delay > 0:
+                self.refused[key] += 1  # held back, not refused
+            return delay
 
     # ------------------------------------------------------------------------------------------ Lambda concurrency
 

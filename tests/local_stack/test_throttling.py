@@ -132,10 +132,12 @@ def test_an_account_out_of_lambda_concurrency_refuses_invocations_as_lambda_does
 def test_user_triggers_under_throttles_everywhere_start_or_answer_retryably_and_all_end(
     new_user: Any, stack: Any, throttles: QuotaEnforcement
 ) -> None:
-    # Given a few users, and a share of every AWS call of the functions and the workflows refused for rate
+    # Given a few users, a share of every AWS call of the functions and the workflows refused for rate, and the
+    # Standard workflow's state transitions lowered to a burst of one refilled twenty times a second
     users: list[BankUser] = [new_user(download_seconds=0.2) for _ in range(USERS)]
     for user in users:
         assert user.connections["DEMO0001"] in sync(stack, user.sub)
+    throttles.set_quotas(Quotas.default().with_overrides(stepfunctions__StateTransition__standard=(1, 20)))
     throttles.injected_rate = RATE
 
     # When they all press Sync, two at a time, and the workflows run their course
@@ -163,8 +165,10 @@ def test_user_triggers_under_throttles_everywhere_start_or_answer_retryably_and_
         outcomes[(update["status"], (update.get("error") or {}).get("code"))] += 1
     for user in users:
         assert user.api.wait_until_unlocked(user.connections["DEMO0001"])["activeUpdateId"] is None
-    # And the throttles really met the functions' and the workflows' calls
-    assert sum(throttles.refused.values()) > 0, throttles.attempts
+    # And the throttles really met the functions' and the workflows' calls, and transitions were held back (never
+    # refused)
+    assert sum(v for k, v in throttles.refused.items() if k.startswith("injected.")) > 0, throttles.attempts
+    assert throttles.refused["stepfunctions.StateTransition.standard"] > 0
     print(
         f"answers {Counter(a.status_code for a in answers)}, outcomes {dict(outcomes)}, "
         f"refused {dict(throttles.refused)} of {dict(throttles.attempts)} attempts"

@@ -202,6 +202,18 @@ def test_lambda_concurrency_is_held_until_an_invocation_ends() -> None:
     assert enforcement.peak_concurrency() == 2
 
 
+def test_state_transitions_past_the_bucket_are_held_back_one_after_another() -> None:
+    # Given Standard transitions lowered to a burst of 2, refilled at 1 a second
+    enforcement = QuotaEnforcement(
+        Quotas.default().with_overrides(stepfunctions__StateTransition__standard=(2, 1)), clock=Clock()
+    )
+    # When four transitions come at the same instant
+    delays = [enforcement.transition_delay() for _ in range(4)]
+    # Then two pass and the others wait their turn at the refill rate (held back, never refused)
+    assert delays == pytest.approx([0, 0, 1, 2])
+    assert enforcement.refused["stepfunctions.StateTransition.standard"] == 2
+
+
 def test_a_function_with_reserved_concurrency_runs_in_its_own_pool() -> None:
     # Given a function reserving one execution, in an account with plenty
     enforcement = QuotaEnforcement(Quotas.default())
