@@ -32,6 +32,7 @@ from tests.workflow.test_scheduled_updates import executions, sync
 # and THROTTLE_SETTLE_SECONDS to run it so.
 RATE = float(os.environ.get("THROTTLE_RATE", "0.1"))
 USERS = int(os.environ.get("THROTTLE_USERS", "3"))
+SCHEDULED_CONNECTIONS = int(os.environ.get("THROTTLE_CONNECTIONS", "0"))
 SETTLE_SECONDS = float(os.environ.get("THROTTLE_SETTLE_SECONDS", "40"))
 TERMINAL = {"SUCCEEDED", "FAILED", "EXPIRED"}
 
@@ -272,6 +273,61 @@ def _loop_task_errors(stack: Any, update_id: str) -> list[str]:
         for event in loop["events"]
         if event.get("type") == "TaskFailed"
     ]
+
+
+@pytest.mark.skipif(SCHEDULED_CONNECTIONS == 0, reason="a larger run: set THROTTLE_CONNECTIONS (and THROTTLE_RATE)")
+def test_scheduled_starts_under_throttles_everywhere_spend_each_budget_once_and_all_end(
+    sandbox: Any, stack: Any, throttles: QuotaEnforcement
+) -> None:
+    # Given one user with connections due for a background update, and a share of every AWS call refused for rate
+    suffix = uuid.uuid4().hex[:8]
+    sub, username = f"throttled-{suffix}", f"finapi-throttled-{suffix}"
+    sandbox.world.create_user(username, "pw")
+    for _ in range(SCHEDULED_CONNECTIONS):
+        sandbox.world.add_connection(username, download_seconds=0.2)
+    register_finapi_user(stack, sub, username, "pw")
+    connection_ids = sync(stack, sub)
+    api = BankUpdateApi(stack.api_url, stack.issue_token(sub=sub))
+    messages = [
+        {
+            "ownerId": sub,
+            "connectionId": c,
+            "slot": api.connection_schedule(c, enabled=True).json()["schedule"]["nextDueAt"],
+        }
+        for c in connection_ids
+    ]
+    calls_before = len(sandbox.world.calls)
+    throttles.injected_rate = RATE
+
+    # When each message is delivered until StartScheduledUpdate is done with it (a failed delivery comes back after
+    # the visibility timeout: here a second, past START_RESERVE_SECONDS), and once more after that
+    deliveries = Counter[int]()
+    for message in messages:
+        for _ in range(10):
+            deliveries[message["connectionId"]] += 1
+            if _delivered(stack, message):
+                break
+            time.sleep(1.1)
+        _delivered(stack, message)
+    settle(stack)
+    throttles.injected_rate = 0.0
+
+    # Then finAPI's update was called at most once per connection and the bank's budget spent at most once, every
+    # update ended and no connection is locked
+    update_calls = Counter(
+        c.connection_id for c in sandbox.world.calls[calls_before:] if c.path.endswith("/bankConnections/update")
+    )
+    assert set(update_calls.values()) <= {1}, update_calls
+    listed = {c["connectionId"]: c for c in api.list_connections().json()["connections"]}
+    for connection_id in connection_ids:
+        assert listed[connection_id]["schedule"]["unattendedUsedToday"] <= 1, listed[connection_id]
+        assert listed[connection_id]["activeUpdateId"] is None, listed[connection_id]
+    outcomes = Counter(listed[c]["lastOutcome"] for c in connection_ids)
+    print(
+        f"deliveries {sorted(deliveries.values())}, finAPI updates {sum(update_calls.values())}, outcomes "
+        f"{dict(outcomes)}, refused {dict(throttles.refused)} of {dict(throttles.attempts)} attempts"
+    )
+    api.close()
 
 
 def _delivered(stack: Any, message: dict[str, Any]) -> bool:
