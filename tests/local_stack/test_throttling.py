@@ -27,9 +27,9 @@ from tests.conftest import BankUser, register_finapi_user, running_stack
 from tests.support.api_client import BankUpdateApi
 from tests.workflow.test_scheduled_updates import executions, sync
 
-# Of every AWS call of the stack's code, refused at random while a test acts. 0.1 exercises every retry layer many
-# times per update; past ~0.2 some updates end through the workflow's heartbeat instead (minutes): set THROTTLE_RATE
-# and THROTTLE_SETTLE_SECONDS to run it so.
+# Of every AWS call of the stack's code, refused at random while a test acts: 0.1 keeps the suite's run short (the
+# aimed tests prove each call site); docs/reliability.md has larger runs (THROTTLE_RATE up to 0.5, THROTTLE_USERS,
+# THROTTLE_CONNECTIONS, with THROTTLE_SETTLE_SECONDS to match: a higher rate takes minutes).
 RATE = float(os.environ.get("THROTTLE_RATE", "0.1"))
 USERS = int(os.environ.get("THROTTLE_USERS", "3"))
 SCHEDULED_CONNECTIONS = int(os.environ.get("THROTTLE_CONNECTIONS", "0"))
