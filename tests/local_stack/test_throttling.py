@@ -181,15 +181,7 @@ def test_a_scheduled_start_whose_workflow_start_is_throttled_is_retried_from_its
 ) -> None:
     # Given a connection due for a background update, and Step Functions refusing the next three StartExecution
     # attempts (all of one call's: it fails after the claim, the lock, the budget and finAPI's update)
-    suffix = uuid.uuid4().hex[:8]
-    sub, username = f"throttled-{suffix}", f"finapi-throttled-{suffix}"
-    sandbox.world.create_user(username, "pw")
-    connection_id = sandbox.world.add_connection(username, download_seconds=0.2)
-    register_finapi_user(stack, sub, username, "pw")
-    assert sync(stack, sub) == [connection_id]
-    api = BankUpdateApi(stack.api_url, stack.issue_token(sub=sub))
-    slot = api.connection_schedule(connection_id, enabled=True).json()["schedule"]["nextDueAt"]
-    message = {"ownerId": sub, "connectionId": connection_id, "slot": slot}
+    api, [message] = _due_connections(sandbox, stack, 1)
     calls_before = len(sandbox.world.calls)
     throttles.refuse_next("states", "StartExecution", times=3)
 
@@ -280,22 +272,8 @@ def test_scheduled_starts_under_throttles_everywhere_spend_each_budget_once_and_
     sandbox: Any, stack: Any, throttles: QuotaEnforcement
 ) -> None:
     # Given one user with connections due for a background update, and a share of every AWS call refused for rate
-    suffix = uuid.uuid4().hex[:8]
-    sub, username = f"throttled-{suffix}", f"finapi-throttled-{suffix}"
-    sandbox.world.create_user(username, "pw")
-    for _ in range(SCHEDULED_CONNECTIONS):
-        sandbox.world.add_connection(username, download_seconds=0.2)
-    register_finapi_user(stack, sub, username, "pw")
-    connection_ids = sync(stack, sub)
-    api = BankUpdateApi(stack.api_url, stack.issue_token(sub=sub))
-    messages = [
-        {
-            "ownerId": sub,
-            "connectionId": c,
-            "slot": api.connection_schedule(c, enabled=True).json()["schedule"]["nextDueAt"],
-        }
-        for c in connection_ids
-    ]
+    api, messages = _due_connections(sandbox, stack, SCHEDULED_CONNECTIONS)
+    connection_ids = [m["connectionId"] for m in messages]
     calls_before = len(sandbox.world.calls)
     throttles.injected_rate = RATE
 
@@ -322,12 +300,28 @@ def test_scheduled_starts_under_throttles_everywhere_spend_each_budget_once_and_
     for connection_id in connection_ids:
         assert listed[connection_id]["schedule"]["unattendedUsedToday"] <= 1, listed[connection_id]
         assert listed[connection_id]["activeUpdateId"] is None, listed[connection_id]
-    outcomes = Counter(listed[c]["lastOutcome"] for c in connection_ids)
+    outcomes = Counter(
+        (listed[c]["lastOutcome"], (listed[c].get("lastError") or {}).get("code")) for c in connection_ids
+    )
     print(
         f"deliveries {sorted(deliveries.values())}, finAPI updates {sum(update_calls.values())}, outcomes "
         f"{dict(outcomes)}, refused {dict(throttles.refused)} of {dict(throttles.attempts)} attempts"
     )
     api.close()
+
+
+def _due_connections(sandbox: Any, stack: Any, count: int) -> tuple[BankUpdateApi, list[dict[str, Any]]]:
+    """A new user with ``count`` connections, background updates on: the user's API client, and the message of each
+    connection's due slot as ScheduleUpdates enqueues it."""
+    suffix = uuid.uuid4().hex[:8]
+    sub, username = f"throttled-{suffix}", f"finapi-throttled-{suffix}"
+    sandbox.world.create_user(username, "pw")
+    for _ in range(count):
+        sandbox.world.add_connection(username, download_seconds=0.2)
+    register_finapi_user(stack, sub, username, "pw")
+    api = BankUpdateApi(stack.api_url, stack.issue_token(sub=sub))
+    due = [(c, api.connection_schedule(c, enabled=True).json()["schedule"]["nextDueAt"]) for c in sync(stack, sub)]
+    return api, [{"ownerId": sub, "connectionId": c, "slot": slot} for c, slot in due]
 
 
 def _delivered(stack: Any, message: dict[str, Any]) -> bool:
