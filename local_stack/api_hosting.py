@@ -18,14 +18,17 @@ class ApiHosting:
         front_end: FrontEnd | None,
         invoke: Callable[[str, dict[str, Any], float], Any],
         may_invoke: Callable[[str, str], bool],
+        admit: Callable[[str], bool] = lambda route: True,
     ) -> None:
         """``invoke`` a function by its ARN, the caller waiting so many seconds; ``may_invoke``: whether a function's
-        resource policy lets API Gateway in for a route (the function's ARN, the route's ARN)."""
+        resource policy lets API Gateway in for a route (the function's ARN, the route's ARN); ``admit``: whether
+        API Gateway's throttles let a request to a route through."""
         self._port = port
         self._time_scale = time_scale
         self._front_end = front_end
         self._invoke = invoke
         self._may_invoke = may_invoke
+        self._admit = admit
         self._apis: list[HttpApi] = []
         self._sites: list[SiteServer] = []
         self.api_url = ""
@@ -33,7 +36,7 @@ class ApiHosting:
 
     def serve(self, body: dict[str, Any]) -> None:
         """Serve an API from its OpenAPI body (resolved)."""
-        api = HttpApi(body, "localapi", self._invoke, self._may_invoke, self._time_scale)
+        api = HttpApi(body, "localapi", self._invoke, self._may_invoke, self._time_scale, self._admit)
         front_end = self._front_end
         if front_end is not None and front_end.port is None:
             api.site = LocalSite(front_end, api.issue_token)

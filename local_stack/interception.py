@@ -3,32 +3,40 @@ Powertools, moto's Step Functions interpreter alike), httpx's transport, and the
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from unittest import mock
 
 import httpx
 from botocore.client import BaseClient
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
 
 from local_stack.iam.authorizer import AccessDenied, Authorizer
 from local_stack.lambdas.function import check_not_abandoned
+from local_stack.throttling import QuotaEnforcement
 
 
-def patches(authorizer: Authorizer) -> list[Any]:
+def patches(authorizer: Authorizer, quotas: QuotaEnforcement | None = None) -> list[Any]:
+    """``quotas``: AWS's throttles on the calls made in the name of the stack's roles (None: nothing throttled)."""
     make_api_call = BaseClient._make_api_call
     handle_request = httpx.HTTPTransport.handle_request
     evaluate = EvalComponent.eval
 
     def authorized_api_call(client: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
         check_not_abandoned()
+        service = client.meta.service_model.signing_name
         try:
-            authorizer.check_call(client.meta.service_model.signing_name, operation_name, api_params)
+            authorizer.check_call(service, operation_name, api_params)
         except AccessDenied as denied:
             # The same exception class botocore would build from AWS's answer (modelled where the service has one).
             raise client.exceptions.from_code(denied.response["Error"]["Code"])(
                 denied.response, operation_name
             ) from None
-        return make_api_call(client, operation_name, api_params)
+        if quotas is None or authorizer.current is None:
+            return make_api_call(client, operation_name, api_params)
+        with quotas.calling(client, service, operation_name, api_params):
+            return make_api_call(client, operation_name, api_params)
 
     def live_request(transport: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
         check_not_abandoned()
@@ -36,6 +44,10 @@ def patches(authorizer: Authorizer) -> list[Any]:
 
     def as_execution_role(component: EvalComponent, env: Any) -> None:
         # Every state of an execution runs with the state machine's role (Map and Parallel branches included).
+        if quotas is not None and isinstance(component, CommonStateField) and env.is_standard_workflow():
+            delay = quotas.transition_delay()  # Step Functions holds a transition back when its bucket is empty
+            if delay > 0:
+                time.sleep(delay)
         role = env.aws_execution_details.role_arn
         authorizer.set_current(
             authorizer.principal(role, session=env.states.context_object.context_object_data["Execution"]["Name"])

@@ -185,6 +185,7 @@ class Provisioner:
             timeout=int(resolver.resolve(props.get("Timeout", 3))),
             memory=int(resolver.resolve(props.get("MemorySize", 128))),
             role_arn=str(resolver.resolve(props["Role"])),
+            reserved_concurrency=_reserved(resolver.resolve(props.get("ReservedConcurrentExecutions"))),
         )
         self._runtime.add(function)
         self._client("lambda").create_function(
@@ -242,3 +243,8 @@ class Provisioner:
             Name=str(resolved["Name"]), Value=value, Type=str(resolved.get("Type", "String"))
         )
         self._resolver.refs[logical_id] = str(resolved["Name"])
+
+
+def _reserved(value: Any) -> int | None:
+    """A function's ReservedConcurrentExecutions (None when the template leaves it out, or AWS::NoValue)."""
+    return int(value) if isinstance(value, int | str) and str(value).isdigit() else None

@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from local_stack import express, interception, observation, stepfunctions
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+from local_stack import express, interception, observation, stepfunctions, throttling
 from local_stack.api_hosting import ApiHosting
 from local_stack.creation_checks import DeploymentRefused, check_service_roles
 from local_stack.event_sources import QueuePollers
@@ -33,10 +35,20 @@ from local_stack.iam.policy import Request
 from local_stack.lambdas.runtime import FunctionRuntime
 from local_stack.moto_server import MotoServer
 from local_stack.provisioning import Provisioner
+from local_stack.quotas import Quotas
 from local_stack.schedules import Scheduler
 from local_stack.template import ACCOUNT_ID, REGION, Resolver, translate
 
 __all__ = ["DeploymentRefused", "LocalStack"]  # DeploymentRefused: what a refused start() raises
+
+
+def _is_express(state_machine_arn: str) -> bool:
+    try:
+        return express.is_express(
+            stepfunctions_parser_backends[ACCOUNT_ID][REGION].describe_state_machine(state_machine_arn)
+        )
+    except Exception:  # not one of the stack's: AWS would count it as the Standard one it then refuses
+        return False
 
 
 def _forget_cached_environments() -> None:
@@ -49,7 +61,11 @@ def _forget_cached_environments() -> None:
 
 class LocalStack:
     """``time_scale`` multiplies AWS's time limits (Lambda timeouts, the HTTP API's 30 s): tests reach them in
-    seconds; the default is AWS's real numbers."""
+    seconds; the default is AWS's real numbers.
+
+    ``quotas`` (``Quotas.default()`` or raised, lowered copies) throttles the stack's AWS calls, Lambda concurrency
+    and the HTTP API as AWS would; ``throttle_rate`` refuses that share of the stack's AWS calls at random, seeded by
+    ``throttle_seed`` (``local_stack/throttling.py``). Both are off by default: nothing is throttled."""
 
     def __init__(
         self,
@@ -67,6 +83,9 @@ class LocalStack:
         front_end: FrontEnd | None = None,
         express_duplicate_rate: float = 0.0,
         express_max_seconds: float | None = None,
+        quotas: Quotas | None = None,
+        throttle_rate: float = 0.0,
+        throttle_seed: int | str = 0,
     ) -> None:
         self.template_path = Path(template_path).resolve()
         self.parameter_overrides = {k: str(v) for k, v in (parameter_overrides or {}).items()}
@@ -82,10 +101,19 @@ class LocalStack:
         # Express's five minutes, at the stack's time scale unless a test gives its own
         self.express_max_seconds = express_max_seconds or express.EXPRESS_MAX_SECONDS * time_scale
         self.runtime = FunctionRuntime(echo_logs, time_scale)
+        self.quotas: throttling.QuotaEnforcement | None = None
+        if quotas is not None or throttle_rate > 0:
+            self.quotas = throttling.QuotaEnforcement(
+                quotas, injected_rate=throttle_rate, seed=throttle_seed, is_express=_is_express
+            )
+            self.runtime.quotas = self.quotas
         self.directory = Directory(ACCOUNT_ID, REGION)
         self.authorizer = Authorizer(self.directory)  # until start() builds the template's
         self._moto = MotoServer()
-        self._hosting = ApiHosting(api_port, time_scale, front_end, self._invoke_arn, self._api_gateway_may_invoke)
+        admit = self.quotas.admit_request if self.quotas is not None else (lambda route: True)
+        self._hosting = ApiHosting(
+            api_port, time_scale, front_end, self._invoke_arn, self._api_gateway_may_invoke, admit
+        )
         self._patches: list[Any] = []
         self._pollers: QueuePollers | None = None
 
@@ -122,7 +150,9 @@ class LocalStack:
         self._start_patches(express.patches(self.express_max_seconds, self.express_duplicate_rate, rng))
         self.runtime.start()
         pollers = self._create(template, sources)
-        self._start_patches(interception.patches(self.authorizer))
+        self._start_patches(interception.patches(self.authorizer, self.quotas))
+        if self.quotas is not None:  # throttles are retried: the SDK's backoff scaled like the workflows' Retry
+            self._start_patches([throttling.scaled_sdk_backoff(self.retry_scale)])
         self._pollers = pollers
         pollers.start()
         return self

@@ -12,6 +12,7 @@ from unittest import mock
 from moto.core.exceptions import AWSError
 from moto.core.responses import EmptyResult
 from moto.stepfunctions.exceptions import ValidationException
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
     StateTaskServiceSfn,
@@ -55,14 +56,16 @@ def patches(wait_scale: float, retry_scale: float | None = None) -> list[Any]:
     """Wait states scaled by ``wait_scale``, Retry intervals by ``retry_scale`` (the same unless given); executions
     started without a name get one; the 256 KB payload quota on execution input and task output, and SendTaskFailure's
     limits; the Step Functions integration (``arn:aws:states:::states:startExecution``) taking its parameters by their
-    ASL names; SendTaskFailure keeping its cause (moto's HTTP layer dropped it: a Catch saw ``"Cause": null``); a task
-    that has had its outcome refusing another (and a heartbeat) with TaskTimedOut, as Step Functions does (moto took
-    a second outcome for a token whose execution had moved on to another task)."""
+    ASL names, and naming its errors ``StepFunctions.<code>`` (``StepFunctions.ThrottlingException``); SendTaskFailure
+    keeping its cause (moto's HTTP layer dropped it: a Catch saw ``"Cause": null``); a task that has had its outcome
+    refusing another (and a heartbeat) with TaskTimedOut, as Step Functions does (moto took a second outcome for a
+    token whose execution had moved on to another task)."""
     original_start = StepFunctionsParserBackend.start_execution
     original_success = StepFunctionsParserBackend.send_task_success
     original_failure = StepFunctionsParserBackend.send_task_failure
     original_heartbeat = StepFunctionsParserBackend.send_task_heartbeat
     original_normalise = StateTaskServiceSfn._normalise_parameters
+    original_sfn_error = StateTaskServiceSfn._from_error
 
     def start_execution(
         self: Any, state_machine_arn: str, name: Any = None, execution_input: Any = None, trace_header: Any = None
@@ -116,6 +119,19 @@ def patches(wait_scale: float, retry_scale: float | None = None) -> list[Any]:
         for key in list(parameters):
             parameters[key[:1].lower() + key[1:]] = parameters.pop(key)
 
+    def sfn_error(self: Any, env: Any, ex: Exception) -> Any:
+        # moto names a failed Step Functions integration call "StepFunctions.<code>Exception" whatever the code: a
+        # ThrottlingException became "StepFunctions.ThrottlingExceptionException", which no Retry names.
+        event: Any = original_sfn_error(self, env, ex)
+        name = getattr(event.error_name, "error_name", None)
+        if isinstance(name, str) and name.endswith("ExceptionException"):
+            fixed = name.removesuffix("Exception")
+            event.error_name = CustomErrorName(fixed)
+            details: Any = (event.event_details or {}).get("taskFailedEventDetails")
+            if details is not None:
+                details["error"] = fixed
+        return event
+
     def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
         if wait_seconds > 0:
             env.program_state_event.wait(wait_seconds * wait_scale)
@@ -131,6 +147,7 @@ def patches(wait_scale: float, retry_scale: float | None = None) -> list[Any]:
         mock.patch.object(CallbackEndpoint, "interrupt_all", task_ended),
         mock.patch.object(StepFunctionResponse, "send_task_failure", send_task_failure_request),
         mock.patch.object(StateTaskServiceSfn, "_normalise_parameters", normalise_parameters),
+        mock.patch.object(StateTaskServiceSfn, "_from_error", sfn_error),
         mock.patch.object(WaitFunction, "_wait_interval", wait_interval),
         mock.patch.object(retrier_decl, "time", scaled_time),
     ]

@@ -159,11 +159,14 @@ def running_stack(
     wait_scale: float = 0.05,
     retry_scale: float | None = None,
     parameter_overrides: dict[str, str] | None = None,
+    quotas: Any = None,
+    throttle_rate: float = 0.0,
     **parameters: str,
 ) -> Iterator[Any]:
     """The whole application on the local stack, pointed at the sandbox. One at a time per process.
 
-    ``time_scale`` shrinks AWS's time limits (Lambda timeouts, the HTTP API's 30 s) for tests that reach them."""
+    ``time_scale`` shrinks AWS's time limits (Lambda timeouts, the HTTP API's 30 s) for tests that reach them;
+    ``quotas`` and ``throttle_rate`` throttle the stack's AWS calls (``local_stack/throttling.py``)."""
     from bankupdate import composition
     from local_stack import LocalStack
     from tests.support import observed_stacks
@@ -194,6 +197,8 @@ def running_stack(
         front_end=front_end,
         express_duplicate_rate=express_duplicate_rate,
         express_max_seconds=express_max_seconds,
+        quotas=quotas,
+        throttle_rate=throttle_rate,
     ) as local:
         composition.reset()
         try:

@@ -16,13 +16,15 @@ from local_stack.frontend import Answer, LocalSite
 from local_stack.http_api.authorizers import Authorizers, Refused
 from local_stack.http_api.cors import Cors
 from local_stack.http_api.payload import Request, answer, lambda_event
-from local_stack.lambdas.errors import CallerGaveUp, FunctionError
+from local_stack.lambdas.errors import CallerGaveUp, FunctionError, InvokeThrottled
 from local_stack.template import ACCOUNT_ID, REGION
 
 INTEGRATION_TIMEOUT_SECONDS = 30  # HTTP APIs: fixed, not adjustable
 _INTERNAL_ERROR = (500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')
 _UNAVAILABLE = (503, {"content-type": "application/json"}, b'{"message":"Service Unavailable"}')
 _NOT_FOUND = (404, {"content-type": "application/json"}, b'{"message":"Not Found"}')
+# The stage's (or the account's) throttle: API Gateway's own answer, without Retry-After.
+_THROTTLED = (429, {"content-type": "application/json"}, b'{"message":"Too Many Requests"}')
 
 LOG = logging.getLogger("local_stack.http_api")
 
@@ -69,8 +71,11 @@ class HttpApi:
         invoke: Callable[[str, dict[str, Any], float], Any],
         may_invoke: Callable[[str, str], bool],
         time_scale: float = 1.0,
+        admit: Callable[[str], bool] = lambda route: True,
     ) -> None:
+        """``admit`` a request to a route (``POST /v1/...``) or refuse it for the throttles (429)."""
         self.api_id = api_id
+        self._admit = admit
         self._invoke = invoke
         self._may_invoke = may_invoke
         self._integration_timeout = INTEGRATION_TIMEOUT_SECONDS * time_scale
@@ -99,6 +104,8 @@ class HttpApi:
             return self.cors.preflight(origin)  # before any authorizer: no route takes it
         if route is None:
             return _NOT_FOUND
+        if not self._admit(f"{route.method} {route.template}"):
+            return _THROTTLED
         try:
             authorizer = self.authorizers.context(route.security, method, f"http://{host}{raw_path}", headers, body)
         except Refused as refused:
@@ -115,6 +122,9 @@ class HttpApi:
             result = self._invoke(route.function_arn, event, self._integration_timeout)
         except CallerGaveUp:
             return _UNAVAILABLE
+        except InvokeThrottled:  # Lambda refused the invocation: an integration failure to the caller
+            LOG.error("Lambda throttled the function behind %s %s", method, url.path)
+            return _INTERNAL_ERROR
         except FunctionError:
             LOG.exception("the function behind %s %s failed", method, url.path)
             return _INTERNAL_ERROR

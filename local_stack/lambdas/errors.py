@@ -35,6 +35,13 @@ class RequestTooLarge(Exception):
     """Lambda refuses the Invoke call itself (RequestEntityTooLargeException, HTTP 413)."""
 
 
+class InvokeThrottled(Exception):
+    """Lambda refuses the Invoke itself for concurrency (TooManyRequestsException, HTTP 429): the handler never ran."""
+
+    error_code = "TooManyRequestsException"
+    http_status = 429
+
+
 class CallerGaveUp(Exception):
     """The caller stopped waiting before the function ended (API Gateway's integration timeout)."""
 

@@ -60,6 +60,7 @@ class LocalFunction:
     timeout: int
     memory: int
     role_arn: str = ""
+    reserved_concurrency: int | None = None  # ReservedConcurrentExecutions: its own pool, out of the account's
     principal: Principal | None = None
     _idle: list[ModuleType] = field(default_factory=list, repr=False)
     _loaded: int = field(default=0, repr=False)

@@ -10,8 +10,9 @@ from typing import Any
 from unittest import mock
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.exceptions import AWSError
 
-from local_stack.lambdas.errors import FunctionError
+from local_stack.lambdas.errors import FunctionError, InvokeThrottled
 from local_stack.lambdas.function import LocalFunction
 
 
@@ -36,6 +37,8 @@ def invocations_handed_to(
         payload = json.loads(body) if body else {}
         try:
             result = invoke(function, payload)
+        except InvokeThrottled as refused:  # the Invoke call itself fails: Step Functions sees Lambda.<code>
+            raise AWSError(str(refused), refused.error_code, refused.http_status) from None
         except FunctionError as error:  # Lambda's own errors carry Lambda's names
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps({"errorType": error.error_type, "errorMessage": str(error)}).encode()

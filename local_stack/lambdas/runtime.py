@@ -16,12 +16,14 @@ from local_stack.lambdas.errors import (
     CallerGaveUp,
     FunctionTimedOut,
     InjectedFailure,
+    InvokeThrottled,
     request_within_limit,
     response_within_limit,
 )
 from local_stack.lambdas.function import InvocationAbandoned, LambdaContext, LocalFunction, abandonable
 from local_stack.lambdas.logs import LogCapture
 from local_stack.lambdas.moto_backend import invocations_handed_to
+from local_stack.throttling import QuotaEnforcement
 
 
 def _run(function: LocalFunction, event: Any, context: Any, abandoned: threading.Event, *, stall: bool) -> Any:
@@ -37,6 +39,7 @@ class FunctionRuntime:
         self.capture = LogCapture(sys.__stdout__ or sys.stdout, echo_logs)
         self.time_scale = time_scale
         self.authorizer: Authorizer | None = None
+        self.quotas: QuotaEnforcement | None = None  # Lambda's concurrency, when the stack enforces quotas
         self._http_turns = threading.Lock()
         self._patch: Any = None
         self._environ: PerInvocationEnviron | None = None
@@ -94,6 +97,12 @@ class FunctionRuntime:
         # when the invocation does (or is abandoned), not when its caller stops waiting.
         turn = self._http_turns if isinstance(event, dict) and "requestContext" in event else None
         stall = self._count_and_fail(function)
+        quotas = self.quotas
+        if (
+            quotas is not None
+            and (refusal := quotas.enter_function(function.logical_id, function.reserved_concurrency)) is not None
+        ):
+            raise InvokeThrottled(refusal.message)
         if turn is not None:
             turn.acquire()
         self._publish(function.environment)
@@ -114,6 +123,8 @@ class FunctionRuntime:
                     )
                 if turn is not None:
                     turn.release()
+                if quotas is not None:  # Lambda counts an invocation until it ends or times out
+                    quotas.leave_function(function.logical_id, function.reserved_concurrency)
                 done.set()
 
         def run() -> None:

@@ -163,6 +163,23 @@ def test_a_continuing_loop_takes_the_polls_from_its_predecessor_only(stores: Sto
     assert successor is not None and twin is None and stranger is None
 
 
+def test_the_loop_that_has_the_polls_may_claim_them_again(stores: Stores) -> None:
+    # Given a first loop and its successor, each having claimed the polls once
+    record = waiting_update()
+    stores.updates.create(record)
+    entered = "2026-11-24T10:00:00.100Z/0"
+    claim = stores.updates.claim_polls
+    assert claim(record.update_id, loop_id="loop-1", previous_loop_id=None, token="t", task_entered_at=entered)
+    first_again = claim(record.update_id, loop_id="loop-1", previous_loop_id=None, token="t", task_entered_at=entered)
+    assert claim(record.update_id, loop_id="loop-2", previous_loop_id="loop-1", token="t", task_entered_at=entered)
+    # When the successor's poll is retried (its first attempt claimed, then AWS throttled it), and the first loop's too
+    again = claim(record.update_id, loop_id="loop-2", previous_loop_id="loop-1", token="t", task_entered_at=entered)
+    old_again = claim(record.update_id, loop_id="loop-1", previous_loop_id=None, token="t", task_entered_at=entered)
+    # Then the loop holding the polls claims them again; one that handed them on does not
+    assert first_again is not None and again is not None
+    assert old_again is None
+
+
 def test_a_later_poll_task_takes_the_polls_and_an_earlier_ones_loop_cannot_take_them_back(stores: Stores) -> None:
     # Given a loop of a Poll task that has the update's polls
     record = waiting_update()

@@ -73,10 +73,11 @@ class InMemoryUpdateStore:
             item = self._items.get(update_id)
             if item is None:
                 return None
+            again = item.poll_since == task_entered_at and item.poll_loop == loop_id
             if previous_loop_id is None:
-                won = item.poll_since is None or item.poll_since < task_entered_at
+                won = item.poll_since is None or item.poll_since < task_entered_at or again
             else:
-                won = item.poll_since == task_entered_at and item.poll_loop == previous_loop_id
+                won = (item.poll_since == task_entered_at and item.poll_loop == previous_loop_id) or again
             if not won:
                 return None
             claimed = replace(

@@ -138,7 +138,8 @@ class UpdateStore(Protocol):
     ) -> StoredUpdate | None:
         """A poll loop takes over the update's polls and parks its Poll task's token, in one write: a loop of a
         later Poll task (``task_entered_at``) takes them from an earlier one's; a loop continuing
-        ``previous_loop_id`` takes them from it. Anything else (a duplicate start of a loop) is refused: None."""
+        ``previous_loop_id`` takes them from it; the loop holding them (``loop_id``) may claim them again (a retried
+        poll). Anything else (a duplicate start of a loop) is refused: None."""
         ...
 
     def claim_round(self, update_id: str, *, auth_round: int, now: datetime, lease: timedelta) -> bool: ...

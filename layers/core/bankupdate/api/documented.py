@@ -83,11 +83,13 @@ _ERRORS: dict[int, str] = {
     415: "UNSUPPORTED_MEDIA_TYPE: the body must be application/json",
     422: "INVALID_REQUEST (details.problems lists {field, reason}), IDEMPOTENCY_KEY_REUSED, or finAPI or the bank "
     "refused: BANK_REJECTED, CONSENT_INVALID, CREDENTIALS_REQUIRED, BANK_UNSUPPORTED, REQUEST_REJECTED_BY_FINAPI",
-    429: "TOO_MANY_UPDATES, TOO_EARLY (decoupled checks: at most one per few seconds), UNATTENDED_BUDGET_EXHAUSTED",
+    429: "TOO_MANY_UPDATES, TOO_EARLY (decoupled checks: at most one per few seconds), UNATTENDED_BUDGET_EXHAUSTED; "
+    'or API Gateway\'s own `{"message":"Too Many Requests"}` (the stage\'s throttle, without Retry-After)',
     500: "INTERNAL_ERROR: unexpected error on our side",
     502: "finAPI refused our own credentials (FINAPI_AUTHENTICATION_FAILED), the download failed (DOWNLOAD_FAILED), or "
     "finAPI wants its old web form (WEB_FORM_REQUIRED: the deployment must run in Web Form 2.0 mode)",
-    503: "finAPI is not reachable (UPSTREAM_UNAVAILABLE), or the update stalled (UPDATE_STALLED); try again",
+    503: "finAPI is not reachable (UPSTREAM_UNAVAILABLE), the update stalled (UPDATE_STALLED), or AWS refused one of "
+    "our calls for rate (THROTTLED: nothing was started, or the update has ended; wait Retry-After); try again",
     504: "TIMED_OUT: the bank took too long",
 }
 
@@ -137,7 +139,7 @@ def responses(
 ) -> dict[int, OpenAPIResponse]:
     """The route's success answer, our documented error answers and API Gateway's refusals."""
     documented: dict[int, OpenAPIResponse] = {
-        code: _error(text, _OURS | (_RETRY_AFTER if code in (409, 429) else {})) for code, text in _ERRORS.items()
+        code: _error(text, _OURS | (_RETRY_AFTER if code in (409, 429, 503) else {})) for code, text in _ERRORS.items()
     }
     for code, text, refusal in access.refusals:
         # API Gateway's answers carry none of our headers.

@@ -25,6 +25,7 @@ HTTP_STATUS: dict[type[errors.BankUpdateError], int] = {
     errors.TooManyAuthenticationRounds: 409,
     errors.UpdateStalled: 503,
     errors.UserNotRegistered: 404,
+    errors.AwsThrottled: 503,
     errors.BankRejected: 422,
     errors.ConsentInvalid: 422,
     errors.CredentialsRequired: 422,

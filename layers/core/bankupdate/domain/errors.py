@@ -190,6 +190,19 @@ class UserNotRegistered(BankUpdateError):
     default_user_message = "Your account is not connected to the banking service yet."
 
 
+# --- errors of the platform we run on (raised by the AWS adapters only) ---------------------------------------------
+
+
+class AwsThrottled(BankUpdateError):
+    """AWS refused a call for rate (a quota's token bucket was empty) and went on refusing through the SDK's retries.
+    Nothing was done by the refused call; the same call a little later succeeds. The state machine retries it by this
+    name; the HTTP API answers it 503 with Retry-After."""
+
+    code = "THROTTLED"
+    retryable = True
+    default_user_message = "We are very busy right now. Please try again in a few seconds."
+
+
 # --- errors that come from finAPI (raised by the finAPI client only) -------------------------------------------------
 
 

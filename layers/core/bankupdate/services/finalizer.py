@@ -76,13 +76,16 @@ class Finalizer:
     clock: Clock
     settings: Settings
 
-    def fail(self, update_id: str, error: UpdateError, polls: tuple[PollEntry, ...] = ()) -> UpdateRecord:
-        """Record ``error`` (unless the update already has an outcome) and finish."""
+    def fail(
+        self, update_id: str, error: UpdateError, polls: tuple[PollEntry, ...] = (), task_token: str | None = None
+    ) -> UpdateRecord:
+        """Record ``error`` (unless the update already has an outcome) and finish. ``task_token``: the workflow task
+        to end when the record holds none (a finished record's went with its finish)."""
         for _ in range(_SAVE_ATTEMPTS):
             stored = self._stored(update_id)
             record = stored.record
             if record.status.is_terminal or record.error is not None or record.result is not None:
-                return self.finish(stored, polls)
+                return self.finish(StoredUpdate(record, stored.task_token or task_token), polls)
             failed = lifecycle.fail(record, error, self.clock.now()).record
             try:
                 saved = self.updates.save(failed, expected_version=record.version)

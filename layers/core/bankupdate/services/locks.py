@@ -53,3 +53,7 @@ class ConnectionLocks:
             if not finishing or self.clock.monotonic() >= deadline:
                 return attempt
             self.clock.sleep(_PAUSE_SECONDS)
+
+    def release_unused(self, owner_id: str, connection_id: int, update_id: str) -> None:
+        """Give back a lock whose update was never recorded (its record's write failed): nothing would end it."""
+        self.connections.release(owner_id, connection_id, update_id=update_id, outcome=None)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bankupdate.domain.errors import IdempotencyKeyReused, UpdateAlreadyRunning
+from bankupdate.domain.errors import BankUpdateError, IdempotencyKeyReused, UpdateAlreadyRunning
 from bankupdate.ports import IdempotentCall
 from bankupdate.stores.aws import client
 from bankupdate.stores.invocation import current_lambda_context
@@ -25,6 +25,7 @@ class PowertoolsIdempotencyStore:
         )
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
             IdempotencyAlreadyInProgressError,
+            IdempotencyPersistenceLayerError,
             IdempotencyValidationError,
         )
 
@@ -40,11 +41,14 @@ class PowertoolsIdempotencyStore:
             # timeout, instead of answering the key's retries with 409 for the whole TTL.
             config.register_lambda_context(context)
 
+        done: dict[str, Any] = {}  # the action's answer, once it ran
+
         @idempotent_function(  # type: ignore[untyped-decorator]
             data_keyword_argument="request", config=config, persistence_store=persistence
         )
         def _run(request: dict[str, Any]) -> dict[str, Any]:
-            return action()
+            done.update(action())
+            return dict(done)
 
         try:
             result: dict[str, Any] = _run(request={"key": call.key, "fingerprint": call.fingerprint})
@@ -53,6 +57,13 @@ class PowertoolsIdempotencyStore:
                 "a request with this Idempotency-Key is still being processed",
                 details={"idempotencyKey": call.key.get("key"), "retryAfterSeconds": 2},
             ) from error
+        except IdempotencyPersistenceLayerError as error:
+            # Powertools wraps what the table's client raised (AwsThrottled when DynamoDB kept refusing for rate).
+            if done:  # the action ran; only recording its answer failed (a repeat of the key waits for the record)
+                return done
+            if isinstance(error.__cause__, BankUpdateError):
+                raise error.__cause__ from None
+            raise
         except IdempotencyValidationError as error:
             raise IdempotencyKeyReused(
                 "this Idempotency-Key was used with other options; use a new key for a new request",

@@ -131,11 +131,13 @@ class DynamoUpdateStore:
     def claim_polls(
         self, update_id: str, *, loop_id: str, previous_loop_id: str | None, token: str, task_entered_at: str
     ) -> StoredUpdate | None:
+        # The loop itself may claim again: a retried poll (its first attempt claimed, then failed) goes on.
+        again = "(poll_since = :since AND poll_loop = :loop)"
         if previous_loop_id is None:  # the first loop of a Poll task: a later Poll task takes over from an earlier one
-            condition = "attribute_exists(pk) AND (attribute_not_exists(poll_since) OR poll_since < :since)"
+            condition = f"attribute_exists(pk) AND (attribute_not_exists(poll_since) OR poll_since < :since OR {again})"
             values: dict[str, Any] = {}
         else:  # a loop continuing its predecessor, of the same Poll task
-            condition = "attribute_exists(pk) AND poll_since = :since AND poll_loop = :previous"
+            condition = f"attribute_exists(pk) AND ((poll_since = :since AND poll_loop = :previous) OR {again})"
             values = {":previous": {"S": previous_loop_id}}
         try:
             answer = self._ddb.update_item(

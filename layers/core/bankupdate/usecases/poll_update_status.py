@@ -37,7 +37,7 @@ from bankupdate.domain.errors import (
 from bankupdate.domain.model import Integration, UpdateRecord, UpdateResult, UpdateStatus
 from bankupdate.domain.upstream import Done, Failed, PollOutcome, PollTarget, StillRunning, UserNeeded
 from bankupdate.observability import logger
-from bankupdate.ports import BankGateway, Clock, UpdateStore, Workflow
+from bankupdate.ports import BankGateway, Clock, StoredUpdate, UpdateStore, Workflow
 from bankupdate.services.finalizer import Finalizer
 from bankupdate.services.progress import Progress
 from bankupdate.services.what_changed import WhatChanged
@@ -78,7 +78,8 @@ class PollUpdateStatus:
         """Claim the update's polls for this loop and read where the update stands; None when this loop has
         nothing to do (another loop has the polls, or the update's next step is outside the loop)."""
         state = request.loop
-        loop_id = uuid.uuid4().hex
+        # One id per loop execution: a retried first poll (its first attempt claimed, then failed) claims again.
+        loop_id = uuid.uuid5(uuid.NAMESPACE_URL, request.execution).hex
         claimed = self.updates.claim_polls(
             state.update_id,
             loop_id=loop_id,
@@ -102,7 +103,8 @@ class PollUpdateStatus:
         )
         record, now = claimed.record, self.clock.now()
         if record.status.is_terminal or record.error is not None or record.result is not None:
-            self.finalizer.finish(claimed, state.history)  # ended meanwhile: end the task too
+            # Ended meanwhile (or by an earlier attempt of this poll whose hand-off was throttled): end the task too.
+            self.finalizer.finish(StoredUpdate(record, claimed.task_token or state.parent_token), state.history)
             return None
         if record.status is UpdateStatus.PENDING:
             if record.finapi_called_at is None:
@@ -152,7 +154,7 @@ class PollUpdateStatus:
         assert state.target is not None
         if isinstance(outcome, Failed):
             history = _with(state, PollEntry(at=now, saw=outcome.error.code))
-            self.finalizer.fail(state.update_id, outcome.error.to_update_error(), history)
+            self.finalizer.fail(state.update_id, outcome.error.to_update_error(), history, state.parent_token)
             return _done(state, history)
         if isinstance(outcome, Done):
             history = _with(state, PollEntry(at=now, saw="READY"))
@@ -210,7 +212,9 @@ class PollUpdateStatus:
             return
         record = stored.record
         if record.status.is_terminal:
-            self.finalizer.finish(stored, history)  # finished meanwhile: make sure the task ends
+            # Finished meanwhile, or by an earlier attempt of this poll whose hand-off was throttled (the record's
+            # task token went with the finish): make sure the task ends.
+            self.finalizer.finish(StoredUpdate(record, stored.task_token or state.parent_token), history)
             return
         if record.status is UpdateStatus.AUTHENTICATION_REQUIRED:
             record = lifecycle.accepted(record, now, self.settings.timing).record

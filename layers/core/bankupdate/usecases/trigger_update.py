@@ -136,7 +136,12 @@ class TriggerUpdate:
             now=now,
             timing=self.settings.timing,
         )
-        self.updates.create(record)
+        try:
+            self.updates.create(record)
+        except Exception:
+            # Nothing recorded, nothing started (AWS throttled the write): the lock must not outlive this request.
+            self.locks.release_unused(request.owner_id, request.connection_id, update_id)
+            raise
         logger.append_keys(update_id=update_id, connection_id=request.connection_id)
         stored = StoredUpdate(record)
         try:
@@ -229,14 +234,19 @@ class TriggerUpdate:
 
     def _go(self, stored: StoredUpdate, outcome: StartOutcome, *, confirmed: bool) -> UpdateRecord:
         transition = self.progress.transition_for(stored.record, outcome, confirmed=confirmed)
-        saved = self.progress.apply(stored, transition).record
         try:
+            saved = self.progress.apply(stored, transition).record
             self.workflow.start(workflow_input(saved.update_id, self.settings))
         except Exception as error:
-            # finAPI may be downloading already; without a workflow nobody would ever release the lock.
+            # finAPI may be downloading already; without a workflow nobody would ever release the lock. The caller
+            # learns why (AwsThrottled: 503 with Retry-After) and the update ends with that error.
             logger.exception("could not start the update workflow")
-            failed = BankUpdateError(f"workflow did not start: {type(error).__name__}")
-            self.finalizer.fail(saved.update_id, failed.to_update_error())
+            failed = (
+                error
+                if isinstance(error, BankUpdateError)
+                else BankUpdateError(f"workflow did not start: {type(error).__name__}")
+            )
+            self.finalizer.fail(stored.record.update_id, failed.to_update_error())
             raise
         return saved
 
