@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,13 @@ LOG = logging.getLogger("local_stack.http_api")
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # bursts of parallel clients must queue, not be reset
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A caller that hung up before its answer (a test's client timing out, a browser leaving the page) gets
+        nothing, as from API Gateway; anything else is printed as socketserver does."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 @dataclass
