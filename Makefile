@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help demo local reliability bench dev browser lint format typecheck unit usecases contract template stack frontend test build validate openapi \
+.PHONY: help demo local reliability bench scale dev browser lint format typecheck unit usecases contract template stack frontend test build validate openapi \
 	deploy-check clean
 
 help: ## list the targets
@@ -63,6 +63,9 @@ bench: $(VENV)/.installed ## cold starts, latency above finAPI's, cost per updat
 	$(PY) -W ignore::UserWarning -m bench.flows
 	$(PY) -m bench.scheduler 10000 100000
 	$(PY) -m bench.report
+
+scale: $(VENV)/.installed ## the morning rush (20,000 presses in a minute) and a night of 1,000,000 due connections, simulated through AWS's quotas with the measured calls (a few minutes) -> bench/results/scale.md
+	$(PY) -m bench.scale
 
 dev: $(VENV)/.installed $(SAM_VENV)/.installed $(MINI_VENV)/.installed ## create the virtualenvs (project, SAM CLI, ministack)
 

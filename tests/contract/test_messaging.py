@@ -64,6 +64,21 @@ def test_due_connections_go_out_in_batches_of_ten(due_queue: Sent) -> None:
     assert arrived == list(range(1, 26))
 
 
+@pytest.mark.usefixtures("aws")
+def test_a_held_back_message_is_not_delivered_before_its_delay() -> None:
+    from bankupdate.stores.queue import SqsDueQueue
+
+    # Given the SQS queue and three due connections, the third held back a minute
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="paced")["QueueUrl"]
+    due = [DueConnection(owner_id="user-1", connection_id=n, slot=NOW) for n in (1, 2, 3)]
+    # When they are sent with their delays
+    SqsDueQueue(url).send_all(iter(due), delay_of=lambda i: 60 if i == 2 else 0)
+    # Then only the first two can be received now
+    arrived = sorted(DueConnection.model_validate_json(body).connection_id for body in _drain(sqs, url))
+    assert arrived == [1, 2]
+
+
 def test_nothing_due_sends_nothing(due_queue: Sent) -> None:
     assert due_queue.port.send_all(iter([])) == (0, 0)
     assert due_queue.arrived() == []
