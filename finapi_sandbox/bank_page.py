@@ -10,6 +10,7 @@ from html import escape
 from urllib.parse import urlencode
 
 from finapi_sandbox.banks import BANKS
+from finapi_sandbox.loopback import Answer, Request, html_answer, json_answer, see_other
 
 _STYLE = (
     "body{font-family:system-ui,sans-serif;margin:0;background:#eef1f4;color:#1d1f23}"
@@ -21,6 +22,25 @@ _STYLE = (
 
 def wants_page(accept: str) -> bool:
     return "text/html" in accept.lower()
+
+
+def answer(request: Request, blz: str) -> Answer:
+    """The page (GET), or the user's decision sent back to the app (POST)."""
+    fields = request.parameters if request.method == "GET" else request.form
+    state, redirect = fields.get("state", ""), fields.get("redirect", "")
+    if not state or not redirect.startswith(("http://", "https://")):
+        return json_answer(400, {"error": "the bank page needs a state and an http(s) redirect"})
+    if request.method == "GET":
+        return html_answer(200, page(blz, request.path, state, redirect))
+    return see_other(back_to_app(redirect, state, fields.get("decision") == "approve"))
+
+
+def approve_at_once(parameters: dict[str, str]) -> Answer:
+    """An API client's visit: the user allows access without a page."""
+    redirect = parameters.get("redirect", "")
+    if not redirect.startswith(("http://", "https://")):
+        return json_answer(400, {"error": "redirect must be an http(s) URL"})
+    return Answer(302, headers={"Location": back_to_app(redirect, parameters.get("state", ""), approved=True)})
 
 
 def page(blz: str, action: str, state: str, redirect: str) -> str:

@@ -10,30 +10,38 @@ from pydantic import BaseModel, ConfigDict, Field
 from finapi_sandbox.ledger import FeedConfig
 
 
-class _Model(BaseModel):
+class StrictModel(BaseModel):
+    """Refuses a field it does not have: a misspelt knob in a scenario or a control call is an error, not a default."""
+
     model_config = ConfigDict(extra="forbid")
 
 
-class FaultRule(_Model):
-    """An injected fault: requests matching method/path (substring)/connection fail this way.
+class HttpFault(StrictModel):
+    """An injected fault on the requests whose method and path (a substring) match, ``times`` times or for good.
 
-    ``status`` can only be 500: the one error finAPI's spec declares for every operation (an injected 502/503 would be
-    an answer finAPI never gives). Timeouts are ``delay_seconds``, broken connections ``drop``, 423 ``lock``.
+    ``status`` can only be 500: the one error finAPI's specs declare for every operation (an injected 502/503 would be
+    an answer finAPI never gives). Timeouts are ``delay_seconds``, broken connections ``drop``.
     """
 
     method: str | None = None
     path: str | None = None
-    connection_id: int | None = None
     status: Literal[500] | None = None
     delay_seconds: float = Field(0.0, ge=0, le=120)
     drop: bool = False
-    lock: bool = False
-    when: Literal["before", "after"] = "before"
-    probability: float = Field(1.0, ge=0, le=1)
     times: int | None = Field(None, ge=1)
 
 
-class ConnectionSeed(_Model):
+class FaultRule(HttpFault):
+    """A fault on finAPI Access, also for one connection only, before or after the sandbox does the work (an answer
+    lost after the update started), with a probability; 423 is ``lock``."""
+
+    connection_id: int | None = None
+    lock: bool = False
+    when: Literal["before", "after"] = "before"
+    probability: float = Field(1.0, ge=0, le=1)
+
+
+class ConnectionSeed(StrictModel):
     id: int | None = None
     bank_blz: Literal["DEMO0001", "DEMO0002"] = "DEMO0001"
     stored_pin: bool = False
@@ -49,13 +57,13 @@ class ConnectionSeed(_Model):
     bank_page_url: str | None = Field(None, max_length=2048)
 
 
-class UserSeed(_Model):
+class UserSeed(StrictModel):
     username: str
     password: str
     connections: list[ConnectionSeed] = []
 
 
-class SandboxConfig(_Model):
+class SandboxConfig(StrictModel):
     client_id: str = "sandbox-client-id"
     client_secret: str = "sandbox-client-secret"
     token_ttl_seconds: int = Field(3600, ge=1)

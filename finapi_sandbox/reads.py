@@ -11,7 +11,8 @@ from finapi_sandbox import render
 from finapi_sandbox.banks import ACCOUNT_TYPE_IDS, GERMAN_TIME
 from finapi_sandbox.ledger import Transaction
 from finapi_sandbox.problems import FinapiProblem, bad_request
-from finapi_sandbox.world import Account, Connection, World
+from finapi_sandbox.state import Account, Connection
+from finapi_sandbox.world import World
 
 MAX_IDS = 1000
 

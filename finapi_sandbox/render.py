@@ -10,7 +10,7 @@ from typing import Any
 from finapi_sandbox.banks import ACCOUNT_TYPE_IDS, GERMAN_TIME, LOGIN_FIELDS, PROCEDURES, Bank
 from finapi_sandbox.ledger import Transaction
 from finapi_sandbox.problems import BadCredentials, FinapiProblem
-from finapi_sandbox.world import Account, Connection, UpdateResultState
+from finapi_sandbox.state import Account, Connection, UpdateResultState
 
 
 def date(moment: datetime | None, version: str) -> str | None:
@@ -37,7 +37,7 @@ def _result(result: UpdateResultState | None, version: str) -> dict[str, Any] | 
     }
 
 
-def _procedures() -> list[dict[str, Any]]:
+def two_step_procedures() -> list[dict[str, Any]]:
     return [
         {
             "procedureId": p.id,
@@ -120,7 +120,7 @@ def bank_connection(connection: Connection, version: str) -> dict[str, Any]:
                     for label, secret in LOGIN_FIELDS
                 ],
                 "defaultTwoStepProcedureId": None,
-                "twoStepProcedures": _procedures(),
+                "twoStepProcedures": two_step_procedures(),
                 "aisConsent": consent,
                 "lastManualUpdate": _result(connection.last_manual_update.get(name), version),
                 "lastAutoUpdate": _result(connection.last_auto_update.get(name), version),
@@ -152,7 +152,7 @@ def bank_connection(connection: Connection, version: str) -> dict[str, Any]:
             "ibanOnlyDirectDebitSupported": True,
             "collectiveMoneyTransferSupported": True,
             "defaultTwoStepProcedureId": None,
-            "twoStepProcedures": _procedures(),
+            "twoStepProcedures": two_step_procedures(),
             "furtherLoginNotRecommended": connection.user_action_required,
         }
     return body

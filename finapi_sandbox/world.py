@@ -1,128 +1,23 @@
 """The sandbox's in-memory world: finAPI users, their bank connections and accounts, tokens, faults, a call log.
 
-All state changes happen under one lock. Downloads are driven by the clock, not by threads: every read first
-"settles" a connection, applying whatever its download has finished by now.
+Users, connections and the call log change under the world's lock (tokens and faults, which nothing else depends on,
+under their own). Downloads are driven by the clock, not by threads: every read first "settles" a connection,
+applying whatever its download has finished by now.
 """
 
 from __future__ import annotations
 
 import random
-import secrets
 import threading
-import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from finapi_sandbox.banks import BANKS, GERMAN_TIME, Bank
+from finapi_sandbox.banks import BANKS, GERMAN_TIME
 from finapi_sandbox.config import ConnectionSeed, FaultRule, SandboxConfig
+from finapi_sandbox.faults import FaultRules
 from finapi_sandbox.ledger import Ledger
-
-
-@dataclass
-class Account:
-    id: int
-    index: int  # position in the bank's account list
-    name: str
-    iban: str
-    account_type: str
-    balance: float
-    status: str = "UPDATED"
-    last_successful_update: datetime | None = None
-    last_update_attempt: datetime | None = None
-    transactions: int = 0
-
-
-@dataclass
-class UpdateResultState:
-    result: str
-    timestamp: datetime
-    error_message: str | None = None
-    error_type: str | None = None
-
-
-@dataclass
-class PendingChallenge:
-    hash: str
-    status: str
-    created_at: datetime
-    procedure_id: str | None = None
-    redirect_context: str | None = None
-    tan_attempts: int = 0
-    decoupled_polls: int = 0
-    store_secrets: bool = False
-    credentials: dict[str, str] = field(default_factory=dict)
-    import_new_accounts: bool = False
-    account_types: list[str] | None = None
-    skip_positions: bool = False
-    interface: str = "XS2A"
-    user_present: bool = True
-
-
-@dataclass
-class Download:
-    started_at: datetime
-    duration: float
-    user_present: bool
-    interface: str
-    import_new_accounts: bool
-    account_types: list[str] | None
-    skip_positions: bool
-    outcome: str = "OK"
-
-
-@dataclass
-class Connection:
-    id: int
-    owner: str
-    bank: Bank
-    created_at: datetime
-    stored_credentials: dict[str, str]
-    consent_expires_at: datetime | None
-    accounts: list[Account]
-    download_seconds: float | None = None
-    failing_account_indexes: set[int] = field(default_factory=set)
-    user_action_required: bool = False
-    update_status: str = "READY"
-    categorization_status: str = "READY"
-    categorization_started_at: datetime | None = None
-    categorization_ready_at: datetime | None = None
-    download: Download | None = None
-    last_manual_update: dict[str, UpdateResultState] = field(default_factory=dict)
-    last_auto_update: dict[str, UpdateResultState] = field(default_factory=dict)
-    pending: PendingChallenge | None = None
-    unattended_by_day: dict[str, int] = field(default_factory=dict)
-    fail_next_update_with: str | None = None
-    legacy_web_form: bool = False
-    bank_page_url: str | None = None  # ConnectionSeed.bank_page_url
-
-
-@dataclass
-class User:
-    username: str
-    password: str
-
-
-@dataclass
-class Token:
-    value: str
-    principal: str  # username, or "" for the client
-    expires_at: float
-    refresh: bool = False
-    refresh_value: str | None = None  # an access token's refresh token, given back with it
-
-
-@dataclass(frozen=True)
-class Call:
-    """One request, as the call log keeps it: never a credential, TAN or token. ``psu_present``: it carried
-    ``PSU-IP-Address``, so the bank takes it as the user's own access."""
-
-    method: str
-    path: str
-    connection_id: int | None
-    psu_present: bool
-    status: int
-    at: datetime
+from finapi_sandbox.state import Account, Call, Connection, Download, UpdateResultState, User
+from finapi_sandbox.tokens import Tokens
 
 
 class World:
@@ -139,10 +34,8 @@ class World:
         with self.lock:
             self.users: dict[str, User] = {}
             self.connections: dict[int, Connection] = {}
-            self.tokens: dict[str, Token] = {}
-            self._current_tokens: dict[str, str] = {}  # principal -> its access token while that is valid
-            self.faults: list[FaultRule] = list(self.config.faults)
-            self._fault_uses: dict[int, int] = {}
+            self.tokens = Tokens(self.config.token_ttl_seconds)
+            self.faults = FaultRules(self.config.faults)
             self.call_log: list[Call] = []
             self.clock_offset = 0.0
             self.psu_ipv6 = self.config.psu_ipv6
@@ -307,84 +200,25 @@ class World:
 
     # ------------------------------------------------------------------------------------------------ tokens
 
-    def issue_token(self, principal: str, *, refresh: bool) -> tuple[Token, Token | None]:
-        """finAPI: "As long as a token exists and has not expired, the service will always return the same token for
-        the same credentials" (with the same refresh token)."""
-        with self.lock:
-            current = self.tokens.get(self._current_tokens.get(principal, ""))
-            if current is not None and current.expires_at > time.monotonic():
-                return current, self.tokens.get(current.refresh_value or "")
-            return self._new_access(principal, refresh_token=None if not refresh else self._new_refresh(principal))
-
-    def refresh_access(self, refresh_value: str) -> tuple[Token, Token] | None:
-        """``grant_type=refresh_token``: a new access token; the refresh token stays the same."""
-        with self.lock:
-            principal = self.principal_of(refresh_value, refresh=True)
-            if not principal:
-                return None
-            refresh_token = self.tokens[refresh_value]
-            access, _ = self._new_access(principal, refresh_token=refresh_token)
-            return access, refresh_token
-
-    def _new_refresh(self, principal: str) -> Token:
-        token = Token(secrets.token_hex(32), principal, time.monotonic() + 86400, refresh=True)
-        self.tokens[token.value] = token
-        return token
-
-    def _new_access(self, principal: str, *, refresh_token: Token | None) -> tuple[Token, Token | None]:
-        access = Token(
-            secrets.token_hex(32),
-            principal,
-            time.monotonic() + self.config.token_ttl_seconds,
-            refresh_value=refresh_token.value if refresh_token else None,
-        )
-        self.tokens[access.value] = access
-        self._current_tokens[principal] = access.value
-        return access, refresh_token
-
-    @staticmethod
-    def seconds_left(token: Token) -> int:
-        return max(1, int(token.expires_at - time.monotonic()))
-
-    def principal_of(self, token: str, *, refresh: bool = False) -> str | None:
-        with self.lock:
-            found = self.tokens.get(token)
-            if found is None or found.refresh != refresh or found.expires_at < time.monotonic():
-                return None
-            return found.principal
-
     def expire_tokens(self) -> None:
         """Make every access token invalid at once (as if finAPI revoked them)."""
-        with self.lock:
-            self.tokens = {k: v for k, v in self.tokens.items() if v.refresh}
+        self.tokens.expire_access()
 
     # ------------------------------------------------------------------------------------------------ faults
 
     def add_fault(self, **rule: Any) -> None:
-        with self.lock:
-            self.faults.append(FaultRule.model_validate(rule))
+        self.faults.add(FaultRule.model_validate(rule))
 
     def clear_faults(self) -> None:
-        with self.lock:
-            self.faults = []
-            self._fault_uses = {}
+        self.faults.clear()
 
     def fault_for(self, method: str, path: str, connection_id: int | None, when: str) -> FaultRule | None:
-        with self.lock:
-            for index, rule in enumerate(self.faults):
-                if rule.when != when or (rule.method and rule.method.upper() != method.upper()):
-                    continue
-                if (rule.path and rule.path not in path) or (
-                    rule.connection_id is not None and rule.connection_id != connection_id
-                ):
-                    continue
-                if rule.times is not None and self._fault_uses.get(index, 0) >= rule.times:
-                    continue
-                if self._rng.random() >= rule.probability:
-                    continue
-                self._fault_uses[index] = self._fault_uses.get(index, 0) + 1
-                return rule
-            return None
+        def fits(rule: FaultRule) -> bool:
+            if rule.when != when or (rule.connection_id is not None and rule.connection_id != connection_id):
+                return False
+            return self._rng.random() < rule.probability
+
+        return self.faults.take(method, path, fits)
 
     # ------------------------------------------------------------------------------------------------ downloads
 

@@ -23,8 +23,8 @@ import httpx
 
 from finapi_sandbox import SandboxConfig, SandboxServer
 from finapi_sandbox.webform import WebFormConfig, WebFormServer
+from local_stack.credentials import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
 from local_stack.frontend import FrontEnd
-from local_stack.http_api import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
 from local_stack.stack import LocalStack
 from local_stack.template import REGION
 

@@ -11,7 +11,7 @@ from botocore.client import BaseClient
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 
 from local_stack.iam.authorizer import AccessDenied, Authorizer
-from local_stack.lambdas import check_not_abandoned
+from local_stack.lambdas.function import check_not_abandoned
 
 
 def patches(authorizer: Authorizer) -> list[Any]:

@@ -1,4 +1,5 @@
-"""The Web Form's calls to finAPI Access, over real HTTP to the Access sandbox, as finAPI's own web form makes them.
+"""The Web Form's calls to finAPI Access, over real HTTP to the Access sandbox, as finAPI's own web form makes them:
+the update a task asks for, the reads of its connection, and what Access's answers mean for the task.
 
 Going through Access's HTTP interface (not its Python objects) keeps the two simulators honest with each other: a web
 form update changes the Access world exactly as an Access update does, and Access's faults, token expiry and rules
@@ -9,11 +10,18 @@ from __future__ import annotations
 
 import http.client
 import json
+import secrets
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from finapi_sandbox.webform.requests import ACCESS_ACCOUNT_TYPES
+from finapi_sandbox.webform.state import Task, TaskErrorCode
+
 PSU_HEADER_NAMES = {"ipAddress": "PSU-IP-Address", "deviceOs": "PSU-Device-OS", "userAgent": "PSU-User-Agent"}
+# Access answers to an unattended update that a user can fix in the web form (SCA, credentials, consent, the bank's
+# daily budget for unattended access: a present user lifts all of them).
+NEEDS_USER = ("MISSING_FIELD", "INVALID_CONSENT", "BANK_SERVER_REJECTION")
 
 
 @dataclass(frozen=True)
@@ -88,3 +96,44 @@ class AccessClient:
         except ValueError:
             parsed = None
         return AccessAnswer(response.status, parsed)
+
+
+def update_body(task: Task, callback_url: str, **extra: Any) -> dict[str, Any]:
+    """The task's `UpdateBankConnectionParams`; ``callback_url``: where the bank sends the user back."""
+    details = task.details
+    body: dict[str, Any] = {"bankConnectionId": task.connection_id, "interface": task.primary_interface}
+    if details.importNewAccounts:
+        body["importNewAccounts"] = True
+        if details.accountTypes:
+            body["accountTypes"] = [ACCESS_ACCOUNT_TYPES[t] for t in details.accountTypes]
+    if details.skipPositionsDownload:
+        body["skipPositionsDownload"] = True
+    if details.loadOwnerData:
+        body["loadOwnerData"] = True
+    if task.redirect_bank:
+        # Licensed mandators give their own registered URL (it forwards to our /callback); others use ours.
+        body["redirectUrl"] = details.redirectUrl or callback_url
+    return body | extra
+
+
+def request_id(task: Task) -> str:
+    return f"webform-{task.id[:8]}-{secrets.token_hex(4)}"
+
+
+def failure_code(answer: AccessAnswer) -> TaskErrorCode:
+    """The task's errorCode for an Access answer that ends the flow."""
+    if answer.status == 401:
+        return "INVALID_TOKEN"
+    if answer.status == 0:
+        return "INTERNAL_ERROR"
+    if answer.status == 422 and answer.error_code == "BANK_SERVER_REJECTION":
+        return "BANK_SERVER_REJECTION"
+    return "UNEXPECTED_ACCESS_RESPONSE"
+
+
+def last_manual_result(connection: dict[str, Any], interface: str) -> str | None:
+    """How the last update by hand of ``interface`` ended, as a `BankConnection` from Access says."""
+    for item in connection.get("interfaces", []):
+        if item.get("interface") == interface and item.get("lastManualUpdate"):
+            return str(item["lastManualUpdate"]["result"])
+    return None

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from finapi_sandbox.config import HttpFault, StrictModel
 
 CallbackKind = Literal["finalised", "webFormRequired"]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class CallbackPolicy(_Model):
+class CallbackPolicy(StrictModel):
     """How the next callbacks of a kind (or of every kind) are delivered: late, more than once, or not at all."""
 
     kind: CallbackKind | None = None  # None: every kind
@@ -23,18 +21,11 @@ class CallbackPolicy(_Model):
     times: int | None = Field(None, ge=1)  # applies to this many callbacks, then is used up; None: for good
 
 
-class WebFormFault(_Model):
-    """An injected fault on a Web Form API path (substring). Only 500 is a status the spec documents for it."""
-
-    method: str | None = None
-    path: str | None = None
-    status: Literal[500] | None = None
-    delay_seconds: float = Field(0.0, ge=0, le=120)
-    drop: bool = False
-    times: int | None = Field(None, ge=1)
+class WebFormFault(HttpFault):
+    """An injected fault on the Web Form API (500 is the one status its spec documents for it)."""
 
 
-class WebFormConfig(_Model):
+class WebFormConfig(StrictModel):
     # The mandator's licence decides the `redirectUrl` rule: required for FULLY_LICENSED and AISP, forbidden otherwise.
     license: Literal["UNLICENSED", "FULLY_LICENSED", "AISP"] = "UNLICENSED"
     # finAPI allows only https callback and redirect URLs. A local test stack listens on plain http on loopback, so the

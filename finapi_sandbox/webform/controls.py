@@ -14,80 +14,78 @@
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
+from finapi_sandbox.config import StrictModel
+from finapi_sandbox.faults import FaultRules
+from finapi_sandbox.loopback import Answer, Request, json_answer, route_control
 from finapi_sandbox.webform import render
 from finapi_sandbox.webform.config import CallbackPolicy, WebFormConfig, WebFormFault
+from finapi_sandbox.webform.engine import WebFormEngine
 from finapi_sandbox.webform.state import TaskErrorCode
 
-if TYPE_CHECKING:
-    from finapi_sandbox.webform.server import _Server
 
-
-class _ForcedError(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _ForcedError(StrictModel):
     connectionId: int
     errorCode: TaskErrorCode
 
 
-def handle(server: _Server, method: str, path: str, raw: bytes) -> tuple[int, Any]:
-    try:
-        body = json.loads(raw) if raw else {}
-        return _route(server, method, path, body)
-    except (ValidationError, ValueError, KeyError) as error:
-        return 400, {"error": str(error)[:500]}
+def control_answer(engine: WebFormEngine, faults: FaultRules[WebFormFault], request: Request) -> Answer:
+    return route_control(request, partial(_route, engine, faults))
 
 
-def _route(server: _Server, method: str, path: str, body: Any) -> tuple[int, Any]:
-    engine = server.engine
+def _route(engine: WebFormEngine, faults: FaultRules[WebFormFault], request: Request, body: Any) -> Answer | None:
+    method, path = request.method, request.path
     if method == "GET" and path == "/sandbox/callbacks":
-        return 200, [
-            {
-                "kind": r.kind,
-                "taskId": r.task_id,
-                "url": r.url,
-                "body": r.body,
-                "at": render.timestamp(r.at),
-                "dropped": r.dropped,
-                "status": r.status,
-                "error": r.error,
-            }
-            for r in engine.callbacks.records
-        ]
+        return json_answer(
+            200,
+            [
+                {
+                    "kind": r.kind,
+                    "taskId": r.task_id,
+                    "url": r.url,
+                    "body": r.body,
+                    "at": render.timestamp(r.at),
+                    "dropped": r.dropped,
+                    "status": r.status,
+                    "error": r.error,
+                }
+                for r in engine.callbacks.records
+            ],
+        )
     if method == "DELETE" and path == "/sandbox/callbacks":
         engine.callbacks.clear()
-        return 200, {"callbacks": 0}
+        return json_answer(200, {"callbacks": 0})
     if method == "POST" and path == "/sandbox/callbacks/policy":
         engine.callbacks.add_policy(CallbackPolicy.model_validate(body))
-        return 201, {"added": True}
+        return json_answer(201, {"added": True})
     if method == "GET" and path == "/sandbox/poll-violations":
-        return 200, [
-            {"path": v.path, "gapSeconds": v.gap_seconds, "at": render.timestamp(v.at)} for v in engine.poll_violations
-        ]
+        violations = engine.poll_violations
+        return json_answer(
+            200, [{"path": v.path, "gapSeconds": v.gap_seconds, "at": render.timestamp(v.at)} for v in violations]
+        )
     if method == "POST" and path == "/sandbox/errors":
         forced = _ForcedError.model_validate(body)
         engine.force_error(forced.connectionId, forced.errorCode)
-        return 201, {"connectionId": forced.connectionId, "errorCode": forced.errorCode}
+        return json_answer(201, {"connectionId": forced.connectionId, "errorCode": forced.errorCode})
     if method == "POST" and path == "/sandbox/faults":
-        server.add_fault(WebFormFault.model_validate(body))
-        return 201, {"added": True}
+        faults.add(WebFormFault.model_validate(body))
+        return json_answer(201, {"added": True})
     if method == "DELETE" and path == "/sandbox/faults":
-        server.clear_faults()
-        return 200, {"faults": 0}
+        faults.clear()
+        return json_answer(200, {"faults": 0})
     if method == "PATCH" and path == "/sandbox/config":
-        update_config(server.config, body)
-        return 200, server.config.model_dump()
+        _update_config(engine.config, body)
+        return json_answer(200, engine.config.model_dump())
     if method == "POST" and path == "/sandbox/reset":
         engine.reset()
-        server.clear_faults()
-        return 200, {"reset": True}
-    return 404, {"error": f"no control endpoint {method} {path}"}
+        faults.clear()
+        return json_answer(200, {"reset": True})
+    return None
 
 
-def update_config(config: WebFormConfig, changes: dict[str, Any]) -> None:
+def _update_config(config: WebFormConfig, changes: dict[str, Any]) -> None:
     """Validate the changed config as a whole, then change the live one in place (the engine holds it)."""
     changed = WebFormConfig.model_validate(config.model_dump() | changes)
     for name in changes:

@@ -1,8 +1,7 @@
 """Tasks from creation to a final status: the background attempt, the hand-over to a web form, the download, expiry.
 
-Time is the Access world's clock (so `/sandbox/clock` on the Access port moves web form expiry too). A ticker thread
-advances every open task; each step runs under the task's own lock, and a task whose lock is held (a page handler is
-talking to Access for it) is skipped until the next tick.
+Time is the Access world's clock (so `/sandbox/clock` on the Access port moves web form expiry too). The ticker
+(`ticker.py`) advances every open task; each step runs under the task's own lock.
 """
 
 from __future__ import annotations
@@ -12,15 +11,23 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from finapi_sandbox.webform import render
-from finapi_sandbox.webform.access import AccessAnswer, AccessClient
+from finapi_sandbox.webform.access import (
+    NEEDS_USER,
+    AccessAnswer,
+    AccessClient,
+    failure_code,
+    last_manual_result,
+    request_id,
+    update_body,
+)
 from finapi_sandbox.webform.callbacks import CallbackDispatcher
 from finapi_sandbox.webform.config import WebFormConfig
-from finapi_sandbox.webform.requests import ACCESS_ACCOUNT_TYPES, TaskDetails
+from finapi_sandbox.webform.problems import WebFormProblem
+from finapi_sandbox.webform.requests import TaskDetails
 from finapi_sandbox.webform.state import (
     FINAL_WEB_FORM_STATUSES,
     USER_STEPS,
@@ -31,10 +38,8 @@ from finapi_sandbox.webform.state import (
     WebForm,
     WebFormStatus,
 )
+from finapi_sandbox.webform.ticker import Ticker
 
-# Access answers to an unattended update that a user can fix in the web form (SCA, credentials, consent, the bank's
-# daily budget for unattended access: a present user lifts all of them).
-NEEDS_USER = ("MISSING_FIELD", "INVALID_CONSENT", "BANK_SERVER_REJECTION")
 FINAL_STEPS: dict[WebFormStatus, Step] = {
     "ABORTED": "aborted",
     "EXPIRED": "expired",
@@ -43,18 +48,7 @@ FINAL_STEPS: dict[WebFormStatus, Step] = {
     "NOT_YET_OPENED": "failed",
     "IN_PROGRESS": "failed",
 }
-TICK_SECONDS = 0.05
 FinalTaskStatus = Literal["COMPLETED", "COMPLETED_WITH_ERROR"]
-
-
-class WebFormProblem(Exception):
-    """An `Error` answer of the Web Form API."""
-
-    def __init__(self, status: int, code: str, description: str) -> None:
-        super().__init__(description)
-        self.status = status
-        self.code = code
-        self.description = description
 
 
 class WebFormEngine:
@@ -71,9 +65,7 @@ class WebFormEngine:
         self.now = now
         self.base_url = ""
         self._lock = threading.RLock()
-        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webform-task")
-        self._stopping = threading.Event()
-        self._ticker: threading.Thread | None = None
+        self._ticker = Ticker(self._open_tasks, self.advance)
         self.reset()
 
     def reset(self) -> None:
@@ -85,7 +77,6 @@ class WebFormEngine:
             self.poll_violations: list[PollViolation] = []
             self.reads: Counter[str] = Counter()  # polls of each task or web form, by path
             self._last_poll: dict[tuple[str, str], datetime] = {}
-            self._scheduled: set[str] = set()
         self.callbacks.clear()
 
     # ------------------------------------------------------------------------------------------------ creation
@@ -192,8 +183,14 @@ class WebFormEngine:
             elif task.downloading:
                 if task.next_access_poll is None or now >= task.next_access_poll:
                     self.check_download(task)
-            elif task.web_form is not None and task.web_form.step in USER_STEPS and now >= task.web_form.expires_at:
-                self.finish_web_form(task, "EXPIRED", None)
+            else:
+                self.expire_if_due(task)
+
+    def expire_if_due(self, task: Task) -> None:
+        """A web form still waiting for the user when its time is up expires (and the task ends with it)."""
+        web_form = task.web_form
+        if web_form is not None and web_form.step in USER_STEPS and self.now() >= web_form.expires_at:
+            self.finish_web_form(task, "EXPIRED", None)
 
     def _attempt_in_background(self, task: Task) -> None:
         if task.forced_error is not None:
@@ -203,8 +200,7 @@ class WebFormEngine:
             self.require_web_form(task)  # the user is to see and change saved settings: always a web form
             return
         metadata = task.details.userMetadata
-        psu = metadata.model_dump() if metadata is not None else {}
-        answer = self.access.update(task.token, self.update_body(task), psu, self.request_id(task))
+        answer = self.update(task, metadata.model_dump() if metadata is not None else {})
         if answer.status == 200:
             self.start_download(task)
         elif answer.status == 510 or (answer.status == 422 and answer.error_code in NEEDS_USER):
@@ -212,24 +208,10 @@ class WebFormEngine:
         else:
             self.finish(task, "COMPLETED_WITH_ERROR", failure_code(answer))
 
-    def update_body(self, task: Task, **extra: Any) -> dict[str, Any]:
-        details = task.details
-        body: dict[str, Any] = {"bankConnectionId": task.connection_id, "interface": task.primary_interface}
-        if details.importNewAccounts:
-            body["importNewAccounts"] = True
-            if details.accountTypes:
-                body["accountTypes"] = [ACCESS_ACCOUNT_TYPES[t] for t in details.accountTypes]
-        if details.skipPositionsDownload:
-            body["skipPositionsDownload"] = True
-        if details.loadOwnerData:
-            body["loadOwnerData"] = True
-        if task.redirect_bank:
-            # Licensed mandators give their own registered URL (it forwards to our /callback); others use ours.
-            body["redirectUrl"] = details.redirectUrl or f"{self.base_url}/callback"
-        return body | extra
-
-    def request_id(self, task: Task) -> str:
-        return f"webform-{task.id[:8]}-{secrets.token_hex(4)}"
+    def update(self, task: Task, psu: dict[str, str], **extra: Any) -> AccessAnswer:
+        """The task's update call to Access, with the user's PSU headers when they are there and ``extra`` fields."""
+        body = update_body(task, f"{self.base_url}/callback", **extra)
+        return self.access.update(task.token, body, psu, request_id(task))
 
     def require_web_form(self, task: Task) -> None:
         now = self.now()
@@ -256,12 +238,12 @@ class WebFormEngine:
             task.web_form.update_accepted = True
 
     def check_download(self, task: Task) -> None:
-        answer = self.access.get_connection(task.token, task.connection_id, self.request_id(task))
+        answer = self.access.get_connection(task.token, task.connection_id, request_id(task))
         if answer.status == 200 and isinstance(answer.body, dict):
             if answer.body.get("updateStatus") != "READY":
                 task.next_access_poll = self.now() + timedelta(seconds=self.config.access_poll_seconds)
                 return
-            result = _last_manual_result(answer.body, task.primary_interface)
+            result = last_manual_result(answer.body, task.primary_interface)
             if result == "OK":
                 self.finish(task, "COMPLETED", None)
             else:
@@ -303,53 +285,15 @@ class WebFormEngine:
         web_form.step = FINAL_STEPS[status]
         self.finish(task, "COMPLETED" if status == "COMPLETED" else "COMPLETED_WITH_ERROR", web_form.error_code)
 
-    # ------------------------------------------------------------------------------------------------ ticker
+    # ------------------------------------------------------------------------------------------------ running
 
     def start(self) -> None:
-        self._stopping.clear()
-        self._ticker = threading.Thread(target=self._tick_forever, name="webform-ticker", daemon=True)
         self._ticker.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._ticker is not None:
-            self._ticker.join(timeout=5)
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        self._ticker.stop()
         self.callbacks.stop()
 
-    def _tick_forever(self) -> None:
-        while not self._stopping.wait(TICK_SECONDS):
-            with self._lock:
-                due = [t for t in self.tasks.values() if not t.final and t.id not in self._scheduled]
-                self._scheduled.update(t.id for t in due)
-            for task in due:
-                self._executor.submit(self._advance_scheduled, task)
-
-    def _advance_scheduled(self, task: Task) -> None:
-        try:
-            if task.lock.acquire(blocking=False):
-                try:
-                    self.advance(task)
-                finally:
-                    task.lock.release()
-        finally:
-            with self._lock:
-                self._scheduled.discard(task.id)
-
-
-def failure_code(answer: AccessAnswer) -> TaskErrorCode:
-    """The task's errorCode for an Access answer that ends the flow."""
-    if answer.status == 401:
-        return "INVALID_TOKEN"
-    if answer.status == 0:
-        return "INTERNAL_ERROR"
-    if answer.status == 422 and answer.error_code == "BANK_SERVER_REJECTION":
-        return "BANK_SERVER_REJECTION"
-    return "UNEXPECTED_ACCESS_RESPONSE"
-
-
-def _last_manual_result(connection: dict[str, Any], interface: str) -> str | None:
-    for item in connection.get("interfaces", []):
-        if item.get("interface") == interface and item.get("lastManualUpdate"):
-            return str(item["lastManualUpdate"]["result"])
-    return None
+    def _open_tasks(self) -> list[Task]:
+        with self._lock:
+            return [t for t in self.tasks.values() if not t.final]

@@ -12,20 +12,10 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from finapi_sandbox.webform.access import AccessAnswer
-from finapi_sandbox.webform.engine import WebFormEngine, failure_code
-from finapi_sandbox.webform.state import Challenge, Step, Task, WebForm
-
-
-class PageRefused(Exception):
-    """The browser may not see this web form (unknown, opened elsewhere, bad link): an error page instead."""
-
-    def __init__(self, status: int, title: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.title = title
-        self.message = message
-
+from finapi_sandbox.webform.access import AccessAnswer, failure_code
+from finapi_sandbox.webform.engine import WebFormEngine
+from finapi_sandbox.webform.problems import PageRefused
+from finapi_sandbox.webform.state import USER_STEPS, Challenge, Step, Task, WebForm
 
 LINK_PARAMETERS = {
     "redirectUrl": "redirect_url",
@@ -43,7 +33,7 @@ class WebFormFlow:
     def open(self, task: Task, session: str | None, links: dict[str, str], psu: dict[str, str]) -> str | None:
         """Let this browser in; returns a new session cookie on the first opening. Caller holds the task's lock."""
         web_form = _web_form(task)
-        self._expire_if_due(task)
+        self.engine.expire_if_due(task)
         if web_form.session is None:
             if web_form.status == "EXPIRED":
                 return None  # the expired page, for anyone holding the link
@@ -76,13 +66,6 @@ class WebFormFlow:
             self.confirm_decoupled(task)
         elif web_form.step == "downloading":
             self.engine.check_download(task)
-
-    def _expire_if_due(self, task: Task) -> None:
-        web_form = _web_form(task)
-        if web_form.step in ("start", "credentials", "procedure", "challenge", "decoupled", "redirect") and (
-            self.engine.now() >= web_form.expires_at
-        ):
-            self.engine.finish_web_form(task, "EXPIRED", None)
 
     # ------------------------------------------------------------------------------------------------ steps
 
@@ -135,7 +118,7 @@ class WebFormFlow:
 
     def abort(self, task: Task) -> None:
         web_form = _web_form(task)
-        if web_form.step in ("start", "credentials", "procedure", "challenge", "decoupled", "redirect"):
+        if web_form.step in USER_STEPS:
             # The sandbox updates one interface, so nothing was finished before the abort: ABORTED, never COMPLETED.
             self.engine.finish_web_form(task, "ABORTED", None)
 
@@ -144,9 +127,7 @@ class WebFormFlow:
     def _call(self, task: Task, extra: dict[str, Any]) -> None:
         web_form = _web_form(task)
         previous = web_form.challenge.status if web_form.challenge else None
-        answer = self.engine.access.update(
-            task.token, self.engine.update_body(task, **extra), web_form.psu, self.engine.request_id(task)
-        )
+        answer = self.engine.update(task, web_form.psu, **extra)
         web_form.notice = None
         if answer.status == 200:
             web_form.challenge = None

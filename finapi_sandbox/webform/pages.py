@@ -6,7 +6,6 @@ Bank texts come from the bank (German for the finAPI test banks) and are marked 
 from __future__ import annotations
 
 from html import escape
-from urllib.parse import urlencode
 
 from finapi_sandbox.webform.state import Task, WebForm
 
@@ -170,9 +169,3 @@ def bank_page(bank_name: str, action: str, state: str, redirect: str) -> str:
         '<button type="submit" name="decision" value="cancel" id="cancel" class="secondary">Cancel</button></form>'
     )
     return _page("Authorize access", f"{bank_name} (simulated bank)", body)
-
-
-def back_from_bank_url(redirect: str, state: str, approved: bool, code: str) -> str:
-    parameters = {"state": state, "code": code} if approved else {"state": state, "error": "access_denied"}
-    separator = "&" if "?" in redirect else "?"
-    return redirect + separator + urlencode(parameters)

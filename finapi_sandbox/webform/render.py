@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from finapi_sandbox.webform.state import Task, WebForm
+from finapi_sandbox.webform.state import FINAL_WEB_FORM_STATUSES, Task, WebForm
 
 
 def timestamp(moment: datetime) -> str:
@@ -35,7 +35,7 @@ def task(task: Task) -> dict[str, Any]:
 
 
 def web_form(task: Task, web_form: WebForm) -> dict[str, Any]:
-    final = web_form.status in ("COMPLETED", "COMPLETED_WITH_ERROR", "EXPIRED", "ABORTED")
+    final = web_form.status in FINAL_WEB_FORM_STATUSES
     return {
         "id": web_form.id,
         "url": web_form.url,

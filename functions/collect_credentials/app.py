@@ -17,6 +17,7 @@ from bankupdate.api.views import update_view
 from bankupdate.contract import UPDATE_ID_PATTERN
 from bankupdate.domain.answers import AuthenticationAnswer, Credential
 from bankupdate.observability import logger, publish_metrics, tracer
+from bankupdate.settings import get_settings
 
 app = build_resolver()
 
@@ -50,7 +51,7 @@ def answer(
         ),
         psu=request_psu(app),
     )
-    return Response(200, content_types.APPLICATION_JSON, update_view(record, use_case.settings.max_auth_rounds))
+    return Response(200, content_types.APPLICATION_JSON, update_view(record, get_settings().max_auth_rounds))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -34,7 +34,7 @@ def put_schedule(
     use_case = composition.set_schedule()
     record = use_case(owner_id=caller_id(app), connection_id=connectionId, enabled=body.enabled)
     return Response(
-        200, content_types.APPLICATION_JSON, connection_view(record, get_settings().budget, use_case.clock.now())
+        200, content_types.APPLICATION_JSON, connection_view(record, get_settings().budget, composition.now())
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -20,10 +19,6 @@ from bankupdate.observability import logger, publish_metrics, tracer
 from bankupdate.settings import get_settings
 
 app = build_resolver()
-
-
-def _now() -> datetime:
-    return composition.adapters().clock.now()
 
 
 @app.get(
@@ -51,7 +46,9 @@ def read_connection(
     connectionId: Annotated[int, Path(gt=0, lt=ID_END)],
 ) -> Response[ConnectionView]:
     record = composition.read_updates().connection(owner_id=caller_id(app), connection_id=connectionId)
-    return Response(200, content_types.APPLICATION_JSON, connection_view(record, get_settings().budget, _now()))
+    return Response(
+        200, content_types.APPLICATION_JSON, connection_view(record, get_settings().budget, composition.now())
+    )
 
 
 @app.get(
@@ -63,7 +60,7 @@ def read_connection(
 )
 def read_connections() -> Response[ConnectionList]:
     records = composition.read_updates().connections_of(owner_id=caller_id(app))
-    budget, now = get_settings().budget, _now()
+    budget, now = get_settings().budget, composition.now()
     body = ConnectionList(connections=[connection_view(record, budget, now) for record in records])
     return Response(200, content_types.APPLICATION_JSON, body)
 

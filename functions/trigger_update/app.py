@@ -17,6 +17,7 @@ from bankupdate.api.views import update_view
 from bankupdate.domain.answers import Credential
 from bankupdate.domain.model import UpdateOptions
 from bankupdate.observability import logger, publish_metrics, tracer
+from bankupdate.settings import get_settings
 from bankupdate.usecases.trigger_update import TriggerRequest
 
 app = build_resolver()
@@ -59,7 +60,7 @@ def trigger_update(
             idempotency_key=idempotency_key,
         )
     )
-    view = update_view(record, use_case.settings.max_auth_rounds)
+    view = update_view(record, get_settings().max_auth_rounds)
     return Response(202, content_types.APPLICATION_JSON, view, headers={"Location": f"/v1/updates/{record.update_id}"})
 
 

@@ -47,14 +47,14 @@ def within(module: str, *packages: str) -> bool:
     return any(module == p or module.startswith(p + ".") for p in packages)
 
 
-def _module_name(root: Path, path: Path) -> str:
+def module_name(root: Path, path: Path) -> str:
     parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
 
 
-def _imports_of(path: Path, importer: str, package: str, known: set[str], shown: str) -> Iterator[Import]:
+def imports_of(path: Path, importer: str, package: str, known: set[str], shown: str) -> Iterator[Import]:
     tree = ast.parse(path.read_text(), filename=str(path))
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -73,15 +73,15 @@ def _imports_of(path: Path, importer: str, package: str, known: set[str], shown:
 def collect(core: Path, functions: Path, shown_from: Path) -> list[Import]:
     """Every import of the ``bankupdate`` package under ``core`` and of each handler under ``functions``."""
     sources = sorted((core / "bankupdate").rglob("*.py"))
-    known = {_module_name(core, path) for path in sources}
+    known = {module_name(core, path) for path in sources}
     found: list[Import] = []
     for path in sources:
-        name = _module_name(core, path)
+        name = module_name(core, path)
         package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
-        found += _imports_of(path, name, package, known, str(path.relative_to(shown_from)))
+        found += imports_of(path, name, package, known, str(path.relative_to(shown_from)))
     for path in sorted(functions.glob("*/app.py")):
         shown = str(path.relative_to(shown_from))
-        found += _imports_of(path, shown, "", known, shown)
+        found += imports_of(path, shown, "", known, shown)
     return found
 
 
@@ -164,5 +164,5 @@ def imports_under(folder: Path, shown_from: Path) -> list[Import]:
     found: list[Import] = []
     for path in sorted(folder.rglob("*.py")):
         shown = str(path.relative_to(shown_from))
-        found += _imports_of(path, shown, "", set(), shown)
+        found += imports_of(path, shown, "", set(), shown)
     return found

@@ -223,6 +223,7 @@ def test_decoupled_approval_is_awaited_at_the_apis_pace(demo: DemoUser, web: Bro
     page.click(f"#sync-{connection}")
     _credentials(page, "demo", "demo")
     page.click("#submit")
+    expect(page.locator("#procedure-905")).to_be_visible()  # the credentials' answer is in: count from here
     answers_before = demo.stack.runtime.invocations["CollectCredentialsFunction"]
 
     # When the user picks the decoupled procedure

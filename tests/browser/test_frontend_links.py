@@ -4,6 +4,7 @@ id from the address bar reaches the API only as the id it must be."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -133,4 +134,7 @@ def test_an_id_from_the_address_bar_reaches_the_api_only_as_an_id(demo: DemoUser
     expect(page.locator(f"#connection-{connection}")).to_be_visible()
     web.step("not-an-update")
     api_calls = [url.removeprefix(demo.stack.api_url) for url in requested if "/v1/" in url]
-    assert api_calls == ["/v1/bank-connections"], api_calls
+    # (the list of connections, then each card's accounts and new transactions: ids the API gave, never the link's)
+    assert api_calls[0] == "/v1/bank-connections", api_calls
+    each_card = r"/v1/bank-connections/\d+/(accounts|transactions/changes)"
+    assert all(re.fullmatch(each_card, call) for call in api_calls[1:]), api_calls

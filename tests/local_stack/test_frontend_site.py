@@ -46,7 +46,7 @@ def test_the_demo_sign_in_issues_a_token_the_authorizer_accepts(api: HttpApi) ->
     status, headers, body = _get(api, "/_local/token", "POST")
     assert status == 200 and headers["cache-control"] == "no-store"
     token = json.loads(body)["token"]
-    claims = api._verify_jwt("UserJwt", f"Bearer {token}")
+    claims = api.authorizers.verify_jwt("UserJwt", f"Bearer {token}")
     assert claims is not None and claims["sub"] == "demo-sub"
     assert _get(api, "/_local/token")[0] == 405
 

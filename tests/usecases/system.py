@@ -35,7 +35,7 @@ from bankupdate.usecases.start_scheduled_update import ScheduledStart
 from bankupdate.usecases.trigger_update import TriggerRequest
 from bankupdate.wiring import UseCases
 from finapi_sandbox import SandboxServer
-from finapi_sandbox.world import Call
+from finapi_sandbox.state import Call
 from tests.fakes import (
     ConnectionItems,
     FakeWorkflow,

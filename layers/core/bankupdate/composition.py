@@ -206,6 +206,11 @@ def adapters() -> Adapters:
     return found
 
 
+def now() -> datetime:
+    """The time as the deployment's clock tells it (what a handler's view of a record is computed against)."""
+    return adapters().clock.now()
+
+
 def remember_invocation(lambda_context: object) -> None:
     """The invocation's deadline, for the adapters that need it (idempotency records expire with it)."""
     from bankupdate.stores.invocation import remember_lambda_context

@@ -151,7 +151,7 @@ def test_mandator_and_bank_problems_are_422(
 
 def test_an_injected_fault_answers_the_spec_500(webform: WebFormServer, make_user: Callable[..., FinapiUser]) -> None:
     user = make_user(main={})
-    webform.server.add_fault(WebFormFault(path="/api/tasks/backgroundUpdate", status=500, times=1))
+    webform.faults.add(WebFormFault(path="/api/tasks/backgroundUpdate", status=500, times=1))
     failed = user.api.create({"bankConnectionId": user.connections["main"]})
     retried = user.api.create({"bankConnectionId": user.connections["main"]})
     assert (failed.status_code, failed.json()["code"]) == (500, "INTERNAL_SERVER_ERROR")
