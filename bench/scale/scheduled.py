@@ -34,6 +34,7 @@ class ScheduledPath:
         self._queue: list[tuple[float, int, int, int]] = []  # (visible at, order, connection, receives)
         self._order = itertools.count()
         self.batches_in_flight = 0
+        self.messages_in_flight = 0  # received by a batch and not yet deleted (or back on the queue)
         self.peak_in_flight = 0
 
     def begin(self) -> None:
@@ -46,17 +47,23 @@ class ScheduledPath:
         return self._low >= len(self.started)
 
     def _run(self, now: float) -> None:
-        """ScheduleUpdates: the due connections not started yet, oldest first (those still queued are queued again:
-        the index does not know what the queue holds), one window of them, each held back by its place."""
+        """ScheduleUpdates: what the queue still holds (visible, in flight, held back) counts against the window and
+        is skipped at the head of the index (it is the oldest there); then the next due connections not started yet,
+        oldest first, each held back by its place after what the queue holds."""
         if self._done():
             return
-        queued = 0
+        still_queued = len(self._queue) + self.messages_in_flight
+        room = max(0, self.pacing.per_run - still_queued)
+        skipped = queued = 0
         index = self._low
-        while queued < self.pacing.per_run and index < len(self.due_at) and self.due_at[index] <= now:
+        while queued < room and index < len(self.due_at) and self.due_at[index] <= now:
             if not self.started[index]:
-                visible = now + self.pacing.delay_of(queued)
-                heapq.heappush(self._queue, (visible, next(self._order), index, 0))
-                queued += 1
+                if skipped < still_queued:
+                    skipped += 1
+                else:
+                    visible = now + self.pacing.delay_of(still_queued + queued)
+                    heapq.heappush(self._queue, (visible, next(self._order), index, 0))
+                    queued += 1
             index += 1
         if now + RUN_EVERY <= self.horizon:
             self.sim.at(now + RUN_EVERY, self._run)
@@ -74,15 +81,17 @@ class ScheduledPath:
                     heapq.heappush(queue, (now + 1.0, next(self._order), message[2], message[3]))
                 break
             self.batches_in_flight += 1
+            self.messages_in_flight += len(ready)
             self.peak_in_flight = max(self.peak_in_flight, self.batches_in_flight)
-            self._process(now, [(m[2], m[3]) for m in ready], received=now)
+            self._process(now, [(m[2], m[3]) for m in ready], received=now, size=len(ready))
         if (queue or not self._done()) and now < self.horizon:
             self.sim.at(now + ESM_TICK, self._poll)
 
-    def _process(self, now: float, batch: list[tuple[int, int]], received: float) -> None:
+    def _process(self, now: float, batch: list[tuple[int, int]], received: float, size: int) -> None:
         """One message of a batch, then the next: the claim, budget, finAPI, then StartExecution (botocore retries);
         a start refused for good is reported failed and comes back after the visibility timeout."""
-        if not batch:
+        if not batch:  # the invocation returns: its messages are deleted, or back on the queue (counted there)
+            self.messages_in_flight -= size
             self.batches_in_flight -= 1
             self.sim.aws.release(START, 1)
             return
@@ -95,7 +104,7 @@ class ScheduledPath:
             tally.budget_spent += 1
 
         def next_message(t: float) -> None:
-            self._process(t, rest, received)
+            self._process(t, rest, received, size)
 
         def started(t: float) -> None:
             if not self.started[connection]:

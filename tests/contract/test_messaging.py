@@ -79,6 +79,25 @@ def test_a_held_back_message_is_not_delivered_before_its_delay() -> None:
     assert arrived == [1, 2]
 
 
+@pytest.mark.usefixtures("aws")
+def test_what_is_waiting_counts_held_back_and_received_messages_until_deleted() -> None:
+    from bankupdate.stores.queue import SqsDueQueue
+
+    # Given the SQS queue with five due connections sent, two of them held back a minute
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="backlog")["QueueUrl"]
+    queue = SqsDueQueue(url)
+    due = [DueConnection(owner_id="user-1", connection_id=n, slot=NOW) for n in range(1, 6)]
+    queue.send_all(iter(due), delay_of=lambda i: 60 if i >= 3 else 0)
+    # When the consumer receives the three visible ones, then deletes two of them
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    in_flight = queue.waiting()
+    for message in received[:2]:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    # Then all five wait while none is handled, and three once two are: received-only and held-back ones count
+    assert (len(received), in_flight, queue.waiting()) == (3, 5, 3)
+
+
 def test_nothing_due_sends_nothing(due_queue: Sent) -> None:
     assert due_queue.port.send_all(iter([])) == (0, 0)
     assert due_queue.arrived() == []

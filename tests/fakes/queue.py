@@ -16,6 +16,10 @@ class RecordingDueQueue:
         self.sent: list[BaseModel] = []
         self.delays: list[int] = []
         self.calls = 0
+        self.handled = 0  # how many of those sent the consumer has taken off the queue
+
+    def waiting(self) -> int:
+        return len(self.sent) - self.handled
 
     def send_all(self, messages: Iterable[BaseModel], delay_of: Callable[[int], int] | None = None) -> tuple[int, int]:
         iterator = iter(messages)

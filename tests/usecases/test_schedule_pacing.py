@@ -60,19 +60,39 @@ def test_the_oldest_due_connections_go_first() -> None:
     assert queue.delays == sorted(queue.delays)
 
 
-def test_what_a_run_left_is_queued_by_the_next() -> None:
-    # Given a run that left part of a backlog in the index (nothing was started in between)
-    items = backlog(30)
+def test_a_run_queues_only_what_the_consumer_caught_up_on() -> None:
+    # Given a window of 20 queued by a run, of which StartScheduledUpdate has handled 15 (started: out of the index)
+    items = backlog(60)
+    queue = RecordingDueQueue()
     pacing = Pacing(starts_per_second=1, window_seconds=20)
-    first, _ = run(items, pacing)
-    first_run = first()
+    store = InMemoryScheduleStore(items)
+    schedule = ScheduleUpdates(store, queue, ManualClock(NOW).port, pacing)
+    schedule()
+    for message in queue.sent[:15]:  # each started: its next slot is hours away
+        handled = DueConnection.model_validate(message.model_dump())
+        store.set_schedule(handled.owner_id, handled.connection_id, enabled=True, next_due_at=NOW + timedelta(hours=6))
+    queue.handled = 15
     # When the next run comes
-    second, queue = run(items, pacing)
-    second_run = second()
-    # Then it queues again from the oldest: a connection still due is never dropped (a second copy of a slot is
-    # harmless: StartScheduledUpdate starts a slot once)
-    assert (first_run.enqueued, second_run.enqueued) == (20, 20)
-    assert DueConnection.model_validate(queue.sent[0].model_dump()).connection_id == 30
+    outcome = schedule()
+    # Then it counts the 5 still queued against its window: it queues 15 new ones, none of those 5 again, each after
+    # the 5 in time
+    new = [DueConnection.model_validate(m.model_dump()).connection_id for m in queue.sent[20:]]
+    assert (outcome.still_queued, outcome.enqueued) == (5, 15)
+    assert new == list(range(40, 25, -1))
+    assert queue.delays[20:] == list(range(5, 20))
+
+
+def test_a_full_queue_queues_nothing() -> None:
+    # Given a run whose whole window is still in the queue (StartScheduledUpdate handled none of it)
+    items = backlog(50)
+    queue = RecordingDueQueue()
+    schedule = ScheduleUpdates(InMemoryScheduleStore(items), queue, ManualClock(NOW).port, Pacing(1, 20))
+    schedule()
+    # When the next run comes
+    outcome = schedule()
+    # Then it sends nothing: no due connection is queued twice, none is dropped (they all wait in the index)
+    assert (outcome.still_queued, outcome.enqueued, len(queue.sent)) == (20, 0, 20)
+    assert outcome.window_full
 
 
 def test_a_run_below_its_window_holds_nothing_back() -> None:

@@ -329,6 +329,10 @@ class DueQueue(Protocol):
         made)."""
         ...
 
+    def waiting(self) -> int:
+        """Messages sent and not yet handled (visible, in flight or held back): what the consumer still owes."""
+        ...
+
 
 class IdempotencyStore(Protocol):
     def run_once(self, call: IdempotentCall, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:

@@ -43,3 +43,11 @@ class SqsDueQueue:
                 raise RuntimeError(f"SQS refused {len(failed)} scheduled connections: {failed[:3]}")
             sent += len(batch)
         return sent, calls
+
+    def waiting(self) -> int:
+        """Messages not yet handled: visible, in flight (received, not deleted) and still held back (SQS's
+        approximate counts: they lag by about a minute, so a run may queue a few more than one window)."""
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        names.append("ApproximateNumberOfMessagesDelayed")
+        attributes = self._sqs.get_queue_attributes(QueueUrl=self._url, AttributeNames=names)["Attributes"]
+        return sum(int(attributes.get(name, 0)) for name in names)
