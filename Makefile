@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help demo local reliability bench scale dev browser lint format typecheck unit usecases contract template stack frontend test build validate openapi \
+.PHONY: help demo local reliability bench scale scale-check dev browser lint format typecheck unit usecases contract template stack frontend test build validate openapi \
 	deploy-check clean
 
 help: ## list the targets
@@ -64,8 +64,11 @@ bench: $(VENV)/.installed ## cold starts, latency above finAPI's, cost per updat
 	$(PY) -m bench.scheduler 10000 100000
 	$(PY) -m bench.report
 
-scale: $(VENV)/.installed ## the morning rush (20,000 presses in a minute) and a night of 1,000,000 due connections, simulated through AWS's quotas with the measured calls (a few minutes) -> bench/results/scale.md
+scale: $(VENV)/.installed ## the morning rush (20,000 presses in a minute) and a night of 1,000,000 due connections, simulated through AWS's quotas with the measured calls (about 5 minutes) -> bench/results/scale.md
 	$(PY) -m bench.scale
+
+scale-check: $(VENV)/.installed ## the simulation against a real local-stack run of the scheduled path (300 updates: about 15 minutes) -> bench/results/scale_validation.md
+	$(PY) -m bench.scale.validate $(SCALE_CHECK_ARGS)
 
 dev: $(VENV)/.installed $(SAM_VENV)/.installed $(MINI_VENV)/.installed ## create the virtualenvs (project, SAM CLI, ministack)
 

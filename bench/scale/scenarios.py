@@ -130,9 +130,10 @@ def predict_night(
     max_concurrency: int,
     horizon: float = math.inf,
     scenario: str = "night",
+    seed: int = 22,
 ) -> Outcome:
     """Connections due at ``due_at`` (seconds), drained by the scheduled path at the given parameters."""
-    sim = Simulation(quotas, policies, tick=1.0)
+    sim = Simulation(quotas, policies, seed=seed, tick=1.0)
     pacing = Pacing.of(starts_per_second, "rate(15 minutes)")
     path = ScheduledPath(sim, profile, list(due_at), pacing, max_concurrency, horizon)
     path.begin()

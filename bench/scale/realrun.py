@@ -1,0 +1,196 @@
+"""A real run of the scheduled path on the local stack, through one quota the machine can reach: the measured side of
+the simulation's check (``validate.py``).
+
+Every connection is due at once; one scheduler run queues them at ``ScheduledStartsPerSecond`` (SQS delays), the
+local stack's event source mapping hands them to StartScheduledUpdate (``ScheduledStartConcurrency`` at once), which
+calls the finAPI sandbox and starts each update's workflow in moto. AWS's StartExecution quota (800 tokens, 150 a
+second) is out of this machine's reach, so the run scales the bucket down to where it binds; ``StartGate`` refuses a
+start the bucket has no token for with the answer AWS gives (HTTP 400 ``ThrottlingException``) before it reaches moto,
+at botocore's HTTP send: botocore's standard retry mode, the function's batch-item failure and the queue's visibility
+timeout then handle it exactly as they would AWS's. (Issue 22 items 1-2 put the quotas into the local stack itself;
+this gate is the bench's own, on one call, so the check does not wait for them.)
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from unittest import mock
+
+import botocore.endpoint
+import httpx
+from botocore.awsrequest import AWSResponse
+
+from bench.harness import ADMIN_TIMEOUT_SECONDS, BankUser, running_system
+from local_stack.lambdas import LocalFunction
+from local_stack.quotas import TokenBucket
+
+START_FUNCTION = "StartScheduledUpdateFunction"
+_THROTTLED = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
+
+
+class _Body:
+    def __init__(self, content: bytes) -> None:
+        self._content = content
+
+    def stream(self) -> list[bytes]:
+        return [self._content]
+
+
+@dataclass
+class StartGate:
+    """StartExecution of the update workflow (not the Express poll loops) through ``bucket`` on the wall clock."""
+
+    bucket: TokenBucket
+    machine_arn: str
+    refused_at: list[float] = field(default_factory=list)
+    refused_in: dict[int, int] = field(default_factory=dict)  # refusals per thread (an invocation runs in one)
+    started_at: dict[str, float] = field(default_factory=dict)  # execution name -> its first successful start
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def patch(self) -> Any:
+        send = botocore.endpoint.Endpoint._send
+        gate = self
+
+        def gated(endpoint: Any, request: Any) -> Any:
+            name = gate._start_of(request)
+            if name is None:
+                return send(endpoint, request)
+            with gate.lock:
+                allowed = gate.bucket.take(time.monotonic())
+                if not allowed:
+                    gate.refused_at.append(time.monotonic())
+                    thread = threading.get_ident()
+                    gate.refused_in[thread] = gate.refused_in.get(thread, 0) + 1
+            if not allowed:
+                headers = {"content-type": "application/x-amz-json-1.0", "x-amzn-errortype": "ThrottlingException"}
+                return AWSResponse(request.url, 400, headers, _Body(_THROTTLED))
+            answer = send(endpoint, request)
+            if answer.status_code == 200:
+                with gate.lock:
+                    gate.started_at.setdefault(name, time.monotonic())
+            return answer
+
+        return mock.patch.object(botocore.endpoint.Endpoint, "_send", gated)
+
+    def _start_of(self, request: Any) -> str | None:
+        """The execution's name if ``request`` starts one of the update workflow."""
+        target = request.headers.get("X-Amz-Target", b"")
+        if (target.decode() if isinstance(target, bytes) else target) != "AWSStepFunctions.StartExecution":
+            return None
+        body = json.loads(request.body or b"{}")
+        return str(body.get("name", "")) if body.get("stateMachineArn") == self.machine_arn else None
+
+
+@dataclass
+class StartTimes:
+    """StartScheduledUpdate's invocations: wall time and messages, those that met no throttle apart (a throttled one
+    also holds botocore's retry delays, which the simulation adds by itself): this run's time per start."""
+
+    gate: StartGate
+    seconds: float = 0.0
+    messages: int = 0
+    invocations: int = 0
+    clean_seconds: float = 0.0
+    clean_messages: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def patch(self) -> Any:
+        run = LocalFunction.run
+        times = self
+
+        def timed(function: LocalFunction, event: Any, context: Any, abandoned: Any) -> Any:
+            if function.logical_id != START_FUNCTION:
+                return run(function, event, context, abandoned)
+            thread = threading.get_ident()
+            refusals = times.gate.refused_in.get(thread, 0)
+            began = time.perf_counter()
+            try:
+                return run(function, event, context, abandoned)
+            finally:
+                seconds, messages = time.perf_counter() - began, len(event.get("Records", []))
+                with times.lock:
+                    times.seconds += seconds
+                    times.messages += messages
+                    times.invocations += 1
+                    if times.gate.refused_in.get(thread, 0) == refusals:
+                        times.clean_seconds += seconds
+                        times.clean_messages += messages
+
+        return mock.patch.object(LocalFunction, "run", timed)
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "invocations": self.invocations,
+            "messages": self.messages,
+            "seconds": round(self.seconds, 2),
+            "messages_without_throttle": self.clean_messages,
+            "seconds_per_message": round(self.clean_seconds / max(1, self.clean_messages), 4),
+        }
+
+
+def _opt_in(stack: Any, user: BankUser, connections: list[int]) -> None:
+    """The operator syncs the user's connections; the user opts each in (due at once), eight requests at a time."""
+    url = f"{stack.api_url}/v1/admin/users/{user.sub}/connections/sync"
+    headers = stack.admin_headers("POST", url, b"")
+    httpx.post(url, headers=headers, timeout=ADMIN_TIMEOUT_SECONDS).raise_for_status()
+
+    def opt_in(connection: int) -> None:
+        answer = user.http.put(f"/v1/bank-connections/{connection}/schedule", json={"enabled": True})
+        answer.raise_for_status()
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(opt_in, connections))
+
+
+def real_run(
+    updates: int,
+    *,
+    starts_per_second: float,
+    concurrency: int,
+    bucket: tuple[float, float],
+    download_seconds: float,
+    timeout: float,
+) -> dict[str, Any]:
+    """``updates`` connections of one user due at once, drained by the scheduled path through a StartExecution bucket
+    of ``bucket`` = (size, refill a second). Times are seconds from the scheduler's run."""
+    params = {"ScheduledStartsPerSecond": str(starts_per_second), "ScheduledStartConcurrency": str(concurrency)}
+    running = running_system(
+        wait_scale=1.0, ScheduledStartsPerSecond=str(starts_per_second), ScheduledStartConcurrency=str(concurrency)
+    )
+    with running as (stack, sandbox):
+        user = BankUser(stack, sandbox, download_seconds=download_seconds)
+        connections = [user.connection]
+        connections += [
+            sandbox.world.add_connection(user.finapi_username, download_seconds=download_seconds)
+            for _ in range(updates - 1)
+        ]
+        _opt_in(stack, user, connections)
+        gate = StartGate(TokenBucket(*bucket), stack.physical_id("UpdateConnectionStateMachine"))
+        times = StartTimes(gate)
+        with gate.patch(), times.patch():
+            began = time.monotonic()
+            run = stack.fire_schedule("ScheduleUpdatesFunctionScheduler")
+            queued_in = time.monotonic() - began
+            deadline = began + timeout
+            while len(gate.started_at) < updates and time.monotonic() < deadline:
+                time.sleep(0.5)
+            started = sorted(t - began for t in gate.started_at.values())
+            refused = [t - began for t in gate.refused_at]
+        user.http.close()
+    return {
+        "updates": updates,
+        "parameters": params | {"StartExecution bucket": list(bucket), "download_seconds": download_seconds},
+        "scheduler_run": run,
+        "queued_in_seconds": round(queued_in, 2),
+        "started": len(started),
+        "completion_seconds": round(started[-1], 2) if started else None,
+        "started_seconds": [round(t, 3) for t in started],
+        "throttles": len(refused),
+        "first_throttle_seconds": round(min(refused), 2) if refused else None,
+        "start_function": times.summary(),
+    }
