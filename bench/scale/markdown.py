@@ -61,7 +61,10 @@ def write_markdown(result: dict[str, Any], path: Path) -> None:
         "as the code does it (botocore's standard mode, the ASL's Retry policies, the schedule queue's visibility "
         "timeout and redrive, the app's retries after a 429/5xx). Invocation times are this 2-core machine's wall "
         "clock with moto in the same process: longer than AWS's, so the Lambda concurrency shown is an upper bound. "
-        "How to read it and what to raise: `docs/capacity.md`.",
+        "Locks are not simulated: the locked column is 0 because every way an update ends here (started and "
+        "finished, or refused for good after its start) ends in the code's Finalizer, which releases the lock; the "
+        "real run of `make scale-check` counts the connections it left locked. How to read it and what to raise: "
+        "`docs/capacity.md`; the simulation against a real run: `bench/results/scale_validation.md`.",
         "",
         "## Morning rush: presses within one minute (ACCESS, user-present, no SCA, 60 s downloads)",
         "",

@@ -35,7 +35,7 @@ class Retry:
 
 @dataclass(frozen=True)
 class Policies:
-    sdk: Retry  # any AWS SDK call of a function (botocore "standard": 3 attempts, 2^n s full jitter, at most 20 s)
+    sdk: Retry  # any AWS SDK call of a function (botocore "standard": 3 attempts, 2^(n-1) s full jitter, at most 20)
     express_start: Retry  # the Poll task's StartExecution of a poll loop (its ASL Retry)
     poll_invoke: Retry  # the poll loop's Lambda invoke of PollUpdateStatus (its ASL Retry)
     visibility_timeout: float  # a scheduled batch that failed comes back after this
@@ -78,8 +78,9 @@ def _sdk_retry() -> Retry:
     found = re.search(r'retries=\{"mode": "standard", "max_attempts": (\d+)\}', source)
     if found is None:
         raise LookupError("stores/aws.py no longer configures botocore's standard retry mode")
-    # botocore's standard mode: the n-th retry waits uniform(0, min(20, 2^n)) seconds.
-    return Retry(retries=int(found.group(1)) - 1, interval=2, backoff=2, max_delay=20, full_jitter=True)
+    # botocore's standard mode after a throttling error (retries/standard.py ExponentialBackoff): the n-th retry waits
+    # uniform(0, 1) x min(2^(n-1), 20) seconds. Not modelled: its retry quota (500 per client, 5 a retry).
+    return Retry(retries=int(found.group(1)) - 1, interval=1, backoff=2, max_delay=20, full_jitter=True)
 
 
 def load_policies() -> Policies:

@@ -147,6 +147,27 @@ def _opt_in(stack: Any, user: BankUser, connections: list[int]) -> None:
         list(pool.map(opt_in, connections))
 
 
+def _ended(stack: Any, timeout: float) -> dict[str, Any]:
+    """Once the queue is empty and no update runs: how the executions ended, and the connections left locked."""
+    try:
+        stack.settle(timeout=timeout)
+        settled = True
+    except TimeoutError:
+        settled = False
+    sfn, ddb = stack.boto3_client("stepfunctions"), stack.boto3_client("dynamodb")
+    statuses: dict[str, int] = {}
+    pages = sfn.get_paginator("list_executions").paginate(
+        stateMachineArn=stack.physical_id("UpdateConnectionStateMachine")
+    )
+    for page in pages:
+        for execution in page["executions"]:
+            statuses[execution["status"]] = statuses.get(execution["status"], 0) + 1
+    locked = 0
+    for page in ddb.get_paginator("scan").paginate(TableName=stack.physical_id("StateTable")):
+        locked += sum(1 for item in page["Items"] if "active_update_id" in item)
+    return {"settled": settled, "executions": statuses, "left_locked": locked}
+
+
 def real_run(
     updates: int,
     *,
@@ -181,6 +202,7 @@ def real_run(
                 time.sleep(0.5)
             started = sorted(t - began for t in gate.started_at.values())
             refused = [t - began for t in gate.refused_at]
+            ended = _ended(stack, timeout)
         user.http.close()
     return {
         "updates": updates,
@@ -193,4 +215,5 @@ def real_run(
         "throttles": len(refused),
         "first_throttle_seconds": round(min(refused), 2) if refused else None,
         "start_function": times.summary(),
+        **ended,
     }

@@ -94,7 +94,13 @@ def write_markdown(result: dict[str, Any], path: Path) -> None:
             f"| {name} | {check['real']} | {check['simulated']} | {check['error']:.1%} | "
             f"{'yes' if check['within_10_percent'] else '**no**'} |"
         )
-    lines += ["", f"Scheduler run: {json.dumps(real['scheduler_run'])}; queued in {real['queued_in_seconds']} s.", ""]
+    lines += [
+        "",
+        f"Scheduler run: {json.dumps(real['scheduler_run'])}; queued in {real['queued_in_seconds']} s. After the "
+        f"run: executions {json.dumps(real.get('executions'))}, connections left locked {real.get('left_locked')} "
+        f"(settled: {real.get('settled')}).",
+        "",
+    ]
     path.write_text("\n".join(lines))
 
 
@@ -105,21 +111,32 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=6)
     parser.add_argument("--bucket", type=float, nargs=2, default=(60.0, 8.0))
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--resimulate", action="store_true", help="simulate the real run in --out/scale_validation.json again"
+    )
     args = parser.parse_args()
     began = time.monotonic()
-    real = real_run(
-        args.updates,
-        starts_per_second=args.rate,
-        concurrency=args.concurrency,
-        bucket=tuple(args.bucket),
-        download_seconds=DOWNLOAD_SECONDS,
-        timeout=max(1800.0, 4 * args.updates / args.bucket[1]),
-    )
+    if args.resimulate:
+        previous = json.loads((args.out / "scale_validation.json").read_text())
+        real, command, wall = previous["real"], previous["command"], previous["wall_seconds"]
+    else:
+        real = real_run(
+            args.updates,
+            starts_per_second=args.rate,
+            concurrency=args.concurrency,
+            bucket=tuple(args.bucket),
+            download_seconds=DOWNLOAD_SECONDS,
+            timeout=max(1800.0, 4 * args.updates / args.bucket[1]),
+        )
+        command = (
+            f"python -m bench.scale.validate --updates {args.updates} --rate {args.rate:g} "
+            f"--concurrency {args.concurrency} --bucket {args.bucket[0]:g} {args.bucket[1]:g}"
+        )
+        wall = round(time.monotonic() - began, 1)
     simulated = simulate(real)
     result = {
-        "command": f"python -m bench.scale.validate --updates {args.updates} --rate {args.rate:g} "
-        f"--concurrency {args.concurrency} --bucket {args.bucket[0]:g} {args.bucket[1]:g}",
-        "wall_seconds": round(time.monotonic() - began, 1),
+        "command": command,
+        "wall_seconds": wall,
         "real": real,
         "simulated": simulated,
         "checks": {
