@@ -10,6 +10,13 @@ def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds:.1f} s"
 
 
+def _pace(o: dict[str, Any]) -> str:
+    """What set the pace when no quota refused anything."""
+    if o["first_binding"] or "ScheduledStartsPerSecond" not in o["parameters"]:
+        return ""
+    return " of AWS's: the pace is the operator's, ScheduledStartsPerSecond (or the start function's concurrency)"
+
+
 def _run(run: dict[str, Any]) -> list[str]:
     o = run["outcome"]
     lines = [f"### {o['scenario']}", ""]
@@ -33,7 +40,7 @@ def _run(run: dict[str, Any]) -> list[str]:
         f"{o['lambda_concurrency_limit']:,} ({', '.join(f'{k} {v}' for k, v in o['peak_by_function'].items())}) | "
         f"{o['cost_usd']:,.2f} |",
         "",
-        f"First quota to bind: **{o['first_binding'] or 'none'}**.",
+        f"First quota to bind: **{o['first_binding'] or 'none'}**{_pace(o)}.",
         "",
         "| quota | refused | absorbed by a retry | failed | first refused at | busiest minute (share of its rate) |",
         "|---|---|---|---|---|---|",

@@ -26,6 +26,7 @@ import httpx
 from botocore.awsrequest import AWSResponse
 
 from bench.harness import ADMIN_TIMEOUT_SECONDS, BankUser, running_system
+from local_stack.event_sources import QueuePollers
 from local_stack.lambdas import LocalFunction
 from local_stack.quotas import TokenBucket
 
@@ -97,6 +98,8 @@ class StartTimes:
     invocations: int = 0
     clean_seconds: float = 0.0
     clean_messages: int = 0
+    failed_messages: int = 0
+    delivery_seconds: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def patch(self) -> Any:
@@ -110,7 +113,14 @@ class StartTimes:
             refusals = times.gate.refused_in.get(thread, 0)
             began = time.perf_counter()
             try:
-                return run(function, event, context, abandoned)
+                result = run(function, event, context, abandoned)
+                with times.lock:  # messages back on the queue: they come again after its visibility timeout
+                    times.failed_messages += len((result or {}).get("batchItemFailures", []))
+                return result
+            except Exception:
+                with times.lock:
+                    times.failed_messages += len(event.get("Records", []))
+                raise
             finally:
                 seconds, messages = time.perf_counter() - began, len(event.get("Records", []))
                 with times.lock:
@@ -123,13 +133,35 @@ class StartTimes:
 
         return mock.patch.object(LocalFunction, "run", timed)
 
-    def summary(self) -> dict[str, float]:
+    def patch_deliveries(self) -> Any:
+        """The event source's hand-over of a batch: the invocation, then deleting its messages one by one (the local
+        stack's poller holds the batch's concurrency slot through both; AWS's deletes are its own)."""
+        deliver = QueuePollers._deliver
+        times = self
+
+        def timed(pollers: QueuePollers, sqs: Any, mapping: Any, messages: list[dict[str, Any]]) -> None:
+            began = time.perf_counter()
+            try:
+                deliver(pollers, sqs, mapping, messages)
+            finally:
+                if mapping.function.logical_id == START_FUNCTION:
+                    with times.lock:
+                        times.delivery_seconds += time.perf_counter() - began
+
+        return mock.patch.object(QueuePollers, "_deliver", timed)
+
+    def summary(self) -> dict[str, float | int]:
         return {
             "invocations": self.invocations,
             "messages": self.messages,
             "seconds": round(self.seconds, 2),
             "messages_without_throttle": self.clean_messages,
+            "messages_failed": self.failed_messages,
             "seconds_per_message": round(self.clean_seconds / max(1, self.clean_messages), 4),
+            # what a batch holds its slot for beyond its invocation (the poller's deletes)
+            "seconds_per_batch_beyond_the_invocation": round(
+                (self.delivery_seconds - self.seconds) / max(1, self.invocations), 4
+            ),
         }
 
 
@@ -193,7 +225,7 @@ def real_run(
         _opt_in(stack, user, connections)
         gate = StartGate(TokenBucket(*bucket), stack.physical_id("UpdateConnectionStateMachine"))
         times = StartTimes(gate)
-        with gate.patch(), times.patch():
+        with gate.patch(), times.patch(), times.patch_deliveries():
             began = time.monotonic()
             run = stack.fire_schedule("ScheduleUpdatesFunctionScheduler")
             queued_in = time.monotonic() - began

@@ -131,11 +131,12 @@ def predict_night(
     horizon: float = math.inf,
     scenario: str = "night",
     seed: int = 22,
+    batch_overhead_seconds: float = 0.0,
 ) -> Outcome:
     """Connections due at ``due_at`` (seconds), drained by the scheduled path at the given parameters."""
     sim = Simulation(quotas, policies, seed=seed, tick=1.0)
     pacing = Pacing.of(starts_per_second, "rate(15 minutes)")
-    path = ScheduledPath(sim, profile, list(due_at), pacing, max_concurrency, horizon)
+    path = ScheduledPath(sim, profile, list(due_at), pacing, max_concurrency, horizon, batch_overhead_seconds)
     path.begin()
     sim.run(until=horizon)
     parameters: dict[str, float | int | str] = {

@@ -25,8 +25,12 @@ class ScheduledPath:
         pacing: Pacing,
         max_concurrency: int,
         horizon: float,
+        batch_overhead_seconds: float = 0.0,
     ) -> None:
         self.sim, self.profile, self.due_at, self.pacing = sim, profile, due_at, pacing
+        # How long the event source holds a batch's slot after the invocation (0 in AWS, where deleting the batch's
+        # messages is the poller's own work; measured on the local stack, whose poller deletes them in the slot).
+        self.batch_overhead_seconds = batch_overhead_seconds
         self.max_concurrency, self.horizon = max_concurrency, horizon
         self.started = bytearray(len(due_at))
         self.spent = bytearray(len(due_at))
@@ -91,9 +95,8 @@ class ScheduledPath:
         """One message of a batch, then the next: the claim, budget, finAPI, then StartExecution (botocore retries);
         a start refused for good is reported failed and comes back after the visibility timeout."""
         if not batch:  # the invocation returns: its messages are deleted, or back on the queue (counted there)
-            self.messages_in_flight -= size
-            self.batches_in_flight -= 1
             self.sim.aws.release(START, 1)
+            self.sim.at(now + self.batch_overhead_seconds, lambda t: self._batch_done(size))
             return
         (connection, receives), rest = batch[0], batch[1:]
         sim, tally = self.sim, self.sim.tally
@@ -121,6 +124,10 @@ class ScheduledPath:
 
         later: Callable[[float], None] = call
         sim.at(now + self.profile.start_seconds, later)
+
+    def _batch_done(self, size: int) -> None:
+        self.messages_in_flight -= size
+        self.batches_in_flight -= 1
 
     def _back_to_queue(self, received: float, connection: int, receives: int) -> None:
         policies, tally = self.sim.policies, self.sim.tally

@@ -55,16 +55,30 @@ def simulate(real: dict[str, Any], seeds: range = range(5)) -> dict[str, Any]:
             max_concurrency=int(parameters["ScheduledStartConcurrency"]),
             scenario="validation",
             seed=seed,
+            batch_overhead_seconds=real["start_function"].get("seconds_per_batch_beyond_the_invocation", 0.0),
         )
         (start,) = [q for q in outcome.quotas if q.quota == "stepfunctions.StartExecution.standard"]
-        runs.append({"completion_seconds": outcome.completion_seconds, "throttles": start.met})
+        runs.append(
+            {
+                "completion_seconds": outcome.completion_seconds,
+                "p50_start_seconds": outcome.p50_to_start_seconds,
+                "p95_start_seconds": outcome.p95_to_start_seconds,
+                "throttles": start.met,
+                "redelivered": outcome.redelivered,
+            }
+        )
     return {
         "seeds": len(runs),
         "start_seconds_from_the_real_run": start_seconds,
-        "completion_seconds": round(sum(r["completion_seconds"] for r in runs) / len(runs), 2),
-        "throttles": round(sum(r["throttles"] for r in runs) / len(runs), 1),
+        **{key: round(sum(r[key] for r in runs) / len(runs), 2) for key in runs[0]},
         "runs": runs,
     }
+
+
+def _share(started: list[float], share: float) -> float:
+    """The time by which ``share`` of the real run's updates had started (as the simulation's percentiles)."""
+    ordered = sorted(started)
+    return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)] if ordered else 0.0
 
 
 def _within(simulated: float, real: float) -> dict[str, Any]:
@@ -142,6 +156,8 @@ def main() -> None:
         "checks": {
             "started": _within(float(real["updates"]), float(real["started"])),
             "completion (last start), s": _within(simulated["completion_seconds"], real["completion_seconds"] or 0.0),
+            "p50 due -> start, s": _within(simulated["p50_start_seconds"], _share(real["started_seconds"], 0.5)),
+            "p95 due -> start, s": _within(simulated["p95_start_seconds"], _share(real["started_seconds"], 0.95)),
             "StartExecution throttles": _within(simulated["throttles"], float(real["throttles"])),
         },
     }
