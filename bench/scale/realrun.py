@@ -23,6 +23,7 @@ from unittest import mock
 
 import botocore.endpoint
 import httpx
+from aws_lambda_powertools.utilities.batch import BatchProcessor
 from botocore.awsrequest import AWSResponse
 
 from bench.harness import ADMIN_TIMEOUT_SECONDS, BankUser, running_system
@@ -165,6 +166,26 @@ class StartTimes:
         }
 
 
+@dataclass
+class StartFailures:
+    """Why StartScheduledUpdate reported a message failed (Powertools' batch processor sees each record's exception)."""
+
+    reasons: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def patch(self) -> Any:
+        handler = BatchProcessor.failure_handler
+        failures = self
+
+        def counted(processor: BatchProcessor, record: Any, exception: Any) -> Any:
+            reason = f"{exception[0].__name__}: {str(exception[1])[:120]}"
+            with failures.lock:
+                failures.reasons[reason] = failures.reasons.get(reason, 0) + 1
+            return handler(processor, record, exception)
+
+        return mock.patch.object(BatchProcessor, "failure_handler", counted)
+
+
 def _opt_in(stack: Any, user: BankUser, connections: list[int]) -> None:
     """The operator syncs the user's connections; the user opts each in (due at once), eight requests at a time."""
     url = f"{stack.api_url}/v1/admin/users/{user.sub}/connections/sync"
@@ -224,8 +245,8 @@ def real_run(
         ]
         _opt_in(stack, user, connections)
         gate = StartGate(TokenBucket(*bucket), stack.physical_id("UpdateConnectionStateMachine"))
-        times = StartTimes(gate)
-        with gate.patch(), times.patch(), times.patch_deliveries():
+        times, failures = StartTimes(gate), StartFailures()
+        with gate.patch(), times.patch(), times.patch_deliveries(), failures.patch():
             began = time.monotonic()
             run = stack.fire_schedule("ScheduleUpdatesFunctionScheduler")
             queued_in = time.monotonic() - began
@@ -247,5 +268,6 @@ def real_run(
         "throttles": len(refused),
         "first_throttle_seconds": round(min(refused), 2) if refused else None,
         "start_function": times.summary(),
+        "start_failures": failures.reasons,
         **ended,
     }
