@@ -67,7 +67,7 @@ bench: $(VENV)/.installed ## cold starts, latency above finAPI's, cost per updat
 scale: $(VENV)/.installed ## the morning rush (20,000 presses in a minute) and a night of 1,000,000 due connections, simulated through AWS's quotas with the measured calls (about 5 minutes) -> bench/results/scale.md
 	$(PY) -m bench.scale
 
-scale-check: $(VENV)/.installed ## the simulation against a real local-stack run of the scheduled path (300 updates: about 15 minutes) -> bench/results/scale_validation.md
+scale-check: $(VENV)/.installed ## the simulation against a real local-stack run of the scheduled path (200 updates: about 20 minutes on a loaded 2-core machine) -> bench/results/scale_validation.md
 	$(PY) -m bench.scale.validate $(SCALE_CHECK_ARGS)
 
 dev: $(VENV)/.installed $(SAM_VENV)/.installed $(MINI_VENV)/.installed ## create the virtualenvs (project, SAM CLI, ministack)
