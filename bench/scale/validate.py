@@ -119,7 +119,8 @@ def write_markdown(result: dict[str, Any], path: Path) -> None:
         f"run: executions {json.dumps(real.get('executions'))}, connections left locked {real.get('left_locked')} "
         f"(settled: {real.get('settled')}). Deliveries the start function reported failed: "
         f"{real['start_function'].get('messages_failed')} (why, where recorded: "
-        f"{json.dumps(real.get('start_failures'))}); each came back after the queue's visibility timeout, which the simulation models only for a throttle.",
+        f"{json.dumps(real.get('start_failures'))}); each came back after the queue's visibility timeout, which "
+        "the simulation models only for a throttle.",
         "",
     ]
     path.write_text("\n".join(lines))
