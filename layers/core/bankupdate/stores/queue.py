@@ -46,7 +46,7 @@ class SqsDueQueue:
 
     def waiting(self) -> int:
         """Messages not yet handled: visible, in flight (received, not deleted) and still held back (SQS's
-        approximate counts: they lag by about a minute, so a run may queue a few more than one window)."""
+        approximate counts, eventually consistent: a run may queue a few more or fewer than one window)."""
         names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
         names.append("ApproximateNumberOfMessagesDelayed")
         attributes = self._sqs.get_queue_attributes(QueueUrl=self._url, AttributeNames=names)["Attributes"]
