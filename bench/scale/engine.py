@@ -25,6 +25,25 @@ SHARDS = 4  # SCHEDULE_SHARDS: the gsi1 ACTIVE#/DUE# partitions a burst of write
 
 
 @dataclass
+class RetryQuota:
+    """botocore standard mode's retry quota (retries/quota.py, standard.py RetryQuotaChecker): 500 units, a retry
+    after a throttle takes 5, a success without a retry gives 1 back, a success after one gives its 5 back."""
+
+    capacity: int = 500
+    available: int = 500
+    cost: int = 5
+
+    def acquire(self) -> bool:
+        if self.available < self.cost:
+            return False
+        self.available -= self.cost
+        return True
+
+    def succeeded(self, *, retried: bool) -> None:
+        self.available = min(self.capacity, self.available + (self.cost if retried else 1))
+
+
+@dataclass
 class Tally:
     started: list[float] = field(default_factory=list)  # seconds from press (or due) to the execution's start
     last_started: float = 0.0
@@ -51,6 +70,9 @@ class Simulation:
         self._order = itertools.count()
         self._cohorts: dict[tuple[int, bool, str], tuple[int, UpdateProfile]] = {}
         self.now = 0.0
+        # botocore's retry quota, when one client makes every call of ``call`` (the local stack's functions share
+        # their clients in one process; in AWS each execution environment has its own, and the scenarios leave it out)
+        self.retry_quota: RetryQuota | None = None
 
     # -- the event loop -------------------------------------------------------------------------------------------
     def at(self, when: float, action: Callable[[float], None]) -> None:
@@ -67,12 +89,16 @@ class Simulation:
     ) -> None:
         """One AWS call under quota ``key``, retried as ``retry`` says."""
 
+        quota = self.retry_quota
+
         def attempt(now: float, tries: int) -> None:
             if self.aws.take(key, now):
                 if tries:
                     self.aws.absorbed[key] += 1
+                if quota is not None:
+                    quota.succeeded(retried=tries > 0)
                 done(now)
-            elif tries < retry.retries:
+            elif tries < retry.retries and (quota is None or quota.acquire()):
                 self.at(now + retry.delay(tries + 1, self.rng), lambda t: attempt(t, tries + 1))
             else:
                 self.aws.failed[key] += 1

@@ -17,6 +17,7 @@ import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
@@ -101,6 +102,8 @@ class StartTimes:
     clean_messages: int = 0
     failed_messages: int = 0
     delivery_seconds: float = 0.0
+    retry_delays: float = 0.0  # what botocore slept before its retries, within these invocations
+    slept_in: dict[int, float] = field(default_factory=dict)  # per thread
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def patch(self) -> Any:
@@ -112,6 +115,7 @@ class StartTimes:
                 return run(function, event, context, abandoned)
             thread = threading.get_ident()
             refusals = times.gate.refused_in.get(thread, 0)
+            slept = times.slept_in.get(thread, 0.0)
             began = time.perf_counter()
             try:
                 result = run(function, event, context, abandoned)
@@ -126,6 +130,7 @@ class StartTimes:
                 seconds, messages = time.perf_counter() - began, len(event.get("Records", []))
                 with times.lock:
                     times.seconds += seconds
+                    times.retry_delays += times.slept_in.get(thread, 0.0) - slept
                     times.messages += messages
                     times.invocations += 1
                     if times.gate.refused_in.get(thread, 0) == refusals:
@@ -133,6 +138,22 @@ class StartTimes:
                         times.clean_messages += messages
 
         return mock.patch.object(LocalFunction, "run", timed)
+
+    def patch_retry_sleeps(self) -> Any:
+        """botocore's endpoint sleeps before each retry (``time.sleep`` in botocore/endpoint.py): timed per thread."""
+        times = self
+
+        class _Time:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(time, name)
+
+            def sleep(self, seconds: float) -> None:
+                thread = threading.get_ident()
+                with times.lock:
+                    times.slept_in[thread] = times.slept_in.get(thread, 0.0) + seconds
+                time.sleep(seconds)
+
+        return mock.patch.object(botocore.endpoint, "time", _Time())
 
     def patch_deliveries(self) -> Any:
         """The event source's hand-over of a batch: the invocation, then deleting its messages one by one (the local
@@ -159,6 +180,10 @@ class StartTimes:
             "messages_without_throttle": self.clean_messages,
             "messages_failed": self.failed_messages,
             "seconds_per_message": round(self.clean_seconds / max(1, self.clean_messages), 4),
+            "retry_delay_seconds": round(self.retry_delays, 2),
+            "seconds_per_message_without_retry_delays": round(
+                (self.seconds - self.retry_delays) / max(1, self.messages), 4
+            ),
             # what a batch holds its slot for beyond its invocation (the poller's deletes)
             "seconds_per_batch_beyond_the_invocation": round(
                 (self.delivery_seconds - self.seconds) / max(1, self.invocations), 4
@@ -246,7 +271,10 @@ def real_run(
         _opt_in(stack, user, connections)
         gate = StartGate(TokenBucket(*bucket), stack.physical_id("UpdateConnectionStateMachine"))
         times, failures = StartTimes(gate), StartFailures()
-        with gate.patch(), times.patch(), times.patch_deliveries(), failures.patch():
+        with ExitStack() as patched:
+            for patch in (gate.patch(), times.patch(), times.patch_deliveries(), times.patch_retry_sleeps()):
+                patched.enter_context(patch)
+            patched.enter_context(failures.patch())
             began = time.monotonic()
             run = stack.fire_schedule("ScheduleUpdatesFunctionScheduler")
             queued_in = time.monotonic() - began

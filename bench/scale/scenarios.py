@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel
 
 from bankupdate.domain.pacing import Pacing
-from bench.scale.engine import Simulation
+from bench.scale.engine import RetryQuota, Simulation
 from bench.scale.plane import RATE_KEYS
 from bench.scale.policies import Policies
 from bench.scale.profile import UpdateProfile
@@ -132,9 +132,12 @@ def predict_night(
     scenario: str = "night",
     seed: int = 22,
     batch_overhead_seconds: float = 0.0,
+    shared_retry_quota: bool = False,
 ) -> Outcome:
     """Connections due at ``due_at`` (seconds), drained by the scheduled path at the given parameters."""
     sim = Simulation(quotas, policies, seed=seed, tick=1.0)
+    if shared_retry_quota:  # the local stack: every start through one botocore client
+        sim.retry_quota = RetryQuota()
     pacing = Pacing.of(starts_per_second, "rate(15 minutes)")
     path = ScheduledPath(sim, profile, list(due_at), pacing, max_concurrency, horizon, batch_overhead_seconds)
     path.begin()
