@@ -17,7 +17,7 @@ TEST_WORKERS ?= 4
 CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help demo local reliability bench dev browser lint format typecheck unit usecases contract template stack frontend test build validate openapi \
+.PHONY: help demo local reliability bench scale scale-check dev browser lint format typecheck unit usecases contract template stack frontend test build validate openapi \
 	deploy-check clean
 
 help: ## list the targets
@@ -64,6 +64,12 @@ bench: $(VENV)/.installed ## cold starts, latency above finAPI's, cost per updat
 	$(PY) -W ignore::UserWarning -m bench.flows
 	$(PY) -m bench.scheduler 10000 100000
 	$(PY) -m bench.report
+
+scale: $(VENV)/.installed ## the morning rush (20,000 presses in a minute) and a night of 1,000,000 due connections, simulated through AWS's quotas with the measured calls (about 5 minutes) -> bench/results/scale.md
+	$(PY) -m bench.scale
+
+scale-check: $(VENV)/.installed ## the simulation against a real local-stack run of the scheduled path (200 updates: about 20 minutes on a loaded 2-core machine) -> bench/results/scale_validation.md
+	$(PY) -m bench.scale.validate $(SCALE_CHECK_ARGS)
 
 dev: $(VENV)/.installed $(SAM_VENV)/.installed $(MINI_VENV)/.installed ## create the virtualenvs (project, SAM CLI, ministack)
 

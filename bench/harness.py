@@ -73,6 +73,7 @@ class BankUser:
     def __init__(self, stack: LocalStack, sandbox: SandboxServer, **connection: Any) -> None:
         suffix = uuid.uuid4().hex[:8]
         self.sub, username = f"bench-{suffix}", f"finapi-bench-{suffix}"
+        self.finapi_username = username  # more connections of the user: sandbox.world.add_connection(it, ...)
         sandbox.world.create_user(username, "pw")
         self.connection = sandbox.world.add_connection(username, **connection)
         url = f"{stack.api_url}/v1/admin/users/{self.sub}/finapi-user"

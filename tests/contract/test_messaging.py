@@ -64,6 +64,40 @@ def test_due_connections_go_out_in_batches_of_ten(due_queue: Sent) -> None:
     assert arrived == list(range(1, 26))
 
 
+@pytest.mark.usefixtures("aws")
+def test_a_held_back_message_is_not_delivered_before_its_delay() -> None:
+    from bankupdate.stores.queue import SqsDueQueue
+
+    # Given the SQS queue and three due connections, the third held back a minute
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="paced")["QueueUrl"]
+    due = [DueConnection(owner_id="user-1", connection_id=n, slot=NOW) for n in (1, 2, 3)]
+    # When they are sent with their delays
+    SqsDueQueue(url).send_all(iter(due), delay_of=lambda i: 60 if i == 2 else 0)
+    # Then only the first two can be received now
+    arrived = sorted(DueConnection.model_validate_json(body).connection_id for body in _drain(sqs, url))
+    assert arrived == [1, 2]
+
+
+@pytest.mark.usefixtures("aws")
+def test_what_is_waiting_counts_held_back_and_received_messages_until_deleted() -> None:
+    from bankupdate.stores.queue import SqsDueQueue
+
+    # Given the SQS queue with five due connections sent, two of them held back a minute
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="backlog")["QueueUrl"]
+    queue = SqsDueQueue(url)
+    due = [DueConnection(owner_id="user-1", connection_id=n, slot=NOW) for n in range(1, 6)]
+    queue.send_all(iter(due), delay_of=lambda i: 60 if i >= 3 else 0)
+    # When the consumer receives the three visible ones, then deletes two of them
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    in_flight = queue.waiting()
+    for message in received[:2]:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    # Then all five wait while none is handled, and three once two are: received-only and held-back ones count
+    assert (len(received), in_flight, queue.waiting()) == (3, 5, 3)
+
+
 def test_nothing_due_sends_nothing(due_queue: Sent) -> None:
     assert due_queue.port.send_all(iter([])) == (0, 0)
     assert due_queue.arrived() == []

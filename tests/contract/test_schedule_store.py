@@ -195,3 +195,15 @@ def test_the_due_index_pages_through_every_shard(stores: Stores) -> None:
     # Then it gets exactly those due by now (1..20 but the opted-out 5), each once, with their slot
     assert sorted(c for _, c, _ in due) == [n for n in range(1, 21) if n != 5]
     assert all(slot <= NOW for _, _, slot in due)
+
+
+def test_the_due_index_gives_the_longest_overdue_first_across_its_shards(stores: Stores) -> None:
+    # Given twelve connections (spread over the index's shards), the n-th due n minutes ago
+    for connection_id in range(1, 13):
+        stores.connections.record_facts(OWNER, facts(connection_id), NOW)
+        due = NOW - timedelta(minutes=connection_id)
+        stores.schedules.set_schedule(OWNER, connection_id, enabled=True, next_due_at=due)
+    # When the due connections are read
+    order = [connection_id for _, connection_id, _ in stores.schedules.due(now=NOW)]
+    # Then they come oldest first whatever their shard: a run that queues only part of them takes the oldest
+    assert order == list(range(12, 0, -1))

@@ -21,10 +21,12 @@ def opted_in(system: System, **connection_options: object) -> BankUser:
 
 
 def due_now(system: System) -> list[DueConnection]:
-    """What the scheduler queues now."""
+    """What the scheduler queues now, taken off the queue at once (a test hands each to start_scheduled, or drops it:
+    what is left in the queue would count against the next run's window)."""
     before = len(system.due_queue.sent)
     system.use_cases.schedule_updates()()
     sent = system.due_queue.sent[before:]
+    system.due_queue.handled = len(system.due_queue.sent)
     assert all(isinstance(m, DueConnection) for m in sent)
     return [DueConnection.model_validate(m.model_dump()) for m in sent]
 

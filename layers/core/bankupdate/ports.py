@@ -325,8 +325,13 @@ class EventBus(Protocol):
 
 
 class DueQueue(Protocol):
-    def send_all(self, messages: Iterable[BaseModel]) -> tuple[int, int]:
-        """Send in batches; returns (messages sent, calls made)."""
+    def send_all(self, messages: Iterable[BaseModel], delay_of: Callable[[int], int] | None = None) -> tuple[int, int]:
+        """Send in batches, the ``i``-th message held back ``delay_of(i)`` seconds; returns (messages sent, calls
+        made)."""
+        ...
+
+    def waiting(self) -> int:
+        """Messages sent and not yet handled (visible, in flight or held back): what the consumer still owes."""
         ...
 
 

@@ -14,6 +14,7 @@ from bankupdate.domain.backoff import MIN_GAP_SECONDS, LoopCost, LoopLimits, Pol
 from bankupdate.domain.budget import UnattendedBudget
 from bankupdate.domain.lifecycle import Timing
 from bankupdate.domain.model import Integration
+from bankupdate.domain.pacing import Pacing
 from bankupdate.domain.urls import RedirectAllowList
 
 # Finalize is retried with backoff for up to about this long before the workflow gives up (the ASL's Retry).
@@ -91,6 +92,10 @@ class Settings(BaseModel):
     start_reserve_seconds: int = Field(60, alias="START_RESERVE_SECONDS", ge=1, le=900)
     schedule_interval_minutes: int = Field(360, alias="SCHEDULE_INTERVAL_MINUTES", ge=15, le=7 * 24 * 60)
     schedule_shards: int = Field(4, alias="SCHEDULE_SHARDS", ge=1, le=64)
+    # The scheduled path's drain rate (domain/pacing.py): a run queues one scheduler period of due connections at
+    # this rate, each held back by its place, so a night of scheduled starts leaves the users their share.
+    scheduled_starts_per_second: float = Field(50.0, alias="SCHEDULED_STARTS_PER_SECOND", gt=0, le=1000)
+    schedule_expression: str = Field("rate(15 minutes)", alias="SCHEDULE_EXPRESSION", min_length=1)
     consent_warning_days: int = Field(7, alias="CONSENT_WARNING_DAYS", ge=1, le=60)
 
     @field_validator("budget_time_zone")
@@ -156,6 +161,10 @@ class Settings(BaseModel):
     @property
     def budget(self) -> UnattendedBudget:
         return UnattendedBudget(self.unattended_daily_limit, self.unattended_reserve, self.budget_time_zone)
+
+    @property
+    def pacing(self) -> Pacing:
+        return Pacing.of(self.scheduled_starts_per_second, self.schedule_expression)
 
     @property
     def heartbeat_seconds(self) -> int:

@@ -213,7 +213,7 @@ class UseCases:
         from bankupdate.usecases.schedule_updates import ScheduleUpdates
 
         p = self.ports
-        return ScheduleUpdates(p.schedules, p.due_queue, p.clock)
+        return ScheduleUpdates(p.schedules, p.due_queue, p.clock, p.settings.pacing)
 
     def start_scheduled_update(self) -> StartScheduledUpdate:
         from bankupdate.usecases.start_scheduled_update import StartScheduledUpdate

@@ -8,6 +8,7 @@ one of a connection included."""
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -342,25 +343,31 @@ class DynamoScheduleStore:
         return True
 
     def due(self, *, now: datetime, page_size: int = 1000) -> Iterator[tuple[str, int, datetime]]:
-        """(owner, connection, due slot) of every connection due by ``now``, shard by shard, page by page."""
+        """(owner, connection, due slot) of every connection due by ``now``, the oldest first across the shards
+        (a run that queues only part of them must not leave one shard's backlog behind another's), page by page."""
         upper = f"{now.astimezone(UTC).isoformat()}#\uffff"
-        for shard in range(self._shards):
-            request: dict[str, Any] = {
-                "TableName": self._table,
-                "IndexName": "gsi1",
-                "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk <= :upper",
-                "ExpressionAttributeValues": {":pk": {"S": f"DUE#{shard}"}, ":upper": {"S": upper}},
-                "ProjectionExpression": "gsi1sk",
-                "Limit": page_size,
-            }
-            while True:
-                answer = self._ddb.query(**request)
-                for item in answer.get("Items", []):
-                    due, owner, connection = item["gsi1sk"]["S"].rsplit("#", 2)
-                    yield owner, int(connection), datetime.fromisoformat(due)
-                if "LastEvaluatedKey" not in answer:
-                    break
-                request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        shards = (self._shard_due(shard, upper, page_size) for shard in range(self._shards))
+        for key in heapq.merge(*shards):
+            due, owner, connection = key.rsplit("#", 2)
+            yield owner, int(connection), datetime.fromisoformat(due)
+
+    def _shard_due(self, shard: int, upper: str, page_size: int) -> Iterator[str]:
+        """One shard's due keys in index order (the slot in UTC first: they sort as time), read a page at a time."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk <= :upper",
+            "ExpressionAttributeValues": {":pk": {"S": f"DUE#{shard}"}, ":upper": {"S": upper}},
+            "ProjectionExpression": "gsi1sk",
+            "Limit": page_size,
+        }
+        while True:
+            answer = self._ddb.query(**request)
+            for item in answer.get("Items", []):
+                yield item["gsi1sk"]["S"]
+            if "LastEvaluatedKey" not in answer:
+                break
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     def list_for_owner(self, owner_id: str) -> list[ConnectionRecord]:
         request: dict[str, Any] = {

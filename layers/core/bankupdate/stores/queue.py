@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -24,11 +25,17 @@ class SqsDueQueue:
     def __init__(self, queue_url: str) -> None:
         self._url = queue_url
 
-    def send_all(self, messages: Iterable[BaseModel]) -> tuple[int, int]:
-        """Send in batches of ten; returns (messages sent, API calls made). Raises if SQS refused any."""
+    def send_all(self, messages: Iterable[BaseModel], delay_of: Callable[[int], int] | None = None) -> tuple[int, int]:
+        """Send in batches of ten, the ``i``-th message with ``DelaySeconds=delay_of(i)``; returns (messages sent,
+        API calls made). Raises if SQS refused any."""
         sent = calls = 0
         for batch in _batches(messages):
-            entries = [{"Id": str(i), "MessageBody": m.model_dump_json(by_alias=True)} for i, m in enumerate(batch)]
+            entries: list[dict[str, Any]] = []
+            for i, message in enumerate(batch):
+                entry: dict[str, Any] = {"Id": str(i), "MessageBody": message.model_dump_json(by_alias=True)}
+                if delay_of is not None and (delay := delay_of(sent + i)) > 0:
+                    entry["DelaySeconds"] = delay
+                entries.append(entry)
             answer = self._sqs.send_message_batch(QueueUrl=self._url, Entries=entries)
             calls += 1
             failed = answer.get("Failed", [])
@@ -36,3 +43,11 @@ class SqsDueQueue:
                 raise RuntimeError(f"SQS refused {len(failed)} scheduled connections: {failed[:3]}")
             sent += len(batch)
         return sent, calls
+
+    def waiting(self) -> int:
+        """Messages not yet handled: visible, in flight (received, not deleted) and still held back (SQS's
+        approximate counts, eventually consistent: a run may queue a few more or fewer than one window)."""
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        names.append("ApproximateNumberOfMessagesDelayed")
+        attributes = self._sqs.get_queue_attributes(QueueUrl=self._url, AttributeNames=names)["Attributes"]
+        return sum(int(attributes.get(name, 0)) for name in names)

@@ -1,0 +1,112 @@
+"""`make scale`: the morning rush and the night of a million, simulated through AWS's default quotas for
+eu-central-1 with the calls, times and costs the local stack measured -> bench/results/scale.json and scale.md.
+
+`python -m bench.scale [--presses 20000] [--connections 1000000]` (smaller figures for a quick look).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "layers" / "core"))
+
+from bench.scale.goals import night_goals, rush_goals  # noqa: E402
+from bench.scale.markdown import write_markdown  # noqa: E402
+from bench.scale.policies import load_policies  # noqa: E402
+from bench.scale.profile import load_profile  # noqa: E402
+from bench.scale.scenarios import predict_night, predict_rush, rush_arrivals  # noqa: E402
+from local_stack.quotas import Quotas  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+REGION = "eu-central-1"
+NIGHT_SECONDS = 6 * 3600
+RAISE_FACTOR = 2.0
+MAX_RAISES = 8
+
+
+def _raised(quotas: Quotas, key: str) -> Quotas:
+    """The quota doubled, bucket and rate alike (what a Service Quotas request, or the template's stage throttle, is
+    asked for)."""
+    spec = quotas.spec(key)
+    return quotas.with_overrides(
+        **{key.replace(".", "__"): (spec.size * RAISE_FACTOR, spec.refill_per_second * RAISE_FACTOR)}
+    )
+
+
+def rush(presses: int) -> list[dict[str, object]]:
+    """The defaults first; then, while a goal is missed, every quota that refused a call doubled, and run again."""
+    policies = load_policies()
+    profile = load_profile("ACCESS", "user-present, no SCA", 60.0)
+    arrivals = rush_arrivals(presses, 60.0)
+    quotas = Quotas.default(REGION, stage="prod")
+    raised: list[str] = []
+    runs: list[dict[str, object]] = []
+    for _ in range(MAX_RAISES + 1):
+        outcome = predict_rush(arrivals, quotas, profile, policies, scenario="rush" if not raised else "rush, raised")
+        goals = rush_goals(outcome)
+        runs.append({"outcome": outcome.model_dump(mode="json"), "goals": goals, "raised": list(raised)})
+        binding = [q.quota for q in outcome.quotas if q.met]
+        if all(goal["met"] for goal in goals) or not binding:
+            break
+        for key in binding:  # every quota that refused a call: each refusal costs a user time
+            raised.append(key)
+            quotas = _raised(quotas, key)
+    return runs
+
+
+def night(connections: int) -> list[dict[str, object]]:
+    policies = load_policies()
+    runs: list[dict[str, object]] = []
+    due = [0.0] * connections  # the worst night: every connection due at once
+    for download in (60.0, 600.0):
+        profile = load_profile("ACCESS", "scheduled", download)
+        rate = policies.starts_per_second
+        # The start function's concurrency the rate needs: rate x the measured time of one start, with a quarter more.
+        needed = math.ceil(rate * profile.start_seconds * 1.25)
+        setups = [("as configured for the night", rate, needed, math.inf)]
+        if download == 60.0:
+            setups.insert(0, ("template defaults", rate, policies.start_concurrency, float(NIGHT_SECONDS)))
+        for label, per_second, concurrency, horizon in setups:
+            quotas = Quotas.default(REGION, function_limits={"StartScheduledUpdate": concurrency})
+            outcome = predict_night(
+                due,
+                quotas,
+                profile,
+                policies,
+                starts_per_second=per_second,
+                max_concurrency=concurrency,
+                horizon=horizon,
+                scenario=f"night, {label}, {int(download)} s downloads",
+            )
+            runs.append({"outcome": outcome.model_dump(mode="json"), "goals": night_goals(outcome, NIGHT_SECONDS)})
+    return runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--presses", type=int, default=20_000)
+    parser.add_argument("--connections", type=int, default=1_000_000)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    began = time.monotonic()
+    result: dict[str, object] = {
+        "command": f"python -m bench.scale --presses {args.presses} --connections {args.connections}",
+        "region": REGION,
+        "rush": rush(args.presses),
+        "night": night(args.connections),
+    }
+    result["simulation_seconds"] = round(time.monotonic() - began, 1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "scale.json").write_text(json.dumps(result, indent=1) + "\n")
+    write_markdown(result, args.out / "scale.md")
+    print((args.out / "scale.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

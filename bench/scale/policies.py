@@ -1,0 +1,103 @@
+"""How the code absorbs a refused call, read from where it is decided: botocore's retry mode (stores/aws.py), the
+state machines' Retry policies (statemachines/*.asl.json), the schedule queue and its event source (template.yaml).
+
+A retry policy yields the delays before each retry; a call refused after the last one has failed for good.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Delays before each retry: ``interval × backoff^k`` capped, with full jitter (uniform below it) if set."""
+
+    retries: int
+    interval: float
+    backoff: float
+    max_delay: float
+    full_jitter: bool
+
+    def delay(self, retry: int, rng: random.Random) -> float:
+        ceiling = min(self.max_delay, self.interval * self.backoff ** (retry - 1))
+        return rng.uniform(0, ceiling) if self.full_jitter else ceiling
+
+
+@dataclass(frozen=True)
+class Policies:
+    sdk: Retry  # any AWS SDK call of a function (botocore "standard": 3 attempts, 2^(n-1) s full jitter, at most 20)
+    express_start: Retry  # the Poll task's StartExecution of a poll loop (its ASL Retry)
+    poll_invoke: Retry  # the poll loop's Lambda invoke of PollUpdateStatus (its ASL Retry)
+    visibility_timeout: float  # a scheduled batch that failed comes back after this
+    max_receives: int  # then the dead-letter queue
+    batch_size: int
+    start_concurrency: int  # ScheduledStartConcurrency's default
+    starts_per_second: float  # ScheduledStartsPerSecond's default
+    api_retry: Retry  # the app's retries after a 429/5xx (ours carries Retry-After; API Gateway's does not)
+
+
+def _asl_retry(path: Path, state: str, error: str) -> Retry:
+    states = json.loads(path.read_text())["States"]
+    for rule in states[state]["Retry"]:
+        if error in rule["ErrorEquals"]:
+            return Retry(
+                retries=int(rule["MaxAttempts"]),
+                interval=float(rule.get("IntervalSeconds", 1)),
+                backoff=float(rule.get("BackoffRate", 2)),
+                max_delay=float(rule.get("MaxDelaySeconds", 3600)),
+                full_jitter=rule.get("JitterStrategy") == "FULL",
+            )
+    raise LookupError(f"{path.name} {state} does not retry {error}")
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short tags kept as their plain value (enough to read literal settings)."""
+
+
+_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def _template() -> dict[str, Any]:
+    loaded = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def _sdk_retry() -> Retry:
+    source = (ROOT / "layers/core/bankupdate/stores/aws.py").read_text()
+    found = re.search(r'retries=\{"mode": "standard", "max_attempts": (\d+)\}', source)
+    if found is None:
+        raise LookupError("stores/aws.py no longer configures botocore's standard retry mode")
+    # botocore's standard mode after a throttling error (retries/standard.py ExponentialBackoff): the n-th retry waits
+    # uniform(0, 1) x min(2^(n-1), 20) seconds. Not modelled: its retry quota (500 per client, 5 a retry).
+    return Retry(retries=int(found.group(1)) - 1, interval=1, backoff=2, max_delay=20, full_jitter=True)
+
+
+def load_policies() -> Policies:
+    template = _template()
+    resources, parameters = template["Resources"], template["Parameters"]
+    queue = resources["ScheduleQueue"]["Properties"]
+    mapping = resources["StartScheduledUpdateFunctionDueConnections"]["Properties"]
+    machines = ROOT / "statemachines"
+    return Policies(
+        sdk=_sdk_retry(),
+        express_start=_asl_retry(machines / "update_connection.asl.json", "Poll", "StepFunctions.ThrottlingException"),
+        poll_invoke=_asl_retry(machines / "poll_loop.asl.json", "Poll", "Lambda.TooManyRequestsException"),
+        visibility_timeout=float(queue["VisibilityTimeout"]),
+        max_receives=int(queue["RedrivePolicy"]["maxReceiveCount"]),
+        batch_size=int(mapping["BatchSize"]),
+        start_concurrency=int(parameters["ScheduledStartConcurrency"]["Default"]),
+        starts_per_second=float(parameters["ScheduledStartsPerSecond"]["Default"]),
+        # A well-behaved app: wait Retry-After (1 s) or 1, 2, 4 s with jitter when there is none, five tries.
+        api_retry=Retry(retries=4, interval=1, backoff=2, max_delay=8, full_jitter=True),
+    )

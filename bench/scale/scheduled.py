@@ -1,0 +1,139 @@
+"""The scheduled path in the simulation: ScheduleUpdates' runs (one window at the operator's rate, oldest first,
+``domain/pacing.py``), the schedule queue (delays, visibility timeout, dead letters) and StartScheduledUpdate's event
+source mapping (batches of ten, at most MaximumConcurrency at once, a batch's starts one after another)."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable
+
+from bankupdate.domain.pacing import Pacing
+from bench.scale.engine import START, Simulation
+from bench.scale.profile import UpdateProfile
+
+RUN_EVERY = 900.0  # ScheduleExpression's default, rate(15 minutes)
+ESM_TICK = 0.2  # how often the event source looks for visible messages (it long-polls: at once, in AWS)
+
+
+class ScheduledPath:
+    def __init__(
+        self,
+        sim: Simulation,
+        profile: UpdateProfile,
+        due_at: list[float],
+        pacing: Pacing,
+        max_concurrency: int,
+        horizon: float,
+        batch_overhead_seconds: float = 0.0,
+    ) -> None:
+        self.sim, self.profile, self.due_at, self.pacing = sim, profile, due_at, pacing
+        # How long the event source holds a batch's slot after the invocation (0 in AWS, where deleting the batch's
+        # messages is the poller's own work; measured on the local stack, whose poller deletes them in the slot).
+        self.batch_overhead_seconds = batch_overhead_seconds
+        self.max_concurrency, self.horizon = max_concurrency, horizon
+        self.started = bytearray(len(due_at))
+        self.spent = bytearray(len(due_at))
+        self._low = 0  # every connection below this index has started
+        self._queue: list[tuple[float, int, int, int]] = []  # (visible at, order, connection, receives)
+        self._order = itertools.count()
+        self.batches_in_flight = 0
+        self.messages_in_flight = 0  # received by a batch and not yet deleted (or back on the queue)
+        self.peak_in_flight = 0
+
+    def begin(self) -> None:
+        self.sim.at(0.0, self._run)
+        self.sim.at(0.0, self._poll)
+
+    def _done(self) -> bool:
+        while self._low < len(self.started) and self.started[self._low]:
+            self._low += 1
+        return self._low >= len(self.started)
+
+    def _run(self, now: float) -> None:
+        """ScheduleUpdates: what the queue still holds (visible, in flight, held back) counts against the window and
+        is skipped at the head of the index (it is the oldest there); then the next due connections not started yet,
+        oldest first, each held back by its place after what the queue holds."""
+        if self._done():
+            return
+        still_queued = len(self._queue) + self.messages_in_flight
+        room = max(0, self.pacing.per_run - still_queued)
+        skipped = queued = 0
+        index = self._low
+        while queued < room and index < len(self.due_at) and self.due_at[index] <= now:
+            if not self.started[index]:
+                if skipped < still_queued:
+                    skipped += 1
+                else:
+                    visible = now + self.pacing.delay_of(still_queued + queued)
+                    heapq.heappush(self._queue, (visible, next(self._order), index, 0))
+                    queued += 1
+            index += 1
+        if now + RUN_EVERY <= self.horizon:
+            self.sim.at(now + RUN_EVERY, self._run)
+
+    def _poll(self, now: float) -> None:
+        """The event source: batches of visible messages while the function may run more."""
+        queue = self._queue
+        while self.batches_in_flight < self.max_concurrency and queue and queue[0][0] <= now:
+            batch = [heapq.heappop(queue) for _ in range(min(self.sim.policies.batch_size, len(queue)))]
+            ready = [m for m in batch if m[0] <= now]
+            for message in batch[len(ready) :]:
+                heapq.heappush(queue, message)
+            if not self.sim.aws.invoke(START, now, 1):
+                for message in ready:  # Lambda throttled the batch: the event source tries again shortly
+                    heapq.heappush(queue, (now + 1.0, next(self._order), message[2], message[3]))
+                break
+            self.batches_in_flight += 1
+            self.messages_in_flight += len(ready)
+            self.peak_in_flight = max(self.peak_in_flight, self.batches_in_flight)
+            self._process(now, [(m[2], m[3]) for m in ready], received=now, size=len(ready))
+        if (queue or not self._done()) and now < self.horizon:
+            self.sim.at(now + ESM_TICK, self._poll)
+
+    def _process(self, now: float, batch: list[tuple[int, int]], received: float, size: int) -> None:
+        """One message of a batch, then the next: the claim, budget, finAPI, then StartExecution (botocore retries);
+        a start refused for good is reported failed and comes back after the visibility timeout."""
+        if not batch:  # the invocation returns: its messages are deleted, or back on the queue (counted there)
+            self.sim.aws.release(START, 1)
+            self.sim.at(now + self.batch_overhead_seconds, lambda t: self._batch_done(size))
+            return
+        (connection, receives), rest = batch[0], batch[1:]
+        sim, tally = self.sim, self.sim.tally
+        if self.spent[connection] or self.started[connection]:
+            tally.duplicates += 1  # the claim is there: no second finAPI call, no second budget unit
+        else:
+            self.spent[connection] = 1
+            tally.budget_spent += 1
+
+        def next_message(t: float) -> None:
+            self._process(t, rest, received, size)
+
+        def started(t: float) -> None:
+            if not self.started[connection]:
+                self.started[connection] = 1
+                sim._started(t, self.due_at[connection], self.profile, user_present=False)
+            next_message(t)
+
+        def refused(t: float) -> None:
+            self._back_to_queue(received, connection, receives)
+            next_message(t)
+
+        def call(t: float) -> None:
+            sim.call("stepfunctions.StartExecution.standard", t, sim.policies.sdk, started, refused)
+
+        later: Callable[[float], None] = call
+        sim.at(now + self.profile.start_seconds, later)
+
+    def _batch_done(self, size: int) -> None:
+        self.messages_in_flight -= size
+        self.batches_in_flight -= 1
+
+    def _back_to_queue(self, received: float, connection: int, receives: int) -> None:
+        policies, tally = self.sim.policies, self.sim.tally
+        if receives + 1 >= policies.max_receives:
+            tally.dead_lettered += 1
+            return
+        tally.redelivered += 1
+        visible = received + policies.visibility_timeout
+        heapq.heappush(self._queue, (visible, next(self._order), connection, receives + 1))
