@@ -75,8 +75,8 @@ def _template() -> dict[str, Any]:
 
 def _sdk_retry() -> Retry:
     source = (ROOT / "layers/core/bankupdate/stores/aws.py").read_text()
-    found = re.search(r'retries=\{"mode": "standard", "max_attempts": (\d+)\}', source)
-    if found is None:
+    found = re.search(r"^_ATTEMPTS = (\d+)", source, re.MULTILINE)
+    if found is None or '{"mode": "standard", "total_max_attempts": _ATTEMPTS}' not in source:
         raise LookupError("stores/aws.py no longer configures botocore's standard retry mode")
     # botocore's standard mode after a throttling error (retries/standard.py ExponentialBackoff): the n-th retry waits
     # uniform(0, 1) x min(2^(n-1), 20) seconds. Not modelled: its retry quota (500 per client, 5 a retry).
