@@ -71,6 +71,7 @@ def test_the_decoupled_pace_is_read_from_retry_after_across_origins(demo: DemoUs
     page.fill("#credential-0", "demo")
     page.fill("#credential-1", "demo")
     page.click("#submit")
+    expect(page.locator("#procedure-905")).to_be_visible()  # the credentials' answer is in: count from here
     answers_before = demo.stack.runtime.invocations["CollectCredentialsFunction"]
     page.click("#procedure-905")
     page.click("#submit")
