@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 export __SAM_CLI_APP_DIR := $(abspath .samcli)
 export AWS_DEFAULT_REGION ?= eu-central-1
 PYTEST_ARGS ?=
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 3
 # Browser tests drive Debian's Chromium (downloaded browser builds do not work here); installed once, as root or via sudo.
 CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
