@@ -122,11 +122,18 @@ class App:
 
 
 def history_of(stack: LocalStack, update_id: str) -> list[dict[str, Any]]:
-    """The update's execution history (the Standard workflow's: Express loops keep none)."""
+    """The update's execution history (the Standard workflow's: Express loops keep none), once the execution ended:
+    the update's record turns terminal inside the poll function, a few transitions before its execution ends."""
     arn = stack.physical_id("UpdateConnectionStateMachine").replace(":stateMachine:", ":execution:")
-    events: list[dict[str, Any]] = stack.boto3_client("stepfunctions").get_execution_history(
-        executionArn=f"{arn}:{update_id}", maxResults=1000
-    )["events"]
+    sfn = stack.boto3_client("stepfunctions")
+    deadline = time.monotonic() + 60
+    while sfn.describe_execution(executionArn=f"{arn}:{update_id}")["status"] == "RUNNING":
+        if time.monotonic() > deadline:
+            raise DemoFailed(f"the execution of {update_id} did not end in 60 s")
+        time.sleep(0.1)
+    events: list[dict[str, Any]] = sfn.get_execution_history(executionArn=f"{arn}:{update_id}", maxResults=1000)[
+        "events"
+    ]
     return events
 
 
