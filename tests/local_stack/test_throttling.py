@@ -220,11 +220,7 @@ def test_a_throttled_poll_is_retried_by_the_poll_loop(new_user: Any, stack: Any,
     # Then the workflows' Retry took both throttles (Lambda.TooManyRequestsException) and the update succeeded: a
     # poll loop's Poll, or the update's own Finalize when the download was over before its first poll
     assert final["status"] == "SUCCEEDED", final
-    errors = _loop_task_errors(stack, update_id) + [
-        str(event.get("taskFailedEventDetails", {}).get("error"))
-        for event in history(stack, update_id)
-        if event.get("type") == "TaskFailed"
-    ]
+    errors = _loop_task_errors(stack, update_id) + _task_errors(history(stack, update_id))
     assert errors.count("Lambda.TooManyRequestsException") == 2, errors
 
 
@@ -265,13 +261,14 @@ def test_a_trigger_whose_workflow_cannot_start_answers_503_and_ends_its_update(
 
 def _loop_task_errors(stack: Any, update_id: str) -> list[str]:
     """The errors of the failed tasks of the update's poll loops (their CloudWatch log's stand-in)."""
-    return [
-        str(event.get("taskFailedEventDetails", {}).get("error"))
-        for loop in stack.express_history("PollLoopStateMachine")
-        if update_id in json.dumps(loop["input"])
-        for event in loop["events"]
-        if event.get("type") == "TaskFailed"
-    ]
+    loops = stack.express_history("PollLoopStateMachine")
+    return [error for loop in loops if update_id in json.dumps(loop["input"]) for error in _task_errors(loop["events"])]
+
+
+def _task_errors(events: list[dict[str, Any]]) -> list[str]:
+    """The errors of an execution's failed tasks."""
+    failed = [event for event in events if event.get("type") == "TaskFailed"]
+    return [str(event.get("taskFailedEventDetails", {}).get("error")) for event in failed]
 
 
 @pytest.mark.skipif(SCHEDULED_CONNECTIONS == 0, reason="a larger run: set THROTTLE_CONNECTIONS (and THROTTLE_RATE)")
