@@ -18,14 +18,18 @@ import json
 import random
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from unittest import mock
 
 from moto.core.exceptions import AWSError
+from moto.stepfunctions.parser.api import ExecutionStatus
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 EXPRESS_MAX_SECONDS = 300
+_TIMED_OUT = "local_stack_express_timed_out"  # set on an execution its time limit ended
+_TIMEOUT_CAUSE = "Express executions run at most 5 minutes"
 _LONG_RUNNING_PATTERNS = (".sync", ".waitForTaskToken")
 
 
@@ -67,6 +71,7 @@ def patches(max_seconds: float, duplicate_rate: float, rng: random.Random) -> li
     original_describe = StepFunctionsParserBackend.describe_execution
     original_history = StepFunctionsParserBackend.get_execution_history
     original_list = StepFunctionsParserBackend.list_executions
+    original_reflect: Callable[[Any], None] = BaseExecutionWorkerCommunication._reflect_execution_status
 
     def start_execution(
         self: Any, state_machine_arn: str, name: Any = None, execution_input: Any = None, trace_header: Any = None
@@ -101,7 +106,17 @@ def patches(max_seconds: float, duplicate_rate: float, rng: random.Random) -> li
             raise StateMachineTypeNotSupported("ListExecutions")
         return original_list(self, state_machine_arn, *args, **kwargs)
 
+    def reflect_execution_status(communication: Any) -> None:
+        # moto ends a stopped execution with whatever its last state did after the stop: a task that was running
+        # then fails (its Lambda invocation abandoned) and turns it FAILED. AWS's limit is final: TIMED_OUT.
+        original_reflect(communication)
+        execution = communication.execution
+        if getattr(execution, _TIMED_OUT, False):
+            execution.exec_status = ExecutionStatus.TIMED_OUT
+            execution.error, execution.cause = "States.Timeout", _TIMEOUT_CAUSE
+
     return [
+        mock.patch.object(BaseExecutionWorkerCommunication, "_reflect_execution_status", reflect_execution_status),
         mock.patch.object(StepFunctionsParserBackend, "start_execution", start_execution),
         mock.patch.object(StepFunctionsParserBackend, "describe_execution", describe_execution),
         mock.patch.object(StepFunctionsParserBackend, "get_execution_history", get_execution_history),
@@ -112,8 +127,9 @@ def patches(max_seconds: float, duplicate_rate: float, rng: random.Random) -> li
 def _limit(execution: Any, seconds: float) -> None:
     def time_out() -> None:
         if str(getattr(execution.exec_status, "value", execution.exec_status)) == "RUNNING":
+            setattr(execution, _TIMED_OUT, True)
             now = datetime.datetime.now(tz=datetime.UTC)
-            execution.stop(stop_date=now, error="States.Timeout", cause="Express executions run at most 5 minutes")
+            execution.stop(stop_date=now, error="States.Timeout", cause=_TIMEOUT_CAUSE)
 
     timer = threading.Timer(seconds, time_out)
     timer.daemon = True

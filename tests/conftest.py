@@ -38,6 +38,9 @@ FAST_ENV = {
 STACK_SUITES = ("tests/workflow", "tests/reliability", "tests/local_stack")
 # Suites by how long their modules take (the local stack's first, the browser's next), for the order above.
 HEAVIEST_FIRST = ("tests/workflow", "tests/reliability", "tests/browser", "tests/local_stack", "tests/template")
+# Modules that alone outlast most suites (the production-ratio slice waits out a scaled 12-minute visibility timeout):
+# they go before everything else, so they never start last.
+LONGEST_MODULES = ("tests/workflow/test_production_timing.py",)
 # The test modules of this run that reported (in the process that reports: the controller under pytest-xdist).
 RAN_MODULES: set[str] = set()
 
@@ -68,7 +71,13 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if judging:
         config.hook.pytest_deselected(items=judging)
         items[:] = [item for item in items if item not in judging]
-    items.sort(key=lambda item: HEAVIEST_FIRST.index(_suite(item)) if _suite(item) in HEAVIEST_FIRST else 99)
+    items.sort(key=_heaviest_first)
+
+
+def _heaviest_first(item: pytest.Item) -> tuple[int, int]:
+    module = Path(item.path).relative_to(ROOT).as_posix()
+    suite = _suite(item)
+    return (0 if module in LONGEST_MODULES else 1, HEAVIEST_FIRST.index(suite) if suite in HEAVIEST_FIRST else 99)
 
 
 def _suite(item: pytest.Item) -> str:

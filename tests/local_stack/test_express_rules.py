@@ -5,6 +5,7 @@ minutes whatever it is doing. The workflow still ends every update well."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,15 @@ NO_SCA = [{"label": "Onlinebanking-ID", "value": "demo_no_msa"}, {"label": "PIN"
 # Express's five minutes are four seconds here; the loops do not know (they plan for 300 s), so the limit ends them.
 EXPRESS_SECONDS = 4
 QUICK_SILENCE = {"POLL_MAX_GAP_SECONDS": "2", "POLL_RESERVE_SECONDS": "1"}  # the Poll task's heartbeat: 11 s
+# Lambda's timeouts shrink too (the poll function's 40 s to 12 s), so a poll hung at Express's limit fails soon after.
+LAMBDA_TIME_SCALE = 0.3
 
 
 @pytest.fixture(scope="module")
 def stack(sandbox: Any) -> Iterator[Any]:
-    with running_stack(sandbox, env=QUICK_SILENCE, express_max_seconds=EXPRESS_SECONDS) as local:
+    with running_stack(
+        sandbox, env=QUICK_SILENCE, express_max_seconds=EXPRESS_SECONDS, time_scale=LAMBDA_TIME_SCALE
+    ) as local:
         yield local
 
 
@@ -79,4 +84,27 @@ def test_loops_that_express_ends_are_noticed_and_the_update_ends_as_stalled(new_
     assert transitions_of(stack, update_id) == ["Poll", "Finalize"]
     loops = poll_loops(stack, update_id)
     # (the first loop ran into Express's limit; the second either did too or ended itself once the task was over)
-    assert len(loops) == 2 and loops[0]["status"] in ("ABORTED", "TIMED_OUT")
+    assert len(loops) == 2 and loops[0]["status"] == "TIMED_OUT"
+
+
+def test_a_loop_that_express_ends_mid_poll_stays_timed_out_when_the_poll_then_fails(new_user: Any, stack: Any) -> None:
+    # Given an update whose first poll hangs until Lambda's timeout (12 s here), long past the loop's Express limit
+    user: BankUser = new_user(download_seconds=1)
+    stack.runtime.stall_next("PollUpdateStatusFunction")
+    # When the user syncs, and the hung poll fails after Express ended its loop
+    started = user.api.trigger(user.connections["DEMO0001"], {"interface": "XS2A", "loginCredentials": NO_SCA})
+    update_id = started.json()["updateId"]
+    assert user.api.wait_for(update_id, {"SUCCEEDED"}, timeout=60)["status"] == "SUCCEEDED"
+    first = _first_loop_once_its_task_failed(stack, update_id)
+    # Then the loop ended as AWS ends it at the limit (TIMED_OUT), not with its task's failure
+    assert first["status"] == "TIMED_OUT"
+
+
+def _first_loop_once_its_task_failed(stack: Any, update_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while True:
+        first = poll_loops(stack, update_id)[0]
+        if any(e["type"] in ("TaskFailed", "LambdaFunctionFailed") for e in first["events"]):
+            return first
+        assert time.monotonic() < deadline, first["events"][-3:]
+        time.sleep(0.2)
