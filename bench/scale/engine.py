@@ -165,15 +165,25 @@ class Simulation:
             self.aws.failed[key] += left
             self.tally.workflow_failed += left
 
-    def _cohort_polls(self, now: float, n: int, tries: int, seconds: float) -> None:
+    def _cohort_polls(self, now: float, n: int, tries: int, seconds: float, refused_since: float | None = None) -> None:
+        """Polls of a cohort. Refused past the loop's Retry, a poll cools down and a fresh loop polls again (the
+        loop's CoolDown and Continue); refused for longer than the Poll task's heartbeat, its loop reads as silent and
+        the update fails (the heartbeat's one replacement loop is not modelled)."""
         granted = self.aws.invoke(POLL, now, n)
         if granted:
             self.at(now + seconds, lambda t: self.aws.release(POLL, granted))
-            if tries:
+            if tries or refused_since is not None:
                 self.aws.absorbed["lambda.concurrency"] += granted
         left, retry = n - granted, self.policies.poll_invoke
+        since = now if refused_since is None else refused_since
         if left and tries < retry.retries:
-            self.at(now + retry.delay(tries + 1, self.rng), lambda t: self._cohort_polls(t, left, tries + 1, seconds))
+            self.at(
+                now + retry.delay(tries + 1, self.rng),
+                lambda t: self._cohort_polls(t, left, tries + 1, seconds, refused_since),
+            )
+        elif left and now + self.policies.poll_cool_down - since < self.policies.poll_silence_limit:
+            self._cohort_call("stepfunctions.StartExecution.express", now, left, 0)
+            self.at(now + self.policies.poll_cool_down, lambda t: self._cohort_polls(t, left, 0, seconds, since))
         elif left:
             self.aws.failed["lambda.concurrency"] += left
             self.tally.workflow_failed += left

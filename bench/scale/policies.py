@@ -38,6 +38,8 @@ class Policies:
     sdk: Retry  # any AWS SDK call of a function (botocore "standard": 3 attempts, 2^(n-1) s full jitter, at most 20)
     express_start: Retry  # the Poll task's StartExecution of a poll loop (its ASL Retry)
     poll_invoke: Retry  # the poll loop's Lambda invoke of PollUpdateStatus (its ASL Retry)
+    poll_cool_down: float  # a poll Lambda refused past that Retry: a fresh loop polls again after this (CoolDown)
+    poll_silence_limit: float  # the Poll task's heartbeat: a loop refused for longer reads as silent
     visibility_timeout: float  # a scheduled batch that failed comes back after this
     max_receives: int  # then the dead-letter queue
     batch_size: int
@@ -58,6 +60,25 @@ def _asl_retry(path: Path, state: str, error: str) -> Retry:
                 full_jitter=rule.get("JitterStrategy") == "FULL",
             )
     raise LookupError(f"{path.name} {state} does not retry {error}")
+
+
+def _cool_down(path: Path) -> float:
+    """The gap a poll Lambda refused past its Retry waits before a fresh loop polls again (the Catch's Pass state)."""
+    states = json.loads(path.read_text())["States"]
+    catch = next(c for c in states["Poll"]["Catch"] if c["ErrorEquals"] == ["Lambda.TooManyRequestsException"])
+    cool_down = states[catch["Next"]]
+    if cool_down.get("ResultPath") != "$.gapSeconds":
+        raise LookupError(f"{path.name} {catch['Next']} no longer sets the fresh loop's gap")
+    return float(cool_down["Result"])
+
+
+def _settings_defaults() -> Any:
+    """The settings as the starters run them (the template sets none of the Poll task's heartbeat inputs for them);
+    the names of the resources do not matter here."""
+    from bankupdate.settings import Settings
+
+    names = {"TABLE_NAME": "-", "EVENT_BUS_NAME": "-", "FINAPI_BASE_URL": "https://sandbox.finapi.io"}
+    return Settings.model_validate(names | {"STATE_MACHINE_ARN": "arn:aws:states:eu-central-1:0:stateMachine:-"})
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -93,6 +114,8 @@ def load_policies() -> Policies:
         sdk=_sdk_retry(),
         express_start=_asl_retry(machines / "update_connection.asl.json", "Poll", "StepFunctions.ThrottlingException"),
         poll_invoke=_asl_retry(machines / "poll_loop.asl.json", "Poll", "Lambda.TooManyRequestsException"),
+        poll_cool_down=_cool_down(machines / "poll_loop.asl.json"),
+        poll_silence_limit=float(_settings_defaults().poll_heartbeat_seconds),
         visibility_timeout=float(queue["VisibilityTimeout"]),
         max_receives=int(queue["RedrivePolicy"]["maxReceiveCount"]),
         batch_size=int(mapping["BatchSize"]),

@@ -95,3 +95,18 @@ def test_the_simulation_of_the_committed_real_run_starts_what_it_started() -> No
     assert real["started"] == real["updates"]
     assert (real["left_locked"], real["settled"], set(real["executions"])) == (0, True, {"SUCCEEDED"})
     assert (simulated["started"], simulated["lost"], simulated["double_budget"]) == (real["updates"], 0, 0)
+
+
+def test_polls_lambda_refuses_cool_down_and_no_update_fails_after_its_start(policies: Policies) -> None:
+    # Given 2,000 presses within ten seconds that the stage lets through, and an account with little concurrency left
+    profile = load_profile("ACCESS", "user-present, no SCA", 60.0)
+    quotas = Quotas.default("eu-central-1", stage="prod").with_overrides(
+        apigateway__stage=(100_000, 100_000), lambda__concurrency=(150, 0)
+    )
+    # When the rush is simulated
+    rush = predict_rush(rush_arrivals(2000, 10.0), quotas, profile, policies)
+    # Then Lambda refused polls past the loop's Retry, and each cooled down and polled again: no update that started
+    # failed for it, none was lost
+    (concurrency,) = [q for q in rush.quotas if q.quota == "lambda.concurrency"]
+    assert concurrency.met > 0 and concurrency.absorbed > 0
+    assert (rush.workflow_failed, rush.lost) == (0, 0)

@@ -85,6 +85,25 @@ def test_the_poll_tasks_heartbeat_outlasts_the_longest_silence_of_a_live_loop() 
         assert heartbeat / 2 >= longest_gap + poll.poll_reserve_seconds, name
 
 
+def test_a_poll_lambda_refuses_cools_down_and_polls_again_before_the_poll_tasks_heartbeat_runs_out() -> None:
+    # Given the loop's Retry on Lambda's refusal (the function never runs: delays only) and its cool-down
+    poll_state = _asl("poll_loop")["States"]["Poll"]
+    refused = next(r for r in poll_state["Retry"] if "Lambda.TooManyRequestsException" in r["ErrorEquals"])
+    retries, interval = int(refused["MaxAttempts"]), float(refused.get("IntervalSeconds", 1))
+    rate, cap = float(refused.get("BackoffRate", 2.0)), float(refused.get("MaxDelaySeconds", 1e9))
+    refused_for = sum(min(interval * rate**k, cap) for k in range(retries))
+    catch = next(c for c in poll_state["Catch"] if c["ErrorEquals"] == ["Lambda.TooManyRequestsException"])
+    cool_down = _asl("poll_loop")["States"][catch["Next"]]
+    assert cool_down["ResultPath"] == "$.gapSeconds" and cool_down["Next"] == "Continue"
+    poll = _settings("PollUpdateStatusFunction")
+    longest_gap = min(poll.poll_max_gap_seconds, poll.hand_over_gap_seconds)
+    # Then the silence from the last sign of life (a gap, the refused attempts, the cool-down, the next poll's every
+    # attempt) ends before any starter's heartbeat, so one cool-down never reads as a silent loop
+    silence = longest_gap + refused_for + float(cool_down["Result"]) + _poll_seconds()
+    for name, starter in _starters().items():
+        assert starter.poll_heartbeat_seconds >= silence, (name, starter.poll_heartbeat_seconds, silence)
+
+
 def test_a_wait_for_the_user_outlasts_an_answer_in_flight_and_a_round_is_claimed_as_long() -> None:
     # Given the answer route's timeout (it keeps the wait alive, then calls finAPI)
     answer = _timeout("CollectCredentialsFunction")

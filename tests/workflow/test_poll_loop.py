@@ -82,3 +82,19 @@ def test_a_poll_that_keeps_failing_ends_the_update_through_finalize(new_user: An
     assert states_entered(loop)[-2:] == ["GiveUp", "Done"]
     # And Finalize ended the update's Poll task, so the workflow is over too
     assert transitions_of(stack, update_id) == ["Poll"]
+
+
+def test_a_poll_that_lambda_keeps_refusing_cools_down_in_a_fresh_loop(new_user: Any, stack: Any) -> None:
+    # Given Lambda refuses every attempt of the first poll (the account's concurrency spent: TooManyRequests)
+    user: BankUser = new_user(download_seconds=1)
+    stack.runtime.fail_next("PollUpdateStatusFunction", "Lambda.TooManyRequestsException", times=3)
+    # When the user syncs
+    started = user.api.trigger(user.connections["DEMO0001"], {"interface": "XS2A", "loginCredentials": NO_SCA})
+    update_id = started.json()["updateId"]
+    # Then the poll is not lost: the loop cools down, a fresh loop polls again, and the update succeeds
+    assert user.api.wait_for(update_id, {"SUCCEEDED"})["status"] == "SUCCEEDED"
+    first, *fresh = poll_loops(stack, update_id)
+    assert states_entered(first) == ["Wait", "Poll", "CoolDown", "Continue", "Done"]
+    assert fresh and states_entered(fresh[0])[:2] == ["Wait", "Poll"]
+    assert transitions_of(stack, update_id) == ["Poll"]
+    assert polls_of(stack, update_id)[-1]["saw"] == "READY"
