@@ -95,13 +95,13 @@ def test_a_poll_lambda_refuses_cools_down_and_polls_again_before_the_poll_tasks_
     catch = next(c for c in poll_state["Catch"] if c["ErrorEquals"] == ["Lambda.TooManyRequestsException"])
     cool_down = _asl("poll_loop")["States"][catch["Next"]]
     assert cool_down["ResultPath"] == "$.gapSeconds" and cool_down["Next"] == "Continue"
-    poll = _settings("PollUpdateStatusFunction")
-    longest_gap = min(poll.poll_max_gap_seconds, poll.hand_over_gap_seconds)
-    # Then the silence from the last sign of life (a gap, the refused attempts, the cool-down, the next poll's every
-    # attempt) ends before any starter's heartbeat, so one cool-down never reads as a silent loop
-    silence = longest_gap + refused_for + float(cool_down["Result"]) + _poll_seconds()
+    # Then a refused poll starts less than half a heartbeat after the last sign of life (a loop sends one once the
+    # silence plus its next gap reach half), and the refused attempts, the cool-down and the next poll's every attempt
+    # fit in the other half: one cool-down never reads as a silent loop
+    after_refusal = refused_for + float(cool_down["Result"]) + _poll_seconds()
     for name, starter in _starters().items():
-        assert starter.poll_heartbeat_seconds >= silence, (name, starter.poll_heartbeat_seconds, silence)
+        heartbeat = starter.poll_heartbeat_seconds
+        assert heartbeat / 2 >= after_refusal, (name, heartbeat, after_refusal)
 
 
 def test_a_wait_for_the_user_outlasts_an_answer_in_flight_and_a_round_is_claimed_as_long() -> None:
