@@ -5,9 +5,9 @@ and Step Functions' Retry intervals, all times the same factor, so the ratios be
 
 Two durations cannot shrink. A Wait state counts whole seconds, so a poll gap stays at least one second (the settings'
 ``POLL_MIN_GAP_SECONDS``); downloads in the slice last long enough that this floor is not what they measure. And the
-CPU an invocation needs stays what it is: a cold TriggerUpdate runs 0.5-0.9 s on an idle machine and three times
-that on a loaded two-core CI runner, so the factor keeps the smallest scaled Lambda budgets (ParkTaskToken's 15 s, the
-HTTP functions' 25-28 s) a few times above it. At 0.1 the trigger's 2.8 s was outrun on CI."""
+CPU an invocation needs stays what it is: a cold TriggerUpdate runs 0.5-0.9 s on an idle machine and over 2.8 s on a
+loaded two-core CI runner (it outran its timeout scaled by 0.1 there), so the factor keeps the smallest scaled Lambda
+budgets (ParkTaskToken's 15 s, the HTTP functions' 25-28 s) well above it."""
 
 from __future__ import annotations
 
