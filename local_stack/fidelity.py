@@ -1,8 +1,10 @@
 """Where moto behaves unlike AWS in a way our guarantees or timings depend on, make it behave like AWS.
 
-* DynamoDB evaluates a conditional write and applies it atomically per item; moto checks the condition and writes in
-  two steps, so two threads can both pass the same condition. The lock, budget and idempotency tests race exactly
-  there, so every moto DynamoDB write is serialised.
+* DynamoDB applies each request atomically per item: a conditional write's check and write are one step, and a read
+  never sees half a write. moto checks a condition and writes in two steps (two threads can both pass the same
+  condition), and its request handler copies an item (``UpdateItem`` deep-copies the old one) while another thread's
+  write changes it ("dictionary changed size during iteration"). The lock, budget and idempotency tests race exactly
+  there, so every moto DynamoDB request is serialised, from its handler down to the backend's writes.
 * Step Functions takes a task's SendTaskSuccess as soon as the task has started. moto's interpreter sets up a task's
   heartbeat only after the Lambda invocation returned, and a success that arrived during the invocation (the
   supervising task often finishes a short update inside its own invocation) then waits for a heartbeat timeout.
@@ -27,6 +29,7 @@ from typing import Any
 from unittest import mock
 
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.responses import DynamoHandler
 from moto.sqs.models import Queue
 from moto.stepfunctions.parser.api import HistoryEventType
 from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
@@ -54,8 +57,9 @@ def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
     return locked
 
 
-def atomic_dynamodb_writes() -> list[Any]:
-    return [mock.patch.object(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name))) for name in _WRITES]
+def atomic_dynamodb_requests() -> list[Any]:
+    writes = [mock.patch.object(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name))) for name in _WRITES]
+    return [mock.patch.object(DynamoHandler, "call_action", _serialised(DynamoHandler.call_action)), *writes]
 
 
 def prompt_sqs_long_polls(interval_seconds: float = 0.05) -> list[Any]:

@@ -20,7 +20,7 @@ from local_stack.api_hosting import ApiHosting
 from local_stack.creation_checks import DeploymentRefused, check_service_roles
 from local_stack.event_sources import QueuePollers
 from local_stack.fidelity import (
-    atomic_dynamodb_writes,
+    atomic_dynamodb_requests,
     early_task_success,
     heartbeat_timeouts_named_as_aws,
     prompt_sqs_long_polls,
@@ -138,7 +138,7 @@ class LocalStack:
         self._moto.start()
         _forget_cached_environments()
         fidelity = [
-            *atomic_dynamodb_writes(),
+            *atomic_dynamodb_requests(),
             *prompt_sqs_long_polls(),
             *early_task_success(),
             *task_tokens_found_while_executions_start(),

@@ -56,10 +56,21 @@ def _controller(config: pytest.Config) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _rewrite_no_third_party_asserts(config)
     if _controller(config) and not _judging(config):
         from tests.support import observed_stacks
 
         observed_stacks.begin_run()
+
+
+def _rewrite_no_third_party_asserts(config: pytest.Config) -> None:
+    """pytest rewrites the asserts of every module of a package that ships a pytest plugin (schemathesis, hypothesis),
+    also when such a module is first imported deep inside a Hypothesis draw; at that depth CPython 3.11.7's ast.parse
+    raises "AST constructor recursion depth mismatch", which failed the fuzzing test twice on CI (a lazy import of
+    schemathesis each time). Only our tests' asserts need rewriting: the packages marked so far are unmarked."""
+    marked = getattr(getattr(config.pluginmanager, "rewrite_hook", None), "_must_rewrite", None)
+    if isinstance(marked, set):
+        marked.clear()
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from bankupdate.ports import ConnectionStore, ScheduleStore, UpdateStore
-from local_stack.fidelity import atomic_dynamodb_writes
+from local_stack.fidelity import atomic_dynamodb_requests
 from tests.contract.tables import create_table
 from tests.fakes import ConnectionItems, InMemoryConnectionStore, InMemoryScheduleStore, InMemoryUpdateStore
 
@@ -32,7 +32,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from bankupdate.stores.aws import _client
 
     _client.cache_clear()
-    patches = atomic_dynamodb_writes()
+    patches = atomic_dynamodb_requests()
     for patch in patches:
         patch.start()
     try:
