@@ -28,12 +28,10 @@ def _asl(name: str) -> dict[str, Any]:
     return loaded
 
 
-def _lambda_retry(state: dict[str, Any]) -> tuple[int, float]:
-    """Attempts and the longest total delay between them of a Task's Retry on Lambda's errors (full jitter waits at
-    most the computed interval, capped by MaxDelaySeconds)."""
-    retrier = next(
-        r for r in state["Retry"] if "Sandbox.Timedout" in r["ErrorEquals"] or "States.ALL" in r["ErrorEquals"]
-    )
+def _lambda_retry(state: dict[str, Any], error: str = "Sandbox.Timedout") -> tuple[int, float]:
+    """Attempts and the longest total delay between them of a Task's Retry on one of Lambda's errors (full jitter
+    waits at most the computed interval, capped by MaxDelaySeconds)."""
+    retrier = next(r for r in state["Retry"] if error in r["ErrorEquals"] or "States.ALL" in r["ErrorEquals"])
     retries, interval = int(retrier["MaxAttempts"]), float(retrier.get("IntervalSeconds", 1))
     rate, cap = float(retrier.get("BackoffRate", 2.0)), float(retrier.get("MaxDelaySeconds", 1e9))
     return 1 + retries, sum(min(interval * rate**k, cap) for k in range(retries))
@@ -88,10 +86,7 @@ def test_the_poll_tasks_heartbeat_outlasts_the_longest_silence_of_a_live_loop() 
 def test_a_poll_lambda_refuses_cools_down_and_polls_again_before_the_poll_tasks_heartbeat_runs_out() -> None:
     # Given the loop's Retry on Lambda's refusal (the function never runs: delays only) and its cool-down
     poll_state = _asl("poll_loop")["States"]["Poll"]
-    refused = next(r for r in poll_state["Retry"] if "Lambda.TooManyRequestsException" in r["ErrorEquals"])
-    retries, interval = int(refused["MaxAttempts"]), float(refused.get("IntervalSeconds", 1))
-    rate, cap = float(refused.get("BackoffRate", 2.0)), float(refused.get("MaxDelaySeconds", 1e9))
-    refused_for = sum(min(interval * rate**k, cap) for k in range(retries))
+    _, refused_for = _lambda_retry(poll_state, "Lambda.TooManyRequestsException")
     catch = next(c for c in poll_state["Catch"] if c["ErrorEquals"] == ["Lambda.TooManyRequestsException"])
     cool_down = _asl("poll_loop")["States"][catch["Next"]]
     assert cool_down["ResultPath"] == "$.gapSeconds" and cool_down["Next"] == "Continue"
