@@ -7,7 +7,6 @@ eu-central-1 with the calls, times and costs the local stack measured -> bench/r
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -17,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "layers" / "core"))
 
 from bench.scale.goals import night_goals, rush_goals  # noqa: E402
-from bench.scale.markdown import write_markdown  # noqa: E402
+from bench.scale.markdown import publish, write_markdown  # noqa: E402
 from bench.scale.policies import load_policies  # noqa: E402
 from bench.scale.profile import load_profile  # noqa: E402
 from bench.scale.scenarios import predict_night, predict_rush, rush_arrivals  # noqa: E402
@@ -102,10 +101,7 @@ def main() -> None:
         "night": night(args.connections),
     }
     result["simulation_seconds"] = round(time.monotonic() - began, 1)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "scale.json").write_text(json.dumps(result, indent=1) + "\n")
-    write_markdown(result, args.out / "scale.md")
-    print((args.out / "scale.md").read_text())
+    publish(result, args.out, "scale", write_markdown)
 
 
 if __name__ == "__main__":

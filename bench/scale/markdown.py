@@ -1,9 +1,19 @@
-"""bench/results/scale.md from scale.json."""
+"""bench/results/scale.md from scale.json, and how both scale benches publish what they found."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+
+def publish(result: dict[str, Any], directory: Path, name: str, render: Callable[[dict[str, Any], Path], None]) -> None:
+    """``<name>.json`` and, rendered from it, ``<name>.md`` in ``directory``; the markdown is echoed."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
+    render(result, directory / f"{name}.md")
+    print((directory / f"{name}.md").read_text())
 
 
 def _hours(seconds: float) -> str:

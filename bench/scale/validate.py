@@ -27,6 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "layers" / "core"))
 
+from bench.scale.markdown import publish  # noqa: E402
 from bench.scale.policies import load_policies  # noqa: E402
 from bench.scale.profile import load_profile  # noqa: E402
 from bench.scale.realrun import real_run  # noqa: E402
@@ -176,10 +177,7 @@ def main() -> None:
             "StartExecution throttles": _within(simulated["throttles"], float(real["throttles"])),
         },
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "scale_validation.json").write_text(json.dumps(result, indent=1) + "\n")
-    write_markdown(result, args.out / "scale_validation.md")
-    print((args.out / "scale_validation.md").read_text())
+    publish(result, args.out, "scale_validation", write_markdown)
 
 
 if __name__ == "__main__":
