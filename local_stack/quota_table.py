@@ -82,6 +82,11 @@ _ALL = (
         SFN_QUOTAS, True, SFN_SOURCE_NOTE,
     ),
     QuotaSpec(
+        "stepfunctions.DescribeExecution", "states",
+        "DescribeExecution (the reconciler's check of an open update a workflow has reached)", QuotaKind.RATE, 250, 10,
+        _SFN_THROTTLED, SFN_QUOTAS, True, SFN_SOURCE_NOTE,
+    ),
+    QuotaSpec(
         "stepfunctions.StateTransition.standard", "states", "state transitions of Standard executions",
         QuotaKind.RATE, 800, 500,
         Refusal("states", "ExecutionThrottled", 0, "transition held back (CloudWatch ExecutionThrottled)", True),
@@ -158,6 +163,7 @@ _SFN_LARGE = {
     "stepfunctions.SendTaskSuccess": (3000.0, 500.0),
     "stepfunctions.SendTaskFailure": (3000.0, 500.0),
     "stepfunctions.SendTaskHeartbeat": (3000.0, 500.0),
+    "stepfunctions.DescribeExecution": (300.0, 15.0),
     "stepfunctions.StateTransition.standard": (5000.0, 1500.0),
 }
 REGIONAL_DEFAULTS: dict[str, dict[str, tuple[float, float]]] = {

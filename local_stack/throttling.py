@@ -8,8 +8,9 @@ attempts, retry quota) and its error parsing run exactly as against AWS, every a
 Only calls made in the name of one of the stack's roles are held to quotas (the functions', the state machines', the
 event sources'): what a test does itself to seed or read the stack is not.
 
-* Step Functions ``StartExecution`` (Standard or Express by the machine), ``SendTask*``: ``ThrottlingException``;
-  a Standard execution's state transitions are held back, never refused (``interception.py``)
+* Step Functions ``StartExecution`` (Standard or Express by the machine), ``SendTask*``, ``DescribeExecution``:
+  ``ThrottlingException``; a Standard execution's state transitions are held back, never refused
+  (``interception.py``)
 * Lambda ``Invoke`` picked at random: ``TooManyRequestsException`` (429); concurrency (the account's, or a
   function's reserved) is held where the invocation runs (``lambdas/runtime.py``) as long as it runs
 * KMS cryptographic operations, Secrets Manager reads, EventBridge ``PutEvents``, SSM reads: ``ThrottlingException``
@@ -75,7 +76,12 @@ def buckets_of_call(
     if service == "states" and operation == "StartExecution":
         kind = "express" if is_express(str(params.get("stateMachineArn", ""))) else "standard"
         return [(f"stepfunctions.StartExecution.{kind}",) * 2]
-    if service == "states" and operation in ("SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"):
+    if service == "states" and operation in (
+        "SendTaskSuccess",
+        "SendTaskFailure",
+        "SendTaskHeartbeat",
+        "DescribeExecution",
+    ):
         return [(f"stepfunctions.{operation}",) * 2]
     if service == "kms" and operation in _KMS_CRYPTO:
         return [("kms.symmetric",) * 2]

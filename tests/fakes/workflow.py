@@ -70,24 +70,29 @@ class FakeWorkflow:
         self.resumes: list[str] = []  # accepted resumes only (tokens)
         self.refused: list[str] = []  # tokens a call was refused for
         self.start_error: Exception | None = None  # set: Step Functions refuses to start (throttled, down)
+        self.state_reads = 0  # DescribeExecution calls
 
     # ------------------------------------------------------------------------------------------ the port
 
     def execution_arn(self, update_id: str) -> str:
         return STATE_MACHINE_ARN.replace(":stateMachine:", ":execution:") + f":{update_id}"
 
-    def start(self, payload: WorkflowInput) -> None:
+    def start(self, payload: WorkflowInput) -> bool:
         if self.start_error is not None:
             raise self.start_error
         with self._lock:
             self.starts.append(payload)
-            if payload.update_id not in self.executions:
-                execution = Execution(payload.update_id, payload, self._clock.now(), self._new_task("Poll"))
-                self.executions[payload.update_id] = execution
-                self._enter_poll(execution)
+            existing = self.executions.get(payload.update_id)
+            if existing is not None:  # Step Functions: a repeat of a running start succeeds, anything else is refused
+                return existing.status == "RUNNING" and existing.payload == payload
+            execution = Execution(payload.update_id, payload, self._clock.now(), self._new_task("Poll"))
+            self.executions[payload.update_id] = execution
+            self._enter_poll(execution)
+            return True
 
     def state(self, update_id: str) -> ExecutionState:
         with self._lock:
+            self.state_reads += 1
             execution = self.executions.get(update_id)
         if execution is None:
             return ExecutionState.MISSING

@@ -36,14 +36,16 @@ USERS = int(os.environ.get("THROTTLE_USERS", "3"))
 SCHEDULED_CONNECTIONS = int(os.environ.get("THROTTLE_CONNECTIONS", "0"))
 SETTLE_SECONDS = float(os.environ.get("THROTTLE_SETTLE_SECONDS", "40"))
 TERMINAL = {"SUCCEEDED", "FAILED", "EXPIRED"}
+ORPHAN_GRACE_SECONDS = 2
+RECONCILER = "ReconcileStaleUpdatesFunctionReconciler"
 
 
 @pytest.fixture(scope="module")
 def stack(sandbox: Any) -> Iterator[Any]:
     # START_RESERVE_SECONDS 1: a start redelivered a second later stands for one redelivered after the queue's 720 s
-    with running_stack(
-        sandbox, quotas=Quotas.default(), UpdateDeadlineSeconds="20", env={"START_RESERVE_SECONDS": "1"}
-    ) as local:
+    # ORPHAN_GRACE_SECONDS: the reconciler takes an update without a workflow after this (120 s in production)
+    env = {"START_RESERVE_SECONDS": "1", "ORPHAN_GRACE_SECONDS": str(ORPHAN_GRACE_SECONDS)}
+    with running_stack(sandbox, quotas=Quotas.default(), UpdateDeadlineSeconds="20", env=env) as local:
         yield local
 
 
@@ -150,6 +152,10 @@ def test_user_triggers_under_throttles_everywhere_start_or_answer_retryably_and_
         answers = list(pool.map(press, users))
     settle(stack)
     throttles.injected_rate = 0.0
+    # (a trigger whose workflow start was refused past botocore's retries left its update to the reconciler)
+    time.sleep(ORPHAN_GRACE_SECONDS)
+    stack.fire_schedule(RECONCILER)
+    settle(stack)
 
     # Then each either started its update or got a retryable 503 THROTTLED with Retry-After
     started: list[tuple[BankUser, str]] = []
@@ -241,22 +247,33 @@ def test_a_throttled_finish_is_retried_by_the_poll_loop(new_user: Any, stack: An
     assert user.api.wait_until_unlocked(user.connections["DEMO0001"])["activeUpdateId"] is None
 
 
-def test_a_trigger_whose_workflow_cannot_start_answers_503_and_ends_its_update(
+def test_a_trigger_whose_workflow_start_is_throttled_answers_202_and_the_reconciler_starts_its_workflow(
     new_user: Any, sandbox: Any, stack: Any, throttles: QuotaEnforcement
 ) -> None:
     # Given a user, and Step Functions refusing every attempt of the next StartExecution
     user: BankUser = new_user(download_seconds=0.2)
     connection = user.connections["DEMO0001"]
+    calls_before, refused_before = len(sandbox.world.calls), throttles.refused["injected.states"]
     throttles.refuse_next("states", "StartExecution", times=3)
     # When the user presses Sync
     answer = user.api.trigger(connection, {"interface": "XS2A"})
-    # Then a retryable 503 with Retry-After, the connection unlocked, and pressing again starts an update
-    assert answer.status_code == 503, answer.text
-    assert answer.json()["error"]["code"] == "THROTTLED" and "Retry-After" in answer.headers
+    # Then finAPI has the update and so has the caller (202): the update is open, its connection locked, and it has
+    # no execution yet
+    assert answer.status_code == 202, answer.text
+    update_id = answer.json()["updateId"]
+    assert throttles.refused["injected.states"] - refused_before == 3  # botocore's three attempts, all refused
+    assert user.api.connection(connection).json()["activeUpdateId"] == update_id
+    assert update_id not in {e["name"] for e in executions(stack)}
+    # When the reconciler runs once the grace period is over (EventBridge Scheduler, every five minutes)
+    time.sleep(ORPHAN_GRACE_SECONDS + 0.5)
+    run = stack.fire_schedule(RECONCILER)
+    # Then it started the update's workflow, which ended the update finAPI began: succeeded, the connection free, and
+    # finAPI's update endpoint called that once
+    assert run["recovered"] == 1, run
+    assert user.api.wait_for(update_id, TERMINAL)["status"] == "SUCCEEDED"
     assert user.api.wait_until_unlocked(connection)["activeUpdateId"] is None
-    again = user.api.trigger(connection, {"interface": "XS2A"})
-    assert again.status_code == 202, again.text
-    assert user.api.wait_for(again.json()["updateId"], TERMINAL)["status"] == "SUCCEEDED"
+    update_calls = [c for c in sandbox.world.calls[calls_before:] if c.path.endswith("/bankConnections/update")]
+    assert len(update_calls) == 1
 
 
 def _loop_task_errors(stack: Any, update_id: str) -> list[str]:

@@ -7,11 +7,14 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from bankupdate.api.views import update_view
 from bankupdate.contract import WaitingTask
 from bankupdate.domain import lifecycle
+from bankupdate.domain.answers import Credential
 from bankupdate.domain.errors import (
+    AwsThrottled,
     BankRejected,
     IdempotencyKeyReused,
     InvalidRequest,
@@ -25,7 +28,7 @@ from bankupdate.domain.model import ChallengeStatus, UpdateOptions, UpdateStatus
 from bankupdate.ports import ExecutionState
 from finapi_sandbox import SandboxServer
 from tests.usecases.polling import system_with
-from tests.usecases.system import APP_PSU, DEMO, NO_SCA, System
+from tests.usecases.system import APP_PSU, DEMO, NO_SCA, TAN, System
 
 
 def test_an_update_without_sca_is_started_and_its_workflow_polls_until_it_succeeds(system: System) -> None:
@@ -348,6 +351,44 @@ def test_a_workflow_that_cannot_start_fails_the_update_and_frees_the_lock(system
     # Then the update is failed (finAPI may be downloading, but nobody would ever finish it) and the lock is free
     (failed,) = system.updates.all()
     assert failed.status is UpdateStatus.FAILED and failed.error is not None
+    connection = system.connections.get(user.owner_id, user.connection)
+    assert connection is not None and connection.active_update_id is None
+
+
+@pytest.mark.parametrize(
+    ("credentials", "status"),
+    [(NO_SCA, UpdateStatus.IN_PROGRESS), (DEMO, UpdateStatus.AUTHENTICATION_REQUIRED)],
+    ids=["downloading", "challenge"],
+)
+def test_a_throttled_workflow_start_keeps_the_update_for_the_reconciler(
+    system: System, credentials: tuple[Credential, ...], status: UpdateStatus
+) -> None:
+    # Given Step Functions refusing to start executions for rate, past botocore's retries
+    user = system.new_user()
+    system.workflow.start_error = AwsThrottled("AWS refused states StartExecution for rate (ThrottlingException)")
+    # When the user syncs
+    started = system.trigger(user, credentials=credentials)
+    # Then finAPI has the update and the caller gets it as started: open, its connection locked, no workflow yet
+    assert started.status is status and started.error is None
+    assert system.workflow.state(started.update_id) is ExecutionState.MISSING
+    connection = system.connections.get(user.owner_id, user.connection)
+    assert connection is not None and connection.active_update_id == started.update_id
+    if status is UpdateStatus.AUTHENTICATION_REQUIRED:
+        # And the user can answer the bank meanwhile: the answer needs the record, not the workflow
+        system.answer(user, started.update_id, two_step_procedure_id="901")
+        answered = system.answer(user, started.update_id, challenge_response=SecretStr(TAN))
+        assert answered.status is UpdateStatus.IN_PROGRESS
+    # When Step Functions takes starts again and the reconciler runs after the grace period
+    system.workflow.start_error = None
+    system.clock.advance(system.settings.orphan_grace_seconds + 1)
+    run = system.use_cases.reconcile_stale_updates()()
+    # Then the update's workflow runs, and it ends the update finAPI began
+    assert run.recovered == 1 and system.workflow.state(started.update_id) is ExecutionState.RUNNING
+    system.run(started.update_id)
+    assert system.record(started.update_id).status is UpdateStatus.SUCCEEDED
+    # (finAPI's update endpoint: the start, and each of the user's answers; none from the recovery)
+    answers = 2 if status is UpdateStatus.AUTHENTICATION_REQUIRED else 0
+    assert len(system.update_calls(user.connection)) == 1 + answers
     connection = system.connections.get(user.owner_id, user.connection)
     assert connection is not None and connection.active_update_id is None
 

@@ -292,8 +292,10 @@ class Workflow(Protocol):
 
     def execution_arn(self, update_id: str) -> str: ...
 
-    def start(self, payload: WorkflowInput) -> None:
-        """Start the execution named ``payload.update_id`` (starting it twice is harmless)."""
+    def start(self, payload: WorkflowInput) -> bool:
+        """Start the execution named ``payload.update_id`` (starting it twice is harmless). True: it runs now (as
+        Step Functions answers a start repeated while the execution runs with the same input, this includes one that
+        ran already); False: an execution of that name exists and has ended (or has another input)."""
         ...
 
     def state(self, update_id: str) -> ExecutionState: ...

@@ -55,6 +55,15 @@ class Recovery:
 
     def recover(self, update_id: str) -> bool:
         """An open update without a running workflow: start one, or finish the update if its workflow ended."""
+        stored = self.updates.get(update_id)
+        # No task of a workflow ever reached it (a trigger whose start was throttled, D33, or that died: a task parks
+        # its token on the record first): start it by name without DescribeExecution first, which allows 10 calls a
+        # second in most Regions where a rush may leave thousands of these. A start that finds an ended execution of
+        # that name falls through to the check below.
+        untouched = stored is not None and stored.task_token is None and not stored.record.status.is_terminal
+        if untouched and self.workflow.start(workflow_input(update_id, self.settings)):
+            logger.warning("started the workflow of an update no workflow had reached", extra={"update_id": update_id})
+            return True
         state = self.workflow.state(update_id)
         if state is ExecutionState.RUNNING:
             return False

@@ -25,7 +25,7 @@ class StepFunctionsWorkflow:
     def execution_arn(self, update_id: str) -> str:
         return self._arn.replace(":stateMachine:", ":execution:") + f":{update_id}"
 
-    def start(self, payload: WorkflowInput) -> None:
+    def start(self, payload: WorkflowInput) -> bool:
         """The name is the update id, so a repeated start can never run the same update twice."""
         try:
             self._sfn.start_execution(
@@ -34,6 +34,8 @@ class StepFunctionsWorkflow:
         except ClientError as error:
             if error_code(error) != "ExecutionAlreadyExists":
                 raise
+            return False
+        return True
 
     def state(self, update_id: str) -> ExecutionState:
         try:

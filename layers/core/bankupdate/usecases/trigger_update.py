@@ -10,6 +10,7 @@ from typing import NoReturn
 from bankupdate.domain import lifecycle
 from bankupdate.domain.answers import Credential
 from bankupdate.domain.errors import (
+    AwsThrottled,
     BankUpdateError,
     ConsentInvalid,
     CredentialsRequired,
@@ -32,7 +33,7 @@ from bankupdate.domain.model import (
 from bankupdate.domain.psu import PsuContext
 from bankupdate.domain.trigger_rate import TriggerRate
 from bankupdate.domain.upstream import Accepted, StartOutcome, StartRequest, UserNeeded
-from bankupdate.observability import logger
+from bankupdate.observability import logger, metrics
 from bankupdate.ports import (
     BankGateway,
     Clock,
@@ -236,19 +237,33 @@ class TriggerUpdate:
         transition = self.progress.transition_for(stored.record, outcome, confirmed=confirmed)
         try:
             saved = self.progress.apply(stored, transition).record
-            self.workflow.start(workflow_input(saved.update_id, self.settings))
         except Exception as error:
-            # finAPI may be downloading already; without a workflow nobody would ever release the lock. The caller
-            # learns why (AwsThrottled: 503 with Retry-After) and the update ends with that error.
-            logger.exception("could not start the update workflow")
-            failed = (
-                error
-                if isinstance(error, BankUpdateError)
-                else BankUpdateError(f"workflow did not start: {type(error).__name__}")
-            )
-            self.finalizer.fail(stored.record.update_id, failed.to_update_error())
-            raise
+            self._abandon(stored.record.update_id, error)
+        try:
+            self.workflow.start(workflow_input(saved.update_id, self.settings))
+        except AwsThrottled:
+            # finAPI has the update and its outcome is saved: only its supervision waits (decision D33). Failing it
+            # would leave finAPI's download unwatched and the user's next press refused (423) until it ends.
+            # ReconcileStaleUpdates starts the workflow of an open update that has none, as the user's next press
+            # does (recover_holder), once the grace period shows no trigger is still at it.
+            logger.warning("update workflow start deferred: Step Functions refused it for rate")
+            metrics.add_metric(name="WorkflowStartsDeferred", unit="Count", value=1)
+        except Exception as error:
+            self._abandon(saved.update_id, error)
         return saved
+
+    def _abandon(self, update_id: str, error: Exception) -> NoReturn:
+        """The outcome could not be saved, or the workflow failed to start for a reason that may persist: finAPI may
+        be downloading already, but nothing would end the update reliably. The caller learns why (AwsThrottled of
+        the save: 503 with Retry-After) and the update ends with that error, its lock released."""
+        logger.exception("could not hand the update to its workflow")
+        failed = (
+            error
+            if isinstance(error, BankUpdateError)
+            else BankUpdateError(f"workflow did not start: {type(error).__name__}")
+        )
+        self.finalizer.fail(update_id, failed.to_update_error())
+        raise error
 
     def _fail(self, update_id: str, error: BankUpdateError) -> NoReturn:
         self.finalizer.fail(update_id, error.to_update_error())
