@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from bench.scale.plane import AwsPlane
 from bench.scale.policies import Policies, Retry
 from bench.scale.profile import UpdateProfile
+from bench.scale.reconciler import ReconcilerModel
 from local_stack.quotas import Quotas
 
 TRIGGER, START, POLL, QUERY = "TriggerUpdate", "StartScheduledUpdate", "PollUpdateStatus", "Query"
@@ -45,13 +46,17 @@ class RetryQuota:
 
 @dataclass
 class Tally:
-    started: list[float] = field(default_factory=list)  # seconds from press (or due) to the execution's start
+    # seconds from press (or due) to the update's start: a scheduled update's execution; a press's 202 (finAPI has the
+    # update; its workflow runs, or the reconciler starts it: D33)
+    started: list[float] = field(default_factory=list)
+    watched: list[float] = field(default_factory=list)  # a press: seconds to its workflow's start
+    deferred: int = 0  # presses answered 202 whose StartExecution was refused past botocore's retries
     last_started: float = 0.0
     last_finished: float = 0.0
     finished: int = 0
     answered_retryable: int = 0  # presses answered 429/5xx at least once (API Gateway's: no Retry-After)
     gave_up: int = 0  # presses still refused after the app's last retry (each answered retryably)
-    start_failed: int = 0  # StartExecution refused past botocore's retries: the trigger answers 500, FAILED
+    start_failed: int = 0  # a start refused for good where nothing takes it over (none since D33)
     workflow_failed: int = 0  # a loop start or a poll refused past the ASL's retries: Catch -> Finalize, FAILED
     redelivered: int = 0  # scheduled messages back on the queue after the visibility timeout
     duplicates: int = 0  # deliveries that found their slot claimed (no second finAPI call, no second budget unit)
@@ -73,6 +78,8 @@ class Simulation:
         # botocore's retry quota, when one client makes every call of ``call`` (the local stack's functions share
         # their clients in one process; in AWS each execution environment has its own, and the scenarios leave it out)
         self.retry_quota: RetryQuota | None = None
+        # (its own draw: the other calls' jitter stays as it was without it)
+        self.reconciler = ReconcilerModel(self, phase=random.Random(seed + 1).uniform(0, policies.reconcile_period))
 
     # -- the event loop -------------------------------------------------------------------------------------------
     def at(self, when: float, action: Callable[[float], None]) -> None:
@@ -220,9 +227,12 @@ class Simulation:
             self.aws.release(function, 1)
             self._started(t, due, profile, user_present=True)
 
-        def refused(t: float) -> None:
+        def refused(t: float) -> None:  # D33: the caller gets 202, the reconciler starts the workflow
             self.aws.release(function, 1)
-            self.tally.start_failed += 1
+            self.tally.started.append(t - due)
+            self.tally.last_started = max(self.tally.last_started, t)
+            self.tally.deferred += 1
+            self.reconciler.defer(t, due, profile)
 
         self.call("stepfunctions.StartExecution.standard", now, self.policies.sdk, started, refused)
 
@@ -230,6 +240,18 @@ class Simulation:
         tally = self.tally
         tally.started.append(now - due)
         tally.last_started = max(tally.last_started, now)
+        if user_present:
+            self.watched(now, due, profile)
+        else:
+            self._supervise(now, profile, user_present=False)
+
+    def watched(self, now: float, due: float, profile: UpdateProfile) -> None:
+        """A press's workflow starts: at once, or by the reconciler."""
+        self.tally.watched.append(now - due)
+        self.reconciler.supervised(now, now + profile.end_seconds)
+        self._supervise(now, profile, user_present=True)
+
+    def _supervise(self, now: float, profile: UpdateProfile, user_present: bool) -> None:
         cohort = math.floor(now / self.tick)
         key = (cohort, user_present, profile.flow)
         count, _ = self._cohorts.get(key, (0, profile))

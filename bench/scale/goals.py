@@ -20,15 +20,20 @@ def _goal(name: str, met: bool, figure: object) -> dict[str, object]:
 def rush_goals(outcome: Outcome) -> list[dict[str, object]]:
     # A press still refused after the app's retries got API Gateway's own 429 (or, when Lambda throttled the
     # trigger, its 5xx): retryable, but without Retry-After, so it does not count as answered as the goal asks.
+    # Started: the trigger answered 202, finAPI has the update (its workflow started then, or by the reconciler).
     return [
         _goal(
             "every press started, or answered with a retryable 429/503 and Retry-After",
             outcome.start_failed == 0 and outcome.gave_up == 0,
-            f"{outcome.started} started, {outcome.gave_up} still refused by API Gateway or Lambda after the app's "
-            f"retries (429/5xx without Retry-After), {outcome.start_failed} answered 500 (StartExecution refused "
-            "past botocore's retries)",
+            f"{outcome.started} started ({outcome.deferred} of them with the workflow deferred to the reconciler), "
+            f"{outcome.gave_up} still refused by API Gateway or Lambda after the app's retries (429/5xx without "
+            "Retry-After)",
         ),
-        _goal("p95 press -> started <= 10 s", outcome.p95_to_start_seconds <= 10, outcome.p95_to_start_seconds),
+        _goal(
+            "p95 press -> started <= 10 s",
+            outcome.p95_to_start_seconds <= 10,
+            f"{outcome.p95_to_start_seconds} (to the workflow's start: {outcome.p95_to_watch_seconds})",
+        ),
         _goal("0 lost", outcome.lost == 0, outcome.lost),
         _goal("0 locked", outcome.left_locked == 0, outcome.left_locked),
         _goal("no update failed by a throttle after its start", outcome.workflow_failed == 0, outcome.workflow_failed),

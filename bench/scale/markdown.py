@@ -27,6 +27,13 @@ def _pace(o: dict[str, Any]) -> str:
     return " of AWS's: the pace is the operator's, ScheduledStartsPerSecond (or the start function's concurrency)"
 
 
+def _watch(o: dict[str, Any]) -> str:
+    """A press's time to its workflow (a scheduled update's start is its workflow's: the same figure)."""
+    if o["p50_to_watch_seconds"] is None or o["p50_to_watch_seconds"] != o["p50_to_watch_seconds"]:
+        return "same"
+    return f"{o['p50_to_watch_seconds']} / {o['p95_to_watch_seconds']} s"
+
+
 def _run(run: dict[str, Any]) -> list[str]:
     o = run["outcome"]
     lines = [f"### {o['scenario']}", ""]
@@ -39,12 +46,13 @@ def _run(run: dict[str, Any]) -> list[str]:
     if o["parameters"]:
         lines += ["Parameters: " + ", ".join(f"{k} {v}" for k, v in o["parameters"].items()) + ".", ""]
     lines += [
-        "| updates | started | last start | last end | p50 / p95 to start | answered 429/5xx | gave up | 500 "
-        "| polls or loops refused for good | lost | locked | double budget | redelivered | duplicates | peak Lambda "
-        "| cost (USD) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| updates | started | last start | last end | p50 / p95 to start | p50 / p95 to its workflow | workflow "
+        "deferred | answered 429/5xx | gave up | 500 | polls or loops refused for good | lost | locked | double budget "
+        "| redelivered | duplicates | peak Lambda | cost (USD) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         f"| {o['updates']:,} | {o['started']:,} | {_hours(o['completion_seconds'])} | {_hours(o['finished_seconds'])} "
-        f"| {o['p50_to_start_seconds']} / {o['p95_to_start_seconds']} s | {o['answered_retryable']:,} | "
+        f"| {o['p50_to_start_seconds']} / {o['p95_to_start_seconds']} s | {_watch(o)} | {o['deferred']:,} "
+        f"| {o['answered_retryable']:,} | "
         f"{o['gave_up']:,} | {o['start_failed']:,} | {o['workflow_failed']:,} | {o['lost']:,} | {o['left_locked']} | "
         f"{o['double_budget']} | {o['redelivered']:,} | {o['duplicates']:,} | {o['peak_lambda_concurrency']:,} of "
         f"{o['lambda_concurrency_limit']:,} ({', '.join(f'{k} {v}' for k, v in o['peak_by_function'].items())}) | "
@@ -76,7 +84,10 @@ def write_markdown(result: dict[str, Any], path: Path) -> None:
         "(`local_stack/quotas.py`, sources in `local_stack/quota_table.py`), with each update's calls, invocation "
         "times and cost as the local stack measured them (`bench/results/flows.json`, `cost.json`) and every retry "
         "as the code does it (botocore's standard mode, the ASL's Retry policies, the schedule queue's visibility "
-        "timeout and redrive, the app's retries after a 429/5xx). Invocation times are this 2-core machine's wall "
+        "timeout and redrive, the app's retries after a 429/5xx, the reconciler's runs that start the workflows a "
+        "throttled trigger left to them: decision D33). A press counts as started when the trigger answers 202 "
+        "(finAPI has the update), a scheduled update when its execution starts; a press's time to its workflow is "
+        "shown beside it. Invocation times are this 2-core machine's wall "
         "clock with moto in the same process: longer than AWS's, so the Lambda concurrency shown is an upper bound. "
         "Locks are not simulated: the locked column is 0 because every way an update ends here (started and "
         "finished, or refused for good after its start) ends in the code's Finalizer, which releases the lock; the "

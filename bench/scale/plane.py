@@ -15,6 +15,7 @@ RATE_KEYS = (
     "stepfunctions.SendTaskSuccess",
     "stepfunctions.SendTaskFailure",
     "stepfunctions.SendTaskHeartbeat",
+    "stepfunctions.DescribeExecution",
     "stepfunctions.StateTransition.standard",
     "kms.symmetric",
     "events.PutEvents",

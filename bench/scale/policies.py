@@ -46,6 +46,9 @@ class Policies:
     start_concurrency: int  # ScheduledStartConcurrency's default
     starts_per_second: float  # ScheduledStartsPerSecond's default
     api_retry: Retry  # the app's retries after a 429/5xx (ours carries Retry-After; API Gateway's does not)
+    reconcile_period: float  # the stale-update reconciler's schedule
+    orphan_grace: float  # it leaves an open update younger than this alone
+    reconcile_sweep_seconds: float  # its function's timeout less the sweep's reserve
 
 
 def _asl_retry(path: Path, state: str, error: str) -> Retry:
@@ -104,11 +107,27 @@ def _sdk_retry() -> Retry:
     return Retry(retries=int(found.group(1)) - 1, interval=1, backoff=2, max_delay=20, full_jitter=True)
 
 
+def _sweep_reserve() -> float:
+    source = (ROOT / "layers/core/bankupdate/usecases/reconcile_stale_updates.py").read_text()
+    found = re.search(r"^SWEEP_RESERVE_SECONDS = ([\d.]+)", source, re.MULTILINE)
+    if found is None:
+        raise LookupError("reconcile_stale_updates.py no longer names its sweep's reserve")
+    return float(found.group(1))
+
+
+def _rate_seconds(expression: str) -> float:
+    found = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours)\)", expression)
+    if found is None:
+        raise LookupError(f"not a rate: {expression}")
+    return float(found.group(1)) * (60 if found.group(2).startswith("minute") else 3600)
+
+
 def load_policies() -> Policies:
     template = _template()
     resources, parameters = template["Resources"], template["Parameters"]
     queue = resources["ScheduleQueue"]["Properties"]
     mapping = resources["StartScheduledUpdateFunctionDueConnections"]["Properties"]
+    reconciler = resources["ReconcileStaleUpdatesFunction"]["Properties"]
     machines = ROOT / "statemachines"
     return Policies(
         sdk=_sdk_retry(),
@@ -123,4 +142,7 @@ def load_policies() -> Policies:
         starts_per_second=float(parameters["ScheduledStartsPerSecond"]["Default"]),
         # A well-behaved app: wait Retry-After (1 s) or 1, 2, 4 s with jitter when there is none, five tries.
         api_retry=Retry(retries=4, interval=1, backoff=2, max_delay=8, full_jitter=True),
+        reconcile_period=_rate_seconds(reconciler["Events"]["Reconciler"]["Properties"]["ScheduleExpression"]),
+        orphan_grace=float(_settings_defaults().orphan_grace_seconds),
+        reconcile_sweep_seconds=float(reconciler["Timeout"]) - _sweep_reserve(),
     )

@@ -38,6 +38,9 @@ class Outcome(BaseModel):
     finished_seconds: float  # the last update's end
     p50_to_start_seconds: float
     p95_to_start_seconds: float
+    p50_to_watch_seconds: float  # a press: to its workflow's start (the same as to start unless deferred)
+    p95_to_watch_seconds: float
+    deferred: int  # presses answered 202 whose workflow the reconciler started (D33)
     answered_retryable: int
     gave_up: int
     start_failed: int
@@ -90,11 +93,14 @@ def _outcome(
         finished_seconds=round(tally.last_finished, 1),
         p50_to_start_seconds=round(statistics.median(tally.started), 2) if tally.started else math.nan,
         p95_to_start_seconds=round(_percentile(tally.started, 0.95), 2),
+        p50_to_watch_seconds=round(statistics.median(tally.watched), 2) if tally.watched else math.nan,
+        p95_to_watch_seconds=round(_percentile(tally.watched, 0.95), 2),
+        deferred=tally.deferred,
         answered_retryable=tally.answered_retryable,
         gave_up=tally.gave_up,
         start_failed=tally.start_failed,
         workflow_failed=tally.workflow_failed,
-        lost=max(0, unanswered),
+        lost=max(0, unanswered) + len(sim.reconciler.pending),  # (a press whose workflow never started: open)
         left_locked=0,  # every failure path above ends in the Finalizer (lock released); see scale.md
         double_budget=max(0, tally.budget_spent - updates),
         redelivered=tally.redelivered,

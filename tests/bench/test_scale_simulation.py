@@ -110,3 +110,24 @@ def test_polls_lambda_refuses_cool_down_and_no_update_fails_after_its_start(poli
     (concurrency,) = [q for q in rush.quotas if q.quota == "lambda.concurrency"]
     assert concurrency.met > 0 and concurrency.absorbed > 0
     assert (rush.workflow_failed, rush.lost) == (0, 0)
+
+
+def test_a_rush_whose_starts_step_functions_refuses_is_answered_and_the_reconciler_starts_the_workflows(
+    policies: Policies,
+) -> None:
+    # Given 2,000 presses within ten seconds that the stage and Lambda let through, and a StartExecution bucket of
+    # 100 refilled 20 a second
+    profile = load_profile("ACCESS", "user-present, no SCA", 60.0)
+    quotas = Quotas.default("eu-central-1", stage="prod").with_overrides(
+        apigateway__stage=(100_000, 100_000),
+        lambda__concurrency=(100_000, 0),
+        stepfunctions__StartExecution__standard=(100, 20),
+    )
+    # When the rush is simulated
+    rush = predict_rush(rush_arrivals(2000, 10.0), quotas, profile, policies)
+    # Then every press started (202: finAPI has its update); those whose StartExecution stayed refused through
+    # botocore's retries got their workflow from the reconciler, past the grace period; none was lost or failed
+    (start,) = [q for q in rush.quotas if q.quota == START]
+    assert 0 < rush.deferred <= start.failed  # (a reconciler run that meets the refusal stops there too)
+    assert (rush.started, rush.gave_up, rush.start_failed, rush.lost, rush.workflow_failed) == (2000, 0, 0, 0, 0)
+    assert rush.p95_to_watch_seconds >= policies.orphan_grace > rush.p95_to_start_seconds

@@ -1,0 +1,88 @@
+"""The stale-update reconciler as the simulation runs it (usecases/reconcile_stale_updates.py, decision D33).
+
+A trigger whose ``StartExecution`` Step Functions refused past botocore's retries answers 202 and leaves its update
+open without a workflow. The reconciler, every ``rate(5 minutes)``, walks the open updates older than the grace
+period, oldest first: one no workflow has reached is started by name (a Standard ``StartExecution``), one whose
+workflow runs is checked (``DescribeExecution``). A call refused past botocore's retries ends the run (the next run
+goes on), as does the invocation's time (its timeout less the sweep's reserve). What a run costs besides those calls
+(DynamoDB reads, this machine's CPU) is not modelled: the two quotas pace it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bench.scale.engine import Simulation
+    from bench.scale.profile import UpdateProfile
+
+DESCRIBE, START = "stepfunctions.DescribeExecution", "stepfunctions.StartExecution.standard"
+
+
+@dataclass
+class _Deferred:
+    at: float  # when the trigger answered 202 without a workflow
+    due: float  # the press
+    profile: UpdateProfile
+    watched: bool = False
+
+
+_Candidate = tuple[float, _Deferred | None]
+
+
+@dataclass
+class ReconcilerModel:
+    sim: Simulation
+    phase: float  # the first run's time: the schedule does not wait for a rush
+    pending: list[_Deferred] = field(default_factory=list)
+    running: list[tuple[float, float]] = field(default_factory=list)  # (created, ends) of updates a workflow runs
+    runs: int = 0
+    cut_short: int = 0  # runs that stopped at a throttle or for time
+    _next_run: float | None = None
+
+    def defer(self, now: float, due: float, profile: UpdateProfile) -> None:
+        self.pending.append(_Deferred(now, due, profile))
+        if self._next_run is None:
+            self._schedule(now)
+
+    def supervised(self, created: float, ends: float) -> None:
+        self.running.append((created, ends))
+
+    def _schedule(self, after: float) -> None:
+        period = self.sim.policies.reconcile_period
+        runs_before = max(0.0, (after - self.phase) // period + 1)
+        self._next_run = self.phase + runs_before * period
+        self.sim.at(self._next_run, self._run)
+
+    def _run(self, now: float) -> None:
+        self.runs += 1
+        older = now - self.sim.policies.orphan_grace
+        ready = [d for d in self.pending if d.at <= older]
+        checked = [created for created, ends in self.running if created <= older and ends > now]
+        # Oldest first, as the index returns them: (created, the deferred update, or None for a running one)
+        candidates: list[_Candidate] = [(d.at, d) for d in ready] + [(c, None) for c in checked]
+        candidates.sort(key=lambda c: c[0])
+        self._step(candidates, 0, now, now + self.sim.policies.reconcile_sweep_seconds)
+
+    def _step(self, candidates: list[_Candidate], index: int, now: float, ends: float) -> None:
+        if index == len(candidates) or now >= ends:
+            self._done(now, cut_short=index < len(candidates))
+            return
+        _, update = candidates[index]
+        sim = self.sim
+
+        def next_one(t: float) -> None:
+            if update is not None:
+                update.watched = True
+                sim.watched(t, update.due, update.profile)
+            sim.at(t, lambda now: self._step(candidates, index + 1, now, ends))  # (through the loop: no recursion)
+
+        sim.call(DESCRIBE if update is None else START, now, sim.policies.sdk, next_one, lambda t: self._done(t, True))
+
+    def _done(self, now: float, cut_short: bool) -> None:
+        self.cut_short += cut_short
+        self.pending = [d for d in self.pending if not d.watched]
+        self._next_run = None
+        if self.pending:
+            self._schedule(now)
