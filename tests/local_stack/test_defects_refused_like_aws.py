@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from bankupdate import composition
+from bankupdate.contract import WaitingTask
 from bankupdate.domain.model import UpdateStatus
 from tests.conftest import BankUser, running_stack
 from tests.reliability.test_crash_consistency import _orphan
@@ -68,10 +70,12 @@ def test_without_kms_decrypt_the_read_routes_answer_500(new_user: Any, stack: An
 
 
 def test_without_describe_execution_orphan_recovery_fails(new_user: Any, stack: Any) -> None:
-    # Given a trigger that died after finAPI accepted its update (the lock is held, no workflow runs)
+    # Given an update whose workflow had reached it (a task's token is on the record) and runs no more, its lock held
     user: BankUser = new_user()
     connection = user.connections["DEMO0001"]
-    _orphan(user, connection, UpdateStatus.PENDING)
+    orphan = _orphan(user, connection, UpdateStatus.PENDING)
+    updates = composition.adapters().updates
+    assert updates.park_task_token(orphan, "lost-task", kind=WaitingTask.POLL, while_status=UpdateStatus.PENDING)
     # When the user triggers again, the trigger asks whether the orphan has a workflow: AWS refuses
     again = user.api.trigger(connection, {"interface": "XS2A"})
     assert again.status_code == 500, again.text
