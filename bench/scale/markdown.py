@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ def _pace(o: dict[str, Any]) -> str:
 
 def _watch(o: dict[str, Any]) -> str:
     """A press's time to its workflow (a scheduled update's start is its workflow's: the same figure)."""
-    if o["p50_to_watch_seconds"] is None or o["p50_to_watch_seconds"] != o["p50_to_watch_seconds"]:
+    if o["p50_to_watch_seconds"] is None or math.isnan(o["p50_to_watch_seconds"]):
         return "same"
     return f"{o['p50_to_watch_seconds']} / {o['p95_to_watch_seconds']} s"
 

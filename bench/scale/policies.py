@@ -15,6 +15,9 @@ from typing import Any
 
 import yaml
 
+from bankupdate.domain.pacing import run_period_seconds
+from bankupdate.usecases.reconcile_stale_updates import SWEEP_RESERVE_SECONDS
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -107,19 +110,11 @@ def _sdk_retry() -> Retry:
     return Retry(retries=int(found.group(1)) - 1, interval=1, backoff=2, max_delay=20, full_jitter=True)
 
 
-def _sweep_reserve() -> float:
-    source = (ROOT / "layers/core/bankupdate/usecases/reconcile_stale_updates.py").read_text()
-    found = re.search(r"^SWEEP_RESERVE_SECONDS = ([\d.]+)", source, re.MULTILINE)
-    if found is None:
-        raise LookupError("reconcile_stale_updates.py no longer names its sweep's reserve")
-    return float(found.group(1))
-
-
-def _rate_seconds(expression: str) -> float:
-    found = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours)\)", expression)
-    if found is None:
-        raise LookupError(f"not a rate: {expression}")
-    return float(found.group(1)) * (60 if found.group(2).startswith("minute") else 3600)
+def _period(schedule_expression: str) -> float:
+    period = run_period_seconds(schedule_expression)
+    if period is None:
+        raise LookupError(f"the reconciler's schedule is not a rate: {schedule_expression}")
+    return float(period)
 
 
 def load_policies() -> Policies:
@@ -142,7 +137,7 @@ def load_policies() -> Policies:
         starts_per_second=float(parameters["ScheduledStartsPerSecond"]["Default"]),
         # A well-behaved app: wait Retry-After (1 s) or 1, 2, 4 s with jitter when there is none, five tries.
         api_retry=Retry(retries=4, interval=1, backoff=2, max_delay=8, full_jitter=True),
-        reconcile_period=_rate_seconds(reconciler["Events"]["Reconciler"]["Properties"]["ScheduleExpression"]),
+        reconcile_period=_period(reconciler["Events"]["Reconciler"]["Properties"]["ScheduleExpression"]),
         orphan_grace=float(_settings_defaults().orphan_grace_seconds),
-        reconcile_sweep_seconds=float(reconciler["Timeout"]) - _sweep_reserve(),
+        reconcile_sweep_seconds=float(reconciler["Timeout"]) - SWEEP_RESERVE_SECONDS,
     )

@@ -37,8 +37,6 @@ class ReconcilerModel:
     phase: float  # the first run's time: the schedule does not wait for a rush
     pending: list[_Deferred] = field(default_factory=list)
     running: list[tuple[float, float]] = field(default_factory=list)  # (created, ends) of updates a workflow runs
-    runs: int = 0
-    cut_short: int = 0  # runs that stopped at a throttle or for time
     _next_run: float | None = None
 
     def defer(self, now: float, due: float, profile: UpdateProfile) -> None:
@@ -56,7 +54,6 @@ class ReconcilerModel:
         self.sim.at(self._next_run, self._run)
 
     def _run(self, now: float) -> None:
-        self.runs += 1
         older = now - self.sim.policies.orphan_grace
         ready = [d for d in self.pending if d.at <= older]
         checked = [created for created, ends in self.running if created <= older and ends > now]
@@ -67,7 +64,7 @@ class ReconcilerModel:
 
     def _step(self, candidates: list[_Candidate], index: int, now: float, ends: float) -> None:
         if index == len(candidates) or now >= ends:
-            self._done(now, cut_short=index < len(candidates))
+            self._done(now)
             return
         _, update = candidates[index]
         sim = self.sim
@@ -78,10 +75,10 @@ class ReconcilerModel:
                 sim.watched(t, update.due, update.profile)
             sim.at(t, lambda now: self._step(candidates, index + 1, now, ends))  # (through the loop: no recursion)
 
-        sim.call(DESCRIBE if update is None else START, now, sim.policies.sdk, next_one, lambda t: self._done(t, True))
+        sim.call(DESCRIBE if update is None else START, now, sim.policies.sdk, next_one, self._done)
 
-    def _done(self, now: float, cut_short: bool) -> None:
-        self.cut_short += cut_short
+    def _done(self, now: float) -> None:
+        """The run ended (its last candidate, its time, or a refusal): the next one comes if any wait."""
         self.pending = [d for d in self.pending if not d.watched]
         self._next_run = None
         if self.pending:
