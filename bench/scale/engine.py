@@ -229,17 +229,18 @@ class Simulation:
 
         def refused(t: float) -> None:  # D33: the caller gets 202, the reconciler starts the workflow
             self.aws.release(function, 1)
-            self.tally.started.append(t - due)
-            self.tally.last_started = max(self.tally.last_started, t)
+            self._count_start(t, due)
             self.tally.deferred += 1
             self.reconciler.defer(t, due, profile)
 
         self.call("stepfunctions.StartExecution.standard", now, self.policies.sdk, started, refused)
 
+    def _count_start(self, now: float, due: float) -> None:
+        self.tally.started.append(now - due)
+        self.tally.last_started = max(self.tally.last_started, now)
+
     def _started(self, now: float, due: float, profile: UpdateProfile, user_present: bool) -> None:
-        tally = self.tally
-        tally.started.append(now - due)
-        tally.last_started = max(tally.last_started, now)
+        self._count_start(now, due)
         if user_present:
             self.watched(now, due, profile)
         else:

@@ -13,9 +13,8 @@ from bankupdate.domain.errors import CursorExpired, InvalidCursor, InvalidReques
 from bankupdate.usecases.bank_data import ChangesPage, ChangesRequest
 from finapi_sandbox import SandboxConfig, SandboxServer
 from finapi_sandbox.ledger import FeedConfig
-from tests.fakes import InMemoryUserStore
-from tests.usecases.conftest import clock_following
-from tests.usecases.system import NO_SCA, BankUser, System, access_gateway, settings_for
+from tests.usecases.polling import system_with
+from tests.usecases.system import NO_SCA, BankUser, System
 from tests.usecases.test_what_changed import DAY, imported_by_finapi, sync
 
 
@@ -34,12 +33,9 @@ def read_all(system: System, user: BankUser, cursor: str, limit: int = 100) -> t
             return pages, cursor
 
 
-def _system_with_feed(finapi_config: SandboxConfig) -> Iterator[System]:
-    with SandboxServer(finapi_config) as server:
-        clock = clock_following(server)
-        settings = settings_for(server)
-        users = InMemoryUserStore()
-        yield System(server, clock, settings, access_gateway(server, settings, clock, users), users)
+def _system_with_feed(config: SandboxConfig) -> Iterator[System]:
+    with SandboxServer(config) as server:
+        yield system_with(server)
 
 
 @pytest.fixture

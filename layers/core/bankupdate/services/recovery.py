@@ -13,7 +13,7 @@ from datetime import timedelta
 from bankupdate.contract import WorkflowInput
 from bankupdate.domain.errors import UpdateStalled
 from bankupdate.observability import logger
-from bankupdate.ports import Clock, ConnectionStore, ExecutionState, UpdateStore, Workflow
+from bankupdate.ports import Clock, ConnectionStore, ExecutionState, StoredUpdate, UpdateStore, Workflow
 from bankupdate.services.finalizer import Finalizer
 from bankupdate.settings import Settings
 
@@ -51,11 +51,13 @@ class Recovery:
             return True
         if self.clock.now() - record.updated_at < timedelta(seconds=self.settings.orphan_grace_seconds):
             return False  # its trigger may still be running
-        return self.recover(holder)
+        return self._recover(holder, stored)
 
     def recover(self, update_id: str) -> bool:
         """An open update without a running workflow: start one, or finish the update if its workflow ended."""
-        stored = self.updates.get(update_id)
+        return self._recover(update_id, self.updates.get(update_id))
+
+    def _recover(self, update_id: str, stored: StoredUpdate | None) -> bool:
         # No task of a workflow ever reached it (a trigger whose start was throttled, D33, or that died: a task parks
         # its token on the record first): start it by name without DescribeExecution first, which allows 10 calls a
         # second in most Regions where a rush may leave thousands of these. A start that finds an ended execution of
