@@ -15,6 +15,7 @@ from typing import Any
 
 from bankupdate.settings import FINALIZE_RETRY_SECONDS, Settings
 from bankupdate.usecases.collect_credentials import CLAIM_LEASE
+from bankupdate.usecases.reconcile_stale_updates import SWEEP_RESERVE_SECONDS
 from tests.template.reachable import ROOT, FunctionReach, planned, reachable
 from tests.template.test_timing import worst_case
 
@@ -128,3 +129,11 @@ def test_a_due_connection_comes_back_only_after_its_start_had_all_its_time() -> 
     # only with the time one start may take (a batch's starts run one after another)
     assert int(queue["VisibilityTimeout"]) >= SQS_VISIBILITY_FACTOR * timeout
     assert worst_case(_function("StartScheduledUpdateFunction")) <= start.start_reserve_seconds < timeout
+
+
+def test_the_reconcilers_sweep_stops_with_time_for_one_more_update_and_the_failed_workflow_sweep() -> None:
+    # Given the reconciler's timeout and the reserve its open-update sweep leaves (D33)
+    timeout = _timeout("ReconcileStaleUpdatesFunction")
+    # Then an update begun just before the sweep stops, and the failed-workflow sweep after it (one run's longest
+    # path, each loop once), end before Lambda's timeout cuts the run short
+    assert worst_case(_function("ReconcileStaleUpdatesFunction")) <= SWEEP_RESERVE_SECONDS < timeout
