@@ -17,7 +17,7 @@ TEST_WORKERS ?= 3
 CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help demo local reliability bench scale scale-check dev browser lint format typecheck unit usecases contract template stack frontend test coverage build validate openapi \
+.PHONY: help demo local reliability bench invocations scale scale-check dev browser lint format typecheck unit usecases contract template stack frontend test coverage build validate openapi \
 	deploy-check clean
 
 help: ## list the targets
@@ -62,8 +62,12 @@ bench: $(VENV)/.installed ## cold starts, latency above finAPI's, cost per updat
 	$(PY) -W ignore::UserWarning -m bench.latency
 	$(PY) -W ignore::UserWarning -m bench.changes
 	$(PY) -W ignore::UserWarning -m bench.flows
+	$(PY) -W ignore::UserWarning -m bench.invocations
 	$(PY) -m bench.scheduler 10000 100000
 	$(PY) -m bench.report
+
+invocations: $(VENV)/.installed ## the rush's update measured one at a time, for the scale simulation (~6 min; after bench.flows) -> bench/results/invocations.md
+	$(PY) -W ignore::UserWarning -m bench.invocations
 
 scale: $(VENV)/.installed ## the morning rush (20,000 presses in a minute) and a night of 1,000,000 due connections, simulated through AWS's quotas with the measured calls (about 5 minutes) -> bench/results/scale.md
 	$(PY) -m bench.scale

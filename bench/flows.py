@@ -493,7 +493,7 @@ def run_integration(integration: str, durations: list[float]) -> list[dict[str, 
         for thread in background:
             thread.join()
         time.sleep(2)  # the last invocations (the workflow's end) are booked
-        return _rows(stack, meter, flows)
+        return measured_rows(stack, meter, flows)
 
 
 def _loops_by_update(stack: LocalStack, update_ids: set[str], timeout: float = 60) -> dict[str, list[dict[str, Any]]]:
@@ -511,7 +511,7 @@ def _loops_by_update(stack: LocalStack, update_ids: set[str], timeout: float = 6
     return by_update
 
 
-def _rows(stack: LocalStack, meter: Meter, flows: list[Flow]) -> list[dict[str, Any]]:
+def measured_rows(stack: LocalStack, meter: Meter, flows: list[Flow]) -> list[dict[str, Any]]:
     update_ids = {f.update_id for f in flows}
     by_update: dict[str, list[tuple[Invocation, float]]] = {u: [] for u in update_ids}
     for invocation, update_id, share in _shares(list(meter.invocations), update_ids):

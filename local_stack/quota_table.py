@@ -130,8 +130,8 @@ _ALL = (
     ),
     QuotaSpec(
         "apigateway.stage.prod", "apigateway", "the HTTP API's default route throttle, Stage=prod",
-        QuotaKind.RATE, 200, 100, Refusal("apigateway", "TooManyRequestsException", 429, "Too Many Requests"),
-        "template.yaml (HttpApi DefaultRouteSettings)", True, "ours: ThrottlingBurstLimit 200, ThrottlingRateLimit 100",
+        QuotaKind.RATE, 800, 400, Refusal("apigateway", "TooManyRequestsException", 429, "Too Many Requests"),
+        "template.yaml (HttpApi DefaultRouteSettings)", True, "ours: ThrottlingBurstLimit 800, ThrottlingRateLimit 400",
     ),
     QuotaSpec(
         "apigateway.stage.dev", "apigateway", "the HTTP API's default route throttle, Stage=dev or staging",

@@ -27,6 +27,7 @@ REGION = "eu-central-1"
 NIGHT_SECONDS = 6 * 3600
 RAISE_FACTOR = 2.0
 MAX_RAISES = 8
+FINAPI_LATENCIES = (0.1, 0.25)  # seconds more than the sandbox per finAPI request, for the rush's what-ifs
 
 
 def _raised(quotas: Quotas, key: str) -> Quotas:
@@ -56,6 +57,19 @@ def rush(presses: int) -> list[dict[str, object]]:
         for key in binding:  # every quota that refused a call: each refusal costs a user time
             raised.append(key)
             quotas = _raised(quotas, key)
+    # At the defaults, for comparison: the invocation times of updates measured side by side (flows.json), and a
+    # finAPI slower than the sandbox on loopback (what-ifs: nobody measured finAPI's latency here).
+    crowded = load_profile("ACCESS", "user-present, no SCA", 60.0, alone=False)
+    variants = []
+    if crowded.measured != profile.measured:
+        variants.append(("rush, invocation times measured side by side", crowded))
+    variants += [
+        (f"rush, what if finAPI answered each request {extra:g} s later", profile.with_finapi_latency(extra))
+        for extra in FINAPI_LATENCIES
+    ]
+    for scenario, variant in variants:
+        outcome = predict_rush(arrivals, Quotas.default(REGION, stage="prod"), variant, policies, scenario=scenario)
+        runs.append({"outcome": outcome.model_dump(mode="json"), "goals": rush_goals(outcome), "raised": []})
     return runs
 
 

@@ -2,8 +2,10 @@
 when after its start it makes them, how long each invocation holds a Lambda execution, and what it costs.
 
 Nothing here is invented: every figure is the median over the replicates of one flow, read from the files `make bench`
-wrote. The invocation times are this machine's wall clock (moto and the finAPI sandbox in the same process, on a
-shared 2-core machine): longer than AWS's, so the concurrency they imply is an upper bound.
+wrote. A flow that `bench/invocations.py` measured one update at a time (invocations.json) is taken from there, the
+others from flows.json, where the updates ran side by side and each invocation also waited for the others on this
+2-core machine. Both are this machine's wall clock with moto and the finAPI sandbox in the same process: longer than
+AWS's, so the concurrency they imply is an upper bound.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -44,6 +47,21 @@ class UpdateProfile(BaseModel):
     query_seconds: float
     index_writes: float  # gsi1 write units (ACTIVE#<shard>; DUE#<shard> for scheduled updates)
     cost_usd: float  # per update, eu-central-1 list prices (bench/results/cost.json)
+    measured: str = "side by side"  # how its updates ran when measured: "alone" (invocations.json) or side by side
+    aws_call_seconds: float = 0.0  # one AWS call of the start function, on average (moto's answer included)
+    start_finapi_calls: float = 0.0  # finAPI requests of the start's invocation
+    poll_finapi_calls: float = 0.0  # finAPI requests of one poll (the status read, now and then a token)
+
+    def with_finapi_latency(self, seconds: float) -> UpdateProfile:
+        """The update if finAPI took ``seconds`` longer to answer each request than the local sandbox: a what-if,
+        not a measurement (the sandbox answers on loopback in milliseconds). The polls keep their times: a gap counts
+        from the start of the poll before it (``domain/backoff.py``)."""
+        return self.model_copy(
+            update={
+                "start_seconds": self.start_seconds + seconds * self.start_finapi_calls,
+                "poll_seconds": self.poll_seconds + seconds * self.poll_finapi_calls,
+            }
+        )
 
     @property
     def polls(self) -> int:
@@ -82,14 +100,31 @@ def _loop_offsets(run: dict[str, object]) -> tuple[float, ...]:
     return tuple(offsets)
 
 
-def load_profile(integration: str, flow: str, download_seconds: float, results: Path = RESULTS) -> UpdateProfile:
-    flows = json.loads((results / "flows.json").read_text())
-    runs = [
-        r
-        for r in flows["runs"]
-        if (r["integration"], r["flow"], float(r["download_seconds"])) == (integration, flow, download_seconds)
-        and r["status"] == "SUCCEEDED"
-    ]
+def _measured_runs(
+    integration: str, flow: str, download_seconds: float, results: Path, alone: bool
+) -> tuple[list[dict[str, Any]], str]:
+    """The flow's successful runs: measured alone if invocations.json has them (and ``alone``), else side by side."""
+    key = (integration, flow, download_seconds)
+    sources = (("invocations.json", "alone"),) if alone else ()
+    for name, how in (*sources, ("flows.json", "side by side")):
+        path = results / name
+        if not path.exists():
+            continue
+        runs = [
+            r
+            for r in json.loads(path.read_text())["runs"]
+            if (r["integration"], r["flow"], float(r["download_seconds"])) == key and r["status"] == "SUCCEEDED"
+        ]
+        if runs:
+            return runs, how
+    return [], ""
+
+
+def load_profile(
+    integration: str, flow: str, download_seconds: float, results: Path = RESULTS, *, alone: bool = True
+) -> UpdateProfile:
+    """The flow as measured alone where invocations.json has it (unless ``alone`` is False), else side by side."""
+    runs, measured = _measured_runs(integration, flow, download_seconds, results, alone)
     if not runs:
         raise LookupError(f"no measured run of {integration} / {flow} / {download_seconds} s in {results}")
     # The replicate with the median number of polls stands for the flow (its timings belong together).
@@ -102,6 +137,10 @@ def load_profile(integration: str, flow: str, download_seconds: float, results: 
 
     def call(name: str) -> float:
         return _median([float(c.get(name, 0.0)) for c in calls])
+
+    def per(name: str, field: str, unit: str = "invocations") -> float:
+        """The median over the runs of ``field`` per ``unit`` of function ``name``."""
+        return _median([_function(r, name, field) / _function(r, name, unit) for r in runs if _function(r, name, unit)])
 
     cost = json.loads((results / "cost.json").read_text())["per_update"]
     (priced,) = [
@@ -129,4 +168,8 @@ def load_profile(integration: str, flow: str, download_seconds: float, results: 
         / max(1.0, _median([_function(r, "QueryFunction", "invocations") for r in runs])),
         index_writes=_median([float(r["index_write_units"]) for r in runs]),
         cost_usd=float(priced["total_usd"]),
+        measured=measured,
+        aws_call_seconds=per(starter, "aws_seconds", "aws_calls"),
+        start_finapi_calls=per(starter, "finapi_calls"),
+        poll_finapi_calls=per(POLL_FUNCTION, "finapi_calls"),
     )

@@ -4,8 +4,9 @@ A trigger whose ``StartExecution`` Step Functions refused past botocore's retrie
 open without a workflow. The reconciler, every ``rate(5 minutes)``, walks the open updates older than the grace
 period, oldest first: one no workflow has reached is started by name (a Standard ``StartExecution``), one whose
 workflow runs is checked (``DescribeExecution``). A call refused past botocore's retries ends the run (the next run
-goes on), as does the invocation's time (its timeout less the sweep's reserve). What a run costs besides those calls
-(DynamoDB reads, this machine's CPU) is not modelled: the two quotas pace it.
+goes on), as does the invocation's time (its timeout less the sweep's reserve). A run makes its calls one after
+another, each taking the measured time of one AWS call (the deferred update's ``aws_call_seconds``); what else a run
+does (its DynamoDB reads, our CPU) is not modelled.
 """
 
 from __future__ import annotations
@@ -38,9 +39,11 @@ class ReconcilerModel:
     pending: list[_Deferred] = field(default_factory=list)
     running: list[tuple[float, float]] = field(default_factory=list)  # (created, ends) of updates a workflow runs
     _next_run: float | None = None
+    call_seconds: float = 0.0  # one Step Functions call of a run
 
     def defer(self, now: float, due: float, profile: UpdateProfile) -> None:
         self.pending.append(_Deferred(now, due, profile))
+        self.call_seconds = profile.aws_call_seconds
         if self._next_run is None:
             self._schedule(now)
 
@@ -73,7 +76,8 @@ class ReconcilerModel:
             if update is not None:
                 update.watched = True
                 sim.watched(t, update.due, update.profile)
-            sim.at(t, lambda now: self._step(candidates, index + 1, now, ends))  # (through the loop: no recursion)
+            # (through the event loop: no recursion)
+            sim.at(t + self.call_seconds, lambda now: self._step(candidates, index + 1, now, ends))
 
         sim.call(DESCRIBE if update is None else START, now, sim.policies.sdk, next_one, self._done)
 

@@ -69,16 +69,16 @@ def test_a_scaled_start_quota_binds_and_its_refusals_are_retried_not_lost(
 
 
 def test_a_rush_through_the_stage_throttle_starts_or_answers_every_press(policies: Policies) -> None:
-    # Given 2,000 presses within ten seconds against the prod stage's 100 a second (burst 200)
+    # Given 4,000 presses within two seconds against the prod stage's 400 a second (burst 800)
     profile = load_profile("ACCESS", "user-present, no SCA", 60.0)
     quotas = Quotas.default("eu-central-1", stage="prod")
     # When the rush is simulated
-    rush = predict_rush(rush_arrivals(2000, 10.0), quotas, profile, policies)
+    rush = predict_rush(rush_arrivals(4000, 2.0), quotas, profile, policies)
     # Then the stage throttle binds first, and every press is either started or still refused after the app's
     # retries (answered 429): none is lost
     assert rush.first_binding == "apigateway.stage"
     assert rush.answered_retryable > 0
-    assert rush.started + rush.gave_up + rush.start_failed == 2000
+    assert rush.started + rush.gave_up + rush.start_failed == 4000
     assert rush.lost == 0
 
 
@@ -101,7 +101,7 @@ def test_polls_lambda_refuses_cool_down_and_no_update_fails_after_its_start(poli
     # Given 2,000 presses within ten seconds that the stage lets through, and an account with little concurrency left
     profile = load_profile("ACCESS", "user-present, no SCA", 60.0)
     quotas = Quotas.default("eu-central-1", stage="prod").with_overrides(
-        apigateway__stage=(100_000, 100_000), lambda__concurrency=(150, 0)
+        apigateway__stage=(100_000, 100_000), lambda__concurrency=(30, 0)
     )
     # When the rush is simulated
     rush = predict_rush(rush_arrivals(2000, 10.0), quotas, profile, policies)

@@ -14,6 +14,7 @@ import pytest
 from local_stack.iam.calls import Authorization
 from local_stack.iam.policy import Request
 from local_stack.offline import PlannedStack
+from local_stack.quotas import Quotas
 from local_stack.template import ParameterRefused
 from tests.template.reachable import PARAMETERS, ROOT
 from tests.template.test_physical_names import NAME_PROPERTIES, _Unresolved
@@ -180,6 +181,21 @@ def test_every_route_without_an_authorizer_has_a_throttle_of_its_own() -> None:
         own = stack.resolver.resolve(stage["RouteSettings"][route])
         assert own["ThrottlingRateLimit"] < default["ThrottlingRateLimit"], route
         assert own["ThrottlingBurstLimit"] < default["ThrottlingBurstLimit"], route
+
+
+@pytest.mark.parametrize("stage", ["prod", "dev"])
+def test_the_local_stacks_stage_throttle_is_the_templates(stage: str) -> None:
+    # Given the stage throttle the template deploys for this Stage
+    settings = next(r["Properties"] for r in _resources().values() if r["Type"] == "AWS::ApiGatewayV2::Stage")
+    planned = PlannedStack(ROOT / "template.yaml", PARAMETERS | {"Stage": stage})
+    deployed = planned.resolver.resolve(settings["DefaultRouteSettings"])
+    # When the local stack (and the scale simulation) make its bucket
+    bucket = Quotas.default(stage=stage).spec("apigateway.stage")
+    # Then it holds what API Gateway would: the same burst and rate
+    assert (bucket.size, bucket.refill_per_second) == (
+        deployed["ThrottlingBurstLimit"],
+        deployed["ThrottlingRateLimit"],
+    )
 
 
 # ------------------------------------------------------------------------------------- data

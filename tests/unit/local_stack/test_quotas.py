@@ -132,8 +132,8 @@ def test_the_stage_throttle_follows_the_templates_stage() -> None:
     # When their stage throttle is read
     prod = Quotas.default(stage="prod").spec("apigateway.stage")
     dev = Quotas.default(stage="dev").spec("apigateway.stage")
-    # Then prod has 100 a second with 200 of burst, dev 25 with 50
-    assert (prod.size, prod.refill_per_second) == (200, 100)
+    # Then prod has 400 a second with 800 of burst, dev 25 with 50 (the template's: tests/template/test_hardening.py)
+    assert (prod.size, prod.refill_per_second) == (800, 400)
     assert (dev.size, dev.refill_per_second) == (50, 25)
 
 
