@@ -233,7 +233,7 @@ class Simulation:
             self.tally.deferred += 1
             self.reconciler.defer(t, due, profile)
 
-        self.call("stepfunctions.StartExecution.standard", now, self.policies.sdk, started, refused)
+        self.call("stepfunctions.StartExecution.standard", now, self.policies.trigger_start, started, refused)
 
     def _count_start(self, now: float, due: float) -> None:
         self.tally.started.append(now - due)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ class Retry:
 @dataclass(frozen=True)
 class Policies:
     sdk: Retry  # any AWS SDK call of a function (botocore "standard": 3 attempts, 2^(n-1) s full jitter, at most 20)
+    trigger_start: Retry  # the trigger's StartExecution: one attempt, a throttle defers it to the reconciler (D35)
     express_start: Retry  # the Poll task's StartExecution of a poll loop (its ASL Retry)
     poll_invoke: Retry  # the poll loop's Lambda invoke of PollUpdateStatus (its ASL Retry)
     poll_cool_down: float  # a poll Lambda refused past that Retry: a fresh loop polls again after this (CoolDown)
@@ -103,11 +104,22 @@ def _template() -> dict[str, Any]:
 def _sdk_retry() -> Retry:
     source = (ROOT / "layers/core/bankupdate/stores/aws.py").read_text()
     found = re.search(r"^_ATTEMPTS = (\d+)", source, re.MULTILINE)
-    if found is None or '{"mode": "standard", "total_max_attempts": _ATTEMPTS}' not in source:
+    standard = '{"mode": "standard", "total_max_attempts": attempts}' in source
+    if found is None or not standard or "def client(service: str, attempts: int = _ATTEMPTS)" not in source:
         raise LookupError("stores/aws.py no longer configures botocore's standard retry mode")
     # botocore's standard mode after a throttling error (retries/standard.py ExponentialBackoff): the n-th retry waits
     # uniform(0, 1) x min(2^(n-1), 20) seconds. Not modelled: its retry quota (500 per client, 5 a retry).
     return Retry(retries=int(found.group(1)) - 1, interval=1, backoff=2, max_delay=20, full_jitter=True)
+
+
+def _trigger_start_retry(sdk: Retry) -> Retry:
+    """The trigger's workflow start: one attempt if it asks for one (D35), else the SDK's retries."""
+    adapter = (ROOT / "layers/core/bankupdate/stores/workflow.py").read_text()
+    trigger = (ROOT / "layers/core/bankupdate/usecases/trigger_update.py").read_text()
+    once = re.search(r'_sfn_once = ServiceClient\("stepfunctions", attempts=(\d+)\)', adapter)
+    if once is None or "retry_throttles=False" not in trigger:
+        return sdk
+    return replace(sdk, retries=int(once.group(1)) - 1)
 
 
 def _period(schedule_expression: str) -> float:
@@ -126,6 +138,7 @@ def load_policies() -> Policies:
     machines = ROOT / "statemachines"
     return Policies(
         sdk=_sdk_retry(),
+        trigger_start=_trigger_start_retry(_sdk_retry()),
         express_start=_asl_retry(machines / "update_connection.asl.json", "Poll", "StepFunctions.ThrottlingException"),
         poll_invoke=_asl_retry(machines / "poll_loop.asl.json", "Poll", "Lambda.TooManyRequestsException"),
         poll_cool_down=_cool_down(machines / "poll_loop.asl.json"),

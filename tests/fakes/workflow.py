@@ -77,7 +77,7 @@ class FakeWorkflow:
     def execution_arn(self, update_id: str) -> str:
         return STATE_MACHINE_ARN.replace(":stateMachine:", ":execution:") + f":{update_id}"
 
-    def start(self, payload: WorkflowInput) -> bool:
+    def start(self, payload: WorkflowInput, *, retry_throttles: bool = True) -> bool:
         if self.start_error is not None:
             raise self.start_error
         with self._lock:

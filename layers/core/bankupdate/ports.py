@@ -292,10 +292,12 @@ class Workflow(Protocol):
 
     def execution_arn(self, update_id: str) -> str: ...
 
-    def start(self, payload: WorkflowInput) -> bool:
+    def start(self, payload: WorkflowInput, *, retry_throttles: bool = True) -> bool:
         """Start the execution named ``payload.update_id`` (starting it twice is harmless). True: it runs now (as
         Step Functions answers a start repeated while the execution runs with the same input, this includes one that
-        ran already); False: an execution of that name exists and has ended (or has another input)."""
+        ran already); False: an execution of that name exists and has ended (or has another input).
+        ``retry_throttles=False``: a refusal for rate raises ``AwsThrottled`` at once, for a caller that leaves the
+        start to the reconciler rather than wait (D35)."""
         ...
 
     def state(self, update_id: str) -> ExecutionState: ...

@@ -40,7 +40,7 @@ def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 def adapters_client() -> Iterator[Any]:
     """A client exactly as the adapters' factory makes them (standard retries, the AwsThrottled hook)."""
     aws._client.cache_clear()
-    yield lambda service: aws._client(service, NOWHERE, "eu-central-1")
+    yield lambda service, attempts=aws._ATTEMPTS: aws._client(service, NOWHERE, "eu-central-1", attempts)
     aws._client.cache_clear()
 
 
@@ -158,6 +158,18 @@ def test_the_adapters_retry_a_throttle_then_raise_aws_throttled(adapters_client:
     assert answer.headers["Retry-After"] == str(aws.RETRY_AFTER_SECONDS)
 
 
+def test_a_client_of_one_attempt_raises_aws_throttled_at_the_first_refusal(adapters_client: Any) -> None:
+    # Given Step Functions refusing every StartExecution for rate, and the client the trigger starts workflows with
+    enforcement = QuotaEnforcement(None, injected_rate=1.0)
+    sfn = adapters_client("stepfunctions", attempts=1)
+    params = {"stateMachineArn": MACHINE + "update", "name": "u1", "input": "{}"}
+    # When it starts an execution
+    with enforcement.calling(sfn, "states", "StartExecution", params), pytest.raises(AwsThrottled):
+        sfn.start_execution(**params)
+    # Then it tried once: the refusal is the caller's to handle at once (D35)
+    assert enforcement.refused["injected.states"] == 1
+
+
 def test_a_throttle_that_passes_within_the_attempts_is_never_seen() -> None:
     # Given a hot index partition whose last write unit is spent, refilled at one a second
     clock = Clock()
@@ -167,7 +179,7 @@ def test_a_throttle_that_passes_within_the_attempts_is_never_seen() -> None:
     assert enforcement.refusal_for_call("dynamodb", "PutItem", {"Item": item}) is None
     aws._client.cache_clear()
     with mock_aws():
-        dynamodb = aws._client("dynamodb", None, "eu-central-1")  # as the adapters make it
+        dynamodb = aws._client("dynamodb", None, "eu-central-1", aws._ATTEMPTS)  # as the adapters make it
         dynamodb.create_table(
             TableName="t",
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],

@@ -6,11 +6,13 @@ session: a session loads the endpoint, partition and retry data once, and every 
 milliseconds instead of the 40-100 ms of a client made from a fresh session (bench/results/cold_start.md). Sessions
 are not thread-safe, so clients are made under a lock; clients are.
 
-Retries (decision D31): botocore's ``standard`` mode, 3 attempts, for every client: throttles and transient errors are
+Retries (decision D32): botocore's ``standard`` mode, 3 attempts, for every client: throttles and transient errors are
 retried with exponential backoff and full jitter (up to 1 s, then 2 s) within a per-client retry quota (a client
-whose retries keep failing stops retrying: 500 units, 5 a retry). A throttle that outlasts the attempts becomes the
-domain's ``AwsThrottled`` (the HTTP API's 503 with Retry-After, the workflow's Retry by name) in one place, here:
-botocore models throttling for only some services (Step Functions, KMS and Secrets Manager raise a bare ClientError).
+whose retries keep failing stops retrying: 500 units, 5 a retry). A caller with somewhere else to leave the work asks
+for a client of one attempt (``ServiceClient(..., attempts=1)``: the trigger's workflow start, decision D35). A
+throttle that outlasts the attempts becomes the domain's ``AwsThrottled`` (the HTTP API's 503 with Retry-After, the
+workflow's Retry by name) in one place, here: botocore models throttling for only some services (Step Functions, KMS
+and Secrets Manager raise a bare ClientError).
 """
 
 from __future__ import annotations
@@ -69,11 +71,11 @@ def _session(endpoint_url: str | None) -> Any:
 
 
 @lru_cache(maxsize=32)
-def _client(service: str, endpoint_url: str | None, region: str | None) -> Any:
+def _client(service: str, endpoint_url: str | None, region: str | None, attempts: int) -> Any:
     from botocore.config import Config
 
     # total_max_attempts counts the first attempt; botocore's max_attempts counts retries only (3 meant 4 attempts).
-    retries = {"mode": "standard", "total_max_attempts": _ATTEMPTS}
+    retries = {"mode": "standard", "total_max_attempts": attempts}
     config = Config(retries=retries, connect_timeout=3, read_timeout=10)
     with _MAKING:
         made = _session(endpoint_url).create_client(
@@ -83,19 +85,19 @@ def _client(service: str, endpoint_url: str | None, region: str | None) -> Any:
     return made
 
 
-def client(service: str) -> Any:
-    return _client(service, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_REGION") or None)
+def client(service: str, attempts: int = _ATTEMPTS) -> Any:
+    return _client(service, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_REGION") or None, attempts)
 
 
 class ServiceClient:
     """A class attribute that is the service's client, made the first time an adapter calls it (an adapter that is
     built but never used, like the workflow client of a read that needs no workflow, costs nothing)."""
 
-    def __init__(self, service: str) -> None:
-        self._service = service
+    def __init__(self, service: str, attempts: int = _ATTEMPTS) -> None:
+        self._service, self._attempts = service, attempts
 
     def __get__(self, owner: object, kind: type | None = None) -> Any:
-        return client(self._service)
+        return client(self._service, self._attempts)
 
 
 def error_code(error: ClientError) -> str:

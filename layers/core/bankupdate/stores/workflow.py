@@ -18,6 +18,7 @@ _ENDED_BADLY = ("FAILED", "TIMED_OUT", "ABORTED")
 
 class StepFunctionsWorkflow:
     _sfn = ServiceClient("stepfunctions")
+    _sfn_once = ServiceClient("stepfunctions", attempts=1)  # a start whose caller defers it when throttled (D35)
 
     def __init__(self, state_machine_arn: str) -> None:
         self._arn = state_machine_arn
@@ -25,10 +26,11 @@ class StepFunctionsWorkflow:
     def execution_arn(self, update_id: str) -> str:
         return self._arn.replace(":stateMachine:", ":execution:") + f":{update_id}"
 
-    def start(self, payload: WorkflowInput) -> bool:
+    def start(self, payload: WorkflowInput, *, retry_throttles: bool = True) -> bool:
         """The name is the update id, so a repeated start can never run the same update twice."""
+        sfn = self._sfn if retry_throttles else self._sfn_once
         try:
-            self._sfn.start_execution(
+            sfn.start_execution(
                 stateMachineArn=self._arn, name=payload.update_id, input=payload.model_dump_json(by_alias=True)
             )
         except ClientError as error:

@@ -240,7 +240,9 @@ class TriggerUpdate:
         except Exception as error:
             self._abandon(stored.record.update_id, error)
         try:
-            self.workflow.start(workflow_input(saved.update_id, self.settings))
+            # One attempt (D35): a refusal means StartExecution's bucket is empty; retries within seconds rarely
+            # find a token, and meanwhile they hold this environment and the user's answer.
+            self.workflow.start(workflow_input(saved.update_id, self.settings), retry_throttles=False)
         except AwsThrottled:
             # finAPI has the update and its outcome is saved: only its supervision waits (decision D33). Failing it
             # would leave finAPI's download unwatched and the user's next press refused (423) until it ends.
