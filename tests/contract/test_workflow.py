@@ -13,13 +13,17 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
 from bankupdate.contract import HandBack, HandBackDetail, WaitingTask, WorkflowInput, WorkflowOutput
+from bankupdate.domain.errors import AwsThrottled
 from bankupdate.domain.model import UpdateStatus
 from bankupdate.ports import ExecutionState, Workflow
 from local_stack.fidelity import heartbeat_timeouts_named_as_aws, task_tokens_found_while_executions_start
+from local_stack.quota_table import Refusal
 from local_stack.stepfunctions import patches as sfn_patches
+from local_stack.throttling import refusal_response
 from tests.conftest import ROOT
 from tests.contract.conftest import REGION
 from tests.fakes import FakeWorkflow, ManualClock
@@ -302,3 +306,58 @@ def test_a_wait_for_the_callback_ends_when_resumed_or_at_its_timeout(
     # Then the next Poll task runs either way, and the wait's token is spent
     assert workflow.token(UPDATE_A, WaitingTask.POLL) not in (poll, callback)
     assert workflow.port.resume(callback, UPDATE_A) is False
+
+
+# ------------------------------------------------------------------------------------- one attempt (D35)
+
+
+@dataclass
+class StartAnswers:
+    """A before-send hook on the adapter's Step Functions clients: the next StartExecution attempts get these answers,
+    on the wire, and every attempt is counted. (With moto in-process its own before-send handler still runs each
+    attempt: a refused start may run there, so only the attempts say what the adapter did.)"""
+
+    answers: list[Refusal]
+    attempts: int = 0
+
+    def __call__(self, request: Any, **_: Any) -> AWSResponse | None:
+        if b"StartExecution" not in bytes(request.headers.get("X-Amz-Target", b"")):
+            return None
+        self.attempts += 1
+        return refusal_response(self.answers.pop(0), "json", request.url) if self.answers else None
+
+    def on(self, adapter: Workflow) -> StartAnswers:
+        from bankupdate.stores.workflow import StepFunctionsWorkflow
+
+        assert isinstance(adapter, StepFunctionsWorkflow)
+        for client in (StepFunctionsWorkflow._sfn, StepFunctionsWorkflow._sfn_once):
+            client.meta.events.register_first("before-send", self, unique_id="test-start-answers")
+        return self
+
+
+THROTTLE = Refusal("states", "ThrottlingException", 400, "Rate exceeded")
+UNAVAILABLE = Refusal("states", "ServiceUnavailable", 503, "Service Unavailable")
+
+
+def test_a_start_without_throttle_retries_raises_at_the_first_refusal(step_functions: WorkflowUnderTest) -> None:
+    # Given Step Functions refusing every start for rate
+    starts = StartAnswers([THROTTLE] * 6).on(step_functions.port)
+    # When the trigger's start (no retries on throttles) is made
+    with pytest.raises(AwsThrottled):
+        step_functions.port.start(_input(UPDATE_A), retry_throttles=False)
+    # Then one attempt was made: no retry by botocore, none through the usual client
+    assert starts.attempts == 1
+    # (moto's in-process handler ran that attempt anyway: its execution reaches the Poll task before the fixture
+    # stops it, as moto cannot stop an execution that has not begun)
+    step_functions.token(UPDATE_A, WaitingTask.POLL)
+
+
+def test_a_start_without_throttle_retries_still_retries_a_fault(step_functions: WorkflowUnderTest) -> None:
+    # Given Step Functions answering the next start 503 (a fault, not a throttle), then as usual
+    starts = StartAnswers([UNAVAILABLE]).on(step_functions.port)
+    # When the trigger's start (no retries on throttles) is made
+    started = step_functions.port.start(_input(UPDATE_A), retry_throttles=False)
+    # Then the fault was retried (only throttles are left to the reconciler) and the update's workflow runs
+    assert started and starts.attempts == 2
+    assert step_functions.port.state(UPDATE_A) is ExecutionState.RUNNING
+    assert step_functions.token(UPDATE_A, WaitingTask.POLL)

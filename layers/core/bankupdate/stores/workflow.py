@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as NoConnection
 
 from bankupdate.contract import HandBack, HandBackDetail, WorkflowInput, WorkflowOutput
 from bankupdate.ports import ExecutionState
@@ -14,6 +16,10 @@ from bankupdate.stores.aws import ServiceClient, error_code
 
 _CLOSED_TASK_ERRORS = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
 _ENDED_BADLY = ("FAILED", "TIMED_OUT", "ABORTED")
+
+
+def _status(error: ClientError) -> int:
+    return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
 
 
 class StepFunctionsWorkflow:
@@ -27,8 +33,19 @@ class StepFunctionsWorkflow:
         return self._arn.replace(":stateMachine:", ":execution:") + f":{update_id}"
 
     def start(self, payload: WorkflowInput, *, retry_throttles: bool = True) -> bool:
-        """The name is the update id, so a repeated start can never run the same update twice."""
-        sfn = self._sfn if retry_throttles else self._sfn_once
+        """The name is the update id, so a repeated start can never run the same update twice. Without retries on
+        throttles (D35) a throttle raises AwsThrottled at the first refusal; any other transient fault (a 5xx, a lost
+        connection) still gets botocore's attempts, through the usual client."""
+        if retry_throttles:
+            return self._start(self._sfn, payload)
+        try:
+            return self._start(self._sfn_once, payload)
+        except (ClientError, NoConnection, HTTPClientError) as error:
+            if isinstance(error, ClientError) and _status(error) < 500:
+                raise
+            return self._start(self._sfn, payload)
+
+    def _start(self, sfn: Any, payload: WorkflowInput) -> bool:
         try:
             sfn.start_execution(
                 stateMachineArn=self._arn, name=payload.update_id, input=payload.model_dump_json(by_alias=True)
