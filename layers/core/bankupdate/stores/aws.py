@@ -94,7 +94,8 @@ class ServiceClient:
     built but never used, like the workflow client of a read that needs no workflow, costs nothing)."""
 
     def __init__(self, service: str, attempts: int = _ATTEMPTS) -> None:
-        self._service, self._attempts = service, attempts
+        self._service = service
+        self._attempts = attempts
 
     def __get__(self, owner: object, kind: type | None = None) -> Any:
         return client(self._service, self._attempts)
