@@ -59,6 +59,7 @@ class Tally:
     start_failed: int = 0  # a start refused for good where nothing takes it over (none since D33)
     workflow_failed: int = 0  # a loop start or a poll refused past the ASL's retries: Catch -> Finalize, FAILED
     redelivered: int = 0  # scheduled messages back on the queue after the visibility timeout
+    postponed: int = 0  # of them: starts not begun for want of the invocation's time (StartPostponed)
     duplicates: int = 0  # deliveries that found their slot claimed (no second finAPI call, no second budget unit)
     dead_lettered: int = 0  # scheduled messages past maxReceiveCount: lost unless an operator redrives them
     budget_spent: int = 0  # units of the bank's daily budget (one per slot: the claim comes first)

@@ -7,6 +7,7 @@ A retry policy yields the delays before each retry; a call refused after the las
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 from dataclasses import dataclass, replace
@@ -53,6 +54,8 @@ class Policies:
     reconcile_period: float  # the stale-update reconciler's schedule
     orphan_grace: float  # it leaves an open update younger than this alone
     reconcile_sweep_seconds: float  # its function's timeout less the sweep's reserve
+    start_timeout: float = math.inf  # StartScheduledUpdate's timeout
+    start_reserve: float = 0.0  # a start is begun only with this much of the invocation left (START_RESERVE_SECONDS)
 
 
 def _asl_retry(path: Path, state: str, error: str) -> Retry:
@@ -135,6 +138,7 @@ def load_policies() -> Policies:
     queue = resources["ScheduleQueue"]["Properties"]
     mapping = resources["StartScheduledUpdateFunctionDueConnections"]["Properties"]
     reconciler = resources["ReconcileStaleUpdatesFunction"]["Properties"]
+    starter = resources["StartScheduledUpdateFunction"]["Properties"]
     machines = ROOT / "statemachines"
     return Policies(
         sdk=_sdk_retry(),
@@ -153,4 +157,6 @@ def load_policies() -> Policies:
         reconcile_period=_period(reconciler["Events"]["Reconciler"]["Properties"]["ScheduleExpression"]),
         orphan_grace=float(_settings_defaults().orphan_grace_seconds),
         reconcile_sweep_seconds=float(reconciler["Timeout"]) - SWEEP_RESERVE_SECONDS,
+        start_timeout=float(starter["Timeout"]),
+        start_reserve=float(starter["Environment"]["Variables"]["START_RESERVE_SECONDS"]),
     )

@@ -49,6 +49,7 @@ class Outcome(BaseModel):
     left_locked: int
     double_budget: int
     redelivered: int
+    postponed: int = 0  # of the redelivered: starts not begun for want of the invocation's time
     duplicates: int
     peak_lambda_concurrency: int
     lambda_concurrency_limit: int
@@ -104,6 +105,7 @@ def _outcome(
         left_locked=0,  # every failure path above ends in the Finalizer (lock released); see scale.md
         double_budget=max(0, tally.budget_spent - updates),
         redelivered=tally.redelivered,
+        postponed=tally.postponed,
         duplicates=tally.duplicates,
         peak_lambda_concurrency=aws.peak_concurrency,
         lambda_concurrency_limit=aws.account.limit,

@@ -93,13 +93,21 @@ class ScheduledPath:
 
     def _process(self, now: float, batch: list[tuple[int, int]], received: float, size: int) -> None:
         """One message of a batch, then the next: the claim, budget, finAPI, then StartExecution (botocore retries);
-        a start refused for good is reported failed and comes back after the visibility timeout."""
+        a start refused for good, or not begun for want of time (``START_RESERVE_SECONDS`` left of the function's
+        timeout), is reported failed and comes back after the visibility timeout."""
         if not batch:  # the invocation returns: its messages are deleted, or back on the queue (counted there)
             self.sim.aws.release(START, 1)
             self.sim.at(now + self.batch_overhead_seconds, lambda t: self._batch_done(size))
             return
         (connection, receives), rest = batch[0], batch[1:]
         sim, tally = self.sim, self.sim.tally
+        policies = sim.policies
+        if received + policies.start_timeout - now < policies.start_reserve:
+            # StartPostponed: too little of the invocation is left; reported failed, back after the visibility timeout
+            tally.postponed += 1
+            self._back_to_queue(received, connection, receives)
+            self._process(now, rest, received, size)
+            return
         if self.spent[connection] or self.started[connection]:
             tally.duplicates += 1  # the claim is there: no second finAPI call, no second budget unit
         else:

@@ -74,6 +74,7 @@ def simulate(real: dict[str, Any], seeds: range = range(5)) -> dict[str, Any]:
                 "p95_start_seconds": outcome.p95_to_start_seconds,
                 "throttles": start.met,
                 "redelivered": outcome.redelivered,
+                "postponed": outcome.postponed,
                 "started": outcome.started,
                 "lost": outcome.lost,
                 "double_budget": outcome.double_budget,

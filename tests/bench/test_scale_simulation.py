@@ -50,6 +50,23 @@ def test_a_slow_start_function_is_never_sent_its_backlog_twice(policies: Policie
     assert (night.started, night.duplicates, night.double_budget, night.lost) == (3000, 0, 0, 0)
 
 
+def test_a_batch_that_runs_out_of_time_postpones_its_last_starts_and_loses_none(
+    policies: Policies, scheduled: UpdateProfile
+) -> None:
+    # Given 100 due connections and starts of 10 s: a batch of ten would outlast the function's timeout less the
+    # reserve a start needs (120 s, 60 s: the template's)
+    slow = scheduled.model_copy(update={"start_seconds": 10.0})
+    # When the night is simulated
+    night = predict_night(
+        [0.0] * 100, Quotas.default("eu-central-1"), slow, policies, starts_per_second=10, max_concurrency=10
+    )
+    # Then each batch began only the starts its time allowed; the rest came back after the visibility timeout and
+    # started then: every connection once, none lost, no budget twice
+    assert night.postponed > 0 and night.redelivered >= night.postponed
+    assert (night.started, night.lost, night.double_budget) == (100, 0, 0)
+    assert night.completion_seconds >= policies.visibility_timeout
+
+
 def test_a_scaled_start_quota_binds_and_its_refusals_are_retried_not_lost(
     policies: Policies, scheduled: UpdateProfile
 ) -> None:
