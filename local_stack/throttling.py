@@ -165,6 +165,11 @@ class QuotaEnforcement:
         with self._lock:
             self._refuse_next[(service, operation)] += times
 
+    def forget_aims(self) -> None:
+        """Drop the refusals ``refuse_next`` aimed that no call met (a test's aim must not outlive the test)."""
+        with self._lock:
+            self._refuse_next.clear()
+
     def set_quotas(self, quotas: Quotas) -> None:
         """Other quotas from now on (a test lowering one): every bucket starts full again; executions running keep
         their places in pools of the new sizes."""

@@ -54,6 +54,7 @@ def throttles(stack: Any) -> Iterator[QuotaEnforcement]:
     enforcement: QuotaEnforcement = stack.quotas
     yield enforcement
     enforcement.injected_rate = 0.0
+    enforcement.forget_aims()
     enforcement.set_quotas(Quotas.default())
 
 
@@ -62,6 +63,16 @@ def settle(stack: Any, timeout: float = SETTLE_SECONDS) -> None:
     deadline = time.monotonic() + timeout
     while running := [e["name"] for e in executions(stack) if e["status"] == "RUNNING"]:
         assert time.monotonic() < deadline, f"executions still running: {running}"
+        time.sleep(0.2)
+
+
+def quiet(stack: Any, timeout: float = SETTLE_SECONDS) -> None:
+    """No execution of any test is running any more, poll loops included: an Express loop can outlive its update's
+    execution by a poll, and a refusal aimed at the next call (``refuse_next``) must meet the test's own."""
+    settle(stack, timeout)
+    deadline = time.monotonic() + timeout
+    while [loop for loop in stack.express_history("PollLoopStateMachine") if loop["status"] == "RUNNING"]:
+        assert time.monotonic() < deadline, "poll loops still running"
         time.sleep(0.2)
 
 
@@ -190,6 +201,7 @@ def test_a_scheduled_start_whose_workflow_start_is_throttled_is_retried_from_its
     # attempts (all of one call's: it fails after the claim, the lock, the budget and finAPI's update)
     api, [message] = _due_connections(sandbox, stack, 1)
     calls_before = len(sandbox.world.calls)
+    quiet(stack)
     throttles.refuse_next("states", "StartExecution", times=3)
 
     # When its message is delivered to StartScheduledUpdate, and again as long as it comes back (as SQS redelivers
@@ -216,6 +228,7 @@ def test_a_scheduled_start_whose_workflow_start_is_throttled_is_retried_from_its
 def test_a_throttled_poll_is_retried_by_the_poll_loop(new_user: Any, stack: Any, throttles: QuotaEnforcement) -> None:
     # Given a user, and Lambda refusing the workflows' next two invocations (its 429 TooManyRequestsException)
     user: BankUser = new_user(download_seconds=0.2)
+    quiet(stack)
     throttles.refuse_next("lambda", "Invoke", times=2)
     # When the user presses Sync
     answer = user.api.trigger(user.connections["DEMO0001"], {"interface": "XS2A"})
@@ -234,6 +247,7 @@ def test_a_throttled_finish_is_retried_by_the_poll_loop(new_user: Any, stack: An
     # Given a user, and Step Functions refusing every attempt of the next SendTaskSuccess (the poll that finds the
     # update done hands its result to the update's workflow with it)
     user: BankUser = new_user(download_seconds=0.2)
+    quiet(stack)
     throttles.refuse_next("states", "SendTaskSuccess", times=3)
     # When the user presses Sync
     answer = user.api.trigger(user.connections["DEMO0001"], {"interface": "XS2A"})
@@ -254,6 +268,7 @@ def test_a_trigger_whose_workflow_start_is_throttled_answers_202_and_the_reconci
     user: BankUser = new_user(download_seconds=0.2)
     connection = user.connections["DEMO0001"]
     calls_before, refused_before = len(sandbox.world.calls), throttles.refused["injected.states"]
+    quiet(stack)
     throttles.refuse_next("states", "StartExecution", times=1)
     # When the user presses Sync
     answer = user.api.trigger(connection, {"interface": "XS2A"})
