@@ -60,3 +60,15 @@ def polls_of(stack: Any, update_id: str) -> list[dict[str, Any]]:
 def poll_loops(stack: Any, update_id: str) -> list[dict[str, Any]]:
     """The update's Express poll loops (from the local stand-in for the loop's CloudWatch log)."""
     return [e for e in stack.express_history("PollLoopStateMachine") if e["input"].get("updateId") == update_id]
+
+
+def ended_poll_loops(stack: Any, update_id: str, timeout: float = 30) -> list[dict[str, Any]]:
+    """The update's poll loops once none runs: a loop's last state (Done) comes after the Finalize it handed the
+    update to has already written the record and freed the lock."""
+    deadline = time.monotonic() + timeout
+    loops = poll_loops(stack, update_id)
+    while any(loop["status"] == "RUNNING" for loop in loops):
+        assert time.monotonic() < deadline, f"poll loops of {update_id} still running"
+        time.sleep(0.1)
+        loops = poll_loops(stack, update_id)
+    return loops

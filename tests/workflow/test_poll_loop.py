@@ -10,7 +10,7 @@ import pytest
 
 from bankupdate.contract import POLL_HISTORY_LIMIT
 from tests.conftest import BankUser, running_stack
-from tests.support.workflow import poll_loops, polls_of, transitions_of
+from tests.support.workflow import ended_poll_loops, poll_loops, polls_of, transitions_of
 
 NO_SCA = [{"label": "Onlinebanking-ID", "value": "demo_no_msa"}, {"label": "PIN", "value": "demo_no_msa"}]
 
@@ -78,7 +78,7 @@ def test_a_poll_that_keeps_failing_ends_the_update_through_finalize(new_user: An
     done = user.api.wait_for(update_id, {"FAILED"})
     assert done["error"]["code"] == "UPDATE_STALLED" and done["error"]["retryable"] is True
     assert user.api.wait_until_unlocked(user.connections["DEMO0001"])["activeUpdateId"] is None
-    (loop,) = poll_loops(stack, update_id)
+    (loop,) = ended_poll_loops(stack, update_id)
     assert states_entered(loop)[-2:] == ["GiveUp", "Done"]
     # And Finalize ended the update's Poll task, so the workflow is over too
     assert transitions_of(stack, update_id) == ["Poll"]
