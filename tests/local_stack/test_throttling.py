@@ -25,7 +25,7 @@ from local_stack.template import REGION
 from local_stack.throttling import QuotaEnforcement
 from tests.conftest import BankUser, register_finapi_user, running_stack
 from tests.support.api_client import BankUpdateApi
-from tests.support.workflow import history
+from tests.support.workflow import ended_poll_loops, history
 from tests.workflow.test_scheduled_updates import executions, sync
 
 # Of every AWS call of the stack's code, refused at random while a test acts: 0.1 keeps the suite's run short (the
@@ -292,9 +292,10 @@ def test_a_trigger_whose_workflow_start_is_throttled_answers_202_and_the_reconci
 
 
 def _loop_task_errors(stack: Any, update_id: str) -> list[str]:
-    """The errors of the failed tasks of the update's poll loops (their CloudWatch log's stand-in)."""
-    loops = stack.express_history("PollLoopStateMachine")
-    return [error for loop in loops if update_id in json.dumps(loop["input"]) for error in _task_errors(loop["events"])]
+    """The errors of the failed tasks of the update's poll loops (their CloudWatch log's stand-in), once every loop
+    has ended (a loop can outlive its update's execution by a state)."""
+    loops = ended_poll_loops(stack, update_id)
+    return [error for loop in loops for error in _task_errors(loop["events"])]
 
 
 def _task_errors(events: list[dict[str, Any]]) -> list[str]:
