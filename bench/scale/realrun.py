@@ -104,9 +104,12 @@ class StartTimes:
     delivery_seconds: float = 0.0
     retry_delays: float = 0.0  # what botocore slept before its retries, within these invocations
     slept_in: dict[int, float] = field(default_factory=dict)  # per thread
+    # each invocation's seconds per message it started, its retry delays left out (the simulation's start times:
+    # on a loaded machine they vary, and a batch's starts come one after another)
+    per_start: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def patch(self) -> Any:
+    def patch(self, failures: StartFailures) -> Any:
         run = LocalFunction.run
         times = self
 
@@ -116,6 +119,7 @@ class StartTimes:
             thread = threading.get_ident()
             refusals = times.gate.refused_in.get(thread, 0)
             slept = times.slept_in.get(thread, 0.0)
+            postponed = failures.postponed_in.get(thread, 0)
             began = time.perf_counter()
             try:
                 result = run(function, event, context, abandoned)
@@ -129,8 +133,12 @@ class StartTimes:
             finally:
                 seconds, messages = time.perf_counter() - began, len(event.get("Records", []))
                 with times.lock:
+                    delays = times.slept_in.get(thread, 0.0) - slept
+                    begun = messages - (failures.postponed_in.get(thread, 0) - postponed)
+                    if begun > 0:  # a postponed message is over at once: it is no start
+                        times.per_start.append(round((seconds - delays) / begun, 4))
                     times.seconds += seconds
-                    times.retry_delays += times.slept_in.get(thread, 0.0) - slept
+                    times.retry_delays += delays
                     times.messages += messages
                     times.invocations += 1
                     if times.gate.refused_in.get(thread, 0) == refusals:
@@ -172,7 +180,7 @@ class StartTimes:
 
         return mock.patch.object(QueuePollers, "_deliver", timed)
 
-    def summary(self) -> dict[str, float | int]:
+    def summary(self) -> dict[str, float | int | list[float]]:
         return {
             "invocations": self.invocations,
             "messages": self.messages,
@@ -188,6 +196,7 @@ class StartTimes:
             "seconds_per_batch_beyond_the_invocation": round(
                 (self.delivery_seconds - self.seconds) / max(1, self.invocations), 4
             ),
+            "seconds_per_start_by_invocation": self.per_start,
         }
 
 
@@ -196,6 +205,7 @@ class StartFailures:
     """Why StartScheduledUpdate reported a message failed (Powertools' batch processor sees each record's exception)."""
 
     reasons: dict[str, int] = field(default_factory=dict)
+    postponed_in: dict[int, int] = field(default_factory=dict)  # StartPostponed per thread (an invocation runs in one)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def patch(self) -> Any:
@@ -206,6 +216,9 @@ class StartFailures:
             reason = f"{exception[0].__name__}: {str(exception[1])[:120]}"
             with failures.lock:
                 failures.reasons[reason] = failures.reasons.get(reason, 0) + 1
+                if exception[0].__name__ == "StartPostponed":
+                    thread = threading.get_ident()
+                    failures.postponed_in[thread] = failures.postponed_in.get(thread, 0) + 1
             return handler(processor, record, exception)
 
         return mock.patch.object(BatchProcessor, "failure_handler", counted)
@@ -272,7 +285,7 @@ def real_run(
         gate = StartGate(TokenBucket(*bucket), stack.physical_id("UpdateConnectionStateMachine"))
         times, failures = StartTimes(gate), StartFailures()
         with ExitStack() as patched:
-            for patch in (gate.patch(), times.patch(), times.patch_deliveries(), times.patch_retry_sleeps()):
+            for patch in (gate.patch(), times.patch(failures), times.patch_deliveries(), times.patch_retry_sleeps()):
                 patched.enter_context(patch)
             patched.enter_context(failures.patch())
             began = time.monotonic()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from bankupdate.domain.pacing import Pacing
 from bench.scale.engine import START, Simulation
@@ -26,8 +26,12 @@ class ScheduledPath:
         max_concurrency: int,
         horizon: float,
         batch_overhead_seconds: float = 0.0,
+        start_seconds_samples: Sequence[float] = (),
     ) -> None:
         self.sim, self.profile, self.due_at, self.pacing = sim, profile, due_at, pacing
+        # A start's time, drawn for each batch from these (a real run's invocations: a loaded machine's starts vary,
+        # and a slow batch runs out of its time where one of the mean would not); none given: the profile's mean.
+        self.start_seconds_samples = tuple(start_seconds_samples)
         # How long the event source holds a batch's slot after the invocation (0 in AWS, where deleting the batch's
         # messages is the poller's own work; measured on the local stack, whose poller deletes them in the slot).
         self.batch_overhead_seconds = batch_overhead_seconds
@@ -87,11 +91,16 @@ class ScheduledPath:
             self.batches_in_flight += 1
             self.messages_in_flight += len(ready)
             self.peak_in_flight = max(self.peak_in_flight, self.batches_in_flight)
-            self._process(now, [(m[2], m[3]) for m in ready], received=now, size=len(ready))
+            per_start = (
+                self.sim.rng.choice(self.start_seconds_samples)
+                if self.start_seconds_samples
+                else self.profile.start_seconds
+            )
+            self._process(now, [(m[2], m[3]) for m in ready], received=now, size=len(ready), per_start=per_start)
         if (queue or not self._done()) and now < self.horizon:
             self.sim.at(now + ESM_TICK, self._poll)
 
-    def _process(self, now: float, batch: list[tuple[int, int]], received: float, size: int) -> None:
+    def _process(self, now: float, batch: list[tuple[int, int]], received: float, size: int, per_start: float) -> None:
         """One message of a batch, then the next: the claim, budget, finAPI, then StartExecution (botocore retries);
         a start refused for good, or not begun for want of time (``START_RESERVE_SECONDS`` left of the function's
         timeout), is reported failed and comes back after the visibility timeout."""
@@ -106,7 +115,7 @@ class ScheduledPath:
             # StartPostponed: too little of the invocation is left; reported failed, back after the visibility timeout
             tally.postponed += 1
             self._back_to_queue(received, connection, receives)
-            self._process(now, rest, received, size)
+            self._process(now, rest, received, size, per_start)
             return
         if self.spent[connection] or self.started[connection]:
             tally.duplicates += 1  # the claim is there: no second finAPI call, no second budget unit
@@ -115,7 +124,7 @@ class ScheduledPath:
             tally.budget_spent += 1
 
         def next_message(t: float) -> None:
-            self._process(t, rest, received, size)
+            self._process(t, rest, received, size, per_start)
 
         def started(t: float) -> None:
             if not self.started[connection]:
@@ -131,7 +140,7 @@ class ScheduledPath:
             sim.call("stepfunctions.StartExecution.standard", t, sim.policies.sdk, started, refused)
 
         later: Callable[[float], None] = call
-        sim.at(now + self.profile.start_seconds, later)
+        sim.at(now + per_start, later)
 
     def _batch_done(self, size: int) -> None:
         self.messages_in_flight -= size

@@ -10,7 +10,7 @@ import pytest
 from bench.harness import ROOT
 from bench.scale.policies import Policies, load_policies
 from bench.scale.profile import UpdateProfile, load_profile
-from bench.scale.scenarios import predict_night, predict_rush, rush_arrivals
+from bench.scale.scenarios import Outcome, predict_night, predict_rush, rush_arrivals
 from bench.scale.validate import simulate
 from local_stack.quotas import Quotas
 
@@ -65,6 +65,33 @@ def test_a_batch_that_runs_out_of_time_postpones_its_last_starts_and_loses_none(
     assert night.postponed > 0 and night.redelivered >= night.postponed
     assert (night.started, night.lost, night.double_budget) == (100, 0, 0)
     assert night.completion_seconds >= policies.visibility_timeout
+
+
+def test_starts_that_vary_in_length_postpone_where_their_mean_would_not(
+    policies: Policies, scheduled: UpdateProfile
+) -> None:
+    # Given 200 due connections and starts of 5 s on the mean: a batch of ten of those fits the function's time
+    # (120 s, of which a start needs 60 s left), one of 9 s a start does not
+    even = scheduled.model_copy(update={"start_seconds": 5.0})
+
+    def night(samples: tuple[float, ...]) -> Outcome:
+        return predict_night(
+            [0.0] * 200,
+            Quotas.default("eu-central-1"),
+            even,
+            policies,
+            starts_per_second=10,
+            max_concurrency=10,
+            start_seconds_samples=samples,
+        )
+
+    # When the night is simulated with every batch at the mean, then with batches of 1 s and 9 s a start (mean 5 s)
+    alike, varied = night(()), night((1.0, 9.0))
+    # Then only the slow batches ran out of time: their last starts came back after the visibility timeout, and
+    # every connection still started once
+    assert alike.postponed == 0 and alike.completion_seconds < policies.visibility_timeout
+    assert varied.postponed > 0 and varied.completion_seconds >= policies.visibility_timeout
+    assert (varied.started, varied.lost, varied.double_budget) == (200, 0, 0)
 
 
 def test_a_scaled_start_quota_binds_and_its_refusals_are_retried_not_lost(
