@@ -71,17 +71,25 @@ def test_a_poll_loop_hands_on_before_a_poll_could_run_past_expresss_five_minutes
     assert poll.poll_reserve_seconds >= _poll_seconds(), (poll.poll_reserve_seconds, _poll_seconds())
 
 
+def _hand_on_seconds() -> float:
+    """The longest the loop's Continue (StartExecution of the fresh loop) delays between its attempts."""
+    _, delays = _lambda_retry(_asl("poll_loop")["States"]["Continue"], "StepFunctions.ThrottlingException")
+    return delays
+
+
 def test_the_poll_tasks_heartbeat_outlasts_the_longest_silence_of_a_live_loop() -> None:
-    # Given the heartbeat each starter puts into the workflow's input, and the loop as the poll function runs it
+    # Given the heartbeat each starter puts into the workflow's input, and the loop as the poll function runs it: a
+    # loop signs once its silence plus its next gap would reach the sign-of-life mark (D36), so the longest it is
+    # silent is the mark, then the poll after that gap with every attempt (or a hand-on to a fresh loop and its poll)
     poll = _settings("PollUpdateStatusFunction")
     longest_gap = min(poll.poll_max_gap_seconds, poll.hand_over_gap_seconds)
-    # (a loop sends a sign of life once the silence plus the next gap reach half the heartbeat; the poll after that
-    # gap may take every attempt)
+    silence = poll.poll_sign_of_life_seconds + _hand_on_seconds() + _poll_seconds()
     for name, starter in _starters().items():
         heartbeat = starter.poll_heartbeat_seconds
-        # Then the task hears from a live loop before its heartbeat runs out, whichever gap the loop waits in it
-        assert heartbeat / 2 >= longest_gap + _poll_seconds(), name
-        assert heartbeat / 2 >= longest_gap + poll.poll_reserve_seconds, name
+        # Then the task hears from a live loop before its heartbeat runs out, with the grace left for the sign
+        assert heartbeat - starter.heartbeat_grace_seconds >= silence, (name, heartbeat, silence)
+        # And a loop does not sign at every poll: the mark lies beyond the longest gap and a poll
+        assert poll.poll_sign_of_life_seconds >= longest_gap + poll.poll_reserve_seconds, name
 
 
 def test_a_poll_lambda_refuses_cools_down_and_polls_again_before_the_poll_tasks_heartbeat_runs_out() -> None:
@@ -91,13 +99,16 @@ def test_a_poll_lambda_refuses_cools_down_and_polls_again_before_the_poll_tasks_
     catch = next(c for c in poll_state["Catch"] if c["ErrorEquals"] == ["Lambda.TooManyRequestsException"])
     cool_down = _asl("poll_loop")["States"][catch["Next"]]
     assert cool_down["ResultPath"] == "$.gapSeconds" and cool_down["Next"] == "Continue"
-    # Then a refused poll starts less than half a heartbeat after the last sign of life (a loop sends one once the
-    # silence plus its next gap reach half), and the refused attempts, the cool-down and the next poll's every attempt
-    # fit in the other half: one cool-down never reads as a silent loop
-    after_refusal = refused_for + float(cool_down["Result"]) + _poll_seconds()
+    # Then the silence the poll function allows for a cool-down holds the refused attempts, the hand-on and the
+    # cool-down's gap, so a refused poll that comes just before the sign-of-life mark is followed by a poll (every
+    # attempt) and its sign before the heartbeat runs out: one cool-down never reads as a silent loop
+    poll = _settings("PollUpdateStatusFunction")
+    after_refusal = refused_for + _hand_on_seconds() + float(cool_down["Result"])
+    assert poll.poll_cool_down_silence_seconds >= after_refusal, (poll.poll_cool_down_silence_seconds, after_refusal)
+    silence = poll.poll_sign_of_life_seconds + after_refusal + _poll_seconds()
     for name, starter in _starters().items():
         heartbeat = starter.poll_heartbeat_seconds
-        assert heartbeat / 2 >= after_refusal, (name, heartbeat, after_refusal)
+        assert heartbeat - starter.heartbeat_grace_seconds >= silence, (name, heartbeat, silence)
 
 
 def test_a_wait_for_the_user_outlasts_an_answer_in_flight_and_a_round_is_claimed_as_long() -> None:

@@ -363,21 +363,27 @@ def test_a_gap_beyond_the_hand_over_is_waited_by_the_workflow_and_polled_by_a_fr
 # --------------------------------------------------------------------------------------------- signs of life
 
 
-def test_a_long_download_keeps_the_poll_task_alive_within_half_its_heartbeat(system: System) -> None:
+def test_a_long_download_keeps_the_poll_task_alive_with_a_sign_only_when_the_next_could_come_too_late(
+    system: System,
+) -> None:
     # Given a download of eight minutes: its gaps stay in the loop (below the break-even) for ten minutes
     _, update_id = downloading(system, 480)
     entered = system.workflow.task_of(update_id).entered_at
     # When the workflow runs
     system.run(update_id)
-    # Then the Poll task never handed back, and heard from its loops (keep-alives, then the release) always before
-    # half its heartbeat had passed
+    # Then the Poll task never handed back, and heard from its loops (signs of life, then the release) always before
+    # the sign-of-life mark had passed
     assert system.record(update_id).status is UpdateStatus.SUCCEEDED
     assert states_of(system, update_id) == ["Poll"]
     kept_alive = sorted({p.alive_at for p in system.polls if p.alive_at is not None and p.alive_at > entered})
     signs = [entered, *kept_alive, system.polls[-1].history[-1].at]
-    half = system.settings.poll_heartbeat_seconds / 2
-    assert len(kept_alive) >= 2 and system.workflow.executions[update_id].keep_alives == len(kept_alive)
-    assert max((later - earlier).total_seconds() for earlier, later in pairwise(signs)) <= half
+    mark = system.settings.poll_sign_of_life_seconds
+    assert kept_alive and system.workflow.executions[update_id].keep_alives == len(kept_alive)
+    assert max((later - earlier).total_seconds() for earlier, later in pairwise(signs)) <= mark
+    # And no sign came before it was needed: each came at the poll whose silence plus next gap reached the mark
+    gap_after = {p.at: p.wait_seconds or 0 for p in system.polls[-1].history}
+    for earlier, later in pairwise([entered, *kept_alive]):
+        assert (later - earlier).total_seconds() + gap_after[later] >= mark, (earlier, later)
 
 
 def test_the_polls_stop_once_the_poll_task_is_over(system: System) -> None:

@@ -59,6 +59,10 @@ class Settings(BaseModel):
     # one more poll (the poll function's timeout, times its attempts, plus the retries' delays) could pass it.
     poll_loop_max_seconds: int = Field(300, alias="POLL_LOOP_MAX_SECONDS", ge=5, le=300)
     poll_reserve_seconds: int = Field(130, alias="POLL_RESERVE_SECONDS", ge=1, le=290)
+    # What a poll that Lambda refuses adds to a loop's silence: the Poll state's retry delays, the hand-on to a fresh
+    # loop (its retries) and the CoolDown gap waited there (tests/template/test_durations.py holds it to
+    # poll_loop.asl.json); a loop's sign of life leaves room for it (D36).
+    poll_cool_down_silence_seconds: int = Field(40, alias="POLL_COOL_DOWN_SILENCE_SECONDS", ge=1, le=300)
     # Gaps longer than this are waited by the Standard workflow rather than in the Express loop. Unset: the
     # break-even of the list prices (``LoopCost``, ~73 s); a deployment with other prices may set its own.
     poll_hand_over_gap_seconds: float | None = Field(None, alias="POLL_HAND_OVER_GAP_SECONDS", ge=1, le=3600)
@@ -145,10 +149,23 @@ class Settings(BaseModel):
 
     @property
     def poll_heartbeat_seconds(self) -> int:
-        """The longest a poll loop goes without a sign of life: its longest gap and one poll (retries included),
-        twice over (a poll sends the sign once half of it has passed), and a grace."""
+        """How long the Poll task waits for a sign of life from its loop (how soon a dead loop is found): its longest
+        gap and one poll (retries included), twice over, and a grace (436 s at the defaults)."""
         longest_gap = min(self.poll_max_gap_seconds, self.hand_over_gap_seconds)
         return math.ceil(2 * (longest_gap + self.poll_reserve_seconds) + self.heartbeat_grace_seconds)
+
+    @property
+    def poll_sign_of_life_seconds(self) -> float:
+        """A loop sends a sign of life only once its silence plus the gap it is about to wait would reach this
+        (D36): what is left of the heartbeat still holds the poll after that gap with every attempt, a cool-down
+        before it and the grace for the sign itself (236 s at the defaults; at half the heartbeat, as before D36, a
+        ten-minute download sent three signs, now two)."""
+        return (
+            self.poll_heartbeat_seconds
+            - self.poll_reserve_seconds
+            - self.poll_cool_down_silence_seconds
+            - self.heartbeat_grace_seconds
+        )
 
     @property
     def await_user_seconds(self) -> int:

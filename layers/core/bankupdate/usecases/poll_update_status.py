@@ -258,9 +258,10 @@ class PollUpdateStatus:
             logger.warning("the Poll task was over already", extra={"hand_back": reason.value})
 
     def _keep_task_waiting(self, state: PollLoopState, now: datetime, wait_seconds: int) -> PollLoopState | None:
-        """The Poll task gives up on a loop it hears nothing from: a sign of life before it would."""
+        """The Poll task gives up on a loop it hears nothing from: a sign of life before it would, and no sooner than
+        the next poll might come too late for one (each is a SendTaskHeartbeat of a shared quota: D36)."""
         alive_at = state.alive_at or now
-        if (now - alive_at).total_seconds() + wait_seconds < self.settings.poll_heartbeat_seconds / 2:
+        if (now - alive_at).total_seconds() + wait_seconds < self.settings.poll_sign_of_life_seconds:
             return state
         if not self.workflow.keep_alive(state.parent_token):
             logger.warning("the Poll task is over; this poll loop ends")
