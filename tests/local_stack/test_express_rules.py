@@ -21,7 +21,8 @@ from tests.support.workflow import poll_loops, transitions_of
 NO_SCA = [{"label": "Onlinebanking-ID", "value": "demo_no_msa"}, {"label": "PIN", "value": "demo_no_msa"}]
 # Express's five minutes are four seconds here; the loops do not know (they plan for 300 s), so the limit ends them.
 EXPRESS_SECONDS = 4
-QUICK_SILENCE = {"POLL_MAX_GAP_SECONDS": "2", "POLL_RESERVE_SECONDS": "1"}  # the Poll task's heartbeat: 11 s
+# The Poll task's heartbeat: 11 s; a loop signs when its silence and next gap would reach 4 s (D36)
+QUICK_SILENCE = {"POLL_MAX_GAP_SECONDS": "2", "POLL_RESERVE_SECONDS": "1", "POLL_COOL_DOWN_SILENCE_SECONDS": "1"}
 # Lambda's timeouts shrink too (the poll function's 40 s to 12 s), so a poll hung at Express's limit fails soon after.
 LAMBDA_TIME_SCALE = 0.3
 

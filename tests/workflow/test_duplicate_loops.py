@@ -17,7 +17,11 @@ from tests.support.workflow import poll_loops, polls_of, transitions_of
 @pytest.fixture(scope="module")
 def stack(sandbox: Any, webform_sandbox: Any) -> Iterator[Any]:
     parameters = {"Integration": "WEB_FORM", "WebFormBaseUrl": webform_sandbox.base_url}
-    env = {"POLL_LOOP_MAX_SECONDS": "6", "POLL_RESERVE_SECONDS": "1"}  # loops hand on after 5 s: more starts
+    env = {
+        "POLL_LOOP_MAX_SECONDS": "6",
+        "POLL_RESERVE_SECONDS": "1",
+        "POLL_COOL_DOWN_SILENCE_SECONDS": "1",
+    }  # loops hand on after 5 s: more starts
     with running_stack(sandbox, env=env, express_duplicate_rate=1.0, **parameters) as local:
         yield local
 

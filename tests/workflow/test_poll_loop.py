@@ -18,7 +18,9 @@ NO_SCA = [{"label": "Onlinebanking-ID", "value": "demo_no_msa"}, {"label": "PIN"
 @pytest.fixture(scope="module")
 def stack(sandbox: Any) -> Iterator[Any]:
     # A loop hands on after 5 s of its life here (the deployment's loops: ~170 s, inside Express's 300 s)
-    with running_stack(sandbox, env={"POLL_LOOP_MAX_SECONDS": "6", "POLL_RESERVE_SECONDS": "1"}) as local:
+    with running_stack(
+        sandbox, env={"POLL_LOOP_MAX_SECONDS": "6", "POLL_RESERVE_SECONDS": "1", "POLL_COOL_DOWN_SILENCE_SECONDS": "1"}
+    ) as local:
         yield local
 
 
