@@ -70,6 +70,7 @@ class FakeWorkflow:
         self.resumes: list[str] = []  # accepted resumes only (tokens)
         self.refused: list[str] = []  # tokens a call was refused for
         self.start_error: Exception | None = None  # set: Step Functions refuses to start (throttled, down)
+        self.list_error: Exception | None = None  # set: Step Functions refuses to list executions
         self.state_reads = 0  # DescribeExecution calls
 
     # ------------------------------------------------------------------------------------------ the port
@@ -147,6 +148,8 @@ class FakeWorkflow:
     def recently_failed(self, *, stopped_since: datetime, started_since: datetime) -> Iterator[str]:
         # ``started_since`` only bounds how far the adapter pages back through Step Functions' list; it filters
         # nothing the adapter would yield, so the fake ignores it.
+        if self.list_error is not None:
+            raise self.list_error
         with self._lock:
             failed = [
                 e.update_id

@@ -85,6 +85,32 @@ def test_a_failed_finalize_that_left_the_lock_is_repaired(system: System) -> Non
     assert connection is not None and connection.active_update_id is None
 
 
+def test_a_failed_workflow_sweep_that_aws_throttles_ends_the_run_well_and_a_later_run_repairs(system: System) -> None:
+    # Given an update Finalize saved as finished before it failed for good (the lock still held), and Step Functions
+    # refusing ListExecutions for rate past botocore's retries
+    user = system.new_user()
+    started = system.trigger(user, credentials=DEMO)
+    system.run(started.update_id)
+    system.workflow.catch(started.update_id, "States.Timeout")
+    system.updates.save(lifecycle.finish(system.record(started.update_id), system.clock.now()), expected_version=1)
+    system.workflow.end(started.update_id, "FAILED")
+    system.workflow.list_error = AwsThrottled("AWS refused states ListExecutions for rate (ThrottlingException)")
+    # When the reconciler runs
+    run = system.use_cases.reconcile_stale_updates()()
+    # Then the run ends without failing, saying it was throttled, and the lock is still held
+    assert (run.failed_repaired, run.throttled) == (0, True)
+    held = system.connections.get(user.owner_id, user.connection)
+    assert held is not None and held.active_update_id == started.update_id
+    # When Step Functions lists again and a run comes within the hour it looks back
+    system.workflow.list_error = None
+    system.clock.advance(600)
+    run = system.use_cases.reconcile_stale_updates()()
+    # Then the lock is free
+    assert (run.failed_repaired, run.throttled) == (1, False)
+    connection = system.connections.get(user.owner_id, user.connection)
+    assert connection is not None and connection.active_update_id is None
+
+
 def test_running_and_young_updates_are_left_alone(system: System) -> None:
     # Given an update whose workflow runs, and one too young to judge
     user, other = system.new_user(), system.new_user()

@@ -31,7 +31,7 @@ class ReconcileRun:
     open_checked: int
     recovered: int
     failed_repaired: int
-    throttled: bool = False  # the open-update sweep stopped at a throttle; the next run goes on, oldest first
+    throttled: bool = False  # a sweep stopped at a throttle; the next run goes on (oldest first, the same hour back)
     out_of_time: bool = False  # the open-update sweep stopped to end within the invocation's time
 
 
@@ -62,20 +62,31 @@ class ReconcileStaleUpdates:
             except AwsThrottled:
                 # Step Functions' rate is spent (DescribeExecution allows 10 a second in most Regions): the rest
                 # waits for the next run, oldest first again, instead of failing this one and its retries.
-                logger.warning("reconciler stopped early: AWS refused its calls for rate", extra={"checked": checked})
-                metrics.add_metric(name="ReconcilerThrottled", unit="Count", value=1)
+                _throttled("open updates", checked)
                 throttled = True
                 break
         longest_run = timedelta(seconds=self.settings.lock_lease_seconds)
         failed = self.workflow.recently_failed(stopped_since=now - FAILED_LOOKBACK, started_since=now - longest_run)
-        for update_id in failed:
-            stored = self.updates.get(update_id)
-            if stored is not None and stored.record.status.is_terminal:
-                self.finalizer.finish(stored)  # releases the lock if the failed Finalize left it held
-                repaired += 1
+        try:
+            for update_id in failed:
+                stored = self.updates.get(update_id)
+                if stored is not None and stored.record.status.is_terminal:
+                    self.finalizer.finish(stored)  # releases the lock if the failed Finalize left it held
+                    repaired += 1
+        except AwsThrottled:
+            # ListExecutions (or a repair's call) refused for rate: the next runs look back over the same hour
+            _throttled("failed workflows", repaired)
+            throttled = True
         metrics.add_metric(name="StaleUpdatesRecovered", unit="Count", value=recovered)
         logger.info(
             "reconciled",
             extra={"open_checked": checked, "recovered": recovered, "repaired": repaired, "out_of_time": out_of_time},
         )
         return ReconcileRun(checked, recovered, repaired, throttled=throttled, out_of_time=out_of_time)
+
+
+def _throttled(sweep: str, done: int) -> None:
+    logger.warning(
+        "reconciler stopped a sweep early: AWS refused its calls for rate", extra={"sweep": sweep, "done": done}
+    )
+    metrics.add_metric(name="ReconcilerThrottled", unit="Count", value=1)
