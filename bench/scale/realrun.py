@@ -104,9 +104,11 @@ class StartTimes:
     delivery_seconds: float = 0.0
     retry_delays: float = 0.0  # what botocore slept before its retries, within these invocations
     slept_in: dict[int, float] = field(default_factory=dict)  # per thread
-    # each invocation's seconds per message it started, its retry delays left out (the simulation's start times:
-    # on a loaded machine they vary, and a batch's starts come one after another)
-    per_start: list[float] = field(default_factory=list)
+    # Each invocation: when it began (seconds from ``origin``, the scheduler's run) and its seconds per message it
+    # started, retry delays left out. The simulation replays them: this machine's speed varies over a run (its load:
+    # the workflows the run has started share the two cores), and a batch's starts come one after another.
+    origin: float = 0.0
+    per_start: list[tuple[float, float]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def patch(self, failures: StartFailures) -> Any:
@@ -120,6 +122,7 @@ class StartTimes:
             refusals = times.gate.refused_in.get(thread, 0)
             slept = times.slept_in.get(thread, 0.0)
             postponed = failures.postponed_in.get(thread, 0)
+            at = time.monotonic() - times.origin
             began = time.perf_counter()
             try:
                 result = run(function, event, context, abandoned)
@@ -136,7 +139,7 @@ class StartTimes:
                     delays = times.slept_in.get(thread, 0.0) - slept
                     begun = messages - (failures.postponed_in.get(thread, 0) - postponed)
                     if begun > 0:  # a postponed message is over at once: it is no start
-                        times.per_start.append(round((seconds - delays) / begun, 4))
+                        times.per_start.append((round(at, 2), round((seconds - delays) / begun, 4)))
                     times.seconds += seconds
                     times.retry_delays += delays
                     times.messages += messages
@@ -180,7 +183,7 @@ class StartTimes:
 
         return mock.patch.object(QueuePollers, "_deliver", timed)
 
-    def summary(self) -> dict[str, float | int | list[float]]:
+    def summary(self) -> dict[str, float | int | list[tuple[float, float]]]:
         return {
             "invocations": self.invocations,
             "messages": self.messages,
@@ -196,7 +199,7 @@ class StartTimes:
             "seconds_per_batch_beyond_the_invocation": round(
                 (self.delivery_seconds - self.seconds) / max(1, self.invocations), 4
             ),
-            "seconds_per_start_by_invocation": self.per_start,
+            "starts_by_invocation": sorted(self.per_start),  # [began at, seconds per start]
         }
 
 
@@ -288,7 +291,7 @@ def real_run(
             for patch in (gate.patch(), times.patch(failures), times.patch_deliveries(), times.patch_retry_sleeps()):
                 patched.enter_context(patch)
             patched.enter_context(failures.patch())
-            began = time.monotonic()
+            began = times.origin = time.monotonic()
             run = stack.fire_schedule("ScheduleUpdatesFunctionScheduler")
             queued_in = time.monotonic() - began
             deadline = began + timeout

@@ -141,16 +141,16 @@ def predict_night(
     seed: int = 22,
     batch_overhead_seconds: float = 0.0,
     shared_retry_quota: bool = False,
-    start_seconds_samples: Sequence[float] = (),
+    start_times: Sequence[tuple[float, float]] = (),
 ) -> Outcome:
     """Connections due at ``due_at`` (seconds), drained by the scheduled path at the given parameters; a batch's
-    start time drawn from ``start_seconds_samples`` when given (else the profile's)."""
+    start time from ``start_times`` (began at, seconds per start) nearest its time when given, else the profile's."""
     sim = Simulation(quotas, policies, seed=seed, tick=1.0)
     if shared_retry_quota:  # the local stack: every start through one botocore client
         sim.retry_quota = RetryQuota()
     pacing = Pacing.of(starts_per_second, "rate(15 minutes)")
     path = ScheduledPath(
-        sim, profile, list(due_at), pacing, max_concurrency, horizon, batch_overhead_seconds, start_seconds_samples
+        sim, profile, list(due_at), pacing, max_concurrency, horizon, batch_overhead_seconds, start_times
     )
     path.begin()
     sim.run(until=horizon)

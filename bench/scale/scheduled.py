@@ -4,6 +4,7 @@ source mapping (batches of ten, at most MaximumConcurrency at once, a batch's st
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 from collections.abc import Callable, Sequence
@@ -26,12 +27,15 @@ class ScheduledPath:
         max_concurrency: int,
         horizon: float,
         batch_overhead_seconds: float = 0.0,
-        start_seconds_samples: Sequence[float] = (),
+        start_times: Sequence[tuple[float, float]] = (),
     ) -> None:
         self.sim, self.profile, self.due_at, self.pacing = sim, profile, due_at, pacing
-        # A start's time, drawn for each batch from these (a real run's invocations: a loaded machine's starts vary,
-        # and a slow batch runs out of its time where one of the mean would not); none given: the profile's mean.
-        self.start_seconds_samples = tuple(start_seconds_samples)
+        # A start's time as a real run measured it over time: (began at, seconds per start) of each invocation, the
+        # nearest in time taken for a batch (a loaded machine's speed varies, and a slow batch runs out of its time
+        # where one of the mean would not); none given: the profile's mean, for every batch.
+        ordered = sorted(start_times)
+        self._start_times_at = [at for at, _ in ordered]
+        self._start_times = [seconds for _, seconds in ordered]
         # How long the event source holds a batch's slot after the invocation (0 in AWS, where deleting the batch's
         # messages is the poller's own work; measured on the local stack, whose poller deletes them in the slot).
         self.batch_overhead_seconds = batch_overhead_seconds
@@ -91,12 +95,9 @@ class ScheduledPath:
             self.batches_in_flight += 1
             self.messages_in_flight += len(ready)
             self.peak_in_flight = max(self.peak_in_flight, self.batches_in_flight)
-            per_start = (
-                self.sim.rng.choice(self.start_seconds_samples)
-                if self.start_seconds_samples
-                else self.profile.start_seconds
+            self._process(
+                now, [(m[2], m[3]) for m in ready], received=now, size=len(ready), per_start=self._per_start(now)
             )
-            self._process(now, [(m[2], m[3]) for m in ready], received=now, size=len(ready), per_start=per_start)
         if (queue or not self._done()) and now < self.horizon:
             self.sim.at(now + ESM_TICK, self._poll)
 
@@ -141,6 +142,16 @@ class ScheduledPath:
 
         later: Callable[[float], None] = call
         sim.at(now + per_start, later)
+
+    def _per_start(self, now: float) -> float:
+        if not self._start_times:
+            return self.profile.start_seconds
+        after = bisect.bisect_left(self._start_times_at, now)
+        nearest = min(
+            (i for i in (after - 1, after) if 0 <= i < len(self._start_times)),
+            key=lambda i: abs(self._start_times_at[i] - now),
+        )
+        return self._start_times[nearest]
 
     def _batch_done(self, size: int) -> None:
         self.messages_in_flight -= size

@@ -51,9 +51,9 @@ def simulate(real: dict[str, Any], seeds: range = range(5)) -> dict[str, Any]:
     overall = measured["seconds"] / max(1, measured["messages"])
     start_seconds = round(measured.get("seconds_per_message_without_retry_delays", overall), 4)
     profile = load_profile("ACCESS", "scheduled", DOWNLOAD_SECONDS).model_copy(update={"start_seconds": start_seconds})
-    # Where the run recorded each invocation's time per start, a batch's starts take one of those (runs before that
-    # recorded only the mean, which every batch then takes)
-    samples = measured.get("seconds_per_start_by_invocation", [])
+    # Where the run recorded each invocation's time per start and when it began, a batch's starts take the one
+    # nearest in time (runs before that recorded only the mean, which every batch then takes)
+    samples = [(float(at), float(seconds)) for at, seconds in measured.get("starts_by_invocation", [])]
     policies = load_policies()
     runs = []
     for seed in seeds:
@@ -68,7 +68,7 @@ def simulate(real: dict[str, Any], seeds: range = range(5)) -> dict[str, Any]:
             seed=seed,
             batch_overhead_seconds=real["start_function"].get("seconds_per_batch_beyond_the_invocation", 0.0),
             shared_retry_quota=True,
-            start_seconds_samples=samples,
+            start_times=samples,
         )
         (start,) = [q for q in outcome.quotas if q.quota == "stepfunctions.StartExecution.standard"]
         runs.append(
@@ -107,10 +107,10 @@ def _within(simulated: float, real: float) -> dict[str, Any]:
 def _varied(result: dict[str, Any]) -> str:
     if not result["simulated"].get("start_seconds_varied_by_batch"):
         return " on the mean, every batch alike"
-    per_start = result["real"]["start_function"]["seconds_per_start_by_invocation"]
-    ordered = sorted(per_start)
+    per_start = result["real"]["start_function"]["starts_by_invocation"]
+    ordered = sorted(seconds for _, seconds in per_start)
     return (
-        f" on the mean; each batch's drawn from the run's {len(ordered)} invocations, "
+        f" on the mean; each batch's that of the run's invocation nearest in time, of {len(ordered)}: "
         f"{ordered[0]:.2f}-{ordered[-1]:.2f} s, median {ordered[len(ordered) // 2]:.2f} s"
     )
 

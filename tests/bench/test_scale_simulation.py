@@ -67,14 +67,14 @@ def test_a_batch_that_runs_out_of_time_postpones_its_last_starts_and_loses_none(
     assert night.completion_seconds >= policies.visibility_timeout
 
 
-def test_starts_that_vary_in_length_postpone_where_their_mean_would_not(
+def test_starts_that_slow_down_during_a_run_postpone_where_their_mean_would_not(
     policies: Policies, scheduled: UpdateProfile
 ) -> None:
     # Given 200 due connections and starts of 5 s on the mean: a batch of ten of those fits the function's time
     # (120 s, of which a start needs 60 s left), one of 9 s a start does not
     even = scheduled.model_copy(update={"start_seconds": 5.0})
 
-    def night(samples: tuple[float, ...]) -> Outcome:
+    def night(start_times: tuple[tuple[float, float], ...]) -> Outcome:
         return predict_night(
             [0.0] * 200,
             Quotas.default("eu-central-1"),
@@ -82,11 +82,12 @@ def test_starts_that_vary_in_length_postpone_where_their_mean_would_not(
             policies,
             starts_per_second=10,
             max_concurrency=10,
-            start_seconds_samples=samples,
+            start_times=start_times,
         )
 
-    # When the night is simulated with every batch at the mean, then with batches of 1 s and 9 s a start (mean 5 s)
-    alike, varied = night(()), night((1.0, 9.0))
+    # When the night is simulated with every batch at the mean, then with a machine that starts in 1 s for the first
+    # ten seconds and in 9 s after (a real run's invocations, replayed by when they began)
+    alike, varied = night(()), night(((0.0, 1.0), (9.0, 1.0), (10.0, 9.0), (1000.0, 9.0)))
     # Then only the slow batches ran out of time: their last starts came back after the visibility timeout, and
     # every connection still started once
     assert alike.postponed == 0 and alike.completion_seconds < policies.visibility_timeout
