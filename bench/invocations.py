@@ -10,7 +10,8 @@ after another on a warm local stack and measures each exactly as flows.py does (
 hold moto's and the sandbox's answers, an upper bound on AWS's.
 
 `python -m bench.invocations` writes bench/results/invocations.json (flows.json's format: its `runs`) and
-invocations.md, with the side-by-side figures of flows.json beside these (~6 min; BENCH_REPLICATES, default 5).
+invocations.md, with the side-by-side figures of flows.json beside these (~6 min; BENCH_REPLICATES, default 5);
+`--markdown-only` rewrites invocations.md from the two files without measuring (after flows.json was re-measured).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import sys
 import time
 from typing import Any
 
@@ -97,7 +99,10 @@ def markdown(alone: list[dict[str, Any]], side_by_side: list[dict[str, Any]]) ->
 
 
 def main() -> None:
-    rows = measure(int(os.environ.get("BENCH_REPLICATES", "5")))
+    if "--markdown-only" in sys.argv:  # flows.json re-measured: the comparison again, the updates alone as they were
+        rows = json.loads((RESULTS / "invocations.json").read_text())["runs"]
+    else:
+        rows = measure(int(os.environ.get("BENCH_REPLICATES", "5")))
     side_by_side = _of_the_flow(json.loads((RESULTS / "flows.json").read_text())["runs"])
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "invocations.json").write_text(json.dumps({"runs": rows}, indent=2) + "\n")
