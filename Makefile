@@ -72,7 +72,7 @@ invocations: $(VENV)/.installed ## the rush's update measured one at a time, for
 scale: $(VENV)/.installed ## the morning rush (20,000 presses in a minute) and a night of 1,000,000 due connections, simulated through AWS's quotas with the measured calls (about 5 minutes) -> bench/results/scale.md
 	$(PY) -m bench.scale
 
-scale-check: $(VENV)/.installed ## the simulation against a real local-stack run of the scheduled path (200 updates: about 20 minutes on a loaded 2-core machine) -> bench/results/scale_validation.md
+scale-check: $(VENV)/.installed ## the simulation against a real local-stack run of the scheduled path (600 updates: about 31 minutes on a 2-core machine) -> bench/results/scale_validation.md
 	$(PY) -m bench.scale.validate $(SCALE_CHECK_ARGS)
 
 dev: $(VENV)/.installed $(SAM_VENV)/.installed $(MINI_VENV)/.installed ## create the virtualenvs (project, SAM CLI, ministack)

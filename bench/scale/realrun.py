@@ -257,9 +257,15 @@ def _ended(stack: Any, timeout: float) -> dict[str, Any]:
         for execution in page["executions"]:
             statuses[execution["status"]] = statuses.get(execution["status"], 0) + 1
     locked = 0
+    updates: dict[str, int] = {}  # how each update record ended: status (error code)
     for page in ddb.get_paginator("scan").paginate(TableName=stack.physical_id("StateTable")):
-        locked += sum(1 for item in page["Items"] if "active_update_id" in item)
-    return {"settled": settled, "executions": statuses, "left_locked": locked}
+        for item in page["Items"]:
+            locked += "active_update_id" in item
+            if item["pk"]["S"].startswith("UPDATE#") and item["sk"]["S"] == "UPDATE":
+                code = item.get("error", {}).get("M", {}).get("code", {}).get("S")
+                outcome = item["status"]["S"] + (f" ({code})" if code else "")
+                updates[outcome] = updates.get(outcome, 0) + 1
+    return {"settled": settled, "executions": statuses, "left_locked": locked, "update_records": updates}
 
 
 def real_run(

@@ -8,7 +8,7 @@ and the time one start takes from the real run itself (StartScheduledUpdate's wa
 run: it depends on this machine's load, which the run and ``flows.json`` do not share). Issue 22's bar: completion
 time and throttles within 10 %.
 
-`python -m bench.scale.validate [--updates 200] [--rate 5] [--concurrency 6] [--bucket 5 1]` (2,000 did not fit this
+`python -m bench.scale.validate [--updates 600] [--rate 5] [--concurrency 6] [--bucket 40 4]` (2,000 did not fit this
 shared 2-core machine: a start took ~5 s there, and the run would have lasted hours); `--resimulate` simulates the
 recorded real run again.
 """
@@ -142,7 +142,8 @@ def write_markdown(result: dict[str, Any], path: Path) -> None:
     lines += [
         "",
         f"Scheduler run: {json.dumps(real['scheduler_run'])}; queued in {real['queued_in_seconds']} s. After the "
-        f"run: executions {json.dumps(real.get('executions'))}, connections left locked {real.get('left_locked')} "
+        f"run: executions {json.dumps(real.get('executions'))}, update records "
+        f"{json.dumps(real.get('update_records', 'not recorded'))}, connections left locked {real.get('left_locked')} "
         f"(settled: {real.get('settled')}). Deliveries the start function reported failed: "
         f"{real['start_function'].get('messages_failed')} (why, where recorded: "
         f"{json.dumps(real.get('start_failures'))}); each came back after the queue's visibility timeout, which "
@@ -154,10 +155,10 @@ def write_markdown(result: dict[str, Any], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--updates", type=int, default=200)
+    parser.add_argument("--updates", type=int, default=600)
     parser.add_argument("--rate", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=6)
-    parser.add_argument("--bucket", type=float, nargs=2, default=(5.0, 1.0))
+    parser.add_argument("--bucket", type=float, nargs=2, default=(40.0, 4.0))
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
         "--resimulate", action="store_true", help="simulate the real run in --out/scale_validation.json again"

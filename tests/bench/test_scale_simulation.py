@@ -130,13 +130,13 @@ def test_a_rush_through_the_stage_throttle_starts_or_answers_every_press(policie
 def test_the_simulation_of_the_committed_real_run_starts_what_it_started() -> None:
     # Given a real local-stack run of the scheduled path, every connection due at once: the 200-update run, whose
     # start time the simulation can take as measured (in the later 150-update run most batches met a throttle and
-    # the few that did not, whose time it takes, were short: scale_validation.md)
+    # the few that did not, whose time it takes, were short: scale_validation_150.md)
     real = json.loads((ROOT / "bench" / "results" / "scale_validation_200.json").read_text())["real"]
     # When the simulation is pointed at the same arrivals, parameters, bucket and measured start time
     simulated = simulate(real, seeds=range(1))["runs"][0]
     # Then both started every update once: the real run left no connection locked and every execution ended, and
     # the simulation lost none and spent no budget twice (its times and throttles are the bench's figures, not
-    # asserted here: scale_validation.md)
+    # asserted here: scale_validation*.md)
     assert real["started"] == real["updates"]
     assert (real["left_locked"], real["settled"], set(real["executions"])) == (0, True, {"SUCCEEDED"})
     assert (simulated["started"], simulated["lost"], simulated["double_budget"]) == (real["updates"], 0, 0)
