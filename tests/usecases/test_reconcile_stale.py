@@ -31,6 +31,17 @@ def _orphan(system: System, user: BankUser, update_id: str = "7" * 32) -> Update
     return record
 
 
+def _finalize_failed_leaving_the_lock(system: System) -> tuple[BankUser, str]:
+    """An update Finalize saved as finished before it failed for good: the lock still held, the execution failed."""
+    user = system.new_user()
+    started = system.trigger(user, credentials=DEMO)
+    system.run(started.update_id)
+    system.workflow.catch(started.update_id, "States.Timeout")
+    system.updates.save(lifecycle.finish(system.record(started.update_id), system.clock.now()), expected_version=1)
+    system.workflow.end(started.update_id, "FAILED")
+    return user, started.update_id
+
+
 def test_an_open_update_without_a_workflow_gets_one(system: System) -> None:
     # Given an update recorded by a trigger that died before it started the update's workflow
     user = system.new_user()
@@ -71,12 +82,7 @@ def test_an_open_update_whose_workflow_ended_is_finished_as_stalled(system: Syst
 
 def test_a_failed_finalize_that_left_the_lock_is_repaired(system: System) -> None:
     # Given an update Finalize saved as finished before it failed for good (the lock still held, the execution failed)
-    user = system.new_user()
-    started = system.trigger(user, credentials=DEMO)
-    system.run(started.update_id)
-    system.workflow.catch(started.update_id, "States.Timeout")
-    system.updates.save(lifecycle.finish(system.record(started.update_id), system.clock.now()), expected_version=1)
-    system.workflow.end(started.update_id, "FAILED")
+    user, _ = _finalize_failed_leaving_the_lock(system)
     # When the reconciler runs
     run = system.use_cases.reconcile_stale_updates()()
     # Then the rest of the finish is done: the lock is free
@@ -88,19 +94,14 @@ def test_a_failed_finalize_that_left_the_lock_is_repaired(system: System) -> Non
 def test_a_failed_workflow_sweep_that_aws_throttles_ends_the_run_well_and_a_later_run_repairs(system: System) -> None:
     # Given an update Finalize saved as finished before it failed for good (the lock still held), and Step Functions
     # refusing ListExecutions for rate past botocore's retries
-    user = system.new_user()
-    started = system.trigger(user, credentials=DEMO)
-    system.run(started.update_id)
-    system.workflow.catch(started.update_id, "States.Timeout")
-    system.updates.save(lifecycle.finish(system.record(started.update_id), system.clock.now()), expected_version=1)
-    system.workflow.end(started.update_id, "FAILED")
+    user, update_id = _finalize_failed_leaving_the_lock(system)
     system.workflow.list_error = AwsThrottled("AWS refused states ListExecutions for rate (ThrottlingException)")
     # When the reconciler runs
     run = system.use_cases.reconcile_stale_updates()()
     # Then the run ends without failing, saying it was throttled, and the lock is still held
     assert (run.failed_repaired, run.throttled) == (0, True)
     held = system.connections.get(user.owner_id, user.connection)
-    assert held is not None and held.active_update_id == started.update_id
+    assert held is not None and held.active_update_id == update_id
     # When Step Functions lists again and a run comes within the hour it looks back
     system.workflow.list_error = None
     system.clock.advance(600)
