@@ -15,6 +15,7 @@ from bankupdate.domain.model import ConnectionHealth, SkipReason, UpdateStatus
 from bankupdate.domain.trigger_rate import TriggerRate
 from bankupdate.ports import ConnectionOutcome, LockAttempt, LockRefusal
 from tests.contract.conftest import Stores
+from tests.contract.lost_answers import LostAnswers
 from tests.contract.records import NOW, OWNER, facts, first_record
 
 LEASE = NOW + timedelta(minutes=30)
@@ -335,6 +336,27 @@ def test_every_trigger_takes_the_lock_and_counts_itself_in_one_write(state_table
         store.release(OWNER, 7, update_id=f"u{n}", outcome=None)
     stored = store.get(OWNER, 7)
     assert stored is not None and stored.user_triggers == (RATE.stamp(NOW), RATE.stamp(NOW + timedelta(seconds=5)))
+
+
+def test_a_lock_whose_answer_was_lost_and_retried_is_taken_not_refused_as_held_by_itself(state_table: str) -> None:
+    # Given a known connection on DynamoDB, and the first answer to the next lock taken lost on its way back
+    # (botocore retries the write, which had landed: the retry finds the lock held, by the same update)
+    from bankupdate.stores.aws import client
+    from bankupdate.stores.connections import DynamoConnectionStore
+
+    store = DynamoConnectionStore(state_table, 4)
+    store.record_facts(OWNER, facts(7), NOW)
+    # When an update takes the lock
+    with LostAnswers(client("dynamodb"), "UpdateItem") as lost:
+        taken = store.acquire_lock(OWNER, 7, update_id="u1", now=NOW, lease_until=LEASE)
+    # Then the retry happened, and the update has the lock: it is not told that it holds it itself
+    assert lost.retried == 1
+    assert (taken.refused, taken.holder) == (None, None)
+    stored = store.get(OWNER, 7)
+    assert stored is not None and stored.active_update_id == "u1"
+    # And another update is still refused, told who holds it
+    other = store.acquire_lock(OWNER, 7, update_id="u2", now=NOW, lease_until=LEASE)
+    assert (other.refused, other.holder) == (LockRefusal.HELD, "u1")
 
 
 _PROPERTY_CONNECTIONS = itertools.count(1000)

@@ -9,8 +9,9 @@ import pytest
 
 from bankupdate.contract import WaitingTask
 from bankupdate.domain.model import UpdateStatus
-from bankupdate.ports import StaleUpdate
-from tests.contract.conftest import Stores
+from bankupdate.ports import StaleUpdate, UpdateStore
+from tests.contract.conftest import SHARDS, Stores
+from tests.contract.lost_answers import LostAnswers
 from tests.contract.records import NOW, waiting_update
 
 LEASE = timedelta(seconds=60)
@@ -306,3 +307,32 @@ def test_a_callback_link_finds_its_update(stores: Stores) -> None:
     # Then the digest finds the update, and another digest finds nothing
     assert stores.updates.find_by_callback("digest-1") == "a" * 32
     assert stores.updates.find_by_callback("digest-2") is None
+
+
+@pytest.fixture
+def dynamodb_updates(state_table: str) -> UpdateStore:
+    """The DynamoDB store alone: an answer lost on the wire, and botocore's retry of it, are DynamoDB's."""
+    from bankupdate.stores.updates import DynamoUpdateStore
+
+    return DynamoUpdateStore(state_table, timedelta(days=30), SHARDS)
+
+
+def test_a_save_whose_answer_was_lost_and_retried_is_the_save_not_a_stale_one(dynamodb_updates: UpdateStore) -> None:
+    from bankupdate.stores.aws import client
+
+    updates = dynamodb_updates
+    # Given an update, and a first answer to the next save lost on its way back (botocore retries the write, which
+    # had landed: the retry's condition fails on the version it raised itself)
+    record = waiting_update()
+    updates.create(record)
+    # When the save is made
+    with LostAnswers(client("dynamodb"), "UpdateItem") as lost:
+        saved = updates.save(record.model_copy(update={"poll_count": 1}), expected_version=0)
+    # Then it was retried, and reports the write as done: version 1, stored as written
+    assert lost.retried == 1
+    stored = updates.get(record.update_id)
+    assert saved.record.version == 1
+    assert stored is not None and stored.record == saved.record
+    # And another writer that read version 0 is still refused
+    with pytest.raises(StaleUpdate):
+        updates.save(record.model_copy(update={"poll_count": 9}), expected_version=0)

@@ -128,6 +128,9 @@ class DynamoConnectionStore:
                 if not is_condition_failure(error):
                     raise
                 found = from_item(error.response.get("Item") or {})
+                if found.get("active_update_id") == update_id:
+                    # botocore retried a take whose first attempt landed (its answer was lost): the lock is ours
+                    return LockAttempt(None, None, _record(error.response.get("Item")))
                 refusal = self._refusal(found, now, rate, create is not None)
                 if refusal is not None:
                     return LockAttempt(refusal, found.get("active_update_id"), _record(error.response.get("Item")))

@@ -2,13 +2,15 @@
 
 Beside the record, the item holds workflow internals that never leave the store's callers: the token of the workflow
 task waiting on the update (and which task that is), the poll loop that holds the update's polls, and the claim on
-an authentication round while someone answers it. While an update is open, the item is in
+an authentication round while someone answers it, and the mark of the last save (a retried save recognises its own
+write by it). While an update is open, the item is in
 the sparse ``gsi1`` under ``ACTIVE#<shard>`` (sorted by creation), so the stale-update reconciler finds open updates
 without a Scan; the terminal write takes it out.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +26,7 @@ from bankupdate.stores.items import from_item, to_item, to_value
 
 _RECORD_FIELDS = frozenset(UpdateRecord.model_fields)
 _ACTIVE = "ACTIVE#"
+_WRITE_ID = "write_id"  # the mark of the last save (a random id): whose write the item holds
 
 
 def _key(update_id: str) -> dict[str, Any]:
@@ -90,19 +93,29 @@ class DynamoUpdateStore:
         remove = (" REMOVE " + ", ".join(f"#r{i}" for i in range(len(removable)))) if removable else ""
         names["#version"] = "version"
         values[":expected"] = {"N": str(expected_version)}
+        # Each write is marked: a write whose answer was lost (a read timeout) is retried by botocore and then fails
+        # its own condition; the item then holds this mark, and the write was ours after all, not a stale one.
+        write_id = uuid.uuid4().hex
+        names["#write"], values[":write"] = _WRITE_ID, {"S": write_id}
         try:
             # The task parked on the item as this very write found it (a terminal write removes it).
             answer = self._ddb.update_item(
                 TableName=self._table,
                 Key=_key(record.update_id),
-                UpdateExpression=f"SET {assignments}{remove}",
+                UpdateExpression=f"SET {assignments}, #write = :write{remove}",
                 ConditionExpression="attribute_exists(pk) AND #version = :expected",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if is_condition_failure(error):
+                now_stored = from_item(error.response.get("Item", {}))
+                if now_stored.get(_WRITE_ID) == write_id:
+                    # Landed at the first attempt. The task it found is the one still parked (a terminal write drops
+                    # it: its finish then falls back to the token it read).
+                    return StoredUpdate(saved, now_stored.get("task_token"), _kind(now_stored))
                 raise StaleUpdate(record.update_id) from error
             raise
         before = from_item(answer.get("Attributes", {}))
