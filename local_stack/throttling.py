@@ -158,17 +158,29 @@ class QuotaEnforcement:
         self._lock = threading.Lock()
         self._call = threading.local()
         self._refuse_next: Counter[tuple[str, str]] = Counter()
+        self._aimed_at: dict[tuple[str, str], Callable[[Mapping[str, Any]], bool]] = {}
 
-    def refuse_next(self, service: str, operation: str, times: int = 1) -> None:
+    def refuse_next(
+        self, service: str, operation: str, times: int = 1, *, where: Callable[[Mapping[str, Any]], bool] | None = None
+    ) -> None:
         """The next ``times`` attempts of this call (``"states", "SendTaskSuccess"``) are refused for rate, as the
-        random throttles are: a test aims a throttle at one call site."""
+        random throttles are: a test aims a throttle at one call site (``where``: only at calls whose parameters it
+        accepts, so that a stray call of an earlier test's update does not take the aim)."""
         with self._lock:
             self._refuse_next[(service, operation)] += times
+            if where is not None:
+                self._aimed_at[(service, operation)] = where
+
+    def unmet_aims(self) -> dict[str, int]:
+        """The refusals ``refuse_next`` aimed that no call has met yet."""
+        with self._lock:
+            return {f"{service} {operation}": n for (service, operation), n in self._refuse_next.items() if n}
 
     def forget_aims(self) -> None:
         """Drop the refusals ``refuse_next`` aimed that no call met (a test's aim must not outlive the test)."""
         with self._lock:
             self._refuse_next.clear()
+            self._aimed_at.clear()
 
     def set_quotas(self, quotas: Quotas) -> None:
         """Other quotas from now on (a test lowering one): every bucket starts full again; executions running keep
@@ -187,7 +199,8 @@ class QuotaEnforcement:
         with self._lock:
             self.attempts[service] += 1
             injected = INJECTED_REFUSALS.get(service)
-            aimed = self._refuse_next[(service, operation)] > 0
+            where = self._aimed_at.get((service, operation))
+            aimed = self._refuse_next[(service, operation)] > 0 and (where is None or where(params))
             if aimed:
                 self._refuse_next[(service, operation)] -= 1
             if injected is not None and (aimed or (self.injected_rate > 0 and self._rng.random() < self.injected_rate)):

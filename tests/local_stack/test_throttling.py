@@ -11,7 +11,7 @@ import os
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -229,7 +229,7 @@ def test_a_throttled_poll_is_retried_by_the_poll_loop(new_user: Any, stack: Any,
     # Given a user, and Lambda refusing the workflows' next two invocations (its 429 TooManyRequestsException)
     user: BankUser = new_user(download_seconds=0.2)
     quiet(stack)
-    throttles.refuse_next("lambda", "Invoke", times=2)
+    throttles.refuse_next("lambda", "Invoke", times=2, where=_none_of(_updates_so_far(stack)))
     # When the user presses Sync
     answer = user.api.trigger(user.connections["DEMO0001"], {"interface": "XS2A"})
     assert answer.status_code == 202, answer.text
@@ -239,6 +239,7 @@ def test_a_throttled_poll_is_retried_by_the_poll_loop(new_user: Any, stack: Any,
     # Then the workflows' Retry took both throttles (Lambda.TooManyRequestsException) and the update succeeded: a
     # poll loop's Poll, or the update's own Finalize when the download was over before its first poll
     assert final["status"] == "SUCCEEDED", final
+    assert throttles.unmet_aims() == {}, "no invocation of the update's workflows met the aimed refusals"
     errors = _loop_task_errors(stack, update_id) + _task_errors(history(stack, update_id))
     assert errors.count("Lambda.TooManyRequestsException") == 2, errors
 
@@ -248,7 +249,7 @@ def test_a_throttled_finish_is_retried_by_the_poll_loop(new_user: Any, stack: An
     # update done hands its result to the update's workflow with it)
     user: BankUser = new_user(download_seconds=0.2)
     quiet(stack)
-    throttles.refuse_next("states", "SendTaskSuccess", times=3)
+    throttles.refuse_next("states", "SendTaskSuccess", times=3, where=_none_of(_updates_so_far(stack)))
     # When the user presses Sync
     answer = user.api.trigger(user.connections["DEMO0001"], {"interface": "XS2A"})
     assert answer.status_code == 202, answer.text
@@ -289,6 +290,23 @@ def test_a_trigger_whose_workflow_start_is_throttled_answers_202_and_the_reconci
     assert user.api.wait_until_unlocked(connection)["activeUpdateId"] is None
     update_calls = [c for c in sandbox.world.calls[calls_before:] if c.path.endswith("/bankConnections/update")]
     assert len(update_calls) == 1
+
+
+def _updates_so_far(stack: Any) -> set[str]:
+    """Every update a workflow or poll loop has run for (an execution's name is its update's id)."""
+    loops = stack.express_history("PollLoopStateMachine")
+    return {e["name"] for e in executions(stack)} | {str(loop["input"].get("updateId")) for loop in loops}
+
+
+def _none_of(updates: set[str]) -> Callable[[Mapping[str, Any]], bool]:
+    """An aimed refusal's filter: a call made for none of ``updates`` (a stray poll or finish of an earlier test's
+    update does not take a refusal aimed at this test's)."""
+
+    def accepts(params: Mapping[str, Any]) -> bool:
+        text = str(params)
+        return not any(update_id in text for update_id in updates)
+
+    return accepts
 
 
 def _loop_task_errors(stack: Any, update_id: str) -> list[str]:
