@@ -168,7 +168,10 @@ class QuotaEnforcement:
         accepts, so that a stray call of an earlier test's update does not take the aim)."""
         with self._lock:
             self._refuse_next[(service, operation)] += times
-            if where is not None:
+            # The latest aim's filter holds for the call: an aim without one is not filtered by an earlier aim's.
+            if where is None:
+                self._aimed_at.pop((service, operation), None)
+            else:
                 self._aimed_at[(service, operation)] = where
 
     def unmet_aims(self) -> dict[str, int]:
