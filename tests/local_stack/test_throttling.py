@@ -25,7 +25,7 @@ from local_stack.template import REGION
 from local_stack.throttling import QuotaEnforcement
 from tests.conftest import BankUser, register_finapi_user, running_stack
 from tests.support.api_client import BankUpdateApi
-from tests.support.workflow import ended_poll_loops, history
+from tests.support.workflow import ended_poll_loops, history, poll_loops
 from tests.workflow.test_scheduled_updates import executions, sync
 
 # Of every AWS call of the stack's code, refused at random while a test acts: 0.1 keeps the suite's run short (the
@@ -70,10 +70,7 @@ def quiet(stack: Any, timeout: float = SETTLE_SECONDS) -> None:
     """No execution of any test is running any more, poll loops included: an Express loop can outlive its update's
     execution by a poll, and a refusal aimed at the next call (``refuse_next``) must meet the test's own."""
     settle(stack, timeout)
-    deadline = time.monotonic() + timeout
-    while [loop for loop in stack.express_history("PollLoopStateMachine") if loop["status"] == "RUNNING"]:
-        assert time.monotonic() < deadline, "poll loops still running"
-        time.sleep(0.2)
+    ended_poll_loops(stack, None, timeout)
 
 
 def test_a_trigger_whose_record_cannot_be_written_answers_503_and_leaves_no_lock(
@@ -294,7 +291,7 @@ def test_a_trigger_whose_workflow_start_is_throttled_answers_202_and_the_reconci
 
 def _updates_so_far(stack: Any) -> set[str]:
     """Every update a workflow or poll loop has run for (an execution's name is its update's id)."""
-    loops = stack.express_history("PollLoopStateMachine")
+    loops = poll_loops(stack, None)
     return {e["name"] for e in executions(stack)} | {str(loop["input"].get("updateId")) for loop in loops}
 
 

@@ -57,14 +57,16 @@ def polls_of(stack: Any, update_id: str) -> list[dict[str, Any]]:
     return polls
 
 
-def poll_loops(stack: Any, update_id: str) -> list[dict[str, Any]]:
-    """The update's Express poll loops (from the local stand-in for the loop's CloudWatch log)."""
-    return [e for e in stack.express_history("PollLoopStateMachine") if e["input"].get("updateId") == update_id]
+def poll_loops(stack: Any, update_id: str | None) -> list[dict[str, Any]]:
+    """The update's Express poll loops, every update's for None (from the local stand-in for the loop's CloudWatch
+    log)."""
+    loops: list[dict[str, Any]] = stack.express_history("PollLoopStateMachine")
+    return loops if update_id is None else [e for e in loops if e["input"].get("updateId") == update_id]
 
 
-def ended_poll_loops(stack: Any, update_id: str, timeout: float = 30) -> list[dict[str, Any]]:
-    """The update's poll loops once none runs: a loop's last state (Done) comes after the Finalize it handed the
-    update to has already written the record and freed the lock."""
+def ended_poll_loops(stack: Any, update_id: str | None, timeout: float = 30) -> list[dict[str, Any]]:
+    """The update's poll loops (every update's for None) once none runs: a loop's last state (Done) comes after the
+    Finalize it handed the update to has already written the record and freed the lock."""
     deadline = time.monotonic() + timeout
     loops = poll_loops(stack, update_id)
     while any(loop["status"] == "RUNNING" for loop in loops):
