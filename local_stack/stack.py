@@ -197,6 +197,8 @@ class LocalStack:
         if self._pollers is not None:
             self._pollers.stop()
         self._hosting.stop()
+        # The interpreter's threads must end with the stack, not run on under the next one's patches.
+        stepfunctions.stop_running_executions(stepfunctions_parser_backends[ACCOUNT_ID][REGION])
         self.runtime.stop()
         for patch in reversed(self._patches):
             patch.stop()

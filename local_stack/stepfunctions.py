@@ -6,6 +6,7 @@ import threading
 import time
 import types
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 
@@ -151,3 +152,23 @@ def patches(wait_scale: float, retry_scale: float | None = None) -> list[Any]:
         mock.patch.object(WaitFunction, "_wait_interval", wait_interval),
         mock.patch.object(retrier_decl, "time", scaled_time),
     ]
+
+
+def stop_running_executions(backend: StepFunctionsParserBackend) -> int:
+    """Stop every execution still running, Express loops included; how many were. The interpreter runs each in a
+    thread of this process: one left running past its stack would make its next calls under the next stack's patches
+    (and take what a test aimed at that stack's own workflows)."""
+    stopped = 0
+    now = datetime.now(UTC)
+    for machine in list(backend.state_machines):
+        executions: list[Any] = list(machine.executions)  # the parser's executions, with their workers
+        for execution in executions:
+            if str(getattr(execution.exec_status, "value", execution.exec_status)) == "RUNNING":
+                execution.stop(stop_date=now, error="States.Runtime", cause="the local stack stopped")
+                stopped += 1
+                # A task waiting on its token waits out its heartbeat unless its endpoint is interrupted too.
+                env = getattr(execution.exec_worker, "env", None)
+                pool = getattr(getattr(env, "callback_pool_manager", None), "_pool", {})
+                for endpoint in list(pool.values()):
+                    endpoint.interrupt_all()
+    return stopped

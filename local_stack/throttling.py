@@ -159,6 +159,7 @@ class QuotaEnforcement:
         self._call = threading.local()
         self._refuse_next: Counter[tuple[str, str]] = Counter()
         self._aimed_at: dict[tuple[str, str], Callable[[Mapping[str, Any]], bool]] = {}
+        self.aimed_refusals: list[str] = []  # the calls the aims of ``refuse_next`` met, for a test's message
 
     def refuse_next(
         self, service: str, operation: str, times: int = 1, *, where: Callable[[Mapping[str, Any]], bool] | None = None
@@ -184,6 +185,7 @@ class QuotaEnforcement:
         with self._lock:
             self._refuse_next.clear()
             self._aimed_at.clear()
+            self.aimed_refusals.clear()
 
     def set_quotas(self, quotas: Quotas) -> None:
         """Other quotas from now on (a test lowering one): every bucket starts full again; executions running keep
@@ -206,6 +208,7 @@ class QuotaEnforcement:
             aimed = self._refuse_next[(service, operation)] > 0 and (where is None or where(params))
             if aimed:
                 self._refuse_next[(service, operation)] -= 1
+                self.aimed_refusals.append(f"{service} {operation} in {threading.current_thread().name}: {params}")
             if injected is not None and (aimed or (self.injected_rate > 0 and self._rng.random() < self.injected_rate)):
                 self.refused[f"injected.{service}"] += 1
                 return injected

@@ -238,7 +238,7 @@ def test_a_throttled_poll_is_retried_by_the_poll_loop(new_user: Any, stack: Any,
     assert final["status"] == "SUCCEEDED", final
     assert throttles.unmet_aims() == {}, "no invocation of the update's workflows met the aimed refusals"
     errors = _loop_task_errors(stack, update_id) + _task_errors(history(stack, update_id))
-    assert errors.count("Lambda.TooManyRequestsException") == 2, errors
+    assert errors.count("Lambda.TooManyRequestsException") == 2, (errors, throttles.aimed_refusals)
 
 
 def test_a_throttled_finish_is_retried_by_the_poll_loop(new_user: Any, stack: Any, throttles: QuotaEnforcement) -> None:
