@@ -13,6 +13,7 @@ from bankupdate.domain.budget import UnattendedBudget
 from bankupdate.domain.model import SkipReason
 from bankupdate.domain.scheduling import scheduled_update_id
 from tests.contract.conftest import Stores
+from tests.contract.lost_answers import LostAnswers
 from tests.contract.records import NOW, OWNER, facts
 
 BUDGET = UnattendedBudget(daily_limit=4, reserve=0, time_zone="Europe/Berlin")
@@ -68,6 +69,33 @@ def test_a_budget_the_reserve_uses_up_grants_nothing(stores: Stores) -> None:
     assert granted is False
     record = stores.connections.get(OWNER, 1)
     assert record is not None and record.unattended.get("2026-11-24", 0) == 0
+
+
+@pytest.mark.parametrize("taken_before", [0, 3], ids=["a unit among others", "the day's last unit"])
+def test_a_unit_whose_answer_was_lost_and_retried_is_counted_once_and_granted(
+    state_table: str, taken_before: int
+) -> None:
+    # Given a known connection on DynamoDB with some of today's budget used, and the first answer to the next take
+    # lost on its way back (botocore retries the write, which had landed)
+    from bankupdate.stores.aws import client
+    from bankupdate.stores.connections import DynamoConnectionStore, DynamoScheduleStore
+
+    DynamoConnectionStore(state_table, 4).record_facts(OWNER, facts(1), NOW)
+    schedules = DynamoScheduleStore(state_table, 4)
+    for _ in range(taken_before):
+        assert schedules.consume_unattended(OWNER, 1, budget=BUDGET, now=NOW)
+    # When a start takes a unit
+    with LostAnswers(client("dynamodb"), "UpdateItem") as lost:
+        granted = schedules.consume_unattended(OWNER, 1, budget=BUDGET, now=NOW)
+    # Then the retry happened, the start got its unit (even the day's last one), and the bank's day counts it once
+    assert lost.retried == 1
+    assert granted is True
+    record = DynamoConnectionStore(state_table, 4).get(OWNER, 1)
+    assert record is not None and record.unattended == {"2026-11-24": taken_before + 1}
+    # And the budget still ends at the bank's limit
+    for _ in range(BUDGET.usable_per_day - taken_before - 1):
+        assert schedules.consume_unattended(OWNER, 1, budget=BUDGET, now=NOW)
+    assert not schedules.consume_unattended(OWNER, 1, budget=BUDGET, now=NOW)
 
 
 def test_an_unknown_connection_gets_no_budget(stores: Stores) -> None:

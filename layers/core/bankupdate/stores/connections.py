@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import re
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +32,7 @@ _ATTEMPTS = 3
 _COUNTED_HERE = {"user_triggers"}
 _SLOT = re.compile(r"^user_trigger_(\d+)$")
 _OLD_RATE_ATTRIBUTES = "user_trigger_window, user_trigger_count"  # the fixed windows' count, before D24's change
+_UNATTENDED_MARK = "unattended_take"  # the mark of the last unit taken of the unattended budget (a random id)
 
 
 def _key(owner_id: str, connection_id: int) -> dict[str, Any]:
@@ -306,24 +308,35 @@ class DynamoScheduleStore:
         """Take one unit of today's unattended budget, atomically; False when the day's budget is used up."""
         if budget.usable_per_day <= 0:
             return False  # the condition below lets the day's first unit through whatever the limit
+        # Each take is marked: a take whose answer was lost (a read timeout) is retried by botocore, and the retry must
+        # neither count the unit again nor be refused for the unit it took itself (D37, as for the update record).
+        mark = uuid.uuid4().hex
         try:
             self._ddb.update_item(
                 TableName=self._table,
                 Key=_key(owner_id, connection_id),
-                UpdateExpression="SET unattended.#today = if_not_exists(unattended.#today, :zero) + :one "
-                "REMOVE unattended.#yesterday",
+                UpdateExpression="SET unattended.#today = if_not_exists(unattended.#today, :zero) + :one, "
+                "#mark = :mark REMOVE unattended.#yesterday",
                 ConditionExpression="attribute_exists(pk) AND "
-                "(attribute_not_exists(unattended.#today) OR unattended.#today < :max)",
-                ExpressionAttributeNames={"#today": budget.day_key(now), "#yesterday": budget.previous_day_key(now)},
+                "(attribute_not_exists(unattended.#today) OR unattended.#today < :max) AND "
+                "(attribute_not_exists(#mark) OR #mark <> :mark)",
+                ExpressionAttributeNames={
+                    "#today": budget.day_key(now),
+                    "#yesterday": budget.previous_day_key(now),
+                    "#mark": _UNATTENDED_MARK,
+                },
                 ExpressionAttributeValues={
                     ":zero": {"N": "0"},
                     ":one": {"N": "1"},
                     ":max": {"N": str(budget.usable_per_day)},
+                    ":mark": {"S": mark},
                 },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if is_condition_failure(error):
-                return False
+                # The unit is ours when the item holds this take's mark: its first attempt landed.
+                return bool(from_item(error.response.get("Item") or {}).get(_UNATTENDED_MARK) == mark)
             raise
         return True
 
