@@ -46,6 +46,7 @@ class QuotaSpec:
     source: str
     adjustable: bool
     note: str = ""
+    reserved: bool = False  # a function's reserved concurrency: its own pool, taken out of the account's
 
 
 SFN_QUOTAS = "https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html"

@@ -18,6 +18,10 @@ from dataclasses import dataclass, field, replace
 
 from local_stack.quota_table import REGIONAL_DEFAULTS, SPECS, QuotaKind, QuotaSpec, Refusal
 
+# "You can reserve up to the Unreserved account concurrency value minus 100": Lambda keeps 100 for the functions
+# without a reservation (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html).
+MIN_UNRESERVED_CONCURRENCY = 100
+
 __all__ = ["ConcurrencyPool", "QuotaKind", "QuotaSpec", "Quotas", "Refusal", "Throttled", "TokenBucket"]
 
 
@@ -114,12 +118,14 @@ class Quotas:
         *,
         other_workloads_concurrency: int = 0,
         function_limits: Mapping[str, int] | None = None,
+        reserved: Mapping[str, int] | None = None,
         stage: str = "prod",
     ) -> Quotas:
         """The defaults AWS documents for ``region``, less the Lambda concurrency other workloads of the account
         hold (a parameter: the account's 1,000 are shared), with a ``lambda.function.<name>`` pool per function whose
-        concurrency is capped (reserved concurrency or an event source's MaximumConcurrency), and the HTTP API's
-        stage throttle of ``stage`` (the template's ``Stage``: ``prod`` or another)."""
+        concurrency is capped: an event source's MaximumConcurrency (``function_limits``: within the account's) or
+        reserved concurrency (``reserved``: out of the account's), and the HTTP API's stage throttle of ``stage`` (the
+        template's ``Stage``: ``prod`` or another)."""
         regional = REGIONAL_DEFAULTS.get(region)
         if regional is None:
             raise ValueError(f"no quota defaults recorded for {region}: known {sorted(REGIONAL_DEFAULTS)}")
@@ -135,18 +141,34 @@ class Quotas:
         if specs["lambda.concurrency"].size <= 0:
             raise ValueError("other workloads hold the account's whole Lambda concurrency")
         for name, limit in (function_limits or {}).items():
-            specs[f"lambda.function.{name}"] = QuotaSpec(
-                key=f"lambda.function.{name}",
-                service="lambda",
-                description=f"{name}: reserved concurrency or its event source's MaximumConcurrency",
-                kind=QuotaKind.CONCURRENCY,
-                size=limit,
-                refill_per_second=0,
-                refusal=specs["lambda.concurrency"].refusal,
-                source="template.yaml",
-                adjustable=True,
+            specs[f"lambda.function.{name}"] = _function_pool(
+                name, limit, specs, f"{name}: its event source's MaximumConcurrency", reserved=False
             )
-        return cls(region=region, specs=specs)
+        return cls(region=region, specs=specs).with_reserved(reserved or {})
+
+    def with_reserved(self, reserved: Mapping[str, int]) -> Quotas:
+        """The same quotas with functions' reserved concurrency: each function its own pool of that size, taken out of
+        the account's; as Lambda does, refused when it would leave other functions fewer than 100
+        (PutFunctionConcurrency and CloudFormation fail with InvalidParameterValueException)."""
+        if not reserved:
+            return self
+        specs = dict(self.specs)
+        account = specs["lambda.concurrency"]
+        # Reservations replace earlier ones: what those took goes back to the account first.
+        earlier = [key for key, spec in specs.items() if spec.reserved]
+        total = account.size + sum(specs.pop(key).size for key in earlier)
+        unreserved = total - sum(reserved.values())
+        if unreserved < MIN_UNRESERVED_CONCURRENCY:
+            raise ValueError(
+                "Specified ReservedConcurrentExecutions for function decreases account's "
+                f"UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED_CONCURRENCY}]"
+            )
+        specs["lambda.concurrency"] = replace(account, size=unreserved)
+        for name, limit in reserved.items():
+            specs[f"lambda.function.{name}"] = _function_pool(
+                name, limit, specs, f"{name}: its reserved concurrency", reserved=True
+            )
+        return replace(self, specs=specs)
 
     def with_overrides(self, **sizes: tuple[float, float]) -> Quotas:
         """The same quotas with some raised (Service Quotas): ``key=(bucket size or limit, refill per second)``.
@@ -177,3 +199,18 @@ class Quotas:
 
     def refusal(self, key: str) -> Throttled:
         return Throttled(self.specs[key].refusal)
+
+
+def _function_pool(name: str, limit: int, specs: Mapping[str, QuotaSpec], what: str, *, reserved: bool) -> QuotaSpec:
+    return QuotaSpec(
+        key=f"lambda.function.{name}",
+        service="lambda",
+        description=what,
+        kind=QuotaKind.CONCURRENCY,
+        size=limit,
+        refill_per_second=0,
+        refusal=specs["lambda.concurrency"].refusal,
+        source="template.yaml",
+        adjustable=True,
+        reserved=reserved,
+    )

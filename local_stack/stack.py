@@ -176,6 +176,13 @@ class LocalStack:
         self.runtime.authorizer = self.authorizer
         for function in self.runtime.functions.values():
             function.principal = self.authorizer.principal(function.role_arn, session=function.name)
+        if self.quotas is not None:
+            functions = self.runtime.functions.values()
+            reserved = {f.logical_id: f.reserved_concurrency for f in functions if f.reserved_concurrency is not None}
+            try:
+                self.quotas.reserve(reserved)
+            except ValueError as refused:  # CloudFormation reports Lambda's InvalidParameterValueException
+                raise DeploymentRefused(f"ReservedConcurrentExecutions: {refused}") from None
         mappings = provisioner.queue_mappings
         check_service_roles(
             active,

@@ -160,6 +160,7 @@ class QuotaEnforcement:
         self._refuse_next: Counter[tuple[str, str]] = Counter()
         self._aimed_at: dict[tuple[str, str], Callable[[Mapping[str, Any]], bool]] = {}
         self.aimed_refusals: list[str] = []  # the calls the aims of ``refuse_next`` met, for a test's message
+        self._reserved: dict[str, int] = {}  # the template's reserved concurrency, by function
 
     def refuse_next(
         self, service: str, operation: str, times: int = 1, *, where: Callable[[Mapping[str, Any]], bool] | None = None
@@ -191,11 +192,19 @@ class QuotaEnforcement:
         """Other quotas from now on (a test lowering one): every bucket starts full again; executions running keep
         their places in pools of the new sizes."""
         with self._lock:
-            self.quotas = quotas
+            self.quotas = quotas.with_reserved(self._reserved)
             self._buckets.clear()
             for key, pool in self._pools.items():
                 if key in quotas.specs:
                     pool.limit = int(quotas.spec(key).size)
+
+    def reserve(self, reserved: Mapping[str, int]) -> None:
+        """The template's reserved concurrency (by function logical id): each function its own pool, out of the
+        account's. ValueError: Lambda refuses it (too little left unreserved)."""
+        with self._lock:
+            if self.quotas is not None:
+                self.quotas = self.quotas.with_reserved(reserved)
+            self._reserved = dict(reserved)
 
     # ------------------------------------------------------------------------------------------ AWS API calls
 

@@ -28,6 +28,7 @@ NIGHT_SECONDS = 6 * 3600
 RAISE_FACTOR = 2.0
 MAX_RAISES = 8
 FINAPI_LATENCIES = (0.1, 0.25)  # seconds more than the sandbox per finAPI request, for the rush's what-ifs
+POLL_RESERVATION = 600  # the what-if's PollReservedConcurrency: 400 of the account's 1,000 left for the presses
 
 
 def _raised(quotas: Quotas, key: str) -> Quotas:
@@ -60,15 +61,25 @@ def rush(presses: int) -> list[dict[str, object]]:
     # At the defaults, for comparison: the invocation times of updates measured side by side (flows.json), and a
     # finAPI slower than the sandbox on loopback (what-ifs: nobody measured finAPI's latency here).
     crowded = load_profile("ACCESS", "user-present, no SCA", 60.0, alone=False)
+    defaults = Quotas.default(REGION, stage="prod")
     variants = []
     if crowded.measured != profile.measured:
-        variants.append(("rush, invocation times measured side by side", crowded))
+        variants.append(("rush, invocation times measured side by side", crowded, defaults))
     variants += [
-        (f"rush, what if finAPI answered each request {extra:g} s later", profile.with_finapi_latency(extra))
+        (f"rush, what if finAPI answered each request {extra:g} s later", profile.with_finapi_latency(extra), defaults)
         for extra in FINAPI_LATENCIES
     ]
-    for scenario, variant in variants:
-        outcome = predict_rush(arrivals, Quotas.default(REGION, stage="prod"), variant, policies, scenario=scenario)
+    # The template's PollReservedConcurrency: the polls capped, the rest of the account kept for the presses.
+    slow, reserved = profile.with_finapi_latency(max(FINAPI_LATENCIES)), {"PollUpdateStatus": POLL_RESERVATION}
+    variants.append(
+        (
+            f"rush, finAPI {max(FINAPI_LATENCIES):g} s later, PollReservedConcurrency {POLL_RESERVATION}",
+            slow,
+            Quotas.default(REGION, stage="prod", reserved=reserved),
+        )
+    )
+    for scenario, variant, quotas in variants:
+        outcome = predict_rush(arrivals, quotas, variant, policies, scenario=scenario)
         runs.append({"outcome": outcome.model_dump(mode="json"), "goals": rush_goals(outcome), "raised": []})
     return runs
 

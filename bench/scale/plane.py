@@ -30,6 +30,7 @@ class _Function:
     envs: int = 0  # execution environments made so far (kept warm for the run)
     in_flight: int = 0
     limit: int | None = None  # reserved concurrency or its event source's maximum
+    reserved: bool = False  # reserved concurrency: its own pool, not the account's
     scaling: TokenBucket | None = None
 
 
@@ -54,7 +55,8 @@ class AwsPlane:
         self.account = self.quotas.pool("lambda.concurrency")
         for key, spec in self.quotas.specs.items():
             if key.startswith("lambda.function."):
-                self.functions[key.removeprefix("lambda.function.")].limit = int(spec.size)
+                function = self.functions[key.removeprefix("lambda.function.")]
+                function.limit, function.reserved = int(spec.size), spec.reserved
 
     def refused(self, key: str, now: float, n: float = 1) -> None:
         self.met[key] += n
@@ -83,7 +85,7 @@ class AwsPlane:
         state = self.functions[function]
         if state.scaling is None:
             state.scaling = self.quotas.bucket("lambda.scaling")
-        room = min(n, self.account.free)
+        room = n if state.reserved else min(n, self.account.free)
         if state.limit is not None:
             room = min(room, state.limit - state.in_flight)
         new_envs = max(0, state.in_flight + room - state.envs)
@@ -94,17 +96,28 @@ class AwsPlane:
             state.envs += allowed
         room = max(0, room)
         if room:
-            self.account.acquire(room)
+            if not state.reserved:
+                self.account.acquire(room)
             state.in_flight += room
-            self.peak_concurrency = max(self.peak_concurrency, self.account.in_use)
+            self.peak_concurrency = max(self.peak_concurrency, self.account.in_use + self._reserved_in_use())
             self.peak_by_function[function] = max(self.peak_by_function[function], state.in_flight)
         if room < n:
             self.refused("lambda.concurrency", now, n - room)
         return room
 
     def release(self, function: str, n: int = 1) -> None:
-        self.functions[function].in_flight -= n
-        self.account.release(n)
+        state = self.functions[function]
+        state.in_flight -= n
+        if not state.reserved:
+            self.account.release(n)
+
+    @property
+    def concurrency_limit(self) -> int:
+        """The account's concurrency: the unreserved pool and every function's reservation."""
+        return self.account.limit + sum(f.limit or 0 for f in self.functions.values() if f.reserved)
+
+    def _reserved_in_use(self) -> int:
+        return sum(f.in_flight for f in self.functions.values() if f.reserved)
 
     def busiest_minute_share(self, key: str) -> float:
         """The largest share of a quota's refill that one minute used (1.0: the whole steady rate)."""

@@ -108,7 +108,7 @@ def _outcome(
         postponed=tally.postponed,
         duplicates=tally.duplicates,
         peak_lambda_concurrency=aws.peak_concurrency,
-        lambda_concurrency_limit=aws.account.limit,
+        lambda_concurrency_limit=aws.concurrency_limit,
         peak_by_function=dict(aws.peak_by_function),
         quotas=uses,
         first_binding=first[0] if first else None,

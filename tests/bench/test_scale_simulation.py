@@ -8,6 +8,8 @@ import json
 import pytest
 
 from bench.harness import ROOT
+from bench.scale.engine import POLL, TRIGGER
+from bench.scale.plane import AwsPlane
 from bench.scale.policies import Policies, load_policies
 from bench.scale.profile import UpdateProfile, load_profile
 from bench.scale.scenarios import Outcome, predict_night, predict_rush, rush_arrivals
@@ -176,3 +178,17 @@ def test_a_rush_whose_starts_step_functions_refuses_is_answered_and_the_reconcil
     assert 0 < rush.deferred <= start.failed  # (a reconciler run that meets the refusal stops there too)
     assert (rush.started, rush.gave_up, rush.start_failed, rush.lost, rush.workflow_failed) == (2000, 0, 0, 0, 0)
     assert rush.p95_to_watch_seconds >= policies.orphan_grace > rush.p95_to_start_seconds
+
+
+def test_a_reservation_for_the_polls_caps_them_and_keeps_the_rest_for_the_presses() -> None:
+    # Given an account of 1,000 executions whose poll function reserves 600
+    plane = AwsPlane(Quotas.default("eu-central-1", reserved={"PollUpdateStatus": 600}))
+    # When 900 polls ask at once, then 500 presses
+    polls = plane.invoke(POLL, 0.0, 900)
+    presses = plane.invoke(TRIGGER, 0.0, 500)
+    # Then the polls got their 600 and no more, and the presses the 400 the reservation left, not what the polls hold
+    assert (polls, presses) == (600, 400)
+    assert plane.concurrency_limit == 1000 and plane.peak_concurrency == 1000
+    # And a poll that ends frees a place for a poll, not for a press
+    plane.release(POLL, 100)
+    assert (plane.invoke(TRIGGER, 1.0, 1), plane.invoke(POLL, 1.0, 100)) == (0, 100)

@@ -1,6 +1,7 @@
-"""A local stack ends with everything it started: Step Functions' interpreter runs each execution in a thread of the
-test process, and one left running past its stack would make its next AWS calls under the next stack's patches
-(its role, its quotas, a throttle a test aimed at that stack's own workflows)."""
+"""A local stack starts as AWS would deploy it and ends with everything it started: a reservation of Lambda
+concurrency comes out of the account's, or is refused as Lambda refuses it; Step Functions' interpreter runs each
+execution in a thread of the test process, and one left running past its stack would make its next AWS calls under
+the next stack's patches (its role, its quotas, a throttle a test aimed at that stack's own workflows)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import time
 import uuid
 from typing import Any
 
+import pytest
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
+from local_stack.quotas import Quotas
+from local_stack.stack import DeploymentRefused
 from local_stack.template import ACCOUNT_ID, REGION
 from tests.conftest import register_finapi_user, running_stack
 from tests.support.api_client import BankUpdateApi
@@ -50,3 +54,22 @@ def test_a_stopped_stack_leaves_no_execution_running(sandbox: Any) -> None:
 
 def _status(execution: Any) -> str:
     return str(getattr(execution.exec_status, "value", execution.exec_status))
+
+
+def test_the_polls_reservation_comes_out_of_the_accounts_concurrency(sandbox: Any) -> None:
+    # Given the template deployed with 300 executions reserved for PollUpdateStatus, under AWS's quotas
+    with running_stack(sandbox, quotas=Quotas.default(), PollReservedConcurrency="300") as stack:
+        # Then the poll function has its own pool of 300 and the other functions share the 700 left
+        quotas = stack.quotas.quotas
+        assert quotas.pool("lambda.function.PollUpdateStatusFunction").limit == 300
+        assert quotas.pool("lambda.concurrency").limit == 700
+
+
+def test_a_reservation_leaving_fewer_than_100_unreserved_is_refused_at_deployment(sandbox: Any) -> None:
+    # Given the template with 901 of the account's 1,000 executions reserved for PollUpdateStatus
+    # When it is deployed, then the deployment fails as Lambda's InvalidParameterValueException fails it
+    with (
+        pytest.raises(DeploymentRefused, match=r"UnreservedConcurrentExecution below its minimum value of \[100\]"),
+        running_stack(sandbox, quotas=Quotas.default(), PollReservedConcurrency="901"),
+    ):
+        pass

@@ -127,6 +127,26 @@ def test_a_functions_event_source_maximum_is_a_pool_of_its_own() -> None:
     assert spec.refusal.error_code == "TooManyRequestsException"
 
 
+def test_a_reservation_is_a_pool_of_its_own_taken_out_of_the_accounts() -> None:
+    # Given PollUpdateStatus reserving 600 of the account's 1,000 executions
+    quotas = Quotas.default(reserved={"PollUpdateStatus": 600})
+    # Then it has a pool of 600, the other functions share the 400 left, and the pool says it is a reservation
+    assert quotas.pool("lambda.function.PollUpdateStatus").limit == 600
+    assert quotas.pool("lambda.concurrency").limit == 400
+    assert quotas.spec("lambda.function.PollUpdateStatus").reserved
+    # And a new reservation replaces it rather than adding to it
+    assert quotas.with_reserved({"PollUpdateStatus": 500}).pool("lambda.concurrency").limit == 500
+
+
+def test_a_reservation_that_leaves_fewer_than_100_unreserved_is_refused_as_lambda_refuses_it() -> None:
+    # Given an account whose other workloads hold 300 of its 1,000 executions
+    quotas = Quotas.default(other_workloads_concurrency=300)
+    # When a function would reserve 601 (leaving 99), then Lambda's refusal; 600 (leaving 100) is allowed
+    with pytest.raises(ValueError, match=r"below its minimum value of \[100\]"):
+        quotas.with_reserved({"PollUpdateStatus": 601})
+    assert quotas.with_reserved({"PollUpdateStatus": 600}).pool("lambda.concurrency").limit == 100
+
+
 def test_the_stage_throttle_follows_the_templates_stage() -> None:
     # Given a prod and a dev deployment
     # When their stage throttle is read
