@@ -192,11 +192,11 @@ class QuotaEnforcement:
         """Other quotas from now on (a test lowering one): every bucket starts full again; executions running keep
         their places in pools of the new sizes."""
         with self._lock:
-            self.quotas = quotas.with_reserved(self._reserved)
+            self.quotas = now = quotas.with_reserved(self._reserved)  # the template's reservations hold on
             self._buckets.clear()
             for key, pool in self._pools.items():
-                if key in quotas.specs:
-                    pool.limit = int(quotas.spec(key).size)
+                if key in now.specs:
+                    pool.limit = int(now.spec(key).size)
 
     def reserve(self, reserved: Mapping[str, int]) -> None:
         """The template's reserved concurrency (by function logical id): each function its own pool, out of the

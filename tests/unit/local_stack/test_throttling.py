@@ -239,6 +239,18 @@ def test_a_function_with_reserved_concurrency_runs_in_its_own_pool() -> None:
     assert enforcement.refused["lambda.function.StartScheduledUpdateFunction"] == 1
 
 
+def test_a_templates_reservation_holds_under_quotas_a_test_sets_later() -> None:
+    # Given a stack whose template reserves 300 executions for the poll function
+    enforcement = QuotaEnforcement(Quotas.default())
+    enforcement.reserve({"PollUpdateStatusFunction": 300})
+    # When a test sets other quotas (other workloads holding 200 of the account's 1,000)
+    enforcement.set_quotas(Quotas.default(other_workloads_concurrency=200))
+    # Then the reservation still comes out of what is left, and the poll function still has its own pool
+    assert enforcement.quotas is not None
+    assert enforcement.quotas.pool("lambda.concurrency").limit == 500
+    assert enforcement.quotas.pool("lambda.function.PollUpdateStatusFunction").limit == 300
+
+
 def test_the_stage_throttle_counts_each_route_apart_and_the_account_for_all() -> None:
     # Given the dev stage's route throttle lowered to a burst of 2 and no refill
     quotas = Quotas.default(stage="dev").with_overrides(apigateway__stage=(2, 0))
