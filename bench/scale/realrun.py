@@ -309,6 +309,7 @@ def real_run(
         user.http.close()
     return {
         "updates": updates,
+        "timeout_seconds": timeout,
         "parameters": params | {"StartExecution bucket": list(bucket), "download_seconds": download_seconds},
         "scheduler_run": run,
         "queued_in_seconds": round(queued_in, 2),

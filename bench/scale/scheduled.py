@@ -41,8 +41,9 @@ class ScheduledPath:
         self.batch_overhead_seconds = batch_overhead_seconds
         self.max_concurrency, self.horizon = max_concurrency, horizon
         self.started = bytearray(len(due_at))
-        self.spent = bytearray(len(due_at))
-        self._low = 0  # every connection below this index has started
+        self.spent = bytearray(len(due_at))  # claimed: its due time moved to its next slot, out of this window
+        self.dead = bytearray(len(due_at))  # claimed, then dead-lettered: no start of this path comes for it
+        self._low = 0  # every connection below this index has started, or was claimed and dead-lettered
         self._queue: list[tuple[float, int, int, int]] = []  # (visible at, order, connection, receives)
         self._order = itertools.count()
         self.batches_in_flight = 0
@@ -54,7 +55,7 @@ class ScheduledPath:
         self.sim.at(0.0, self._poll)
 
     def _done(self) -> bool:
-        while self._low < len(self.started) and self.started[self._low]:
+        while self._low < len(self.started) and (self.started[self._low] or self.dead[self._low]):
             self._low += 1
         return self._low >= len(self.started)
 
@@ -69,7 +70,9 @@ class ScheduledPath:
         skipped = queued = 0
         index = self._low
         while queued < room and index < len(self.due_at) and self.due_at[index] <= now:
-            if not self.started[index]:
+            # A claimed connection is not due any more (the claim moved it to its next slot): only its own message's
+            # redelivery (or the reconciler, not modelled for this path) starts its workflow.
+            if not self.started[index] and not self.spent[index]:
                 if skipped < still_queued:
                     skipped += 1
                 else:
@@ -161,6 +164,8 @@ class ScheduledPath:
         policies, tally = self.sim.policies, self.sim.tally
         if receives + 1 >= policies.max_receives:
             tally.dead_lettered += 1
+            if self.spent[connection]:
+                self.dead[connection] = 1
             return
         tally.redelivered += 1
         visible = received + policies.visibility_timeout

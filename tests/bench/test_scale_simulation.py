@@ -52,6 +52,24 @@ def test_a_slow_start_function_is_never_sent_its_backlog_twice(policies: Policie
     assert (night.started, night.duplicates, night.double_budget, night.lost) == (3000, 0, 0, 0)
 
 
+def test_a_claimed_start_that_step_functions_never_admits_is_dead_lettered_not_queued_again(
+    policies: Policies, scheduled: UpdateProfile
+) -> None:
+    # Given 20 due connections and a StartExecution quota that admits almost nothing (one start, never refilled)
+    quotas = Quotas.default("eu-central-1", function_limits={"StartScheduledUpdate": 2}).with_overrides(
+        stepfunctions__StartExecution__standard=(1, 0)
+    )
+    # When the night is simulated for half a day (five receives take an hour)
+    night = predict_night(
+        [0.0] * 20, quotas, scheduled, policies, starts_per_second=10, max_concurrency=2, horizon=43_200
+    )
+    # Then it ends: one started, and each of the others was claimed once (one budget unit, one finAPI call) and its
+    # message went through its receives to the dead-letter queue; the scheduler's later runs did not queue a claimed
+    # connection again (the claim moved its due time to the next slot), so none of them started nor spent twice
+    assert (night.started, night.double_budget, night.lost) == (1, 0, 19)
+    assert night.redelivered == 19 * (policies.max_receives - 1)
+
+
 def test_a_batch_that_runs_out_of_time_postpones_its_last_starts_and_loses_none(
     policies: Policies, scheduled: UpdateProfile
 ) -> None:
