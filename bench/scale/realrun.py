@@ -28,11 +28,14 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor
 from botocore.awsrequest import AWSResponse
 
 from bench.harness import ADMIN_TIMEOUT_SECONDS, BankUser, running_system
+from bench.scale.policies import load_policies
+from bench.scale.scheduled import RUN_EVERY
 from local_stack.event_sources import QueuePollers
 from local_stack.lambdas import LocalFunction
 from local_stack.quotas import TokenBucket
 
 START_FUNCTION = "StartScheduledUpdateFunction"
+RECONCILER = "ReconcileStaleUpdatesFunctionReconciler"
 _THROTTLED = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
 
 
@@ -241,6 +244,44 @@ def _opt_in(stack: Any, user: BankUser, connections: list[int]) -> None:
         list(pool.map(opt_in, connections))
 
 
+@dataclass
+class Schedules:
+    """EventBridge Scheduler as production runs it during the drain: the scheduler every ``scheduler_period`` after
+    its first run (which the bench fires itself), the stale-update reconciler every ``reconciler_period``."""
+
+    stack: Any
+    scheduler_period: float
+    reconciler_period: float
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self, origin: float) -> None:
+        self._thread = threading.Thread(target=self._fire, args=(origin,), name="bench-schedules", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _fire(self, origin: float) -> None:
+        tick = 1
+        while not self._stop.wait(max(0.0, origin + tick * self.reconciler_period - time.monotonic())):
+            at = tick * self.reconciler_period
+            if at % self.scheduler_period == 0:
+                self._run("ScheduleUpdatesFunctionScheduler", at)
+            self._run(RECONCILER, at)
+            tick += 1
+
+    def _run(self, schedule: str, at: float) -> None:
+        try:
+            result = self.stack.fire_schedule(schedule)
+        except Exception as error:  # a failed run is a figure of the run, not the bench's end
+            result = {"error": f"{type(error).__name__}: {error}"}
+        self.runs.append({"schedule": schedule, "at": at, "result": result})
+
+
 def _ended(stack: Any, timeout: float) -> dict[str, Any]:
     """Once the queue is empty and no update runs: how the executions ended, and the connections left locked."""
     try:
@@ -292,6 +333,8 @@ def real_run(
         ]
         _opt_in(stack, user, connections)
         gate = StartGate(TokenBucket(*bucket), stack.physical_id("UpdateConnectionStateMachine"))
+        # The template's schedules, as the simulation reads them
+        schedules = Schedules(stack, RUN_EVERY, load_policies().reconcile_period)
         times, failures = StartTimes(gate), StartFailures()
         with ExitStack() as patched:
             for patch in (gate.patch(), times.patch(failures), times.patch_deliveries(), times.patch_retry_sleeps()):
@@ -300,9 +343,11 @@ def real_run(
             began = times.origin = time.monotonic()
             run = stack.fire_schedule("ScheduleUpdatesFunctionScheduler")
             queued_in = time.monotonic() - began
+            schedules.start(began)
             deadline = began + timeout
             while len(gate.started_at) < updates and time.monotonic() < deadline:
                 time.sleep(0.5)
+            schedules.stop()
             started = sorted(t - began for t in gate.started_at.values())
             refused = [t - began for t in gate.refused_at]
             ended = _ended(stack, timeout)
@@ -320,5 +365,6 @@ def real_run(
         "first_throttle_seconds": round(min(refused), 2) if refused else None,
         "start_function": times.summary(),
         "start_failures": failures.reasons,
+        "schedule_runs": schedules.runs,
         **ended,
     }

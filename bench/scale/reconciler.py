@@ -1,16 +1,18 @@
 """The stale-update reconciler as the simulation runs it (usecases/reconcile_stale_updates.py, decision D33).
 
 A trigger whose ``StartExecution`` Step Functions refused past botocore's retries answers 202 and leaves its update
-open without a workflow. The reconciler, every ``rate(5 minutes)``, walks the open updates older than the grace
-period, oldest first: one no workflow has reached is started by name (a Standard ``StartExecution``), one whose
-workflow runs is checked (``DescribeExecution``). A call refused past botocore's retries ends the run (the next run
-goes on), as does the invocation's time (its timeout less the sweep's reserve). A run makes its calls one after
-another, each taking the measured time of one AWS call (the deferred update's ``aws_call_seconds``); what else a run
-does (its DynamoDB reads, our CPU) is not modelled.
+open without a workflow; so does a scheduled start refused for good (its message comes back later too). The
+reconciler, every ``rate(5 minutes)``, walks the open updates older than the grace period, oldest first: one no
+workflow has reached is started by name (a Standard ``StartExecution``), one whose workflow runs is checked
+(``DescribeExecution``). A call refused past botocore's retries ends the run (the next run goes on), as does the
+invocation's time (its timeout less the sweep's reserve). A run makes its calls one after another, each taking the
+measured time of one AWS call (the deferred update's ``aws_call_seconds``); what else a run does (its DynamoDB reads,
+our CPU) is not modelled.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -27,6 +29,7 @@ class _Deferred:
     due: float  # the press
     profile: UpdateProfile
     watched: bool = False
+    on_start: Callable[[float], None] | None = None  # a scheduled start's; a press's workflow is watched
 
 
 _Candidate = tuple[float, _Deferred | None]
@@ -41,8 +44,10 @@ class ReconcilerModel:
     _next_run: float | None = None
     call_seconds: float = 0.0  # one Step Functions call of a run
 
-    def defer(self, now: float, due: float, profile: UpdateProfile) -> None:
-        self.pending.append(_Deferred(now, due, profile))
+    def defer(
+        self, now: float, due: float, profile: UpdateProfile, on_start: Callable[[float], None] | None = None
+    ) -> None:
+        self.pending.append(_Deferred(now, due, profile, on_start=on_start))
         self.call_seconds = profile.aws_call_seconds
         if self._next_run is None:
             self._schedule(now)
@@ -75,7 +80,10 @@ class ReconcilerModel:
         def next_one(t: float) -> None:
             if update is not None:
                 update.watched = True
-                sim.watched(t, update.due, update.profile)
+                if update.on_start is not None:
+                    update.on_start(t)
+                else:
+                    sim.watched(t, update.due, update.profile)
             # (through the event loop: no recursion)
             sim.at(t + self.call_seconds, lambda now: self._step(candidates, index + 1, now, ends))
 

@@ -142,10 +142,15 @@ def predict_night(
     batch_overhead_seconds: float = 0.0,
     shared_retry_quota: bool = False,
     start_times: Sequence[tuple[float, float]] = (),
+    reconcile_phase: float | None = None,
 ) -> Outcome:
     """Connections due at ``due_at`` (seconds), drained by the scheduled path at the given parameters; a batch's
-    start time from ``start_times`` (began at, seconds per start) nearest its time when given, else the profile's."""
+    start time from ``start_times`` (began at, seconds per start) nearest its time when given, else the profile's;
+    the reconciler's runs at ``reconcile_phase`` plus its period's multiples (None: a phase drawn at random;
+    ``math.inf``: no run, as in a real run that never fired it)."""
     sim = Simulation(quotas, policies, seed=seed, tick=1.0)
+    if reconcile_phase is not None:
+        sim.reconciler.phase = reconcile_phase
     if shared_retry_quota:  # the local stack: every start through one botocore client
         sim.retry_quota = RetryQuota()
     pacing = Pacing.of(starts_per_second, "rate(15 minutes)")
@@ -160,8 +165,10 @@ def predict_night(
         "horizon_seconds": horizon,
     }
     outcome = _outcome(scenario, sim, len(due_at), profile, parameters)
-    # A connection not started within the horizon is not lost: it is still due, in the index.
-    return outcome.model_copy(update={"lost": sim.tally.dead_lettered})
+    # Lost: claimed (finAPI called), dead-lettered and never started by the reconciler either. A connection not
+    # started within the horizon, or dead-lettered before its claim, is not lost: it is still due, in the index.
+    lost = sum(1 for dead, started in zip(path.dead, path.started, strict=True) if dead and not started)
+    return outcome.model_copy(update={"lost": lost})
 
 
 def rush_arrivals(presses: int, within_seconds: float, seed: int = 22) -> list[float]:

@@ -42,7 +42,8 @@ class ScheduledPath:
         self.max_concurrency, self.horizon = max_concurrency, horizon
         self.started = bytearray(len(due_at))
         self.spent = bytearray(len(due_at))  # claimed: its due time moved to its next slot, out of this window
-        self.dead = bytearray(len(due_at))  # claimed, then dead-lettered: no start of this path comes for it
+        self.dead = bytearray(len(due_at))  # claimed, then dead-lettered: only the reconciler may start it
+        self.orphaned = bytearray(len(due_at))  # handed to the reconciler once
         self._low = 0  # every connection below this index has started, or was claimed and dead-lettered
         self._queue: list[tuple[float, int, int, int]] = []  # (visible at, order, connection, receives)
         self._order = itertools.count()
@@ -131,13 +132,15 @@ class ScheduledPath:
             self._process(t, rest, received, size, per_start)
 
         def started(t: float) -> None:
-            if not self.started[connection]:
-                self.started[connection] = 1
-                sim._started(t, self.due_at[connection], self.profile, user_present=False)
+            self._start_once(connection, t)
             next_message(t)
 
         def refused(t: float) -> None:
             self._back_to_queue(received, connection, receives)
+            if not self.orphaned[connection]:  # claimed and open without a workflow: the reconciler's too
+                self.orphaned[connection] = 1
+                due = self.due_at[connection]
+                sim.reconciler.defer(t, due, self.profile, lambda s: self._start_once(connection, s))
             next_message(t)
 
         def call(t: float) -> None:
@@ -145,6 +148,12 @@ class ScheduledPath:
 
         later: Callable[[float], None] = call
         sim.at(now + per_start, later)
+
+    def _start_once(self, connection: int, now: float) -> None:
+        """The connection's workflow started (by its message, or by the reconciler); a second start is a no-op."""
+        if not self.started[connection]:
+            self.started[connection] = 1
+            self.sim._started(now, self.due_at[connection], self.profile, user_present=False)
 
     def _per_start(self, now: float) -> float:
         if not self._start_times:
