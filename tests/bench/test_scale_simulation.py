@@ -4,6 +4,7 @@ virtual time only), and the real run's figures it is checked against (issue 22 i
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -68,6 +69,34 @@ def test_a_claimed_start_that_step_functions_never_admits_is_dead_lettered_not_q
     # connection again (the claim moved its due time to the next slot), so none of them started nor spent twice
     assert (night.started, night.double_budget, night.lost) == (1, 0, 19)
     assert night.redelivered == 19 * (policies.max_receives - 1)
+
+
+def test_scheduled_starts_refused_past_their_receives_are_started_by_the_reconciler(
+    policies: Policies, scheduled: UpdateProfile
+) -> None:
+    # Given 20 due connections and a StartExecution quota that admits one start every 20 s
+    quotas = Quotas.default("eu-central-1", function_limits={"StartScheduledUpdate": 2}).with_overrides(
+        stepfunctions__StartExecution__standard=(1, 0.05)
+    )
+
+    def night(reconcile_phase: float) -> Outcome:
+        return predict_night(
+            [0.0] * 20,
+            quotas,
+            scheduled,
+            policies,
+            starts_per_second=10,
+            max_concurrency=2,
+            horizon=43_200,
+            reconcile_phase=reconcile_phase,
+        )
+
+    # When the night is simulated with the reconciler's runs every five minutes, and without them
+    with_reconciler, without = night(0.0), night(math.inf)
+    # Then with it every claimed update's workflow starts, once each and on one budget unit, though most messages
+    # went through their receives; without it the updates whose messages were dead-lettered stay open (lost)
+    assert (with_reconciler.started, with_reconciler.lost, with_reconciler.double_budget) == (20, 0, 0)
+    assert without.lost > 0 and without.started + without.lost == 20
 
 
 def test_a_batch_that_runs_out_of_time_postpones_its_last_starts_and_loses_none(
