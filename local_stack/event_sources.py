@@ -36,7 +36,6 @@ class QueueMapping:
     batch_size: int
     response_types: list[str]
     concurrency: int
-    visibility_seconds: int  # the queue's visibility timeout as the template has it
 
 
 def queue_mapping(
@@ -68,7 +67,6 @@ def queue_mapping(
         batch_size=int(resolved.get("BatchSize", 10)),
         response_types=resolved.get("FunctionResponseTypes", []),
         concurrency=int(resolved.get("ScalingConfig", {}).get("MaximumConcurrency", _DEFAULT_CONCURRENCY)),
-        visibility_seconds=visibility,
     )
 
 
@@ -81,12 +79,10 @@ class QueuePollers:
         authorizer: Authorizer,
         runtime: FunctionRuntime,
         client: Callable[[str], Any],
-        time_scale: float,
     ) -> None:
         self._authorizer = authorizer
         self._runtime = runtime
         self._client = client
-        self._time_scale = time_scale
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._poll, args=(m,), name=f"local-sqs-{m.logical_id}", daemon=True)
@@ -167,14 +163,9 @@ class QueuePollers:
                 failed = set()
         except Exception:  # the whole batch failed: every message returns to the queue
             failed = {m["MessageId"] for m in messages}
-        for message in messages:
-            if message["MessageId"] in failed:
-                # Lambda leaves them in the queue: they come back when the queue's visibility timeout ends.
-                sqs.change_message_visibility(
-                    QueueUrl=mapping.queue_url,
-                    ReceiptHandle=message["ReceiptHandle"],
-                    VisibilityTimeout=scaled_visibility(mapping.visibility_seconds, self._time_scale),
-                )
-            else:
-                with self._authorizer.acting_as(mapping.function.principal):
+        with self._authorizer.acting_as(mapping.function.principal):
+            for message in messages:
+                # A failed one is left in the queue, as Lambda leaves it: it comes back when the visibility timeout
+                # that its receive began ends (the queue's, scaled like the stack's other enforced times)
+                if message["MessageId"] not in failed:
                     sqs.delete_message(QueueUrl=mapping.queue_url, ReceiptHandle=message["ReceiptHandle"])

@@ -193,7 +193,7 @@ class LocalStack:
             [(m.queue_url, m.function) for m in mappings],
         )
         self._scheduler = Scheduler(provisioner.schedules, self.authorizer, self.boto3_client, self._invoke_arn)
-        return QueuePollers(mappings, self.authorizer, self.runtime, self.boto3_client, self.time_scale)
+        return QueuePollers(mappings, self.authorizer, self.runtime, self.boto3_client)
 
     def _start_patches(self, to_start: list[Any]) -> None:
         for patch in to_start:

@@ -87,7 +87,8 @@ class Simulation:
         heapq.heappush(self._events, (when, next(self._order), action))
 
     def run(self, until: float = math.inf) -> None:
-        while self._events and self._events[0][0] <= until:
+        """The events before ``until`` (a real run's figures end at its deadline: what happens at it is not in them)."""
+        while self._events and self._events[0][0] < until:
             when, _, action = heapq.heappop(self._events)
             self.now = when
             action(when)

@@ -46,11 +46,15 @@ class ReconcilerModel:
 
     def defer(
         self, now: float, due: float, profile: UpdateProfile, on_start: Callable[[float], None] | None = None
-    ) -> None:
-        self.pending.append(_Deferred(now, due, profile, on_start=on_start))
+    ) -> _Deferred:
+        """An update open without a workflow; the caller marks it ``watched`` if something else starts it first (a
+        scheduled start's message coming back): its record is no longer open without one, the reconciler skips it."""
+        deferred = _Deferred(now, due, profile, on_start=on_start)
+        self.pending.append(deferred)
         self.call_seconds = profile.aws_call_seconds
         if self._next_run is None:
             self._schedule(now)
+        return deferred
 
     def supervised(self, created: float, ends: float) -> None:
         self.running.append((created, ends))
@@ -63,7 +67,7 @@ class ReconcilerModel:
 
     def _run(self, now: float) -> None:
         older = now - self.sim.policies.orphan_grace
-        ready = [d for d in self.pending if d.at <= older]
+        ready = [d for d in self.pending if d.at <= older and not d.watched]
         checked = [created for created, ends in self.running if created <= older and ends > now]
         # Oldest first, as the index returns them: (created, the deferred update, or None for a running one)
         candidates: list[_Candidate] = [(d.at, d) for d in ready] + [(c, None) for c in checked]

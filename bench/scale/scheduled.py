@@ -7,11 +7,13 @@ from __future__ import annotations
 import bisect
 import heapq
 import itertools
+import math
 from collections.abc import Callable, Sequence
 
 from bankupdate.domain.pacing import Pacing
 from bench.scale.engine import START, Simulation
 from bench.scale.profile import UpdateProfile
+from bench.scale.reconciler import _Deferred
 
 RUN_EVERY = 900.0  # ScheduleExpression's default, rate(15 minutes)
 ESM_TICK = 0.2  # how often the event source looks for visible messages (it long-polls: at once, in AWS)
@@ -44,6 +46,8 @@ class ScheduledPath:
         self.spent = bytearray(len(due_at))  # claimed: its due time moved to its next slot, out of this window
         self.dead = bytearray(len(due_at))  # claimed, then dead-lettered: only the reconciler may start it
         self.orphaned = bytearray(len(due_at))  # handed to the reconciler once
+        self._ends: dict[int, float] = {}  # a started connection's update: when it ends
+        self._deferred: dict[int, _Deferred] = {}  # a connection handed to the reconciler: its entry there
         self._low = 0  # every connection below this index has started, or was claimed and dead-lettered
         self._queue: list[tuple[float, int, int, int]] = []  # (visible at, order, connection, receives)
         self._order = itertools.count()
@@ -81,7 +85,7 @@ class ScheduledPath:
                     heapq.heappush(self._queue, (visible, next(self._order), index, 0))
                     queued += 1
             index += 1
-        if now + RUN_EVERY <= self.horizon:
+        if now + RUN_EVERY < self.horizon:
             self.sim.at(now + RUN_EVERY, self._run)
 
     def _poll(self, now: float) -> None:
@@ -124,6 +128,11 @@ class ScheduledPath:
             return
         if self.spent[connection] or self.started[connection]:
             tally.duplicates += 1  # the claim is there: no second finAPI call, no second budget unit
+            if self._ends.get(connection, math.inf) <= now:
+                # Its update ended (the reconciler started it): the record is terminal, no StartExecution is made
+                # (usecases/start_scheduled_update.py, _start) and the message is deleted
+                self._process(now + per_start, rest, received, size, per_start)
+                return
         else:
             self.spent[connection] = 1
             tally.budget_spent += 1
@@ -140,7 +149,8 @@ class ScheduledPath:
             if not self.orphaned[connection]:  # claimed and open without a workflow: the reconciler's too
                 self.orphaned[connection] = 1
                 due = self.due_at[connection]
-                sim.reconciler.defer(t, due, self.profile, lambda s: self._start_once(connection, s))
+                on_start = lambda s: self._start_once(connection, s)  # noqa: E731
+                self._deferred[connection] = sim.reconciler.defer(t, due, self.profile, on_start)
             next_message(t)
 
         def call(t: float) -> None:
@@ -153,6 +163,10 @@ class ScheduledPath:
         """The connection's workflow started (by its message, or by the reconciler); a second start is a no-op."""
         if not self.started[connection]:
             self.started[connection] = 1
+            self._ends[connection] = now + self.profile.end_seconds
+            deferred = self._deferred.pop(connection, None)
+            if deferred is not None:  # started by its message: the reconciler finds it running, or ended
+                deferred.watched = True
             self.sim._started(now, self.due_at[connection], self.profile, user_present=False)
 
     def _per_start(self, now: float) -> float:
