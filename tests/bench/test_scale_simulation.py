@@ -8,12 +8,14 @@ import math
 
 import pytest
 
+from bankupdate.domain.pacing import Pacing
 from bench.harness import ROOT
-from bench.scale.engine import POLL, TRIGGER
+from bench.scale.engine import POLL, TRIGGER, Simulation
 from bench.scale.plane import AwsPlane
 from bench.scale.policies import Policies, load_policies
 from bench.scale.profile import UpdateProfile, load_profile
 from bench.scale.scenarios import Outcome, predict_night, predict_rush, rush_arrivals
+from bench.scale.scheduled import ScheduledPath
 from bench.scale.validate import simulate
 from local_stack.quotas import Quotas
 
@@ -239,3 +241,26 @@ def test_a_reservation_for_the_polls_caps_them_and_keeps_the_rest_for_the_presse
     # And a poll that ends frees a place for a poll, not for a press
     plane.release(POLL, 100)
     assert (plane.invoke(TRIGGER, 1.0, 1), plane.invoke(POLL, 1.0, 100)) == (0, 100)
+
+
+def test_a_start_quota_is_spent_once_per_update_whether_its_message_or_the_reconciler_starts_it(
+    policies: Policies, scheduled: UpdateProfile
+) -> None:
+    # Given 10 connections due at once and a StartExecution bucket of 3 that refills 3 every five minutes: the first
+    # batch starts 3, the reconciler's runs start some of the others, and their messages come back after the
+    # visibility timeout, when some of them have been started and have ended
+    quotas = Quotas.default("eu-central-1", function_limits={"StartScheduledUpdate": 1}).with_overrides(
+        stepfunctions__StartExecution__standard=(3, 0.01)
+    )
+    sim = Simulation(quotas, policies, seed=22, tick=1.0)
+    sim.reconciler.phase = 0.0
+    path = ScheduledPath(sim, scheduled, [0.0] * 10, Pacing.of(10, "rate(15 minutes)"), 1, horizon=43_200)
+    # When the night is simulated
+    path.begin()
+    sim.run(until=43_200)
+    # Then every update started once, and each start took one token: a message finding its update ended made no
+    # StartExecution (the record is terminal), and the reconciler left alone an update its message had started
+    taken = sum(n for (key, _), n in sim.aws.taken.items() if key == START)
+    assert (len(sim.tally.started), sum(path.started)) == (10, 10)
+    assert taken == 10
+    assert sim.tally.duplicates > 0  # (some messages did come back to an update the reconciler had started)
