@@ -1,5 +1,6 @@
 """How the code absorbs a refused call, read from where it is decided: botocore's retry mode (stores/aws.py), the
-state machines' Retry policies (statemachines/*.asl.json), the schedule queue and its event source (template.yaml).
+state machines' Retry policies (statemachines/*.asl.json), the schedule queue, its event source and the start
+function's return of a start refused for rate (template.yaml, D39).
 
 A retry policy yields the delays before each retry; a call refused after the last one has failed for good.
 """
@@ -17,6 +18,7 @@ from typing import Any
 import yaml
 
 from bankupdate.domain.pacing import run_period_seconds
+from bankupdate.domain.redelivery import ThrottledRetry
 from bankupdate.usecases.reconcile_stale_updates import SWEEP_RESERVE_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,6 +58,9 @@ class Policies:
     reconcile_sweep_seconds: float  # its function's timeout less the sweep's reserve
     start_timeout: float = math.inf  # StartScheduledUpdate's timeout
     start_reserve: float = 0.0  # a start is begun only with this much of the invocation left (START_RESERVE_SECONDS)
+    # A start refused for rate: its message comes back after this retry's delay (D39); None: after the visibility
+    # timeout, as before it
+    throttled_retry: ThrottledRetry | None = None
 
 
 def _asl_retry(path: Path, state: str, error: str) -> Retry:
@@ -159,4 +164,8 @@ def load_policies() -> Policies:
         reconcile_sweep_seconds=float(reconciler["Timeout"]) - SWEEP_RESERVE_SECONDS,
         start_timeout=float(starter["Timeout"]),
         start_reserve=float(starter["Environment"]["Variables"]["START_RESERVE_SECONDS"]),
+        throttled_retry=ThrottledRetry(
+            int(starter["Environment"]["Variables"]["THROTTLED_START_RETRY_SECONDS"]),
+            int(starter["Environment"]["Variables"]["THROTTLED_START_RETRY_MAX_SECONDS"]),
+        ),
     )

@@ -312,6 +312,11 @@ def _ended(stack: Any, timeout: float) -> dict[str, Any]:
     return {"settled": settled, "executions": statuses, "left_locked": locked, "update_records": updates}
 
 
+def _throttled_retry() -> list[int] | None:
+    retry = load_policies().throttled_retry
+    return None if retry is None else [retry.base_seconds, retry.max_seconds]
+
+
 def real_run(
     updates: int,
     *,
@@ -360,6 +365,8 @@ def real_run(
         "updates": updates,
         "timeout_seconds": timeout,
         "parameters": params | {"StartExecution bucket": list(bucket), "download_seconds": download_seconds},
+        # (runs before D39 have none: their refused starts came back after the queue's visibility timeout)
+        "throttled_retry": _throttled_retry(),
         "scheduler_run": run,
         "queued_in_seconds": round(queued_in, 2),
         "started": len(started),

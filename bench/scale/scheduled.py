@@ -145,7 +145,10 @@ class ScheduledPath:
             next_message(t)
 
         def refused(t: float) -> None:
-            self._back_to_queue(received, connection, receives)
+            # Refused for rate: the function brings the message's return forward, spread (D39)
+            retry = policies.throttled_retry
+            visible = t + retry.delay(receives + 1, sim.rng.random()) if retry is not None else None
+            self._back_to_queue(received, connection, receives, visible)
             if not self.orphaned[connection]:  # claimed and open without a workflow: the reconciler's too
                 self.orphaned[connection] = 1
                 due = self.due_at[connection]
@@ -183,7 +186,8 @@ class ScheduledPath:
         self.messages_in_flight -= size
         self.batches_in_flight -= 1
 
-    def _back_to_queue(self, received: float, connection: int, receives: int) -> None:
+    def _back_to_queue(self, received: float, connection: int, receives: int, visible: float | None = None) -> None:
+        """The message comes back at ``visible``, or when the visibility timeout its receive began ends."""
         policies, tally = self.sim.policies, self.sim.tally
         if receives + 1 >= policies.max_receives:
             tally.dead_lettered += 1
@@ -191,5 +195,6 @@ class ScheduledPath:
                 self.dead[connection] = 1
             return
         tally.redelivered += 1
-        visible = received + policies.visibility_timeout
+        if visible is None:
+            visible = received + policies.visibility_timeout
         heapq.heappush(self._queue, (visible, next(self._order), connection, receives + 1))

@@ -27,6 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "layers" / "core"))
 
+from bankupdate.domain.redelivery import ThrottledRetry  # noqa: E402
 from bench.scale.markdown import publish  # noqa: E402
 from bench.scale.policies import load_policies  # noqa: E402
 from bench.scale.profile import load_profile  # noqa: E402
@@ -59,7 +60,9 @@ def simulate(real: dict[str, Any], seeds: range = range(5)) -> dict[str, Any]:
     # Where the run recorded each invocation's time per start and when it began, a batch's starts take the one
     # nearest in time (runs before that recorded only the mean, which every batch then takes)
     samples = [(float(at), float(seconds)) for at, seconds in measured.get("starts_by_invocation", [])]
-    policies = load_policies()
+    # The start function's return of a start refused for rate as the run had it (none before D39: the queue's)
+    recorded = real.get("throttled_retry")
+    policies = replace(load_policies(), throttled_retry=ThrottledRetry(*recorded) if recorded else None)
     # As long as the real run waited for its starts: a start after that is not in its figures either
     horizon = float(real.get("timeout_seconds", run_timeout(real["updates"], refill)))
     runs = []

@@ -1,7 +1,8 @@
 """StartScheduledUpdate: SQS consumer — one unattended update per due connection and slot (partial batch failures).
 
 A batch's messages are started one after another; one that could not finish within the invocation's time is left to
-the queue (reported failed before it starts), so no start is cut off by the Lambda timeout.
+the queue (reported failed before it starts), so no start is cut off by the Lambda timeout; one AWS refused for rate
+comes back sooner, spread (D39).
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ processor = BatchProcessor(event_type=EventType.SQS)
 def _start(record: SQSRecord, lambda_context: LambdaContext) -> str:
     due = DueConnection.model_validate_json(record.body)
     seconds_left = lambda_context.get_remaining_time_in_millis() / 1000
-    return composition.start_scheduled_update()(due, seconds_left=seconds_left).value
+    receives = int(record.attributes.get("ApproximateReceiveCount") or 1)  # SQS sends it; a hand-made event may not
+    deliver = composition.deliver_due_connection()
+    return deliver(due, receipt=record.receipt_handle, receives=receives, seconds_left=seconds_left).value
 
 
 @logger.inject_lambda_context

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 
 from bankupdate.domain.pacing import Pacing
+from bankupdate.domain.redelivery import ThrottledRetry
 from bench.harness import ROOT
 from bench.scale.engine import POLL, TRIGGER, Simulation
 from bench.scale.plane import AwsPlane
@@ -264,3 +266,32 @@ def test_a_start_quota_is_spent_once_per_update_whether_its_message_or_the_recon
     assert (len(sim.tally.started), sum(path.started)) == (10, 10)
     assert taken == 10
     assert sim.tally.duplicates > 0  # (some messages did come back to an update the reconciler had started)
+
+
+def test_starts_refused_for_rate_come_back_spread_and_start_before_the_visibility_timeout(
+    policies: Policies, scheduled: UpdateProfile
+) -> None:
+    # Given 150 connections due at once and a StartExecution bucket of 5 that refills 0.6 a second (the throttled
+    # check's): most of the first batches are refused
+    quotas = Quotas.default("eu-central-1").with_overrides(stepfunctions__StartExecution__standard=(5, 0.6))
+
+    def night(retry: ThrottledRetry | None) -> Outcome:
+        return predict_night(
+            [0.0] * 150,
+            quotas,
+            scheduled,
+            replace(policies, throttled_retry=retry),
+            starts_per_second=5,
+            max_concurrency=6,
+            horizon=1_800,
+            reconcile_phase=math.inf,
+        )
+
+    # When the refused starts come back as the start function brings them back (D39), and as the queue alone would
+    spread, queued = night(policies.throttled_retry), night(None)
+    # Then brought back and spread, every one started before the queue's visibility timeout would have brought the
+    # first refused one back; left to the queue, they came back in waves and half an hour did not start them all
+    assert policies.throttled_retry is not None
+    assert spread.started == 150 and spread.completion_seconds < policies.visibility_timeout
+    assert queued.started < 150 and queued.completion_seconds >= policies.visibility_timeout
+    assert (spread.lost, spread.double_budget) == (0, 0)

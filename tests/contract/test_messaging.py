@@ -134,3 +134,20 @@ def test_an_event_arrives_with_its_detail_type_and_camel_case_detail(bus: Sent) 
     (arrived,) = [json.loads(body) for body in bus.arrived()]
     assert arrived["detail-type"] == "BankConnection ConsentExpiring"
     assert arrived["detail"] == {"ownerId": "user-1", "connectionId": 7, "consentExpiresAt": "2026-11-24T10:00:00Z"}
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_received_message_told_to_come_back_later_is_not_delivered_before_then() -> None:
+    from bankupdate.stores.queue import SqsDueQueue
+
+    # Given the SQS queue with a visibility timeout of 0 s and a due connection received from it
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="refused", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
+    port = SqsDueQueue(url)
+    port.send_all(iter([DueConnection(owner_id="user-1", connection_id=7, slot=NOW)]))
+    (message,) = sqs.receive_message(QueueUrl=url)["Messages"]
+    # When the consumer tells it to come back in a minute (its start was refused for rate)
+    port.come_back_in(message["ReceiptHandle"], 60)
+    # Then it is not delivered now, though the queue's own visibility timeout has passed; and it is still there
+    assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []
+    assert port.waiting() == 1

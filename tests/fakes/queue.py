@@ -1,5 +1,5 @@
 """``DueQueue`` that keeps what was sent, in SendMessageBatch's batches of ten (the adapter's calls), and each
-message's delay."""
+message's delay; and each received message the consumer told to come back later."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ class RecordingDueQueue:
         self.delays: list[int] = []
         self.calls = 0
         self.handled = 0  # how many of those sent the consumer has taken off the queue
+        self.brought_back: list[tuple[str, int]] = []  # (receipt, seconds) of each ChangeMessageVisibility
+        self.refuse_visibility: Exception | None = None  # what ChangeMessageVisibility raises, if anything
 
     def waiting(self) -> int:
         return len(self.sent) - self.handled
@@ -31,3 +33,8 @@ class RecordingDueQueue:
             sent += len(batch)
         self.calls += calls
         return sent, calls
+
+    def come_back_in(self, receipt: str, seconds: int) -> None:
+        if self.refuse_visibility is not None:
+            raise self.refuse_visibility
+        self.brought_back.append((receipt, seconds))

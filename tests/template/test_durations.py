@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bankupdate.domain.pacing import run_period_seconds
 from bankupdate.settings import FINALIZE_RETRY_SECONDS, Settings
 from bankupdate.usecases.collect_credentials import CLAIM_LEASE
 from bankupdate.usecases.reconcile_stale_updates import SWEEP_RESERVE_SECONDS
@@ -140,6 +141,22 @@ def test_a_due_connection_comes_back_only_after_its_start_had_all_its_time() -> 
     # only with the time one start may take (a batch's starts run one after another)
     assert int(queue["VisibilityTimeout"]) >= SQS_VISIBILITY_FACTOR * timeout
     assert worst_case(_function("StartScheduledUpdateFunction")) <= start.start_reserve_seconds < timeout
+
+
+def test_a_start_refused_for_rate_comes_back_sooner_and_is_dead_lettered_only_after_a_reconciler_run() -> None:
+    # Given the schedule queue, the start function's retry of a start refused for rate (D39) and the reconciler's
+    # schedule and grace
+    queue = planned().active["ScheduleQueue"]["Properties"]
+    retry = _settings("StartScheduledUpdateFunction").throttled_retry
+    schedule = planned().active["ReconcileStaleUpdatesFunctionReconciler"]["Properties"]  # SAM's AWS::Scheduler
+    period = run_period_seconds(schedule["ScheduleExpression"])
+    grace = _settings("ReconcileStaleUpdatesFunction").orphan_grace_seconds
+    # Then the message never comes back later than the queue would have brought it back
+    assert retry.max_seconds <= int(queue["VisibilityTimeout"])
+    # And refused at every receive, it reaches the dead-letter queue only after the reconciler has had a run at its
+    # update (open past the grace): a throttle the reconciler outlasts does not page the operator
+    assert period is not None
+    assert retry.least_span(int(queue["RedrivePolicy"]["maxReceiveCount"])) >= grace + period
 
 
 def test_the_reconcilers_sweep_stops_with_time_for_one_more_update_and_the_failed_workflow_sweep() -> None:

@@ -272,6 +272,12 @@ class System:
     def start_scheduled(self, due: DueConnection) -> ScheduledStart:
         return self.use_cases.start_scheduled_update()(due)
 
+    def deliver_due(self, due: DueConnection, *, receives: int, draw: float = 0.5) -> ScheduledStart:
+        """The start function's handling of one SQS delivery (receipt ``r<receives>``), its jitter drawn as given."""
+        deliver = self.use_cases.deliver_due_connection()
+        deliver.draw = lambda: draw
+        return deliver(due, receipt=f"r{receives}", receives=receives)
+
 
 def _purpose(name: str) -> WaitingTask:
     return WaitingTask(name)

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 
 from bankupdate.contract import DueConnection, PollLoopState, PollNext
+from bankupdate.domain.errors import AwsThrottled
 from bankupdate.domain.events import ConnectionNeedsUser, UpdateSucceeded
 from bankupdate.domain.model import ConnectionRecord, SkipReason, UpdateMode, UpdateStatus
 from bankupdate.usecases.start_scheduled_update import ScheduledStart, StartPostponed
@@ -336,3 +337,51 @@ def test_a_delivery_arriving_while_the_first_is_calling_finapi_leaves_the_update
 def test_the_slot_of_a_connection_that_is_gone_is_left_alone(system: System) -> None:
     outcome = system.start_scheduled(DueConnection(owner_id="nobody", connection_id=1, slot=system.clock.now()))
     assert outcome is ScheduledStart.GONE and system.updates.all() == [] and system.workflow.starts == []
+
+
+def test_a_start_refused_for_rate_comes_back_sooner_than_the_visibility_timeout_and_is_started_then(
+    system: System,
+) -> None:
+    # Given a due connection whose workflow start Step Functions refuses for rate past botocore's retries
+    user = opted_in(system)
+    due = due_of(system, user)
+    system.workflow.start_error = AwsThrottled("AWS refused sfn StartExecution for rate (ThrottlingException) 3 times")
+    # When its message is delivered for the second time (its jitter drawn at the middle)
+    with pytest.raises(AwsThrottled):
+        system.deliver_due(due, receives=2, draw=0.5)
+    # Then the delivery fails (Lambda leaves the message in the queue), but the message is told to come back in 90 s
+    # (in 60-120 s, the second receive's half of its ceiling), not after the queue's 720 s
+    assert system.due_queue.brought_back == [("r2", 90)]
+    # And when it comes back and Step Functions takes the start, the update runs on one finAPI call and one unit
+    system.workflow.start_error = None
+    assert system.deliver_due(due, receives=3) is ScheduledStart.DUPLICATE
+    assert finapi_updates(system, user) == 1 and budget_used(system, user) == 1
+    assert system.due_queue.brought_back == [("r2", 90)]
+    system.run(slot_update(due))
+    assert system.record(slot_update(due)).status is UpdateStatus.SUCCEEDED
+
+
+def test_a_start_that_failed_for_another_reason_keeps_the_queues_visibility_timeout(system: System) -> None:
+    # Given a due connection whose workflow start fails with an error that is not a rate refusal
+    user = opted_in(system)
+    due = due_of(system, user)
+    system.workflow.start_error = RuntimeError("Step Functions is down")
+    # When its message is delivered
+    with pytest.raises(RuntimeError):
+        system.deliver_due(due, receives=1)
+    # Then it comes back when the queue brings it back: nothing was brought forward
+    assert system.due_queue.brought_back == []
+
+
+def test_a_refused_start_whose_return_cannot_be_brought_forward_still_fails_its_delivery(system: System) -> None:
+    # Given a due connection whose start is refused for rate, and SQS refusing ChangeMessageVisibility too
+    user = opted_in(system)
+    due = due_of(system, user)
+    system.workflow.start_error = AwsThrottled("AWS refused sfn StartExecution for rate (ThrottlingException) 3 times")
+    system.due_queue.refuse_visibility = AwsThrottled("AWS refused sqs ChangeMessageVisibility for rate")
+    # When its message is delivered
+    # Then the start's refusal is what fails the delivery (the message comes back after the visibility timeout)
+    with pytest.raises(AwsThrottled, match="StartExecution"):
+        system.deliver_due(due, receives=1)
+    assert system.due_queue.brought_back == []
+    assert finapi_updates(system, user) == 1 and budget_used(system, user) == 1

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from samtranslator.yaml_helper import yaml_parse
 
+from local_stack.quotas import Quotas
 from tests.conftest import ROOT, BankUser, running_stack
 from tests.support.scaled import (
     FACTOR,
@@ -39,6 +40,7 @@ def stack(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[An
         retry_scale=FACTOR,
         env=scaled_settings(environment_names(TEMPLATE), FACTOR),
         parameter_overrides=scaled_parameters(TEMPLATE["Parameters"], FACTOR),
+        quotas=Quotas.default(),  # AWS's default quotas (none binds here): a test aims a refusal at one call
     ) as local:
         yield local
 
@@ -90,15 +92,47 @@ def test_one_poll_that_outlives_its_lambda_timeout_is_retried_and_the_update_end
     assert transitions_of(stack, update_id) == ["Poll"]
 
 
+def opted_in(stack: Any, user: BankUser) -> int:
+    """The user's connection, recorded by the operator's sync and opted in to background updates: due now."""
+    connection = user.connections["DEMO0001"]
+    url = f"{stack.api_url}/v1/admin/users/{user.sub}/connections/sync"
+    assert httpx.post(url, headers=stack.admin_headers("POST", url, b"")).status_code == 200
+    assert user.api.connection_schedule(connection, enabled=True).status_code == 200
+    return connection
+
+
+def test_a_scheduled_start_refused_for_rate_comes_back_long_before_the_queues_visibility_timeout(
+    new_user: Any, stack: Any, sandbox: Any
+) -> None:
+    # Given a connection opted in to background updates, and Step Functions refusing every attempt of the scheduled
+    # start's StartExecution (botocore's three)
+    user: BankUser = new_user(download_seconds=1, stored_pin=True)
+    connection = opted_in(stack, user)
+    standard = stack.physical_id("UpdateConnectionStateMachine")
+    stack.quotas.refuse_next("states", "StartExecution", times=3, where=lambda p: p.get("stateMachineArn") == standard)
+    calls_before = len(sandbox.world.calls)
+    # When the schedule fires
+    fired_at = time.monotonic()
+    stack.fire_schedule("ScheduleUpdatesFunctionScheduler")
+    # Then the refused start's message comes back after its first receive's delay (30-60 s, scaled), not after the
+    # queue's 720 s (scaled), and the update runs once: finAPI called once, one unit of the day's budget spent
+    visibility = 720 * FACTOR
+    deadline = fired_at + visibility + 60
+    while (listed := user.api.connection(connection).json()).get("lastOutcome") != "SUCCEEDED":
+        assert time.monotonic() < deadline, listed
+        time.sleep(0.5)
+    assert stack.quotas.unmet_aims() == {}
+    assert time.monotonic() - fired_at < visibility / 2
+    updates = [c for c in sandbox.world.calls[calls_before:] if c.path.endswith("/bankConnections/update")]
+    assert len(updates) == 1 and listed["schedule"]["unattendedUsedToday"] == 1
+
+
 def test_a_scheduled_start_that_fails_comes_back_after_the_queues_visibility_timeout(
     new_user: Any, stack: Any, sandbox: Any
 ) -> None:
     # Given a connection opted in to background updates, and Lambda failing the scheduled start's first batch
     user: BankUser = new_user(download_seconds=1, stored_pin=True)
-    connection = user.connections["DEMO0001"]
-    url = f"{stack.api_url}/v1/admin/users/{user.sub}/connections/sync"  # the operator syncs the user's connections
-    assert httpx.post(url, headers=stack.admin_headers("POST", url, b"")).status_code == 200
-    assert user.api.connection_schedule(connection, enabled=True).status_code == 200
+    connection = opted_in(stack, user)
     stack.runtime.fail_next("StartScheduledUpdateFunction", "Lambda.Unknown")
     calls_before = len(sandbox.world.calls)
     # When the schedule fires

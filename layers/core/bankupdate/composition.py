@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from bankupdate.usecases.reconcile_stale_updates import ReconcileStaleUpdates
     from bankupdate.usecases.register_user import RegisterFinapiUser
     from bankupdate.usecases.schedule_updates import ScheduleUpdates
-    from bankupdate.usecases.start_scheduled_update import StartScheduledUpdate
+    from bankupdate.usecases.start_scheduled_update import DeliverDueConnection, StartScheduledUpdate
     from bankupdate.usecases.sync_connections import SyncConnections
     from bankupdate.usecases.trigger_update import TriggerUpdate
     from bankupdate.usecases.webform_callback import HandleWebFormCallback
@@ -269,6 +269,10 @@ def schedule_updates() -> ScheduleUpdates:
 
 def start_scheduled_update() -> StartScheduledUpdate:
     return _use_cases().start_scheduled_update()
+
+
+def deliver_due_connection() -> DeliverDueConnection:
+    return _use_cases().deliver_due_connection()
 
 
 def register_finapi_user() -> RegisterFinapiUser:

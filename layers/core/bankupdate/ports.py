@@ -338,6 +338,10 @@ class DueQueue(Protocol):
         """Messages sent and not yet handled (visible, in flight or held back): what the consumer still owes."""
         ...
 
+    def come_back_in(self, receipt: str, seconds: int) -> None:
+        """A received message the consumer could not handle now: visible again ``seconds`` from now."""
+        ...
+
 
 class IdempotencyStore(Protocol):
     def run_once(self, call: IdempotentCall, action: Callable[[], dict[str, Any]]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from bankupdate.domain.budget import UnattendedBudget
 from bankupdate.domain.lifecycle import Timing
 from bankupdate.domain.model import Integration
 from bankupdate.domain.pacing import Pacing
+from bankupdate.domain.redelivery import ThrottledRetry
 from bankupdate.domain.urls import RedirectAllowList
 
 # Finalize is retried with backoff for up to about this long before the workflow gives up (the ASL's Retry).
@@ -94,6 +95,10 @@ class Settings(BaseModel):
     schedule_queue_url: str = Field("", alias="SCHEDULE_QUEUE_URL")
     # A scheduled start calls finAPI: one that might not finish in the invocation's remaining time waits in its queue.
     start_reserve_seconds: int = Field(60, alias="START_RESERVE_SECONDS", ge=1, le=900)
+    # A scheduled start AWS refused for rate comes back after a delay that doubles from this, at most the max
+    # (domain/redelivery.py, D39): sooner than the queue's visibility timeout, and spread.
+    throttled_start_retry_seconds: int = Field(60, alias="THROTTLED_START_RETRY_SECONDS", ge=1, le=43200)
+    throttled_start_retry_max_seconds: int = Field(720, alias="THROTTLED_START_RETRY_MAX_SECONDS", ge=1, le=43200)
     schedule_interval_minutes: int = Field(360, alias="SCHEDULE_INTERVAL_MINUTES", ge=15, le=7 * 24 * 60)
     schedule_shards: int = Field(4, alias="SCHEDULE_SHARDS", ge=1, le=64)
     # The scheduled path's drain rate (domain/pacing.py): a run queues one scheduler period of due connections at
@@ -118,6 +123,8 @@ class Settings(BaseModel):
     def _gaps_in_order(self) -> Settings:
         if self.poll_max_gap_seconds < self.poll_min_gap_seconds:
             raise ValueError("POLL_MAX_GAP_SECONDS must not be below POLL_MIN_GAP_SECONDS")
+        if self.throttled_start_retry_max_seconds < self.throttled_start_retry_seconds:
+            raise ValueError("THROTTLED_START_RETRY_MAX_SECONDS must not be below THROTTLED_START_RETRY_SECONDS")
         return self
 
     # ------------------------------------------------------------------------------------------ derived
@@ -178,6 +185,10 @@ class Settings(BaseModel):
     @property
     def budget(self) -> UnattendedBudget:
         return UnattendedBudget(self.unattended_daily_limit, self.unattended_reserve, self.budget_time_zone)
+
+    @property
+    def throttled_retry(self) -> ThrottledRetry:
+        return ThrottledRetry(self.throttled_start_retry_seconds, self.throttled_start_retry_max_seconds)
 
     @property
     def pacing(self) -> Pacing:

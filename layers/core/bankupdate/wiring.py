@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from bankupdate.usecases.reconcile_stale_updates import ReconcileStaleUpdates
     from bankupdate.usecases.register_user import RegisterFinapiUser
     from bankupdate.usecases.schedule_updates import ScheduleUpdates
-    from bankupdate.usecases.start_scheduled_update import StartScheduledUpdate
+    from bankupdate.usecases.start_scheduled_update import DeliverDueConnection, StartScheduledUpdate
     from bankupdate.usecases.sync_connections import SyncConnections
     from bankupdate.usecases.trigger_update import TriggerUpdate
     from bankupdate.usecases.webform_callback import HandleWebFormCallback
@@ -233,6 +233,12 @@ class UseCases:
             settings=p.settings,
             callback_base_url=p.api_base_url,
         )
+
+    def deliver_due_connection(self) -> DeliverDueConnection:
+        from bankupdate.usecases.start_scheduled_update import DeliverDueConnection
+
+        p = self.ports
+        return DeliverDueConnection(self.start_scheduled_update(), p.due_queue, p.settings.throttled_retry)
 
     def register_finapi_user(self) -> RegisterFinapiUser:
         from bankupdate.usecases.register_user import RegisterFinapiUser

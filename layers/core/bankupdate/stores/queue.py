@@ -51,3 +51,7 @@ class SqsDueQueue:
         names.append("ApproximateNumberOfMessagesDelayed")
         attributes = self._sqs.get_queue_attributes(QueueUrl=self._url, AttributeNames=names)["Attributes"]
         return sum(int(attributes.get(name, 0)) for name in names)
+
+    def come_back_in(self, receipt: str, seconds: int) -> None:
+        # (Lambda's event source leaves a message it was told failed alone: this visibility is the one that counts)
+        self._sqs.change_message_visibility(QueueUrl=self._url, ReceiptHandle=receipt, VisibilityTimeout=seconds)

@@ -9,6 +9,7 @@ called twice and the budget never spent twice for one slot (both come after the 
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +18,7 @@ from enum import StrEnum
 from bankupdate.contract import DueConnection
 from bankupdate.domain import lifecycle
 from bankupdate.domain.errors import (
+    AwsThrottled,
     BankUpdateError,
     UnattendedBudgetExhausted,
     UpdateAlreadyRunning,
@@ -25,6 +27,7 @@ from bankupdate.domain.errors import (
 )
 from bankupdate.domain.events import ConsentExpiringSoon
 from bankupdate.domain.model import ConnectionRecord, SkipReason, UpdateStatus
+from bankupdate.domain.redelivery import ThrottledRetry
 from bankupdate.domain.scheduling import consent_expiring, scheduled_update_id, skip_reason
 from bankupdate.domain.upstream import Accepted, StartOutcome, StartRequest
 from bankupdate.observability import logger, metrics
@@ -32,6 +35,7 @@ from bankupdate.ports import (
     BankGateway,
     Clock,
     ConnectionStore,
+    DueQueue,
     EventBus,
     ScheduleStore,
     StaleUpdate,
@@ -205,6 +209,39 @@ class StartScheduledUpdate:
                     owner_id=connection.owner_id, connection_id=connection.connection_id, consent_expires_at=expires
                 )
             )
+
+
+@dataclass
+class DeliverDueConnection:
+    """One delivery of a due connection's message to StartScheduledUpdate, and what becomes of it when AWS refused the
+    start for rate: it comes back sooner than the queue's visibility timeout, and spread (decision D39)."""
+
+    start: StartScheduledUpdate
+    queue: DueQueue
+    retry: ThrottledRetry
+    draw: Callable[[], float] = random.random
+
+    def __call__(
+        self, due: DueConnection, *, receipt: str, receives: int, seconds_left: float | None = None
+    ) -> ScheduledStart:
+        """``receipt`` and ``receives``: the message's receipt handle and its receive count, this receive included.
+        Raises what the start raised (the message is reported failed and comes back); a rate refusal first brings its
+        return forward."""
+        try:
+            return self.start(due, seconds_left=seconds_left)
+        except AwsThrottled:
+            seconds = self.retry.delay(receives, self.draw())
+            try:
+                self.queue.come_back_in(receipt, seconds)
+            except Exception:  # it comes back when the visibility timeout of its receive ends, as without D39
+                logger.warning("a refused start keeps the queue's visibility timeout", exc_info=True)
+            else:
+                metrics.add_metric(name="ThrottledStartBroughtForward", unit="Count", value=1)
+                logger.info(
+                    "a start refused for rate comes back sooner",
+                    extra={"connection_id": due.connection_id, "receives": receives, "in_seconds": seconds},
+                )
+            raise
 
 
 def _unattended(error: BankUpdateError) -> BankUpdateError:
