@@ -142,6 +142,18 @@ def _varied(result: dict[str, Any]) -> str:
     )
 
 
+def _came_back(real: dict[str, Any]) -> str:
+    """How a failed delivery came back in the run (the simulation models it for a throttle only)."""
+    retry = real.get("throttled_retry")
+    if not retry:
+        return "each came back after the queue's visibility timeout (the run was before D39)."
+    base, most = retry
+    return (
+        f"one refused for rate came back after the start function's delay (D39: from {base // 2}-{base} s at the "
+        f"first receive, doubling, at most {most} s), any other after the queue's visibility timeout."
+    )
+
+
 def write_markdown(result: dict[str, Any], path: Path) -> None:
     real, checks = result["real"], result["checks"]
     lines = [
@@ -173,8 +185,7 @@ def write_markdown(result: dict[str, Any], path: Path) -> None:
         f"{json.dumps(real.get('update_records', 'not recorded'))}, connections left locked {real.get('left_locked')} "
         f"(settled: {real.get('settled')}). Deliveries the start function reported failed: "
         f"{real['start_function'].get('messages_failed')} (why, where recorded: "
-        f"{json.dumps(real.get('start_failures'))}); each came back after the queue's visibility timeout, which "
-        "the simulation models only for a throttle.",
+        f"{json.dumps(real.get('start_failures'))}); {_came_back(real)}",
         "",
     ]
     path.write_text("\n".join(lines))

@@ -180,11 +180,13 @@ def test_a_rush_through_the_stage_throttle_starts_or_answers_every_press(policie
     assert rush.lost == 0
 
 
-def test_the_simulation_of_the_committed_real_run_starts_what_it_started() -> None:
+@pytest.mark.parametrize("run", ["scale_validation_200", "scale_validation_150_d39"])
+def test_the_simulation_of_the_committed_real_run_starts_what_it_started(run: str) -> None:
     # Given a real local-stack run of the scheduled path, every connection due at once: the 200-update run, whose
     # start time the simulation can take as measured (in the later 150-update run most batches met a throttle and
-    # the few that did not, whose time it takes, were short: scale_validation_150.md)
-    real = json.loads((ROOT / "bench" / "results" / "scale_validation_200.json").read_text())["real"]
+    # the few that did not, whose time it takes, were short: scale_validation_150.md), and the 150-update run with
+    # the StartExecution quota binding and refused starts brought back sooner (D39)
+    real = json.loads((ROOT / "bench" / "results" / f"{run}.json").read_text())["real"]
     # When the simulation is pointed at the same arrivals, parameters, bucket and measured start time
     simulated = simulate(real, seeds=range(1))["runs"][0]
     # Then both started every update once: the real run left no connection locked and every execution ended, and
