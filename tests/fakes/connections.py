@@ -122,6 +122,7 @@ class InMemoryConnectionStore:
 class InMemoryScheduleStore:
     def __init__(self, items: ConnectionItems) -> None:
         self._items = items
+        self.refuse_budget: Exception | None = None  # what the budget's take raises (DynamoDB refusing it), if anything
 
     def _change_schedule(self, key: Key, **changes: object) -> None:
         found = self._items.records[key]
@@ -148,6 +149,8 @@ class InMemoryScheduleStore:
             )
 
     def consume_unattended(self, owner_id: str, connection_id: int, *, budget: UnattendedBudget, now: datetime) -> bool:
+        if self.refuse_budget is not None:
+            raise self.refuse_budget
         key = (owner_id, connection_id)
         today, yesterday = budget.day_key(now), budget.previous_day_key(now)
         with self._items.lock:

@@ -385,3 +385,33 @@ def test_a_refused_start_whose_return_cannot_be_brought_forward_still_fails_its_
         system.deliver_due(due, receives=1)
     assert system.due_queue.brought_back == []
     assert finapi_updates(system, user) == 1 and budget_used(system, user) == 1
+
+
+def test_a_start_refused_before_finapi_that_comes_back_within_the_start_reserve_is_left_to_the_reconciler(
+    system: System,
+) -> None:
+    # Given a due connection whose budget take DynamoDB refuses for rate (after the claim and the lock: the record is
+    # pending, finAPI not called), so that its message is told to come back after 30 s
+    user = opted_in(system)
+    due = due_of(system, user)
+    system.schedules.refuse_budget = AwsThrottled("AWS refused dynamodb UpdateItem for rate 3 times")
+    with pytest.raises(AwsThrottled):
+        system.deliver_due(due, receives=1, draw=0.0)
+    system.schedules.refuse_budget = None
+    assert system.due_queue.brought_back == [("r1", 30)]
+    # When it comes back then, within START_RESERVE_SECONDS of the claim
+    system.clock.advance(30)
+    again = system.deliver_due(due, receives=2)
+    # Then the delivery takes the update for one another delivery is still starting and lets it go (D39's noted
+    # interaction): no workflow, no finAPI call, no budget spent
+    assert again is ScheduledStart.DUPLICATE
+    assert system.workflow.starts == [] and finapi_updates(system, user) == 0 and budget_used(system, user) == 0
+    # And the reconciler's run after the grace starts its workflow, which ends the update without calling finAPI and
+    # frees the connection
+    system.clock.advance(system.settings.orphan_grace_seconds + 1)
+    assert system.use_cases.reconcile_stale_updates()().recovered == 1
+    system.run(slot_update(due))
+    ended = system.record(slot_update(due))
+    assert ended.status is UpdateStatus.FAILED and ended.error is not None
+    assert ended.error.code == "UPSTREAM_UNAVAILABLE" and finapi_updates(system, user) == 0
+    assert connection_of(system, user).active_update_id is None
