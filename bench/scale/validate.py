@@ -9,7 +9,8 @@ run: it depends on this machine's load, which the run and ``flows.json`` do not 
 time and throttles within 10 %.
 
 `python -m bench.scale.validate [--updates 600] [--rate 5] [--concurrency 6] [--bucket 40 4]` (2,000 did not fit this
-shared 2-core machine: a start took ~5 s there, and the run would have lasted hours); `--resimulate` simulates the
+2-core, 23 GB machine: the local stack keeps every execution and log in memory, and such a run reached 19 GB in 19
+minutes); `--resimulate` simulates the
 recorded real run again.
 """
 
