@@ -24,7 +24,7 @@ DESCRIBE, START = "stepfunctions.DescribeExecution", "stepfunctions.StartExecuti
 
 
 @dataclass
-class _Deferred:
+class Deferred:
     at: float  # when the trigger answered 202 without a workflow
     due: float  # the press
     profile: UpdateProfile
@@ -32,24 +32,24 @@ class _Deferred:
     on_start: Callable[[float], None] | None = None  # a scheduled start's; a press's workflow is watched
 
 
-_Candidate = tuple[float, _Deferred | None]
+_Candidate = tuple[float, Deferred | None]
 
 
 @dataclass
 class ReconcilerModel:
     sim: Simulation
     phase: float  # the first run's time: the schedule does not wait for a rush
-    pending: list[_Deferred] = field(default_factory=list)
+    pending: list[Deferred] = field(default_factory=list)
     running: list[tuple[float, float]] = field(default_factory=list)  # (created, ends) of updates a workflow runs
     _next_run: float | None = None
     call_seconds: float = 0.0  # one Step Functions call of a run
 
     def defer(
         self, now: float, due: float, profile: UpdateProfile, on_start: Callable[[float], None] | None = None
-    ) -> _Deferred:
+    ) -> Deferred:
         """An update open without a workflow; the caller marks it ``watched`` if something else starts it first (a
         scheduled start's message coming back): its record is no longer open without one, the reconciler skips it."""
-        deferred = _Deferred(now, due, profile, on_start=on_start)
+        deferred = Deferred(now, due, profile, on_start=on_start)
         self.pending.append(deferred)
         self.call_seconds = profile.aws_call_seconds
         if self._next_run is None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from bankupdate.domain.pacing import Pacing
 from bench.scale.engine import START, Simulation
 from bench.scale.profile import UpdateProfile
-from bench.scale.reconciler import _Deferred
+from bench.scale.reconciler import Deferred
 
 RUN_EVERY = 900.0  # ScheduleExpression's default, rate(15 minutes)
 ESM_TICK = 0.2  # how often the event source looks for visible messages (it long-polls: at once, in AWS)
@@ -47,7 +47,7 @@ class ScheduledPath:
         self.dead = bytearray(len(due_at))  # claimed, then dead-lettered: only the reconciler may start it
         self.orphaned = bytearray(len(due_at))  # handed to the reconciler once
         self._ends: dict[int, float] = {}  # a started connection's update: when it ends
-        self._deferred: dict[int, _Deferred] = {}  # a connection handed to the reconciler: its entry there
+        self._deferred: dict[int, Deferred] = {}  # a connection handed to the reconciler: its entry there
         self._low = 0  # every connection below this index has started, or was claimed and dead-lettered
         self._queue: list[tuple[float, int, int, int]] = []  # (visible at, order, connection, receives)
         self._order = itertools.count()
@@ -144,6 +144,9 @@ class ScheduledPath:
             self._start_once(connection, t)
             next_message(t)
 
+        def reconciler_started(t: float) -> None:
+            self._start_once(connection, t)
+
         def refused(t: float) -> None:
             # Refused for rate: the function brings the message's return forward, spread (D39)
             retry = policies.throttled_retry
@@ -152,8 +155,7 @@ class ScheduledPath:
             if not self.orphaned[connection]:  # claimed and open without a workflow: the reconciler's too
                 self.orphaned[connection] = 1
                 due = self.due_at[connection]
-                on_start = lambda s: self._start_once(connection, s)  # noqa: E731
-                self._deferred[connection] = sim.reconciler.defer(t, due, self.profile, on_start)
+                self._deferred[connection] = sim.reconciler.defer(t, due, self.profile, reconciler_started)
             next_message(t)
 
         def call(t: float) -> None:
