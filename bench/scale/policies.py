@@ -78,13 +78,14 @@ def _asl_retry(path: Path, state: str, error: str) -> Retry:
 
 
 def _cool_down(path: Path) -> float:
-    """The gap a poll Lambda refused past its Retry waits before a fresh loop polls again (the Catch's Pass state)."""
+    """The gap a poll Lambda refused past its Retry waits before a fresh loop polls again (the Catch's Pass state
+    sets it from the loop's state, which carries the starters' ``POLL_COOL_DOWN_SECONDS``)."""
     states = json.loads(path.read_text())["States"]
     catch = next(c for c in states["Poll"]["Catch"] if c["ErrorEquals"] == ["Lambda.TooManyRequestsException"])
     cool_down = states[catch["Next"]]
-    if cool_down.get("ResultPath") != "$.gapSeconds":
-        raise LookupError(f"{path.name} {catch['Next']} no longer sets the fresh loop's gap")
-    return float(cool_down["Result"])
+    if (cool_down.get("InputPath"), cool_down.get("ResultPath")) != ("$.coolDownSeconds", "$.gapSeconds"):
+        raise LookupError(f"{path.name} {catch['Next']} no longer sets the fresh loop's gap from its state")
+    return float(_settings_defaults().poll_cool_down_seconds)
 
 
 def _settings_defaults() -> Any:

@@ -39,6 +39,7 @@ def _input(update_id: str, timeout_seconds: int = 600) -> WorkflowInput:
         heartbeat_seconds=300,
         poll_heartbeat_seconds=300,
         await_user_seconds=600,
+        poll_cool_down_seconds=20,
     )
 
 

@@ -99,12 +99,17 @@ def test_a_poll_lambda_refuses_cools_down_and_polls_again_before_the_poll_tasks_
     _, refused_for = _lambda_retry(poll_state, "Lambda.TooManyRequestsException")
     catch = next(c for c in poll_state["Catch"] if c["ErrorEquals"] == ["Lambda.TooManyRequestsException"])
     cool_down = _asl("poll_loop")["States"][catch["Next"]]
-    assert cool_down["ResultPath"] == "$.gapSeconds" and cool_down["Next"] == "Continue"
+    assert (cool_down["InputPath"], cool_down["ResultPath"]) == ("$.coolDownSeconds", "$.gapSeconds")
+    assert cool_down["Next"] == "Continue"
+    # (the gap is the workflow input's, from the settings of the function that started the update)
+    loop_input = _asl("update_connection")["States"]["Poll"]["Parameters"]["Input"]
+    assert loop_input["coolDownSeconds.$"] == "$.pollCoolDownSeconds"
+    gap = max(starter.poll_cool_down_seconds for starter in _starters().values())
     # Then the silence the poll function allows for a cool-down holds the refused attempts, the hand-on and the
     # cool-down's gap, so a refused poll that comes just before the sign-of-life mark is followed by a poll (every
     # attempt) and its sign before the heartbeat runs out: one cool-down never reads as a silent loop
     poll = _settings("PollUpdateStatusFunction")
-    after_refusal = refused_for + _hand_on_seconds() + float(cool_down["Result"])
+    after_refusal = refused_for + _hand_on_seconds() + gap
     assert poll.poll_cool_down_silence_seconds >= after_refusal, (poll.poll_cool_down_silence_seconds, after_refusal)
     silence = poll.poll_sign_of_life_seconds + after_refusal + _poll_seconds()
     for name, starter in _starters().items():

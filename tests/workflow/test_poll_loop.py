@@ -13,14 +13,20 @@ from tests.conftest import BankUser, running_stack
 from tests.support.workflow import ended_poll_loops, poll_loops, polls_of, transitions_of
 
 NO_SCA = [{"label": "Onlinebanking-ID", "value": "demo_no_msa"}, {"label": "PIN", "value": "demo_no_msa"}]
+COOL_DOWN_SECONDS = 3
 
 
 @pytest.fixture(scope="module")
 def stack(sandbox: Any) -> Iterator[Any]:
-    # A loop hands on after 5 s of its life here (the deployment's loops: ~170 s, inside Express's 300 s)
-    with running_stack(
-        sandbox, env={"POLL_LOOP_MAX_SECONDS": "6", "POLL_RESERVE_SECONDS": "1", "POLL_COOL_DOWN_SILENCE_SECONDS": "1"}
-    ) as local:
+    # A loop hands on after 5 s of its life here (the deployment's loops: ~170 s, inside Express's 300 s); a refused
+    # poll cools down 3 s (the deployment's: 20 s)
+    env = {
+        "POLL_LOOP_MAX_SECONDS": "6",
+        "POLL_RESERVE_SECONDS": "1",
+        "POLL_COOL_DOWN_SILENCE_SECONDS": "1",
+        "POLL_COOL_DOWN_SECONDS": str(COOL_DOWN_SECONDS),
+    }
+    with running_stack(sandbox, env=env) as local:
         yield local
 
 
@@ -98,5 +104,7 @@ def test_a_poll_that_lambda_keeps_refusing_cools_down_in_a_fresh_loop(new_user: 
     first, *fresh = poll_loops(stack, update_id)
     assert states_entered(first) == ["Wait", "Poll", "CoolDown", "Continue", "Done"]
     assert fresh and states_entered(fresh[0])[:2] == ["Wait", "Poll"]
+    # (the fresh loop waited the cool-down the workflow's input carries from the settings: POLL_COOL_DOWN_SECONDS)
+    assert fresh[0]["input"]["gapSeconds"] == first["input"]["coolDownSeconds"] == COOL_DOWN_SECONDS
     assert transitions_of(stack, update_id) == ["Poll"]
     assert polls_of(stack, update_id)[-1]["saw"] == "READY"

@@ -4,7 +4,8 @@ handle: it travels to the functions that end or resume its task, and onto the up
 
 UpdateConnection, Standard (execution name = update id; decision D26)::
 
-    input   WorkflowInput {updateId, timeoutSeconds, heartbeatSeconds, pollHeartbeatSeconds, awaitUserSeconds}
+    input   WorkflowInput {updateId, timeoutSeconds, heartbeatSeconds, pollHeartbeatSeconds, awaitUserSeconds,
+                           pollCoolDownSeconds}
     Poll          states:startExecution.waitForTaskToken -> PollLoop, input PollLoopState (parentToken = its token)
                   the task ends with SendTaskSuccess WorkflowOutput {updateId, status, polls}: the update is finished;
                   or SendTaskFailure HandBack (error) with HandBackDetail (cause): the update waits elsewhere
@@ -18,7 +19,8 @@ PollLoop, Express (at most five minutes; started at least once)::
 
     Wait (SecondsPath $.gapSeconds) -> Poll (lambda:invoke PollUpdateStatus, PollRequest) -> Decide (Choice on
     $.next): POLL -> Wait | CONTINUE -> Continue (states:startExecution of this loop, input = the state) | Default
-    -> Done;  Catch States.ALL -> GiveUp (lambda:invoke Finalize, FinalizeTask with parentToken)
+    -> Done;  Catch Lambda.TooManyRequestsException -> CoolDown (gapSeconds = $.coolDownSeconds) -> Continue;
+    Catch States.ALL -> GiveUp (lambda:invoke Finalize, FinalizeTask with parentToken)
 
 The schedule queue carries ``DueConnection``.
 """
@@ -58,6 +60,7 @@ class WorkflowInput(_Message):
     heartbeat_seconds: int = Field(gt=0)  # the longest a wait for the user (or a callback) may go without a sign
     poll_heartbeat_seconds: int = Field(gt=0)  # the longest a poll loop may go without a sign of life
     await_user_seconds: int = Field(gt=0)  # a wait for the user ends after this and polls (Web Form's fallback)
+    poll_cool_down_seconds: int = Field(gt=0)  # a poll Lambda refused past the loop's Retry: polled again after this
 
 
 class WaitingTask(StrEnum):
@@ -103,6 +106,9 @@ class PollLoopState(_Message):
     parent_token: str = TaskToken
     poll_task_entered_at: str = Field(min_length=1, max_length=64)  # orders the Poll tasks of one execution
     gap_seconds: int = Field(ge=0)
+    # The CoolDown's gap (the workflow's input carries it from the settings); a loop state from before the field
+    # existed (a deployment while loops run) gets the value the ASL used to hold
+    cool_down_seconds: int = Field(20, gt=0)
     next: PollNext = PollNext.POLL
     execution: str | None = None  # the loop execution this state belongs to (a new one claims the polls)
     loop_id: str | None = None  # this loop's claim on the update's polls

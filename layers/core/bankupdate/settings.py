@@ -64,6 +64,8 @@ class Settings(BaseModel):
     # loop (its retries) and the CoolDown gap waited there (tests/template/test_durations.py holds it to
     # poll_loop.asl.json); a loop's sign of life leaves room for it (D36).
     poll_cool_down_silence_seconds: int = Field(40, alias="POLL_COOL_DOWN_SILENCE_SECONDS", ge=1, le=300)
+    # A poll Lambda refused past the loop's Retry: a fresh loop waits this long and polls again (the CoolDown state).
+    poll_cool_down_seconds: int = Field(20, alias="POLL_COOL_DOWN_SECONDS", ge=1, le=300)
     # Gaps longer than this are waited by the Standard workflow rather than in the Express loop. Unset: the
     # break-even of the list prices (``LoopCost``, ~73 s); a deployment with other prices may set its own.
     poll_hand_over_gap_seconds: float | None = Field(None, alias="POLL_HAND_OVER_GAP_SECONDS", ge=1, le=3600)

@@ -25,6 +25,7 @@ def workflow_input(update_id: str, settings: Settings) -> WorkflowInput:
         heartbeat_seconds=settings.heartbeat_seconds,
         poll_heartbeat_seconds=settings.poll_heartbeat_seconds,
         await_user_seconds=settings.await_user_seconds,
+        poll_cool_down_seconds=settings.poll_cool_down_seconds,
     )
 
 
