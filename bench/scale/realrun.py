@@ -27,6 +27,7 @@ import httpx
 from aws_lambda_powertools.utilities.batch import BatchProcessor
 from botocore.awsrequest import AWSResponse
 
+from bankupdate.domain.redelivery import ThrottledRetry
 from bench.harness import ADMIN_TIMEOUT_SECONDS, BankUser, running_system
 from bench.scale.policies import load_policies
 from bench.scale.scheduled import RUN_EVERY
@@ -312,8 +313,7 @@ def _ended(stack: Any, timeout: float) -> dict[str, Any]:
     return {"settled": settled, "executions": statuses, "left_locked": locked, "update_records": updates}
 
 
-def _throttled_retry() -> list[int] | None:
-    retry = load_policies().throttled_retry
+def _recorded(retry: ThrottledRetry | None) -> list[int] | None:
     return None if retry is None else [retry.base_seconds, retry.max_seconds]
 
 
@@ -329,6 +329,7 @@ def real_run(
     """``updates`` connections of one user due at once, drained by the scheduled path through a StartExecution bucket
     of ``bucket`` = (size, refill a second). Times are seconds from the scheduler's run."""
     params = {"ScheduledStartsPerSecond": str(starts_per_second), "ScheduledStartConcurrency": str(concurrency)}
+    policies = load_policies()  # the template the stack deploys, read once
     running = running_system(
         wait_scale=1.0, ScheduledStartsPerSecond=str(starts_per_second), ScheduledStartConcurrency=str(concurrency)
     )
@@ -342,7 +343,7 @@ def real_run(
         _opt_in(stack, user, connections)
         gate = StartGate(TokenBucket(*bucket), stack.physical_id("UpdateConnectionStateMachine"))
         # The template's schedules, as the simulation reads them
-        schedules = Schedules(stack, RUN_EVERY, load_policies().reconcile_period, until=timeout)
+        schedules = Schedules(stack, RUN_EVERY, policies.reconcile_period, until=timeout)
         times, failures = StartTimes(gate), StartFailures()
         with ExitStack() as patched:
             for patch in (gate.patch(), times.patch(failures), times.patch_deliveries(), times.patch_retry_sleeps()):
@@ -366,7 +367,7 @@ def real_run(
         "timeout_seconds": timeout,
         "parameters": params | {"StartExecution bucket": list(bucket), "download_seconds": download_seconds},
         # (runs before D39 have none: their refused starts came back after the queue's visibility timeout)
-        "throttled_retry": _throttled_retry(),
+        "throttled_retry": _recorded(policies.throttled_retry),
         "scheduler_run": run,
         "queued_in_seconds": round(queued_in, 2),
         "started": len(started),
