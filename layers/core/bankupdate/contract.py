@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from bankupdate.domain import errors
+from bankupdate.domain.backoff import COOL_DOWN_SECONDS
 from bankupdate.domain.model import UpdateStatus
 from bankupdate.domain.upstream import PollTarget
 
@@ -107,8 +108,8 @@ class PollLoopState(_Message):
     poll_task_entered_at: str = Field(min_length=1, max_length=64)  # orders the Poll tasks of one execution
     gap_seconds: int = Field(ge=0)
     # The CoolDown's gap (the workflow's input carries it from the settings); a loop state from before the field
-    # existed (a deployment while loops run) gets the value the ASL used to hold
-    cool_down_seconds: int = Field(20, gt=0)
+    # existed (a deployment while loops run) gets the default, the value the ASL used to hold
+    cool_down_seconds: int = Field(COOL_DOWN_SECONDS, gt=0)
     next: PollNext = PollNext.POLL
     execution: str | None = None  # the loop execution this state belongs to (a new one claims the polls)
     loop_id: str | None = None  # this loop's claim on the update's polls

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bankupdate.domain.backoff import MIN_GAP_SECONDS, LoopCost, LoopLimits, PollSchedule
+from bankupdate.domain.backoff import COOL_DOWN_SECONDS, MIN_GAP_SECONDS, LoopCost, LoopLimits, PollSchedule
 from bankupdate.domain.budget import UnattendedBudget
 from bankupdate.domain.lifecycle import Timing
 from bankupdate.domain.model import Integration
@@ -64,8 +64,7 @@ class Settings(BaseModel):
     # loop (its retries) and the CoolDown gap waited there (tests/template/test_durations.py holds it to
     # poll_loop.asl.json); a loop's sign of life leaves room for it (D36).
     poll_cool_down_silence_seconds: int = Field(40, alias="POLL_COOL_DOWN_SILENCE_SECONDS", ge=1, le=300)
-    # A poll Lambda refused past the loop's Retry: a fresh loop waits this long and polls again (the CoolDown state).
-    poll_cool_down_seconds: int = Field(20, alias="POLL_COOL_DOWN_SECONDS", ge=1, le=300)
+    poll_cool_down_seconds: int = Field(COOL_DOWN_SECONDS, alias="POLL_COOL_DOWN_SECONDS", ge=1, le=300)
     # Gaps longer than this are waited by the Standard workflow rather than in the Express loop. Unset: the
     # break-even of the list prices (``LoopCost``, ~73 s); a deployment with other prices may set its own.
     poll_hand_over_gap_seconds: float | None = Field(None, alias="POLL_HAND_OVER_GAP_SECONDS", ge=1, le=3600)

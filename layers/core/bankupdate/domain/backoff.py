@@ -24,6 +24,8 @@ from bankupdate.domain.prices import (
 
 # finAPI asks for at most one read of an update per second; a Wait state counts whole seconds.
 MIN_GAP_SECONDS = 1
+# A poll Lambda refused past the loop's Retry: a fresh loop waits this long and polls again (the CoolDown state).
+COOL_DOWN_SECONDS = 20
 
 
 @dataclass(frozen=True)
